@@ -1,0 +1,512 @@
+//! Corpus directories: a matrix, its transpose, vocabulary, document ids, optional
+//! labels and a JSON manifest, written atomically as a whole.
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tempfile::TempDir;
+
+use crate::error::SparseError;
+use crate::mapped::MappedMatrix;
+use crate::transpose::write_transpose;
+use crate::writer::{parent_dir, sync_dir, MatrixWriter};
+use crate::CsrView;
+
+/// The `format` field of every corpus manifest.
+pub const CORPUS_FORMAT: &str = "topicmill-corpus";
+/// The corpus layout version this build writes and reads.
+pub const CORPUS_VERSION: u32 = 1;
+
+const MATRIX_FILE: &str = "matrix.csr";
+const TRANSPOSE_FILE: &str = "matrix_t.csr";
+const VOCAB_FILE: &str = "vocab.txt";
+const DOC_IDS_FILE: &str = "doc_ids.txt";
+const LABELS_FILE: &str = "labels.txt";
+const MANIFEST_FILE: &str = "manifest.json";
+
+/// `manifest.json`: what the corpus holds and where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`CORPUS_FORMAT`].
+    pub format: String,
+    /// Corpus layout version, [`CORPUS_VERSION`].
+    pub version: u32,
+    /// Documents (rows of the matrix).
+    pub nrows: u64,
+    /// Terms (columns of the matrix).
+    pub ncols: u64,
+    /// Stored entries.
+    pub nnz: u64,
+    /// The matrix file X (documents × terms, CSR), relative to the corpus directory.
+    pub matrix: String,
+    /// The transpose Xᵀ (terms × documents, CSR).
+    pub transpose: String,
+    /// One term per line, in column order.
+    pub vocabulary: String,
+    /// One document id per line, in row order.
+    pub doc_ids: String,
+    /// One label per line, in row order, when the corpus has labels.
+    pub labels: Option<String>,
+    /// The writer, e.g. `topicmill-sparse 0.1.0`.
+    pub created_by: String,
+    /// Free-form provenance supplied by the writer (source files, TF-IDF settings…).
+    #[serde(default)]
+    pub extra: serde_json::Value,
+}
+
+/// An opened corpus directory. The matrix and its transpose are memory-mapped.
+///
+/// The transpose is stored rather than built on demand: the NMF H-step reads Xᵀ
+/// in CSR at every iteration, and building it costs a pass over X plus an
+/// nnz-sized buffer each time a model is fitted. Stored, it is mapped for free and
+/// shared by every process that opens the corpus (MPI ranks included), for the
+/// price of doubling the bytes on disk.
+#[derive(Debug)]
+pub struct Corpus {
+    dir: PathBuf,
+    manifest: Manifest,
+    matrix: MappedMatrix,
+    transpose: MappedMatrix,
+    vocabulary: Vec<String>,
+    doc_ids: Vec<String>,
+    labels: Option<Vec<String>>,
+}
+
+impl Corpus {
+    /// Open `dir`: read the manifest, map and check both matrices (see
+    /// [`MappedMatrix::open`]), read the text files, and check that all sizes agree.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, SparseError> {
+        let dir = dir.as_ref().to_path_buf();
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let text = fs::read_to_string(&manifest_path)
+            .map_err(|e| SparseError::io(&manifest_path, "cannot read corpus manifest", e))?;
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| SparseError::Manifest {
+                path: manifest_path.clone(),
+                message: e.to_string(),
+            })?;
+        let bad_manifest = |message: String| SparseError::Manifest {
+            path: manifest_path.clone(),
+            message,
+        };
+        if manifest.format != CORPUS_FORMAT {
+            return Err(bad_manifest(format!(
+                "format is {:?}, expected {CORPUS_FORMAT:?}",
+                manifest.format
+            )));
+        }
+        if manifest.version != CORPUS_VERSION {
+            return Err(bad_manifest(format!(
+                "corpus version {} is not supported (this build reads version {CORPUS_VERSION})",
+                manifest.version
+            )));
+        }
+        for name in [
+            &manifest.matrix,
+            &manifest.transpose,
+            &manifest.vocabulary,
+            &manifest.doc_ids,
+        ]
+        .into_iter()
+        .chain(manifest.labels.as_ref())
+        {
+            if Path::new(name).components().count() != 1 || name == ".." {
+                return Err(bad_manifest(format!(
+                    "file name {name:?} must be a plain name inside the corpus directory"
+                )));
+            }
+        }
+        let matrix = MappedMatrix::open(dir.join(&manifest.matrix))?;
+        let transpose = MappedMatrix::open(dir.join(&manifest.transpose))?;
+        let (nrows, ncols) = matrix.shape();
+        if (nrows as u64, ncols as u64, matrix.nnz() as u64)
+            != (manifest.nrows, manifest.ncols, manifest.nnz)
+        {
+            return Err(SparseError::CorpusMismatch {
+                path: matrix.path().to_path_buf(),
+                message: format!(
+                    "matrix is {nrows} x {ncols} with {} entries, the manifest says {} x {} with {}",
+                    matrix.nnz(),
+                    manifest.nrows,
+                    manifest.ncols,
+                    manifest.nnz
+                ),
+            });
+        }
+        if transpose.shape() != (ncols, nrows) || transpose.nnz() != matrix.nnz() {
+            let (tr, tc) = transpose.shape();
+            return Err(SparseError::CorpusMismatch {
+                path: transpose.path().to_path_buf(),
+                message: format!(
+                    "transpose is {tr} x {tc} with {} entries, expected {ncols} x {nrows} with {}",
+                    transpose.nnz(),
+                    matrix.nnz()
+                ),
+            });
+        }
+        let vocabulary = read_lines(&dir.join(&manifest.vocabulary), ncols, "terms (columns)")?;
+        let doc_ids = read_lines(&dir.join(&manifest.doc_ids), nrows, "document ids (rows)")?;
+        let labels = match &manifest.labels {
+            Some(name) => Some(read_lines(&dir.join(name), nrows, "labels (rows)")?),
+            None => None,
+        };
+        Ok(Corpus {
+            dir,
+            manifest,
+            matrix,
+            transpose,
+            vocabulary,
+            doc_ids,
+            labels,
+        })
+    }
+
+    /// The corpus directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// X: documents × terms, CSR, zero-copy.
+    pub fn matrix(&self) -> CsrView<'_> {
+        self.matrix.view()
+    }
+
+    /// Xᵀ: terms × documents, CSR, zero-copy.
+    pub fn transpose(&self) -> CsrView<'_> {
+        self.transpose.view()
+    }
+
+    /// The mapped file of X (paths, sizes, [`MappedMatrix::verify`]).
+    pub fn matrix_file(&self) -> &MappedMatrix {
+        &self.matrix
+    }
+
+    /// The mapped file of Xᵀ.
+    pub fn transpose_file(&self) -> &MappedMatrix {
+        &self.transpose
+    }
+
+    /// Terms, in column order.
+    pub fn vocabulary(&self) -> &[String] {
+        &self.vocabulary
+    }
+
+    /// Document ids, in row order.
+    pub fn doc_ids(&self) -> &[String] {
+        &self.doc_ids
+    }
+
+    /// Document labels, in row order, if the corpus has them.
+    pub fn labels(&self) -> Option<&[String]> {
+        self.labels.as_deref()
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The full check: both files' checksums and values, then that the stored
+    /// transpose is exactly Xᵀ (one pass over X with O(columns) memory).
+    pub fn verify(&self) -> Result<(), SparseError> {
+        self.matrix.verify()?;
+        self.transpose.verify()?;
+        let (x, t) = (self.matrix(), self.transpose());
+        let (x_ptr, x_idx, x_val) = (x.proper_indptr(), x.indices(), x.data());
+        let (t_ptr, t_idx, t_val) = (t.proper_indptr(), t.indices(), t.data());
+        let mut cursor: Vec<u64> = t_ptr[..t_ptr.len() - 1].to_vec();
+        let mismatch = |row: usize, col: u32| SparseError::CorpusMismatch {
+            path: self.transpose.path().to_path_buf(),
+            message: format!("the transpose disagrees with the matrix at row {row}, column {col}"),
+        };
+        for row in 0..x.rows() {
+            for k in x_ptr[row] as usize..x_ptr[row + 1] as usize {
+                let c = x_idx[k];
+                let pos = cursor[c as usize];
+                if pos >= t_ptr[c as usize + 1]
+                    || t_idx[pos as usize] as usize != row
+                    || t_val[pos as usize].to_bits() != x_val[k].to_bits()
+                {
+                    return Err(mismatch(row, c));
+                }
+                cursor[c as usize] += 1;
+            }
+        }
+        // Every transpose row must have been consumed exactly (nnz agree, so any
+        // leftover would have shown as a mismatch above; this is cheap insurance).
+        if let Some(c) = (0..cursor.len()).find(|&c| cursor[c] != t_ptr[c + 1]) {
+            return Err(mismatch(x.rows(), c as u32));
+        }
+        Ok(())
+    }
+}
+
+/// Writes a corpus directory row by row. Nothing is visible at the target until
+/// [`finish`](CorpusWriter::finish) renames the complete directory into place;
+/// on error or drop the temporary directory (next to the target) is removed.
+#[derive(Debug)]
+pub struct CorpusWriter {
+    target: PathBuf,
+    tmp: TempDir,
+    matrix: MatrixWriter,
+    overwrite: bool,
+}
+
+impl CorpusWriter {
+    /// Start a corpus with `ncols` terms at `dir`. The parent directory is created
+    /// if needed; `dir` itself must not exist or be empty (see
+    /// [`overwrite`](CorpusWriter::overwrite)).
+    pub fn create(dir: impl AsRef<Path>, ncols: usize) -> Result<Self, SparseError> {
+        let target = dir.as_ref().to_path_buf();
+        let parent = parent_dir(&target);
+        fs::create_dir_all(parent)
+            .map_err(|e| SparseError::io(parent, "cannot create output directory", e))?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "corpus".to_string());
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.tmp-"))
+            .tempdir_in(parent)
+            .map_err(|e| SparseError::io(parent, "cannot create a temporary directory in", e))?;
+        let matrix = MatrixWriter::create(tmp.path().join(MATRIX_FILE), ncols)?;
+        Ok(CorpusWriter {
+            target,
+            tmp,
+            matrix,
+            overwrite: false,
+        })
+    }
+
+    /// Replace an existing corpus at the target instead of failing. The old
+    /// directory is moved aside, the new one renamed in, then the old one deleted:
+    /// at every moment the target holds the old corpus, nothing, or the new one.
+    pub fn overwrite(mut self, yes: bool) -> Self {
+        self.overwrite = yes;
+        self
+    }
+
+    /// Rows pushed so far.
+    pub fn nrows(&self) -> usize {
+        self.matrix.nrows()
+    }
+
+    /// Append one document: sorted term indices and their values.
+    pub fn push_row(&mut self, indices: &[u32], values: &[f32]) -> Result<(), SparseError> {
+        self.matrix.push_row(indices, values)
+    }
+
+    /// Write the matrix, its transpose, the text files and the manifest, then
+    /// rename the directory into place. `vocabulary` must have one entry per
+    /// column, `doc_ids` and `labels` one per row; no entry may contain a line break.
+    pub fn finish<S: AsRef<str>>(
+        self,
+        vocabulary: &[S],
+        doc_ids: &[S],
+        labels: Option<&[S]>,
+        extra: serde_json::Value,
+    ) -> Result<Manifest, SparseError> {
+        let CorpusWriter {
+            target,
+            tmp,
+            matrix,
+            overwrite,
+        } = self;
+        let nrows = matrix.nrows();
+        let ncols = vocabulary.len();
+        let mismatch = |message: String| SparseError::CorpusMismatch {
+            path: target.clone(),
+            message,
+        };
+        let summary_ncols = matrix.ncols();
+        if vocabulary.len() as u64 != summary_ncols {
+            return Err(mismatch(format!(
+                "vocabulary has {} terms but the matrix has {summary_ncols} columns",
+                vocabulary.len()
+            )));
+        }
+        if doc_ids.len() != nrows {
+            return Err(mismatch(format!(
+                "{} document ids for {nrows} rows",
+                doc_ids.len()
+            )));
+        }
+        if let Some(labels) = labels {
+            if labels.len() != nrows {
+                return Err(mismatch(format!(
+                    "{} labels for {nrows} rows",
+                    labels.len()
+                )));
+            }
+        }
+        let summary = matrix.finish()?;
+        let dir = tmp.path();
+        let mapped = MappedMatrix::open(dir.join(MATRIX_FILE))?;
+        write_transpose(&dir.join(TRANSPOSE_FILE), mapped.view())?;
+        drop(mapped);
+        write_lines(&dir.join(VOCAB_FILE), vocabulary, &target, "vocabulary")?;
+        write_lines(&dir.join(DOC_IDS_FILE), doc_ids, &target, "document id")?;
+        if let Some(labels) = labels {
+            write_lines(&dir.join(LABELS_FILE), labels, &target, "label")?;
+        }
+        let manifest = Manifest {
+            format: CORPUS_FORMAT.to_string(),
+            version: CORPUS_VERSION,
+            nrows: summary.nrows,
+            ncols: ncols as u64,
+            nnz: summary.nnz,
+            matrix: MATRIX_FILE.to_string(),
+            transpose: TRANSPOSE_FILE.to_string(),
+            vocabulary: VOCAB_FILE.to_string(),
+            doc_ids: DOC_IDS_FILE.to_string(),
+            labels: labels.map(|_| LABELS_FILE.to_string()),
+            created_by: concat!("topicmill-sparse ", env!("CARGO_PKG_VERSION")).to_string(),
+            extra,
+        };
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+        write_synced(&manifest_path, &json)?;
+        sync_dir(dir);
+        install(tmp, &target, overwrite)?;
+        Ok(manifest)
+    }
+}
+
+/// Rename the finished temporary directory to `target`.
+fn install(tmp: TempDir, target: &Path, overwrite: bool) -> Result<(), SparseError> {
+    let parent = parent_dir(target);
+    let mut backup: Option<PathBuf> = None;
+    match fs::symlink_metadata(target) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(SparseError::io(target, "cannot inspect", e)),
+        Ok(meta) => {
+            let empty_dir = meta.is_dir()
+                && fs::read_dir(target)
+                    .map_err(|e| SparseError::io(target, "cannot read", e))?
+                    .next()
+                    .is_none();
+            if empty_dir {
+                fs::remove_dir(target)
+                    .map_err(|e| SparseError::io(target, "cannot replace empty directory", e))?;
+            } else if overwrite {
+                // Move the old corpus aside under a fresh temporary name.
+                let aside = tempfile::Builder::new()
+                    .prefix(".topicmill-old-")
+                    .tempdir_in(parent)
+                    .map_err(|e| {
+                        SparseError::io(parent, "cannot create a temporary directory in", e)
+                    })?
+                    .keep();
+                let aside_target = aside.join("old");
+                fs::rename(target, &aside_target)
+                    .map_err(|e| SparseError::io(target, "cannot move the old corpus aside", e))?;
+                backup = Some(aside);
+            } else {
+                return Err(SparseError::AlreadyExists {
+                    path: target.to_path_buf(),
+                });
+            }
+        }
+    }
+    if let Err(e) = fs::rename(tmp.path(), target) {
+        if let Some(aside) = &backup {
+            // Put the old corpus back.
+            let _ = fs::rename(aside.join("old"), target);
+            let _ = fs::remove_dir_all(aside);
+        }
+        return Err(SparseError::io(
+            target,
+            "cannot rename the finished corpus to",
+            e,
+        ));
+    }
+    // The directory now lives at `target`: disarm the TempDir's cleanup.
+    let _ = tmp.keep();
+    sync_dir(parent);
+    if let Some(aside) = backup {
+        let _ = fs::remove_dir_all(aside);
+    }
+    Ok(())
+}
+
+/// Write `data` to `path` and sync it.
+fn write_synced(path: &Path, data: &[u8]) -> Result<(), SparseError> {
+    let mut f = fs::File::create(path).map_err(|e| SparseError::io(path, "cannot create", e))?;
+    f.write_all(data)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| SparseError::io(path, "cannot write", e))
+}
+
+/// One entry per line; entries may not contain line breaks.
+fn write_lines<S: AsRef<str>>(
+    path: &Path,
+    lines: &[S],
+    target: &Path,
+    what: &str,
+) -> Result<(), SparseError> {
+    let f = fs::File::create(path).map_err(|e| SparseError::io(path, "cannot create", e))?;
+    let mut w = BufWriter::with_capacity(1 << 16, f);
+    for (i, line) in lines.iter().enumerate() {
+        let line = line.as_ref();
+        if line.contains(['\n', '\r']) {
+            return Err(SparseError::CorpusMismatch {
+                path: target.to_path_buf(),
+                message: format!("{what} {i} ({line:?}) contains a line break"),
+            });
+        }
+        w.write_all(line.as_bytes())
+            .and_then(|()| w.write_all(b"\n"))
+            .map_err(|e| SparseError::io(path, "cannot write", e))?;
+    }
+    let f = w
+        .into_inner()
+        .map_err(|e| SparseError::io(path, "cannot write", e.into_error()))?;
+    f.sync_all()
+        .map_err(|e| SparseError::io(path, "cannot sync", e))
+}
+
+/// Read a file of exactly `expected` newline-terminated lines.
+fn read_lines(path: &Path, expected: usize, what: &str) -> Result<Vec<String>, SparseError> {
+    let text = fs::read_to_string(path).map_err(|e| SparseError::io(path, "cannot read", e))?;
+    let lines: Vec<String> = if text.is_empty() {
+        Vec::new()
+    } else {
+        text.strip_suffix('\n')
+            .unwrap_or(&text)
+            .split('\n')
+            .map(str::to_string)
+            .collect()
+    };
+    if lines.len() != expected {
+        return Err(SparseError::CorpusMismatch {
+            path: path.to_path_buf(),
+            message: format!(
+                "line {}: {} lines, but the matrix has {expected} {what}",
+                lines.len().min(expected) + 1,
+                lines.len()
+            ),
+        });
+    }
+    Ok(lines)
+}
+
+/// Write a whole corpus from an in-memory (or mapped) matrix; see [`CorpusWriter`].
+pub fn write_corpus<S: AsRef<str>>(
+    dir: impl AsRef<Path>,
+    matrix: CsrView<'_>,
+    vocabulary: &[S],
+    doc_ids: &[S],
+    labels: Option<&[S]>,
+    extra: serde_json::Value,
+) -> Result<Manifest, SparseError> {
+    let mut writer = CorpusWriter::create(dir, matrix.cols())?;
+    let indptr = matrix.proper_indptr();
+    let (indices, data) = (matrix.indices(), matrix.data());
+    for w in indptr.windows(2) {
+        let range = w[0] as usize..w[1] as usize;
+        writer.push_row(&indices[range.clone()], &data[range])?;
+    }
+    writer.finish(vocabulary, doc_ids, labels, extra)
+}

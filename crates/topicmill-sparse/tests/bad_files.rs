@@ -1,0 +1,592 @@
+//! Every way a matrix file or a write can go wrong gives its own typed error that
+//! names the file and the place, and leaves no partial output behind.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use topicmill_sparse::{
+    write_corpus, write_matrix, Corpus, CorpusWriter, CsrMatrix, MappedMatrix, MatrixWriter,
+    SparseError,
+};
+
+/// 3 × 4: [[1, 0, 2, 0], [0, 3, 0, 0], [0, 0, 0, 4]]
+fn sample() -> CsrMatrix {
+    CsrMatrix::new(
+        (3, 4),
+        vec![0, 2, 3, 4],
+        vec![0, 2, 1, 3],
+        vec![1.0, 2.0, 3.0, 4.0],
+    )
+}
+
+// Layout of `sample()` as written (see the format module): header 128 bytes,
+// indices at 128 (16 bytes), data at 192 (16 bytes), indptr at 256 (32 bytes),
+// footer at 320, file length 336.
+const INDICES: usize = 128;
+const DATA: usize = 192;
+const INDPTR: usize = 256;
+const FOOTER: usize = 320;
+
+fn sample_bytes(dir: &Path) -> Vec<u8> {
+    let path = dir.join("good.csr");
+    write_matrix(&path, sample().view()).unwrap();
+    let bytes = fs::read(&path).unwrap();
+    assert_eq!(bytes.len(), FOOTER + 16, "layout assumed by these tests");
+    bytes
+}
+
+fn put_u32(bytes: &mut [u8], at: usize, v: u32) {
+    bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(bytes: &mut [u8], at: usize, v: u64) {
+    bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put_f32(bytes: &mut [u8], at: usize, v: f32) {
+    bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Recompute the footer checksum so that only the intended defect remains.
+fn fix_checksum(bytes: &mut [u8]) {
+    let crc = crc32fast::hash(&bytes[..FOOTER]);
+    put_u32(bytes, FOOTER, crc);
+}
+
+/// Write a patched copy of the sample and open it.
+fn open_patched(patch: impl FnOnce(&mut Vec<u8>)) -> (PathBuf, SparseError, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = sample_bytes(dir.path());
+    patch(&mut bytes);
+    let path = dir.path().join("bad.csr");
+    fs::write(&path, &bytes).unwrap();
+    let err = MappedMatrix::open(&path).expect_err("the defect must be caught at open");
+    (path, err, dir)
+}
+
+fn assert_names(err: &SparseError, path: &Path, place: &str) {
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&path.display().to_string()),
+        "message {msg:?} does not name {}",
+        path.display()
+    );
+    assert!(
+        msg.contains(place),
+        "message {msg:?} does not name the place {place:?}"
+    );
+    assert_eq!(err.path(), path);
+}
+
+#[test]
+fn the_sample_layout_is_as_documented_and_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = sample_bytes(dir.path());
+    assert_eq!(&bytes[0..8], b"TMILLCSR");
+    assert_eq!(&bytes[FOOTER + 8..], b"TMILLEND");
+    let indptr: Vec<u64> = bytes[INDPTR..INDPTR + 32]
+        .chunks(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(indptr, [0, 2, 3, 4]);
+    let m = MappedMatrix::open(dir.path().join("good.csr")).unwrap();
+    m.verify().unwrap();
+    assert_eq!(m.view(), sample().view());
+}
+
+#[test]
+fn truncated_file() {
+    let (path, err, _d) = open_patched(|b| b.truncate(300));
+    assert!(
+        matches!(
+            err,
+            SparseError::Truncated {
+                expected: 336,
+                actual: 300,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "truncated");
+}
+
+#[test]
+fn file_shorter_than_a_header() {
+    let (path, err, _d) = open_patched(|b| b.truncate(40));
+    assert!(
+        matches!(err, SparseError::Truncated { actual: 40, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "truncated");
+}
+
+#[test]
+fn empty_file() {
+    let (path, err, _d) = open_patched(Vec::clear);
+    assert!(
+        matches!(err, SparseError::Truncated { actual: 0, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "truncated");
+}
+
+#[test]
+fn wrong_magic() {
+    let (path, err, _d) = open_patched(|b| b[0..8].copy_from_slice(b"PK\x03\x04zip!"));
+    assert!(matches!(err, SparseError::BadMagic { .. }), "{err:?}");
+    assert_names(&err, &path, "byte offset 0");
+}
+
+#[test]
+fn future_format_version() {
+    let (path, err, _d) = open_patched(|b| put_u32(b, 8, 2));
+    assert!(
+        matches!(
+            err,
+            SparseError::UnsupportedVersion {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "byte offset 8: format version 2");
+}
+
+#[test]
+fn unknown_dtype_code() {
+    let (path, err, _d) = open_patched(|b| b[18] = 9);
+    assert!(
+        matches!(err, SparseError::BadHeader { offset: 18, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "byte offset 18");
+}
+
+#[test]
+fn section_overruns_the_file() {
+    // The data section claims to start at 320, where the footer is: 16 bytes over.
+    let (path, err, _d) = open_patched(|b| put_u64(b, 80, FOOTER as u64));
+    assert!(
+        matches!(
+            err,
+            SparseError::SectionOutOfBounds {
+                section: "data",
+                offset: 320,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "section data at byte offset 320");
+}
+
+#[test]
+fn section_offset_past_the_end_without_overflow_panic() {
+    let (path, err, _d) = open_patched(|b| put_u64(b, 48, u64::MAX - 63));
+    assert!(
+        matches!(
+            err,
+            SparseError::SectionOutOfBounds {
+                section: "indptr",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "overruns");
+}
+
+#[test]
+fn misaligned_section() {
+    let (path, err, _d) = open_patched(|b| put_u64(b, 64, INDICES as u64 + 4));
+    assert!(
+        matches!(
+            err,
+            SparseError::SectionOutOfBounds {
+                section: "indices",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "aligned");
+}
+
+#[test]
+fn section_length_disagrees_with_shape() {
+    let (path, err, _d) = open_patched(|b| put_u64(b, 40, 5)); // nnz 4 -> 5
+    assert!(matches!(err, SparseError::BadHeader { .. }), "{err:?}");
+    assert_names(&err, &path, "header, byte offset");
+}
+
+#[test]
+fn column_index_not_below_ncols() {
+    let (path, err, _d) = open_patched(|b| put_u32(b, INDICES + 4, 4)); // row 0: [0, 4]
+    assert!(
+        matches!(
+            err,
+            SparseError::ColumnOutOfRange {
+                row: 0,
+                col: 4,
+                ncols: 4,
+                offset: 132,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "section indices, byte offset 132, row 0");
+}
+
+#[test]
+fn row_pointer_decreases() {
+    let (path, err, _d) = open_patched(|b| put_u64(b, INDPTR + 16, 1)); // [0, 2, 1, 4]
+    assert!(
+        matches!(err, SparseError::BadRowPointer { row: 2, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "section indptr, byte offset 272, row 2");
+}
+
+#[test]
+fn row_pointer_not_starting_at_zero() {
+    let (path, err, _d) = open_patched(|b| put_u64(b, INDPTR, 1));
+    assert!(
+        matches!(err, SparseError::BadRowPointer { row: 0, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "section indptr, byte offset 256");
+}
+
+#[test]
+fn unsorted_column_indices() {
+    let (path, err, _d) = open_patched(|b| {
+        put_u32(b, INDICES, 2);
+        put_u32(b, INDICES + 4, 0);
+    });
+    assert!(
+        matches!(
+            err,
+            SparseError::UnsortedColumns {
+                row: 0,
+                previous: 2,
+                col: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "section indices, byte offset 132");
+}
+
+#[test]
+fn duplicate_column_indices() {
+    let (path, err, _d) = open_patched(|b| put_u32(b, INDICES + 4, 0)); // row 0: [0, 0]
+    assert!(
+        matches!(err, SparseError::DuplicateColumn { row: 0, col: 0, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "section indices, byte offset 132, row 0");
+}
+
+/// Value defects pass the open (structure) and are caught by `verify`.
+fn verify_patched(patch: impl FnOnce(&mut Vec<u8>)) -> (PathBuf, SparseError, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = sample_bytes(dir.path());
+    patch(&mut bytes);
+    let path = dir.path().join("bad.csr");
+    fs::write(&path, &bytes).unwrap();
+    let m = MappedMatrix::open(&path).expect("values are not checked at open");
+    let err = m.verify().expect_err("verify must catch the defect");
+    (path, err, dir)
+}
+
+#[test]
+fn nan_value() {
+    let (path, err, _d) = verify_patched(|b| {
+        put_f32(b, DATA + 8, f32::NAN); // row 1, column 1
+        fix_checksum(b);
+    });
+    assert!(
+        matches!(err, SparseError::InvalidValue { kind: "NaN", .. }),
+        "{err:?}"
+    );
+    assert_names(
+        &err,
+        &path,
+        "section data, byte offset 200, row 1, column 1",
+    );
+}
+
+#[test]
+fn infinite_value() {
+    let (path, err, _d) = verify_patched(|b| {
+        put_f32(b, DATA + 12, f32::INFINITY); // row 2, column 3
+        fix_checksum(b);
+    });
+    assert!(
+        matches!(
+            err,
+            SparseError::InvalidValue {
+                kind: "infinite",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(
+        &err,
+        &path,
+        "section data, byte offset 204, row 2, column 3",
+    );
+}
+
+#[test]
+fn negative_value() {
+    let (path, err, _d) = verify_patched(|b| {
+        put_f32(b, DATA, -1.5); // row 0, column 0
+        fix_checksum(b);
+    });
+    assert!(
+        matches!(
+            err,
+            SparseError::InvalidValue {
+                kind: "negative",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(
+        &err,
+        &path,
+        "section data, byte offset 192, row 0, column 0",
+    );
+}
+
+#[test]
+fn corrupted_byte_fails_the_checksum() {
+    let (path, err, _d) = verify_patched(|b| put_f32(b, DATA, 7.0));
+    assert!(
+        matches!(err, SparseError::ChecksumMismatch { offset: 320, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "footer, byte offset 320: checksum mismatch");
+}
+
+#[test]
+fn missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.csr");
+    let err = MappedMatrix::open(&path).unwrap_err();
+    assert!(
+        matches!(&err, SparseError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "cannot open");
+}
+
+/// The entries of `dir`, to prove nothing (no temporary file) was left behind.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn unwritable_output_directory() {
+    // A path below a regular file cannot be a directory, even for root (tests may
+    // run as root, which ignores permission bits).
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    fs::write(&blocker, b"not a directory").unwrap();
+    let target = blocker.join("x.csr");
+    let err = write_matrix(&target, sample().view()).unwrap_err();
+    assert!(matches!(err, SparseError::Io { .. }), "{err:?}");
+    assert_names(&err, &blocker, "cannot create a temporary file in");
+
+    let corpus_target = blocker.join("corpus");
+    let err = CorpusWriter::create(&corpus_target, 4).unwrap_err();
+    assert!(matches!(err, SparseError::Io { .. }), "{err:?}");
+    assert_names(&err, &blocker, "cannot create output directory");
+    assert_eq!(entries(dir.path()), ["file"]);
+}
+
+#[test]
+fn rejected_row_leaves_no_file_and_writer_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.csr");
+    let mut w = MatrixWriter::create(&path, 3).unwrap();
+    let cases: [(&[u32], &[f32], &str); 5] = [
+        (&[0, 3], &[1.0, 1.0], "column index 3 >= ncols 3"),
+        (&[1, 0], &[1.0, 1.0], "strictly increasing"),
+        (&[1, 1], &[1.0, 1.0], "strictly increasing"),
+        (&[0], &[f32::NAN], "NaN"),
+        (&[0, 1], &[1.0], "2 column indices but 1 values"),
+    ];
+    for (idx, val, what) in cases {
+        let err = w.push_row(idx, val).unwrap_err();
+        assert!(
+            matches!(err, SparseError::InvalidRow { row: 0, .. }),
+            "{err:?}"
+        );
+        assert_names(&err, &path, what);
+    }
+    assert!(!path.exists());
+    w.push_row(&[0, 2], &[1.0, 2.0]).unwrap();
+    drop(w); // abandoned: nothing may remain
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+}
+
+#[test]
+fn failed_write_leaves_the_old_file_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.csr");
+    write_matrix(&path, sample().view()).unwrap();
+    let before = fs::read(&path).unwrap();
+    let bad = CsrMatrix::new((1, 2), vec![0, 1], vec![1], vec![-1.0]);
+    let err = write_matrix(&path, bad.view()).unwrap_err();
+    assert!(matches!(err, SparseError::InvalidRow { .. }), "{err:?}");
+    assert_eq!(fs::read(&path).unwrap(), before);
+    assert_eq!(entries(dir.path()), ["x.csr"]);
+}
+
+#[test]
+fn corpus_with_mismatched_vocabulary_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("corpus");
+    let ids = ["a", "b", "c"];
+    let err = write_corpus(
+        &target,
+        sample().view(),
+        &["w0", "w1", "w2"],
+        &ids,
+        None,
+        serde_json::Value::Null,
+    )
+    .unwrap_err();
+    assert!(matches!(err, SparseError::CorpusMismatch { .. }), "{err:?}");
+    assert_names(
+        &err,
+        &target,
+        "vocabulary has 3 terms but the matrix has 4 columns",
+    );
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+
+    let err = write_corpus(
+        &target,
+        sample().view(),
+        &["w0", "w1", "w\n2", "w3"],
+        &ids,
+        Some(&["x", "y", "z"]),
+        serde_json::Value::Null,
+    )
+    .unwrap_err();
+    assert_names(&err, &target, "vocabulary 2");
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+}
+
+#[test]
+fn corpus_refuses_to_overwrite_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("corpus");
+    let vocab = ["w0", "w1", "w2", "w3"];
+    let ids = ["a", "b", "c"];
+    write_corpus(
+        &target,
+        sample().view(),
+        &vocab,
+        &ids,
+        None,
+        serde_json::json!({"n": 1}),
+    )
+    .unwrap();
+    let err = write_corpus(
+        &target,
+        sample().view(),
+        &vocab,
+        &ids,
+        None,
+        serde_json::json!({}),
+    )
+    .unwrap_err();
+    assert!(matches!(err, SparseError::AlreadyExists { .. }), "{err:?}");
+    assert_eq!(entries(dir.path()), ["corpus"]);
+    assert_eq!(Corpus::open(&target).unwrap().manifest().extra["n"], 1);
+
+    let mut w = CorpusWriter::create(&target, 4).unwrap().overwrite(true);
+    w.push_row(&[1], &[5.0]).unwrap();
+    w.finish(&vocab, &["only"], Some(&["L"]), serde_json::json!({"n": 2}))
+        .unwrap();
+    let c = Corpus::open(&target).unwrap();
+    c.verify().unwrap();
+    assert_eq!(c.manifest().extra["n"], 2);
+    assert_eq!(c.matrix().shape(), (1, 4));
+    assert_eq!(c.labels(), Some(&["L".to_string()][..]));
+    assert_eq!(entries(dir.path()), ["corpus"]);
+}
+
+#[test]
+fn corpus_with_damaged_parts_is_rejected_naming_the_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("corpus");
+    let vocab = ["w0", "w1", "w2", "w3"];
+    write_corpus(
+        &target,
+        sample().view(),
+        &vocab,
+        &["a", "b", "c"],
+        None,
+        serde_json::json!({}),
+    )
+    .unwrap();
+
+    fs::write(target.join("vocab.txt"), "w0\nw1\nw2\n").unwrap();
+    let err = Corpus::open(&target).unwrap_err();
+    assert!(matches!(err, SparseError::CorpusMismatch { .. }), "{err:?}");
+    assert_names(
+        &err,
+        &target.join("vocab.txt"),
+        "3 lines, but the matrix has 4",
+    );
+    fs::write(target.join("vocab.txt"), "w0\nw1\nw2\nw3\n").unwrap();
+
+    // A valid file of the right shape holding a wrong value: only verify sees it.
+    // (The true transpose has data [1, 3, 2, 4].)
+    let wrong = CsrMatrix::new(
+        (4, 3),
+        vec![0, 1, 2, 3, 4],
+        vec![0, 1, 0, 2],
+        vec![9.0, 3.0, 2.0, 4.0],
+    );
+    write_matrix(&target.join("matrix_t.csr"), wrong.view()).unwrap();
+    let c = Corpus::open(&target).unwrap();
+    let err = c.verify().unwrap_err();
+    assert!(matches!(err, SparseError::CorpusMismatch { .. }), "{err:?}");
+    assert_names(
+        &err,
+        &target.join("matrix_t.csr"),
+        "disagrees with the matrix at row 0, column 0",
+    );
+
+    fs::write(target.join("manifest.json"), "{ not json").unwrap();
+    let err = Corpus::open(&target).unwrap_err();
+    assert!(matches!(err, SparseError::Manifest { .. }), "{err:?}");
+    assert_names(&err, &target.join("manifest.json"), "invalid manifest");
+}
+
+#[test]
+fn overlapping_sections() {
+    let (path, err, _d) = open_patched(|b| put_u64(b, 80, INDICES as u64)); // data onto indices
+    assert!(
+        matches!(err, SparseError::SectionOutOfBounds { .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "overlaps section");
+}

@@ -1,0 +1,478 @@
+//! MatrixMarket and UCI docword reading: good files in every variant, and each bad
+//! input with its typed error naming the file and the line.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use topicmill_sparse::{read_docword, read_mtx, read_vocab, SparseError};
+
+fn file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, text).unwrap();
+    path
+}
+
+fn gzip(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    let mut enc = flate2::write::GzEncoder::new(
+        fs::File::create(&path).unwrap(),
+        flate2::Compression::default(),
+    );
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    path
+}
+
+fn dense(m: &topicmill_sparse::CsrMatrix) -> Vec<Vec<f32>> {
+    let mut d = vec![vec![0.0; m.cols()]; m.rows()];
+    for (v, (r, c)) in m.iter() {
+        d[r as usize][c as usize] = *v;
+    }
+    d
+}
+
+fn assert_names(err: &SparseError, path: &Path, place: &str) {
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&path.display().to_string()),
+        "{msg:?} does not name the file"
+    );
+    assert!(msg.contains(place), "{msg:?} does not name {place:?}");
+}
+
+const MTX: &str = "%%MatrixMarket matrix coordinate real general\n\
+% a comment\n\
+3 4 4\n\
+3 4 4.5\n\
+1 3 2\n\
+2 2 3e0\n\
+1 1 1.25\n";
+
+#[test]
+fn mtx_in_any_order_becomes_sorted_csr() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = read_mtx(&file(dir.path(), "a.mtx", MTX)).unwrap();
+    assert_eq!(
+        dense(&m),
+        vec![
+            vec![1.25, 0.0, 2.0, 0.0],
+            vec![0.0, 3.0, 0.0, 0.0],
+            vec![0.0, 0.0, 0.0, 4.5]
+        ]
+    );
+    assert_eq!(m.indices(), [0, 2, 1, 3]);
+}
+
+#[test]
+fn gzip_is_detected_by_magic_bytes_not_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = read_mtx(&file(dir.path(), "plain.mtx.gz", MTX)).unwrap();
+    let zipped = read_mtx(&gzip(dir.path(), "zipped.txt", MTX)).unwrap();
+    assert_eq!(plain, zipped);
+    assert_eq!(plain.nnz(), 4);
+}
+
+#[test]
+fn mtx_integer_and_pattern_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let int = "%%MatrixMarket matrix coordinate integer general\n2 2 2\n1 2 7\n2 1 3\n";
+    let m = read_mtx(&file(dir.path(), "i.mtx", int)).unwrap();
+    assert_eq!(dense(&m), vec![vec![0.0, 7.0], vec![3.0, 0.0]]);
+    let pat = "%%MatrixMarket matrix coordinate pattern general\n2 3 2\n2 3\n1 1\n";
+    let m = read_mtx(&file(dir.path(), "p.mtx", pat)).unwrap();
+    assert_eq!(dense(&m), vec![vec![1.0, 0.0, 0.0], vec![0.0, 0.0, 1.0]]);
+}
+
+fn mtx_err(text: &str) -> (SparseError, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(dir.path(), "bad.mtx", text);
+    (read_mtx(&path).unwrap_err(), path, dir)
+}
+
+#[test]
+fn mtx_wrong_size_line() {
+    let (err, path, _d) =
+        mtx_err("%%MatrixMarket matrix coordinate real general\n%c\n3 4\n1 1 1\n");
+    assert!(
+        matches!(err, SparseError::HeaderMismatch { line: 3, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "line 3: wrong size line '3 4'");
+}
+
+#[test]
+fn mtx_size_line_promises_more_entries_than_given() {
+    let (err, path, _d) =
+        mtx_err("%%MatrixMarket matrix coordinate real general\n3 4 3\n1 1 1\n2 2 2\n");
+    assert!(
+        matches!(err, SparseError::HeaderMismatch { line: 5, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "line 5: file ends after 2 entries");
+}
+
+#[test]
+fn mtx_more_entries_than_the_size_line() {
+    let (err, path, _d) =
+        mtx_err("%%MatrixMarket matrix coordinate real general\n3 4 1\n1 1 1\n2 2 2\n");
+    assert!(
+        matches!(err, SparseError::HeaderMismatch { line: 4, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "line 4: more entries");
+}
+
+#[test]
+fn mtx_non_numeric_entry() {
+    let (err, path, _d) =
+        mtx_err("%%MatrixMarket matrix coordinate real general\n3 4 2\n1 1 1\n2 2 two\n");
+    assert!(
+        matches!(err, SparseError::Syntax { line: 4, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "line 4: value 'two' is not a number");
+    let (err, path, _d) = mtx_err("%%MatrixMarket matrix coordinate real general\n3 4 1\nx 1 1\n");
+    assert!(
+        matches!(err, SparseError::Syntax { line: 3, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "line 3: row 'x'");
+}
+
+#[test]
+fn mtx_entry_outside_the_shape() {
+    let (err, path, _d) = mtx_err("%%MatrixMarket matrix coordinate real general\n3 4 1\n4 1 1\n");
+    assert!(
+        matches!(
+            err,
+            SparseError::EntryOutOfRange {
+                line: 3,
+                row: 4,
+                col: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "line 3: entry (4, 1)");
+    let (err, _, _d) = mtx_err("%%MatrixMarket matrix coordinate real general\n3 4 1\n1 0 1\n");
+    assert!(
+        matches!(err, SparseError::EntryOutOfRange { col: 0, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn mtx_nan_infinite_negative_values() {
+    for (v, kind) in [("nan", "NaN"), ("inf", "infinite"), ("-2.5", "negative")] {
+        let (err, path, _d) = mtx_err(&format!(
+            "%%MatrixMarket matrix coordinate real general\n3 4 2\n1 1 1\n2 2 {v}\n"
+        ));
+        assert!(
+            matches!(&err, SparseError::InvalidValue { kind: k, .. } if *k == kind),
+            "{err:?}"
+        );
+        assert_names(&err, &path, "line 4: invalid value");
+    }
+}
+
+#[test]
+fn mtx_duplicate_entry_names_both_lines() {
+    let (err, path, _d) =
+        mtx_err("%%MatrixMarket matrix coordinate real general\n3 4 3\n2 3 1\n1 1 1\n2 3 5\n");
+    assert!(
+        matches!(
+            err,
+            SparseError::DuplicateEntry {
+                line: 5,
+                first_line: 3,
+                row: 2,
+                col: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(
+        &err,
+        &path,
+        "line 5: duplicate entry (2, 3), first given on line 3",
+    );
+}
+
+#[test]
+fn mtx_unsupported_banners() {
+    for (banner, what) in [
+        ("%%MatrixMarket matrix array real general", "matrix array"),
+        (
+            "%%MatrixMarket matrix coordinate complex general",
+            "complex",
+        ),
+        (
+            "%%MatrixMarket matrix coordinate real symmetric",
+            "symmetric",
+        ),
+        ("3 4 1", "banner"),
+    ] {
+        let (err, path, _d) = mtx_err(&format!("{banner}\n3 4 1\n1 1 1\n"));
+        assert!(
+            matches!(err, SparseError::Syntax { line: 1, .. }),
+            "{err:?}"
+        );
+        assert_names(&err, &path, what);
+    }
+}
+
+#[test]
+fn missing_input_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("none.mtx");
+    let err = read_mtx(&path).unwrap_err();
+    assert!(matches!(err, SparseError::Io { .. }), "{err:?}");
+    assert_names(&err, &path, "cannot open");
+    let err = read_docword(&path).unwrap_err();
+    assert!(matches!(err, SparseError::Io { .. }), "{err:?}");
+}
+
+const DOCWORD: &str = "3\n5\n5\n1 4 2\n1 2 1\n2 5 7\n3 1 1\n3 2 3\n";
+
+#[test]
+fn docword_rows_are_sorted_by_word() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = read_docword(&gzip(dir.path(), "docword.t.txt.gz", DOCWORD)).unwrap();
+    assert_eq!(
+        dense(&m),
+        vec![
+            vec![0.0, 1.0, 0.0, 2.0, 0.0],
+            vec![0.0, 0.0, 0.0, 0.0, 7.0],
+            vec![1.0, 3.0, 0.0, 0.0, 0.0]
+        ]
+    );
+}
+
+fn docword_err(text: &str) -> (SparseError, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(dir.path(), "docword.bad.txt", text);
+    (read_docword(&path).unwrap_err(), path, dir)
+}
+
+#[test]
+fn docword_header_disagrees_with_body() {
+    // NNZ says 4, the body has 3 entries.
+    let (err, path, _d) = docword_err("2\n3\n4\n1 1 1\n1 2 1\n2 3 1\n");
+    assert!(
+        matches!(err, SparseError::HeaderMismatch { line: 7, .. }),
+        "{err:?}"
+    );
+    assert_names(
+        &err,
+        &path,
+        "line 7: file ends after 3 entries, but line 3 declares NNZ = 4",
+    );
+    // NNZ says 1, the body has 2.
+    let (err, path, _d) = docword_err("2\n3\n1\n1 1 1\n1 2 1\n");
+    assert!(
+        matches!(err, SparseError::HeaderMismatch { line: 5, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "line 5: more entries than NNZ = 1");
+    // A word id beyond W = 3.
+    let (err, path, _d) = docword_err("2\n3\n2\n1 1 1\n2 4 1\n");
+    assert!(
+        matches!(
+            err,
+            SparseError::EntryOutOfRange {
+                line: 5,
+                row: 2,
+                col: 4,
+                ncols: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "line 5: entry (2, 4)");
+    // A document id beyond D = 2.
+    let (err, _, _d) = docword_err("2\n3\n1\n3 1 1\n");
+    assert!(
+        matches!(err, SparseError::EntryOutOfRange { row: 3, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn docword_bad_header_lines() {
+    let (err, path, _d) = docword_err("2\nthree\n1\n1 1 1\n");
+    assert!(
+        matches!(err, SparseError::HeaderMismatch { line: 2, .. }),
+        "{err:?}"
+    );
+    assert_names(
+        &err,
+        &path,
+        "line 2: header line 2 must be the single integer W",
+    );
+    let (err, path, _d) = docword_err("2\n3\n");
+    assert!(
+        matches!(err, SparseError::HeaderMismatch { line: 3, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "line 3");
+}
+
+#[test]
+fn docword_empty_corpus() {
+    let (err, path, _d) = docword_err("0\n0\n0\n");
+    assert!(matches!(err, SparseError::EmptyCorpus { .. }), "{err:?}");
+    assert_names(&err, &path, "empty corpus");
+}
+
+#[test]
+fn docword_bad_entries() {
+    let (err, path, _d) = docword_err("2\n3\n2\n1 1 1\n2 3\n");
+    assert!(
+        matches!(err, SparseError::Syntax { line: 5, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "line 5: expected 'docID wordID count'");
+    let (err, path, _d) = docword_err("2\n3\n1\n1 1 -4\n");
+    assert!(
+        matches!(
+            err,
+            SparseError::InvalidValue {
+                kind: "negative",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "line 4");
+    let (err, path, _d) = docword_err("2\n3\n3\n1 2 1\n2 1 1\n1 2 4\n");
+    assert!(
+        matches!(
+            err,
+            SparseError::DuplicateEntry {
+                line: 6,
+                first_line: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(
+        &err,
+        &path,
+        "line 6: duplicate entry (1, 2), first given on line 4",
+    );
+}
+
+#[test]
+fn docword_truncated_gzip_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let big: String = std::iter::once("200\n50\n10000\n".to_string())
+        .chain((0..10000).map(|i| format!("{} {} 1\n", i / 50 + 1, i % 50 + 1)))
+        .collect();
+    let path = gzip(dir.path(), "docword.cut.txt.gz", &big);
+    let bytes = fs::read(&path).unwrap();
+    fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let err = read_docword(&path).unwrap_err();
+    assert!(matches!(err, SparseError::Syntax { .. }), "{err:?}");
+    assert_names(&err, &path, "decompression");
+}
+
+#[test]
+fn vocab_lines_are_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = read_vocab(&file(
+        dir.path(),
+        "vocab.txt",
+        "apple\r\nbanana\n\ncherry\n",
+    ))
+    .unwrap();
+    assert_eq!(v, ["apple", "banana", "", "cherry"]);
+}
+
+fn streamed(path: &Path) -> Result<topicmill_sparse::CsrMatrix, SparseError> {
+    let reader = topicmill_sparse::DocwordReader::open(path)?;
+    let h = reader.header();
+    let mut indptr = vec![0u64];
+    let (mut indices, mut data) = (Vec::new(), Vec::new());
+    reader.stream_rows(|i, v| {
+        indices.extend_from_slice(i);
+        data.extend_from_slice(v);
+        indptr.push(indices.len() as u64);
+        Ok(())
+    })?;
+    Ok(topicmill_sparse::CsrMatrix::new(
+        (h.ndocs as usize, h.nwords as usize),
+        indptr,
+        indices,
+        data,
+    ))
+}
+
+#[test]
+fn streaming_grouped_docword_equals_reading_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // Documents 2 and 5 are empty (5 is the last): rows are still produced.
+    let text = "5\n4\n5\n1 4 2\n1 2 1\n3 3 7\n4 1 1\n4 2 3\n";
+    let path = file(dir.path(), "docword.s.txt", text);
+    let whole = read_docword(&path).unwrap();
+    assert_eq!(whole.rows(), 5);
+    assert_eq!(streamed(&path).unwrap(), whole);
+}
+
+#[test]
+fn streaming_ungrouped_docword_is_refused_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(
+        dir.path(),
+        "docword.u.txt",
+        "3\n3\n3\n2 1 1\n1 2 1\n3 3 1\n",
+    );
+    let err = streamed(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SparseError::NotGrouped {
+                line: 5,
+                row: 1,
+                previous: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "line 5: document 1 follows document 2");
+    // Read whole, the same file is fine.
+    assert_eq!(read_docword(&path).unwrap().nnz(), 3);
+}
+
+#[test]
+fn streaming_reports_duplicates_and_header_mismatch_like_reading_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(
+        dir.path(),
+        "docword.d.txt",
+        "2\n3\n3\n1 2 1\n1 1 1\n1 2 4\n",
+    );
+    let err = streamed(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SparseError::DuplicateEntry {
+                line: 6,
+                first_line: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let path = file(dir.path(), "docword.h.txt", "2\n3\n4\n1 2 1\n2 1 1\n");
+    let err = streamed(&path).unwrap_err();
+    assert!(
+        matches!(err, SparseError::HeaderMismatch { line: 6, .. }),
+        "{err:?}"
+    );
+}
