@@ -1,0 +1,88 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `topicmill-text`. Messages name the file and
+/// the place (entry, line, byte offset) where there is one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TextError {
+    /// Reading a file or directory failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file that must be UTF-8 is not (and lossy decoding was not asked for).
+    #[error("{}: invalid UTF-8 at byte offset {offset}", path.display())]
+    InvalidUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the first invalid byte in the file.
+        offset: u64,
+    },
+    /// A JSON line that does not parse, is not an object, or lacks the text field.
+    #[error("{}: line {line}: {message}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The 20 Newsgroups tarball or folder is not laid out as expected.
+    #[error("{}: {message}", path.display())]
+    Newsgroups {
+        /// The tarball or folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A requested 20 Newsgroups category is not in the corpus.
+    #[error("unknown 20 Newsgroups category `{0}`")]
+    UnknownCategory(String),
+    /// `min_df` is an integer below 1 or a proportion outside [0, 1].
+    #[error("min_df must be a count >= 1 or a proportion in [0, 1], got {0}")]
+    InvalidMinDf(String),
+    /// `max_df` is an integer below 1 or a proportion outside [0, 1].
+    #[error("max_df must be a count >= 1 or a proportion in [0, 1], got {0}")]
+    InvalidMaxDf(String),
+    /// `max_features` is 0.
+    #[error("max_features must be at least 1")]
+    InvalidMaxFeatures,
+    /// `max_df` allows fewer documents than `min_df` on this corpus.
+    #[error("max_df corresponds to fewer documents than min_df")]
+    MaxDfBelowMinDf,
+    /// No document has any token (after stop words).
+    #[error("empty vocabulary; perhaps the documents only contain stop words")]
+    EmptyVocabulary,
+    /// `min_df`, `max_df` and `max_features` left no term.
+    #[error("after pruning, no terms remain; try a lower min_df or a higher max_df")]
+    NoTermsAfterPruning,
+    /// A streaming source gave a different number of documents on its second pass.
+    #[error("the source changed between passes: {first} documents, then {second}")]
+    SourceChanged {
+        /// Documents in the counting pass.
+        first: usize,
+        /// Documents in the matrix pass.
+        second: usize,
+    },
+    /// Writing the corpus directory failed.
+    #[error(transparent)]
+    Sparse(#[from] topicmill_sparse::SparseError),
+    /// There are no documents at all.
+    #[error("the corpus has no documents")]
+    NoDocuments,
+}
+
+impl TextError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

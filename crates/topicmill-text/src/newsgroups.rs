@@ -1,0 +1,462 @@
+//! The 20 Newsgroups "bydate" corpus, read straight from `20news-bydate.tar.gz`
+//! or from its extracted folders, with scikit-learn's `fetch_20newsgroups`
+//! selection and cleaning rules.
+//!
+//! Document order: by split (train, then test), then category name, then file
+//! number (numerically). scikit-learn instead sorts file names as strings and
+//! then shuffles; compare documents by id, not by position.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::pyunicode::strip;
+use crate::{Documents, TextError};
+
+/// Which split of the corpus to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subset {
+    /// `20news-bydate-train` (11,314 documents). scikit-learn's default.
+    #[default]
+    Train,
+    /// `20news-bydate-test` (7,532 documents).
+    Test,
+    /// Both, train first (18,846 documents).
+    All,
+}
+
+/// What to strip from each post, as `fetch_20newsgroups(remove=…)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Remove {
+    /// Everything before the first blank line.
+    pub headers: bool,
+    /// The last block set apart by a blank or all-dash line (a signature).
+    pub footers: bool,
+    /// Lines that quote another post or introduce a quote.
+    pub quotes: bool,
+}
+
+impl Remove {
+    /// Headers, footers and quotes all removed.
+    pub const ALL: Remove = Remove {
+        headers: true,
+        footers: true,
+        quotes: true,
+    };
+}
+
+/// The selection of a 20 Newsgroups load.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct NewsgroupsOptions {
+    /// The split (default: train, as scikit-learn).
+    pub subset: Subset,
+    /// The categories to keep (default: all 20). Unknown names are an error.
+    pub categories: Option<Vec<String>>,
+    /// What to strip (default: nothing).
+    pub remove: Remove,
+}
+
+const SPLITS: [(&str, Subset); 2] = [
+    ("20news-bydate-train", Subset::Train),
+    ("20news-bydate-test", Subset::Test),
+];
+
+struct Post {
+    split: usize,
+    group: String,
+    number: u64,
+    name: String,
+    text: String,
+}
+
+/// Loads 20 Newsgroups from `path`: the `20news-bydate.tar.gz` tarball, or a
+/// folder holding `20news-bydate-train/` and `20news-bydate-test/`.
+///
+/// Files are decoded as Latin-1 (as scikit-learn's loader does), so any byte
+/// sequence is accepted. Ids are `group/number`, labels the group names.
+pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Documents, TextError> {
+    let wanted_split = |split: usize| match options.subset {
+        Subset::All => true,
+        s => SPLITS[split].1 == s,
+    };
+    let wanted_group = |group: &str| {
+        options
+            .categories
+            .as_ref()
+            .is_none_or(|c| c.iter().any(|g| g == group))
+    };
+    let mut posts = Vec::new();
+    let mut groups_seen = std::collections::BTreeSet::new();
+    if path.is_dir() {
+        read_folders(
+            path,
+            &wanted_split,
+            &wanted_group,
+            &mut groups_seen,
+            &mut posts,
+            options.remove,
+        )?;
+    } else {
+        read_tarball(
+            path,
+            &wanted_split,
+            &wanted_group,
+            &mut groups_seen,
+            &mut posts,
+            options.remove,
+        )?;
+    }
+    if groups_seen.is_empty() {
+        return Err(TextError::Newsgroups {
+            path: path.to_owned(),
+            message: "no 20news-bydate-train/ or 20news-bydate-test/ documents found".into(),
+        });
+    }
+    if let Some(categories) = &options.categories {
+        if let Some(unknown) = categories.iter().find(|c| !groups_seen.contains(*c)) {
+            return Err(TextError::UnknownCategory(unknown.clone()));
+        }
+    }
+    posts.par_sort_unstable_by(|a, b| {
+        (a.split, &a.group, a.number, &a.name).cmp(&(b.split, &b.group, b.number, &b.name))
+    });
+    let texts: Vec<String> = posts
+        .iter_mut()
+        .map(|p| std::mem::take(&mut p.text))
+        .collect();
+    let ids = posts
+        .iter()
+        .map(|p| format!("{}/{}", p.group, p.name))
+        .collect();
+    let labels = posts.into_iter().map(|p| p.group).collect();
+    Ok(Documents {
+        ids,
+        labels: Some(labels),
+        texts,
+    })
+}
+
+/// Splits `split_dir/group/name` into its parts, for a file of the corpus.
+fn classify(relative: &Path) -> Option<(usize, String, String)> {
+    let mut parts = relative.components().filter_map(|c| match c {
+        std::path::Component::Normal(s) => s.to_str(),
+        _ => None,
+    });
+    let split_dir = parts.next()?;
+    let group = parts.next()?;
+    let name = parts.next()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let split = SPLITS.iter().position(|(d, _)| *d == split_dir)?;
+    Some((split, group.to_owned(), name.to_owned()))
+}
+
+fn post(split: usize, group: String, name: String, bytes: Vec<u8>) -> Post {
+    Post {
+        split,
+        number: name.parse().unwrap_or(u64::MAX),
+        group,
+        name,
+        text: latin1(bytes),
+    }
+}
+
+/// Posts decoded and cleaned per batch on the rayon pool while the calling
+/// worker keeps decompressing: gzip is one serial stream, the rest overlaps it.
+const BATCH: usize = 256;
+
+fn read_tarball(
+    path: &Path,
+    wanted_split: &(dyn Fn(usize) -> bool + Sync),
+    wanted_group: &(dyn Fn(&str) -> bool + Sync),
+    groups_seen: &mut std::collections::BTreeSet<String>,
+    posts: &mut Vec<Post>,
+    remove: Remove,
+) -> Result<(), TextError> {
+    let file = File::open(path).map_err(|e| TextError::io(path, e))?;
+    let gz = flate2::read::GzDecoder::new(BufReader::with_capacity(1 << 16, file));
+    let mut archive = tar::Archive::new(gz);
+    let bad = |entry: &str, e: std::io::Error| TextError::Newsgroups {
+        path: path.to_owned(),
+        message: format!("{entry}: {e}"),
+    };
+    let (sender, receiver) = std::sync::mpsc::channel::<Vec<Post>>();
+    let read = rayon::scope(|scope| -> Result<(), TextError> {
+        let mut batch: Vec<(usize, String, String, Vec<u8>)> = Vec::with_capacity(BATCH);
+        let send = |batch: Vec<(usize, String, String, Vec<u8>)>| {
+            let sender = sender.clone();
+            scope.spawn(move |_| {
+                let cleaned = batch
+                    .into_iter()
+                    .map(|(split, group, name, bytes)| {
+                        let mut p = post(split, group, name, bytes);
+                        p.text = clean(std::mem::take(&mut p.text), remove);
+                        p
+                    })
+                    .collect();
+                // The receiver outlives the scope.
+                let _ = sender.send(cleaned);
+            });
+        };
+        let entries = archive.entries().map_err(|e| bad("archive", e))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| bad("archive entry", e))?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let entry_path = entry.path().map_err(|e| bad("entry name", e))?.into_owned();
+            let Some((split, group, name)) = classify(&entry_path) else {
+                continue;
+            };
+            if !groups_seen.contains(&group) {
+                groups_seen.insert(group.clone());
+            }
+            if !wanted_split(split) || !wanted_group(&group) {
+                continue;
+            }
+            let mut bytes = Vec::with_capacity(entry.size() as usize);
+            entry
+                .read_to_end(&mut bytes)
+                .map_err(|e| bad(&entry_path.display().to_string(), e))?;
+            batch.push((split, group, name, bytes));
+            if batch.len() == BATCH {
+                send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+            }
+        }
+        if !batch.is_empty() {
+            send(batch);
+        }
+        Ok(())
+    });
+    drop(sender);
+    read?;
+    for cleaned in receiver {
+        posts.extend(cleaned);
+    }
+    Ok(())
+}
+
+fn read_folders(
+    root: &Path,
+    wanted_split: &dyn Fn(usize) -> bool,
+    wanted_group: &dyn Fn(&str) -> bool,
+    groups_seen: &mut std::collections::BTreeSet<String>,
+    posts: &mut Vec<Post>,
+    remove: Remove,
+) -> Result<(), TextError> {
+    let mut jobs: Vec<(usize, String, String, PathBuf)> = Vec::new();
+    for (split, (dir, _)) in SPLITS.iter().enumerate() {
+        let split_dir = root.join(dir);
+        if !split_dir.is_dir() {
+            continue;
+        }
+        for group in read_dir_sorted(&split_dir)? {
+            let group_dir = split_dir.join(&group);
+            if !group_dir.is_dir() {
+                continue;
+            }
+            groups_seen.insert(group.clone());
+            if !wanted_split(split) || !wanted_group(&group) {
+                continue;
+            }
+            for name in read_dir_sorted(&group_dir)? {
+                let file = group_dir.join(&name);
+                if file.is_file() {
+                    jobs.push((split, group.clone(), name, file));
+                }
+            }
+        }
+    }
+    let read: Result<Vec<Post>, TextError> = jobs
+        .into_par_iter()
+        .map(|(split, group, name, file)| {
+            let bytes = std::fs::read(&file).map_err(|e| TextError::io(&file, e))?;
+            let mut p = post(split, group, name, bytes);
+            p.text = clean(std::mem::take(&mut p.text), remove);
+            Ok(p)
+        })
+        .collect();
+    posts.extend(read?);
+    Ok(())
+}
+
+pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<String>, TextError> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| TextError::io(dir, e))? {
+        let entry = entry.map_err(|e| TextError::io(dir, e))?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Latin-1 bytes as a string: every byte is the code point of the same value.
+fn latin1(bytes: Vec<u8>) -> String {
+    if bytes.is_ascii() {
+        String::from_utf8(bytes).expect("ASCII is UTF-8")
+    } else {
+        bytes.iter().map(|&b| char::from(b)).collect()
+    }
+}
+
+fn clean(text: String, remove: Remove) -> String {
+    let mut text = text;
+    if remove.headers {
+        match text.find("\n\n") {
+            Some(at) => drop(text.drain(..at + 2)),
+            None => text.clear(),
+        }
+    }
+    if remove.footers {
+        if let Some(kept) = strip_footer(&text) {
+            text = kept;
+        }
+    }
+    if remove.quotes {
+        if let Some(kept) = strip_quoting(&text) {
+            text = kept;
+        }
+    }
+    text
+}
+
+/// Everything after the first blank line (`"\n\n"`), or nothing when there is
+/// none: scikit-learn's `strip_newsgroup_header`.
+pub fn strip_newsgroup_header(text: &str) -> &str {
+    match text.find("\n\n") {
+        Some(at) => &text[at + 2..],
+        None => "",
+    }
+}
+
+/// scikit-learn's `strip_newsgroup_footer`: on the stripped text, the last line
+/// that is empty or all dashes (after stripping whitespace) starts the
+/// signature, which is cut with it; when that line is the first one (or there is
+/// none), the text is kept as it was. `None` means unchanged.
+fn strip_footer(text: &str) -> Option<String> {
+    let stripped = strip(text);
+    let lines: Vec<&str> = stripped.split('\n').collect();
+    let cut = lines
+        .iter()
+        .rposition(|line| strip(line).bytes().all(|b| b == b'-'))?;
+    (cut > 0).then(|| lines[..cut].join("\n"))
+}
+
+/// Whether a line quotes or introduces a quote: scikit-learn's
+/// `(writes in|writes:|wrote:|says:|said:|^In article|^Quoted from|^\||^>)`.
+fn is_quoting(line: &str) -> bool {
+    line.starts_with("In article")
+        || line.starts_with("Quoted from")
+        || line.starts_with('|')
+        || line.starts_with('>')
+        || ["writes in", "writes:", "wrote:", "says:", "said:"]
+            .iter()
+            .any(|p| line.contains(p))
+}
+
+/// scikit-learn's `strip_newsgroup_quoting`: drops quoting lines. `None` means
+/// unchanged.
+fn strip_quoting(text: &str) -> Option<String> {
+    if !text.split('\n').any(is_quoting) {
+        return None;
+    }
+    let kept: Vec<&str> = text.split('\n').filter(|l| !is_quoting(l)).collect();
+    Some(kept.join("\n"))
+}
+
+/// scikit-learn's `strip_newsgroup_footer`, returning the text itself when it
+/// keeps it.
+pub fn strip_newsgroup_footer(text: &str) -> String {
+    strip_footer(text).unwrap_or_else(|| text.to_owned())
+}
+
+/// scikit-learn's `strip_newsgroup_quoting`.
+pub fn strip_newsgroup_quoting(text: &str) -> String {
+    strip_quoting(text).unwrap_or_else(|| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_everything_before_the_first_blank_line() {
+        assert_eq!(
+            strip_newsgroup_header("From: a\nSubject: b\n\nbody\n\nmore"),
+            "body\n\nmore"
+        );
+        assert_eq!(strip_newsgroup_header("no blank line\nat all"), "");
+        assert_eq!(strip_newsgroup_header("\n\n"), "");
+    }
+
+    #[test]
+    fn footer_rules() {
+        // The last blank / dash line starts the signature.
+        assert_eq!(
+            strip_newsgroup_footer("body\nmore\n--\nJohn\n"),
+            "body\nmore"
+        );
+        assert_eq!(strip_newsgroup_footer("a\n\nb\n\nsig\n\n\n"), "a\n\nb");
+        // Whitespace is Python's: NBSP and \x85 count; a line " - -" does not.
+        assert_eq!(strip_newsgroup_footer("a\n\u{A0}\nsig"), "a");
+        assert_eq!(strip_newsgroup_footer("a\n - -\nsig"), "a\n - -\nsig");
+        // No separator, or only the first line: the text is kept as it was.
+        assert_eq!(strip_newsgroup_footer("  one\ntwo  "), "  one\ntwo  ");
+        assert_eq!(strip_newsgroup_footer("\n\n--\nx\n"), "\n\n--\nx\n");
+        assert_eq!(strip_newsgroup_footer(""), "");
+    }
+
+    #[test]
+    fn quoting_rules() {
+        let text = "In article <1@x> joe writes:\n> quoted\n| also\nkept > here\nhe said: no\nQuoted from x\n in article lower";
+        assert_eq!(
+            strip_newsgroup_quoting(text),
+            "kept > here\n in article lower"
+        );
+        assert_eq!(strip_newsgroup_quoting("plain"), "plain");
+    }
+
+    #[test]
+    fn extracted_folders_in_documented_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |rel: &str, bytes: &[u8]| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, bytes).unwrap();
+        };
+        write("20news-bydate-test/b.grp/5", b"H: x\n\ntest body");
+        write("20news-bydate-train/b.grp/10", b"H: x\n\nten\n> quoted");
+        write("20news-bydate-train/b.grp/9", b"H: x\n\nnine \xE9");
+        write("20news-bydate-train/a.grp/100", b"H: x\n\nhundred\n--\nsig");
+        let all = NewsgroupsOptions {
+            subset: Subset::All,
+            categories: None,
+            remove: Remove::ALL,
+        };
+        let docs = load_20newsgroups(dir.path(), &all).unwrap();
+        assert_eq!(docs.ids, ["a.grp/100", "b.grp/9", "b.grp/10", "b.grp/5"]);
+        assert_eq!(docs.texts, ["hundred", "nine \u{E9}", "ten", "test body"]);
+        assert_eq!(docs.labels.unwrap(), ["a.grp", "b.grp", "b.grp", "b.grp"]);
+        let test_b = NewsgroupsOptions {
+            subset: Subset::Test,
+            categories: Some(vec!["b.grp".into()]),
+            remove: Remove::default(),
+        };
+        let docs = load_20newsgroups(dir.path(), &test_b).unwrap();
+        assert_eq!(docs.texts, ["H: x\n\ntest body"]);
+        let empty = tempfile::tempdir().unwrap();
+        let err = load_20newsgroups(empty.path(), &test_b).unwrap_err();
+        assert!(err
+            .to_string()
+            .ends_with("no 20news-bydate-train/ or 20news-bydate-test/ documents found"));
+    }
+
+    #[test]
+    fn latin1_decoding() {
+        assert_eq!(latin1(vec![b'a', 0xE9, 0xA0]), "a\u{E9}\u{A0}");
+    }
+}

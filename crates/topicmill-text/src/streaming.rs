@@ -1,0 +1,247 @@
+//! The streaming build: corpora larger than memory go straight to a corpus
+//! directory in two passes over chunks of documents.
+//!
+//! Pass 1 counts, per term, its document frequency and total count; the model
+//! (vocabulary, idf) follows from those alone. Pass 2 re-reads the chunks,
+//! computes their rows with the fitted model and pushes them into a
+//! [`CorpusWriter`]. The result is identical to [`TfidfParams::fit_transform`].
+//!
+//! Memory bound: the term table (per distinct term seen: its bytes plus about
+//! 56 bytes), one chunk of documents (`chunk_docs` texts) with its counts and
+//! rows, the fitted model (kept terms, their index and idf), and the ids and
+//! labels of all documents (which the corpus directory writes at the end), plus
+//! the [`CorpusWriter`]'s own bound (a row pointer per document). Nothing grows
+//! with the number of non-zeros.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use topicmill_sparse::{CorpusWriter, Manifest};
+
+use crate::readers::{for_each_line_batch, jsonl_into, lines_into, JsonlFields, Utf8};
+use crate::vectorizer::{count_chunk, TermStats, CHUNK_DOCS};
+use crate::{Documents, TextError, TfidfModel, TfidfParams};
+
+/// A corpus that can be read more than once, a chunk of documents at a time.
+pub trait DocumentSource: Sync {
+    /// Calls `each` with consecutive chunks of at most `chunk_docs` documents,
+    /// in corpus order, the same on every call.
+    fn for_each_chunk(
+        &self,
+        chunk_docs: usize,
+        each: &mut dyn FnMut(Documents) -> Result<(), TextError>,
+    ) -> Result<(), TextError>;
+}
+
+/// A plain-text file, one document per line (see [`read_lines`](crate::read_lines)).
+#[derive(Debug, Clone)]
+pub struct LinesSource<'a> {
+    /// The file.
+    pub path: &'a Path,
+    /// Invalid UTF-8 policy.
+    pub utf8: Utf8,
+}
+
+impl DocumentSource for LinesSource<'_> {
+    fn for_each_chunk(
+        &self,
+        chunk_docs: usize,
+        each: &mut dyn FnMut(Documents) -> Result<(), TextError>,
+    ) -> Result<(), TextError> {
+        for_each_line_batch(self.path, self.utf8, Some(chunk_docs), |batch| {
+            let mut docs = Documents::default();
+            lines_into(&mut docs, batch);
+            each(docs)
+        })
+    }
+}
+
+/// A JSON-lines file (see [`read_jsonl`](crate::read_jsonl)).
+#[derive(Debug, Clone)]
+pub struct JsonlSource<'a> {
+    /// The file.
+    pub path: &'a Path,
+    /// Its fields.
+    pub fields: JsonlFields,
+    /// Invalid UTF-8 policy.
+    pub utf8: Utf8,
+}
+
+impl DocumentSource for JsonlSource<'_> {
+    fn for_each_chunk(
+        &self,
+        chunk_docs: usize,
+        each: &mut dyn FnMut(Documents) -> Result<(), TextError>,
+    ) -> Result<(), TextError> {
+        for_each_line_batch(self.path, self.utf8, Some(chunk_docs), |batch| {
+            let mut docs = Documents {
+                labels: self.fields.label.as_ref().map(|_| Vec::new()),
+                ..Documents::default()
+            };
+            jsonl_into(&mut docs, batch, self.path, &self.fields)?;
+            each(docs)
+        })
+    }
+}
+
+/// Documents already in memory, chunked (for tests and small corpora).
+impl DocumentSource for Documents {
+    fn for_each_chunk(
+        &self,
+        chunk_docs: usize,
+        each: &mut dyn FnMut(Documents) -> Result<(), TextError>,
+    ) -> Result<(), TextError> {
+        for start in (0..self.len()).step_by(chunk_docs.max(1)) {
+            let end = (start + chunk_docs.max(1)).min(self.len());
+            each(Documents {
+                ids: self.ids[start..end].to_vec(),
+                labels: self.labels.as_ref().map(|l| l[start..end].to_vec()),
+                texts: self.texts[start..end].to_vec(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the TF-IDF corpus of `source` into the corpus directory `dir` in two
+/// passes of `chunk_docs` documents, with bounded memory (see the module
+/// documentation). `extra` is recorded in the manifest. Returns the model and
+/// the manifest written.
+pub fn stream_to_corpus(
+    params: &TfidfParams,
+    source: &dyn DocumentSource,
+    chunk_docs: usize,
+    dir: &Path,
+    overwrite: bool,
+    extra: serde_json::Value,
+    progress: &mut dyn FnMut(usize),
+) -> Result<(TfidfModel, Manifest), TextError> {
+    params.validate()?;
+    let chunk_docs = chunk_docs.max(1);
+    // Pass 1: term statistics, ids and labels.
+    let mut table: FxHashMap<Box<str>, (u64, u64)> = FxHashMap::default();
+    let mut ids: Vec<String> = Vec::new();
+    let mut labels: Option<Vec<String>> = None;
+    let mut n_docs = 0usize;
+    source.for_each_chunk(chunk_docs, &mut |docs| {
+        let counts: Vec<_> = docs
+            .texts
+            .par_chunks(CHUNK_DOCS)
+            .map(|c| count_chunk(c, params.lowercase))
+            .collect();
+        for chunk in &counts {
+            let mut df = vec![0u64; chunk.terms.len()];
+            let mut tf = vec![0u64; chunk.terms.len()];
+            for (&id, &count) in chunk.ids.iter().zip(&chunk.counts) {
+                df[id as usize] += 1;
+                tf[id as usize] += u64::from(count);
+            }
+            for (i, term) in chunk.terms.iter().enumerate() {
+                if let Some(slot) = table.get_mut(&**term) {
+                    slot.0 += df[i];
+                    slot.1 += tf[i];
+                } else {
+                    table.insert(term.clone(), (df[i], tf[i]));
+                }
+            }
+        }
+        if n_docs == 0 {
+            labels = docs.labels.as_ref().map(|_| Vec::new());
+        }
+        match (&mut labels, docs.labels) {
+            (Some(all), Some(chunk)) => all.extend(chunk),
+            (None, None) => {}
+            _ => unreachable!("a source gives labels on every chunk or on none"),
+        }
+        n_docs += docs.texts.len();
+        ids.extend(docs.ids);
+        progress(n_docs);
+        Ok(())
+    })?;
+    if n_docs == 0 {
+        return Err(TextError::NoDocuments);
+    }
+    let mut terms: Vec<(Box<str>, u64, u64)> = table
+        .into_iter()
+        .filter(|(t, _)| params.stop_words.as_ref().is_none_or(|s| !s.contains(t)))
+        .map(|(t, (df, tf))| (t, df, tf))
+        .collect();
+    terms.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let (model, _) = params.model_from_stats(TermStats { n_docs, terms })?;
+
+    // Pass 2: rows, in order, into the corpus writer.
+    let mut writer = CorpusWriter::create(dir, model.vocabulary().len())?.overwrite(overwrite);
+    let mut done = 0usize;
+    source.for_each_chunk(chunk_docs, &mut |docs| {
+        let blocks: Vec<_> = docs
+            .texts
+            .par_chunks(CHUNK_DOCS)
+            .map(|c| model.transform_block(c))
+            .collect();
+        for block in blocks {
+            let mut at = 0;
+            for &len in &block.lengths {
+                writer.push_row(&block.indices[at..at + len], &block.values[at..at + len])?;
+                at += len;
+            }
+        }
+        done += docs.texts.len();
+        progress(n_docs + done);
+        Ok(())
+    })?;
+    if done != n_docs {
+        return Err(TextError::SourceChanged {
+            first: n_docs,
+            second: done,
+        });
+    }
+    let manifest = writer.finish(model.vocabulary(), &ids, labels.as_deref(), extra)?;
+    Ok((model, manifest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DocFreq, StopWords};
+
+    #[test]
+    fn streaming_equals_in_memory() {
+        let texts: Vec<String> = (0..2000)
+            .map(|i| format!("Doc{} the word{} shared x{} Été{}", i % 31, i % 7, i, i % 3))
+            .collect();
+        let docs = Documents {
+            ids: (0..texts.len()).map(|i| format!("d{i}")).collect(),
+            labels: Some((0..texts.len()).map(|i| format!("l{}", i % 2)).collect()),
+            texts,
+        };
+        let params = TfidfParams::default()
+            .stop_words(Some(StopWords::English))
+            .min_df(DocFreq::Count(2));
+        let (model, x) = params.fit_transform(&docs.texts).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("corpus");
+        let mut calls = 0;
+        let (streamed, manifest) = stream_to_corpus(
+            &params,
+            &docs,
+            300,
+            &out,
+            false,
+            serde_json::json!({"k": 1}),
+            &mut |_| calls += 1,
+        )
+        .unwrap();
+        assert_eq!(calls, 2 * 7);
+        assert_eq!(streamed.vocabulary(), model.vocabulary());
+        assert_eq!(manifest.nnz, x.nnz() as u64);
+        let corpus = topicmill_sparse::Corpus::open(&out).unwrap();
+        assert_eq!(corpus.matrix(), x.view());
+        assert_eq!(corpus.doc_ids(), docs.ids.as_slice());
+        assert_eq!(
+            corpus.labels().unwrap(),
+            docs.labels.as_ref().unwrap().as_slice()
+        );
+        assert_eq!(corpus.manifest().extra["k"], 1);
+    }
+}

@@ -1,0 +1,787 @@
+//! Vocabulary and TF-IDF, as scikit-learn's `TfidfVectorizer` with its defaults.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use topicmill_sparse::CsrMatrix;
+
+use crate::tokenize::for_each_token;
+use crate::TextError;
+
+/// Documents per parallel task. Results do not depend on it (the vocabulary is
+/// sorted and rows are computed independently), only speed does.
+pub(crate) const CHUNK_DOCS: usize = 512;
+
+/// A document-frequency bound: an absolute count of documents or a proportion
+/// of them, like scikit-learn's `int` / `float` `min_df` and `max_df`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocFreq {
+    /// At least 1 document.
+    Count(u64),
+    /// A proportion in [0, 1] of the documents.
+    Proportion(f64),
+}
+
+impl DocFreq {
+    fn threshold(self, n_docs: usize) -> f64 {
+        match self {
+            DocFreq::Count(c) => c as f64,
+            DocFreq::Proportion(p) => p * n_docs as f64,
+        }
+    }
+
+    fn is_valid(self) -> bool {
+        match self {
+            DocFreq::Count(c) => c >= 1,
+            DocFreq::Proportion(p) => (0.0..=1.0).contains(&p),
+        }
+    }
+}
+
+impl std::fmt::Display for DocFreq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DocFreq::Count(c) => write!(f, "{c}"),
+            DocFreq::Proportion(p) => write!(f, "{p:?}"),
+        }
+    }
+}
+
+impl std::str::FromStr for DocFreq {
+    type Err = String;
+
+    /// `"2"` is a count, `"0.5"` or `"1.0"` a proportion (as Python's int/float).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() {
+            s.parse()
+                .map(DocFreq::Count)
+                .map_err(|e| format!("{s}: {e}"))
+        } else {
+            s.parse()
+                .map(DocFreq::Proportion)
+                .map_err(|e| format!("{s}: {e}"))
+        }
+    }
+}
+
+/// Row normalization of the TF-IDF matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Norm {
+    /// Rows of unit Euclidean length (scikit-learn's default).
+    L2,
+    /// Rows whose absolute values sum to 1.
+    L1,
+    /// No normalization.
+    None,
+}
+
+/// Stop words removed from the tokens.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopWords {
+    /// scikit-learn's English list (318 words).
+    English,
+    /// A custom list, matched exactly against the (lowercased) tokens.
+    List(Vec<String>),
+}
+
+impl StopWords {
+    pub(crate) fn contains(&self, term: &str) -> bool {
+        match self {
+            StopWords::English => crate::stop_words::ENGLISH.binary_search(&term).is_ok(),
+            StopWords::List(list) => list.iter().any(|w| w == term),
+        }
+    }
+}
+
+/// The parameters of a TF-IDF vectorizer. [`Default`] gives scikit-learn's
+/// `TfidfVectorizer()` defaults: lowercase, no stop words, `min_df = 1`,
+/// `max_df = 1.0`, no `max_features`, `norm = "l2"`, `use_idf`, `smooth_idf`,
+/// no `sublinear_tf`. The token pattern is always `(?u)\b\w\w+\b`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TfidfParams {
+    /// Lowercase with Python's `str.lower()` before tokenizing (default true).
+    pub lowercase: bool,
+    /// Stop words (default none).
+    pub stop_words: Option<StopWords>,
+    /// Keep terms in at least this many documents (default count 1).
+    pub min_df: DocFreq,
+    /// Keep terms in at most this many documents (default proportion 1.0).
+    pub max_df: DocFreq,
+    /// Keep only the most frequent terms, by total count (default all).
+    pub max_features: Option<usize>,
+    /// Row normalization (default l2).
+    pub norm: Norm,
+    /// Weight by inverse document frequency (default true).
+    pub use_idf: bool,
+    /// Add one to document frequencies, as if one document held every term
+    /// (default true).
+    pub smooth_idf: bool,
+    /// Use 1 + ln(tf) instead of tf (default false).
+    pub sublinear_tf: bool,
+}
+
+impl Default for TfidfParams {
+    fn default() -> Self {
+        Self {
+            lowercase: true,
+            stop_words: None,
+            min_df: DocFreq::Count(1),
+            max_df: DocFreq::Proportion(1.0),
+            max_features: None,
+            norm: Norm::L2,
+            use_idf: true,
+            smooth_idf: true,
+            sublinear_tf: false,
+        }
+    }
+}
+
+/// A fitted vectorizer: the sorted vocabulary and, with `use_idf`, the idf
+/// weights. [`TfidfModel::transform`] maps new documents onto it.
+#[derive(Debug, Clone)]
+pub struct TfidfModel {
+    params: TfidfParams,
+    vocabulary: Vec<String>,
+    index: FxHashMap<Box<str>, u32>,
+    idf: Option<Vec<f64>>,
+    n_docs: usize,
+}
+
+/// The per-term statistics of a counting pass.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TermStats {
+    /// Documents counted.
+    pub n_docs: usize,
+    /// Distinct terms (after stop words) in sorted order, with their document
+    /// frequency and total count.
+    pub terms: Vec<(Box<str>, u64, u64)>,
+}
+
+/// The tokens of a run of documents, counted per document against a local
+/// vocabulary.
+pub(crate) struct ChunkCounts {
+    pub terms: Vec<Box<str>>,
+    pub indptr: Vec<usize>,
+    pub ids: Vec<u32>,
+    pub counts: Vec<u32>,
+}
+
+pub(crate) fn count_chunk<S: AsRef<str>>(docs: &[S], lowercase: bool) -> ChunkCounts {
+    // Each distinct term is allocated once, as a key of `map`; the id -> term
+    // table is built from the map at the end.
+    let mut map: FxHashMap<Box<str>, u32> = FxHashMap::default();
+    let mut tally: Vec<u32> = Vec::new();
+    let mut touched: Vec<u32> = Vec::new();
+    let mut indptr = Vec::with_capacity(docs.len() + 1);
+    let mut ids = Vec::new();
+    let mut counts = Vec::new();
+    let mut buf = String::new();
+    indptr.push(0);
+    for doc in docs {
+        for_each_token(doc.as_ref(), lowercase, &mut buf, |token| {
+            let id = match map.get(token) {
+                Some(&id) => id,
+                None => {
+                    let id = tally.len() as u32;
+                    map.insert(token.into(), id);
+                    tally.push(0);
+                    id
+                }
+            };
+            let slot = &mut tally[id as usize];
+            if *slot == 0 {
+                touched.push(id);
+            }
+            *slot += 1;
+        });
+        for id in touched.drain(..) {
+            ids.push(id);
+            counts.push(std::mem::take(&mut tally[id as usize]));
+        }
+        indptr.push(ids.len());
+    }
+    let mut terms: Vec<Box<str>> = vec![Box::default(); map.len()];
+    for (term, id) in map {
+        terms[id as usize] = term;
+    }
+    ChunkCounts {
+        terms,
+        indptr,
+        ids,
+        counts,
+    }
+}
+
+/// Documents per parallel task for `n` documents: a few tasks per thread
+/// (fewer tasks mean fewer local vocabularies to merge), at least
+/// [`CHUNK_DOCS`]. Results do not depend on it.
+fn chunk_len(n: usize) -> usize {
+    let tasks = 4 * rayon::current_num_threads().max(1);
+    n.div_ceil(tasks).max(CHUNK_DOCS)
+}
+
+impl TfidfParams {
+    /// Sets `stop_words`.
+    pub fn stop_words(mut self, stop_words: Option<StopWords>) -> Self {
+        self.stop_words = stop_words;
+        self
+    }
+
+    /// Sets `min_df`.
+    pub fn min_df(mut self, min_df: DocFreq) -> Self {
+        self.min_df = min_df;
+        self
+    }
+
+    /// Sets `max_df`.
+    pub fn max_df(mut self, max_df: DocFreq) -> Self {
+        self.max_df = max_df;
+        self
+    }
+
+    /// Sets `max_features`.
+    pub fn max_features(mut self, max_features: Option<usize>) -> Self {
+        self.max_features = max_features;
+        self
+    }
+
+    /// Sets `norm`.
+    pub fn norm(mut self, norm: Norm) -> Self {
+        self.norm = norm;
+        self
+    }
+
+    /// Sets `use_idf`.
+    pub fn use_idf(mut self, use_idf: bool) -> Self {
+        self.use_idf = use_idf;
+        self
+    }
+
+    /// Sets `smooth_idf`.
+    pub fn smooth_idf(mut self, smooth_idf: bool) -> Self {
+        self.smooth_idf = smooth_idf;
+        self
+    }
+
+    /// Sets `sublinear_tf`.
+    pub fn sublinear_tf(mut self, sublinear_tf: bool) -> Self {
+        self.sublinear_tf = sublinear_tf;
+        self
+    }
+
+    /// Sets `lowercase`.
+    pub fn lowercase(mut self, lowercase: bool) -> Self {
+        self.lowercase = lowercase;
+        self
+    }
+
+    /// Checks the parameters, one error per rule, before any work.
+    pub fn validate(&self) -> Result<(), TextError> {
+        if !self.min_df.is_valid() {
+            return Err(TextError::InvalidMinDf(self.min_df.to_string()));
+        }
+        if !self.max_df.is_valid() {
+            return Err(TextError::InvalidMaxDf(self.max_df.to_string()));
+        }
+        if self.max_features == Some(0) {
+            return Err(TextError::InvalidMaxFeatures);
+        }
+        Ok(())
+    }
+
+    /// Learns the vocabulary and idf of `docs` and returns their TF-IDF matrix
+    /// (one row per document, in order; empty documents give empty rows), as
+    /// scikit-learn's `TfidfVectorizer.fit_transform`.
+    ///
+    /// Runs on the current rayon pool; the result does not depend on its size.
+    pub fn fit_transform<S: AsRef<str> + Sync>(
+        &self,
+        docs: &[S],
+    ) -> Result<(TfidfModel, CsrMatrix), TextError> {
+        self.validate()?;
+        if docs.is_empty() {
+            return Err(TextError::NoDocuments);
+        }
+        let lowercase = self.lowercase;
+        let chunks: Vec<ChunkCounts> = docs
+            .par_chunks(chunk_len(docs.len()))
+            .map(|c| count_chunk(c, lowercase))
+            .collect();
+
+        // One id per distinct term, in order of first sight.
+        let mut unique: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut unique_terms: Vec<&str> = Vec::new();
+        let remaps: Vec<Vec<u32>> = chunks
+            .iter()
+            .map(|chunk| {
+                chunk
+                    .terms
+                    .iter()
+                    .map(|t| {
+                        *unique.entry(t).or_insert_with(|| {
+                            unique_terms.push(t);
+                            unique_terms.len() as u32 - 1
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        // Ranks in sorted (code point = UTF-8 byte) order.
+        let mut order: Vec<u32> = (0..unique_terms.len() as u32).collect();
+        order.par_sort_unstable_by_key(|&u| unique_terms[u as usize]);
+        let mut rank = vec![0u32; order.len()];
+        for (r, &u) in order.iter().enumerate() {
+            rank[u as usize] = r as u32;
+        }
+        let mut df = vec![0u64; order.len()];
+        let mut tf = vec![0u64; order.len()];
+        for (chunk, remap) in chunks.iter().zip(&remaps) {
+            for (&id, &count) in chunk.ids.iter().zip(&chunk.counts) {
+                let r = rank[remap[id as usize] as usize] as usize;
+                df[r] += 1;
+                tf[r] += u64::from(count);
+            }
+        }
+        let stats = TermStats {
+            n_docs: docs.len(),
+            terms: order
+                .iter()
+                .enumerate()
+                .filter(|(_, &u)| {
+                    self.stop_words
+                        .as_ref()
+                        .is_none_or(|s| !s.contains(unique_terms[u as usize]))
+                })
+                .map(|(r, &u)| (Box::from(unique_terms[u as usize]), df[r], tf[r]))
+                .collect(),
+        };
+        // Sorted rank -> column in the stats (before pruning), for the rows.
+        let mut stats_index = vec![u32::MAX; order.len()];
+        {
+            let mut s = 0usize;
+            for (r, &u) in order.iter().enumerate() {
+                if s < stats.terms.len() && *stats.terms[s].0 == *unique_terms[u as usize] {
+                    stats_index[r] = s as u32;
+                    s += 1;
+                }
+            }
+        }
+        let (model, kept) = self.model_from_stats(stats)?;
+        // Column of each (sorted) rank in the final matrix, or MAX when dropped.
+        let column: Vec<u32> = stats_index
+            .iter()
+            .map(|&s| {
+                if s == u32::MAX {
+                    u32::MAX
+                } else {
+                    kept[s as usize]
+                }
+            })
+            .collect();
+        let rows: Vec<RowBlock> = chunks
+            .par_iter()
+            .zip(&remaps)
+            .map(|(chunk, remap)| {
+                let local: Vec<u32> = remap
+                    .iter()
+                    .map(|&u| column[rank[u as usize] as usize])
+                    .collect();
+                let mut block = RowBlock::default();
+                let mut row: Vec<(u32, u32)> = Vec::new();
+                for d in 0..chunk.indptr.len() - 1 {
+                    row.clear();
+                    let (a, b) = (chunk.indptr[d], chunk.indptr[d + 1]);
+                    for (&id, &count) in chunk.ids[a..b].iter().zip(&chunk.counts[a..b]) {
+                        let col = local[id as usize];
+                        if col != u32::MAX {
+                            row.push((col, count));
+                        }
+                    }
+                    model.push_row(&mut row, &mut block);
+                }
+                block
+            })
+            .collect();
+        let matrix = assemble(docs.len(), model.vocabulary.len(), rows);
+        Ok((model, matrix))
+    }
+
+    /// The fitted model for terms counted over a corpus: prunes by document
+    /// frequency and `max_features`, computes idf. Also returns, for each term
+    /// of `stats`, its column or `u32::MAX` when pruned.
+    pub(crate) fn model_from_stats(
+        &self,
+        stats: TermStats,
+    ) -> Result<(TfidfModel, Vec<u32>), TextError> {
+        let n_docs = stats.n_docs;
+        if stats.terms.is_empty() {
+            return Err(TextError::EmptyVocabulary);
+        }
+        let high = self.max_df.threshold(n_docs);
+        let low = self.min_df.threshold(n_docs);
+        if high < low {
+            return Err(TextError::MaxDfBelowMinDf);
+        }
+        let mut keep: Vec<bool> = stats
+            .terms
+            .iter()
+            .map(|&(_, df, _)| (df as f64) <= high && (df as f64) >= low)
+            .collect();
+        if let Some(limit) = self.max_features {
+            let mut candidates: Vec<usize> = (0..keep.len()).filter(|&i| keep[i]).collect();
+            if candidates.len() > limit {
+                // Most frequent first; ties in vocabulary order (a stable sort).
+                candidates.sort_by_key(|&i| std::cmp::Reverse(stats.terms[i].2));
+                keep.iter_mut().for_each(|k| *k = false);
+                for &i in &candidates[..limit] {
+                    keep[i] = true;
+                }
+            }
+        }
+        let mut kept = vec![u32::MAX; keep.len()];
+        let mut vocabulary = Vec::new();
+        let mut dfs = Vec::new();
+        for (i, (term, df, _)) in stats.terms.into_iter().enumerate() {
+            if keep[i] {
+                kept[i] = vocabulary.len() as u32;
+                vocabulary.push(String::from(term));
+                dfs.push(df);
+            }
+        }
+        if vocabulary.is_empty() {
+            return Err(TextError::NoTermsAfterPruning);
+        }
+        let idf = self.use_idf.then(|| {
+            let smooth = if self.smooth_idf { 1.0 } else { 0.0 };
+            let n = n_docs as f64 + smooth;
+            dfs.iter()
+                .map(|&df| (n / (df as f64 + smooth)).ln() + 1.0)
+                .collect()
+        });
+        let index = vocabulary
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (Box::from(t.as_str()), i as u32))
+            .collect();
+        Ok((
+            TfidfModel {
+                params: self.clone(),
+                vocabulary,
+                index,
+                idf,
+                n_docs,
+            },
+            kept,
+        ))
+    }
+}
+
+/// Rows of a run of documents, in CSR parts.
+#[derive(Default)]
+pub(crate) struct RowBlock {
+    pub lengths: Vec<usize>,
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+fn assemble(n_rows: usize, n_cols: usize, blocks: Vec<RowBlock>) -> CsrMatrix {
+    let nnz: usize = blocks.iter().map(|b| b.indices.len()).sum();
+    let mut indptr = Vec::with_capacity(n_rows + 1);
+    let mut indices = Vec::with_capacity(nnz);
+    let mut values = Vec::with_capacity(nnz);
+    indptr.push(0u64);
+    let mut at = 0u64;
+    for block in blocks {
+        for len in &block.lengths {
+            at += *len as u64;
+            indptr.push(at);
+        }
+        indices.extend_from_slice(&block.indices);
+        values.extend_from_slice(&block.values);
+    }
+    assert_eq!(indptr.len(), n_rows + 1, "one row per document");
+    CsrMatrix::new((n_rows, n_cols), indptr, indices, values)
+}
+
+impl TfidfModel {
+    /// The terms, sorted; column `j` of the matrix is `vocabulary()[j]`.
+    pub fn vocabulary(&self) -> &[String] {
+        &self.vocabulary
+    }
+
+    /// The idf weight of each column, when `use_idf`.
+    pub fn idf(&self) -> Option<&[f64]> {
+        self.idf.as_deref()
+    }
+
+    /// The parameters the model was fitted with.
+    pub fn params(&self) -> &TfidfParams {
+        &self.params
+    }
+
+    /// The number of documents the model was fitted on.
+    pub fn n_docs(&self) -> usize {
+        self.n_docs
+    }
+
+    /// The column of `term`, if in the vocabulary.
+    pub fn column(&self, term: &str) -> Option<u32> {
+        self.index.get(term).copied()
+    }
+
+    /// The TF-IDF matrix of new documents over the fitted vocabulary and idf;
+    /// unknown terms are dropped, as scikit-learn's `transform`.
+    pub fn transform<S: AsRef<str> + Sync>(&self, docs: &[S]) -> CsrMatrix {
+        let blocks: Vec<RowBlock> = docs
+            .par_chunks(chunk_len(docs.len()))
+            .map(|chunk| self.transform_block(chunk))
+            .collect();
+        assemble(docs.len(), self.vocabulary.len(), blocks)
+    }
+
+    /// The rows of `docs`, serially.
+    pub(crate) fn transform_block<S: AsRef<str>>(&self, docs: &[S]) -> RowBlock {
+        let mut block = RowBlock::default();
+        let mut tally = vec![0u32; self.vocabulary.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut row: Vec<(u32, u32)> = Vec::new();
+        let mut buf = String::new();
+        for doc in docs {
+            for_each_token(doc.as_ref(), self.params.lowercase, &mut buf, |token| {
+                if let Some(&col) = self.index.get(token) {
+                    let slot = &mut tally[col as usize];
+                    if *slot == 0 {
+                        touched.push(col);
+                    }
+                    *slot += 1;
+                }
+            });
+            row.clear();
+            row.extend(
+                touched
+                    .drain(..)
+                    .map(|c| (c, std::mem::take(&mut tally[c as usize]))),
+            );
+            self.push_row(&mut row, &mut block);
+        }
+        block
+    }
+
+    /// Appends one document's row, given its `(column, count)` pairs in any
+    /// order: sorts them, weights (f64, as scikit-learn), normalizes, rounds to
+    /// f32 once.
+    fn push_row(&self, row: &mut [(u32, u32)], block: &mut RowBlock) {
+        row.sort_unstable_by_key(|&(c, _)| c);
+        let start = block.values.len();
+        let mut weights: Vec<f64> = Vec::with_capacity(row.len());
+        for &(col, count) in row.iter() {
+            let mut w = if self.params.sublinear_tf {
+                (count as f64).ln() + 1.0
+            } else {
+                count as f64
+            };
+            if let Some(idf) = &self.idf {
+                w *= idf[col as usize];
+            }
+            weights.push(w);
+        }
+        let scale = match self.params.norm {
+            Norm::L2 => weights.iter().map(|w| w * w).sum::<f64>().sqrt(),
+            Norm::L1 => weights.iter().map(|w| w.abs()).sum::<f64>(),
+            Norm::None => 1.0,
+        };
+        let scale = if scale == 0.0 { 1.0 } else { scale };
+        block.indices.extend(row.iter().map(|&(c, _)| c));
+        block
+            .values
+            .extend(weights.iter().map(|&w| (w / scale) as f32));
+        block.lengths.push(block.values.len() - start);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dense, naive TF-IDF straight from the formulas, as an independent check.
+    fn naive(docs: &[&str], params: &TfidfParams) -> (Vec<String>, Vec<Vec<f64>>) {
+        let tokens: Vec<Vec<String>> = docs
+            .iter()
+            .map(|d| {
+                crate::tokenize::tokenize(d)
+                    .into_iter()
+                    .filter(|t| params.stop_words.as_ref().is_none_or(|s| !s.contains(t)))
+                    .collect()
+            })
+            .collect();
+        let mut vocab: Vec<String> = tokens.iter().flatten().cloned().collect();
+        vocab.sort();
+        vocab.dedup();
+        let n = docs.len() as f64;
+        let df = |t: &String| tokens.iter().filter(|d| d.contains(t)).count() as f64;
+        let vocab: Vec<String> = vocab
+            .into_iter()
+            .filter(|t| {
+                df(t) >= params.min_df.threshold(docs.len())
+                    && df(t) <= params.max_df.threshold(docs.len())
+            })
+            .collect();
+        let rows = tokens
+            .iter()
+            .map(|d| {
+                let mut row: Vec<f64> = vocab
+                    .iter()
+                    .map(|t| {
+                        let c = d.iter().filter(|x| *x == t).count() as f64;
+                        if c == 0.0 {
+                            return 0.0;
+                        }
+                        let tf = if params.sublinear_tf { 1.0 + c.ln() } else { c };
+                        let s = if params.smooth_idf { 1.0 } else { 0.0 };
+                        let idf = if params.use_idf {
+                            ((n + s) / (df(t) + s)).ln() + 1.0
+                        } else {
+                            1.0
+                        };
+                        tf * idf
+                    })
+                    .collect();
+                let norm = match params.norm {
+                    Norm::L2 => row.iter().map(|x| x * x).sum::<f64>().sqrt(),
+                    Norm::L1 => row.iter().sum::<f64>(),
+                    Norm::None => 1.0,
+                };
+                if norm > 0.0 {
+                    row.iter_mut().for_each(|x| *x /= norm);
+                }
+                row
+            })
+            .collect();
+        (vocab, rows)
+    }
+
+    const DOCS: [&str; 5] = [
+        "The cat sat on the mat. The cat!",
+        "A dog and a cat; the DOG barked.",
+        "",
+        "Mat, mat, mat: nothing else here",
+        "and the end of the dog",
+    ];
+
+    fn check(params: TfidfParams) {
+        let (model, x) = params.fit_transform(&DOCS).unwrap();
+        let (vocab, dense) = naive(&DOCS, &params);
+        assert_eq!(model.vocabulary(), vocab.as_slice());
+        assert_eq!(x.shape(), (DOCS.len(), vocab.len()));
+        for (i, row) in dense.iter().enumerate() {
+            let got = x.outer_view(i).unwrap();
+            for (j, &want) in row.iter().enumerate() {
+                let have = got.get(j).copied().unwrap_or(0.0) as f64;
+                assert!((have - want).abs() < 1e-6, "({i},{j}): {have} vs {want}");
+            }
+            assert_eq!(got.nnz(), row.iter().filter(|&&v| v != 0.0).count());
+        }
+    }
+
+    #[test]
+    fn matches_naive_formulas_for_every_option() {
+        check(TfidfParams::default());
+        check(TfidfParams::default().stop_words(Some(StopWords::English)));
+        check(TfidfParams::default().norm(Norm::L1).sublinear_tf(true));
+        check(TfidfParams::default().norm(Norm::None).smooth_idf(false));
+        check(TfidfParams::default().use_idf(false));
+        check(TfidfParams::default().min_df(DocFreq::Count(2)));
+        check(TfidfParams::default().max_df(DocFreq::Proportion(0.4)));
+        check(TfidfParams::default().min_df(DocFreq::Proportion(0.3)));
+    }
+
+    #[test]
+    fn max_features_keeps_the_most_frequent_ties_in_vocabulary_order() {
+        let params = TfidfParams::default().max_features(Some(3));
+        let (model, _) = params.fit_transform(&DOCS).unwrap();
+        // Counts: the 6, mat 4, cat 3, dog 3, and 2, ...: "cat" wins the tie.
+        assert_eq!(model.vocabulary(), ["cat", "mat", "the"]);
+    }
+
+    #[test]
+    fn validation_one_error_per_rule() {
+        let p = TfidfParams::default();
+        let e = |p: TfidfParams| p.fit_transform(&DOCS).unwrap_err().to_string();
+        assert!(e(p.clone().min_df(DocFreq::Count(0))).starts_with("min_df must be"));
+        assert!(e(p.clone().min_df(DocFreq::Proportion(1.5))).starts_with("min_df must be"));
+        assert!(e(p.clone().max_df(DocFreq::Proportion(-0.1))).starts_with("max_df must be"));
+        assert!(e(p.clone().max_df(DocFreq::Proportion(f64::NAN))).starts_with("max_df must be"));
+        assert_eq!(
+            e(p.clone().max_features(Some(0))),
+            "max_features must be at least 1"
+        );
+        assert_eq!(
+            e(p.clone()
+                .min_df(DocFreq::Count(3))
+                .max_df(DocFreq::Count(2))),
+            "max_df corresponds to fewer documents than min_df"
+        );
+        assert!(e(p.clone().min_df(DocFreq::Count(5))).starts_with("after pruning"));
+        let empty: [&str; 0] = [];
+        assert_eq!(
+            p.fit_transform(&empty).unwrap_err().to_string(),
+            "the corpus has no documents"
+        );
+        assert!(TfidfParams::default()
+            .stop_words(Some(StopWords::English))
+            .fit_transform(&["the a an", "x"])
+            .unwrap_err()
+            .to_string()
+            .starts_with("empty vocabulary"));
+    }
+
+    #[test]
+    fn doc_freq_parses_like_python_numbers() {
+        assert_eq!("2".parse::<DocFreq>().unwrap(), DocFreq::Count(2));
+        assert_eq!("1.0".parse::<DocFreq>().unwrap(), DocFreq::Proportion(1.0));
+        assert_eq!("0.5".parse::<DocFreq>().unwrap(), DocFreq::Proportion(0.5));
+        assert!("x".parse::<DocFreq>().is_err());
+    }
+
+    #[test]
+    fn transform_uses_the_fitted_vocabulary() {
+        let params = TfidfParams::default();
+        let (model, x) = params.fit_transform(&DOCS).unwrap();
+        let again = model.transform(&DOCS);
+        assert_eq!(again, x);
+        let new = model.transform(&["unknown words only", "cat CAT zebra"]);
+        assert_eq!(new.outer_view(0).unwrap().nnz(), 0);
+        let row = new.outer_view(1).unwrap();
+        assert_eq!(row.nnz(), 1);
+        let cat = model.column("cat").unwrap() as usize;
+        assert!((row.get(cat).copied().unwrap() - 1.0).abs() < 1e-7);
+    }
+
+    #[test]
+    fn thread_count_does_not_change_the_result() {
+        // Enough documents for several chunks.
+        let docs: Vec<String> = (0..3000)
+            .map(|i| format!("doc{} word{} common w{} Ünï{}", i % 97, i % 13, i, i % 5))
+            .collect();
+        let run = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    TfidfParams::default()
+                        .min_df(DocFreq::Count(2))
+                        .fit_transform(&docs)
+                })
+                .unwrap()
+        };
+        let (m1, x1) = run(1);
+        let (m2, x2) = run(2);
+        assert_eq!(m1.vocabulary(), m2.vocabulary());
+        assert_eq!(x1, x2);
+        assert_eq!(m1.vocabulary().len(), 97 + 13 + 1 + 5);
+    }
+}
