@@ -1,0 +1,104 @@
+//! The one error type of topicmill-eval.
+
+/// Everything that can go wrong when scoring topics. Each message names the
+/// input and the place (topic, row, column) at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// k = 0: there is no topic to score.
+    #[error("{what}: k is 0, there is no topic to score")]
+    NoTopics {
+        /// The input (`"factors"`, `"topic matching"`, …).
+        what: &'static str,
+    },
+    /// A row-major factor whose length is not a multiple of k.
+    #[error("{what}: {len} values is not a whole number of rows of k = {k}")]
+    RaggedFactor {
+        /// `"W"`, `"Hᵀ"`, …
+        what: &'static str,
+        /// Number of values given.
+        len: usize,
+        /// Number of topics.
+        k: usize,
+    },
+    /// Two inputs disagree on a dimension.
+    #[error("{what}: expected {expected}, found {found}")]
+    ShapeMismatch {
+        /// Which dimension of which input, e.g. `"W rows (documents of X)"`.
+        what: &'static str,
+        /// The size the other input implies.
+        expected: usize,
+        /// The size found.
+        found: usize,
+    },
+    /// NaN or an infinity in a factor or weight matrix.
+    #[error("{what}: non-finite value {value} at row {row}, column {col}")]
+    NonFinite {
+        /// `"W"`, `"Hᵀ"`, `"weights"`.
+        what: &'static str,
+        /// Row of the value.
+        row: usize,
+        /// Column of the value.
+        col: usize,
+        /// The value itself.
+        value: f64,
+    },
+    /// A negative value in a non-negative factor.
+    #[error("{what}: negative value {value} at row {row}, column {col}")]
+    Negative {
+        /// `"W"` or `"Hᵀ"`.
+        what: &'static str,
+        /// Row of the value.
+        row: usize,
+        /// Column of the value.
+        col: usize,
+        /// The value itself.
+        value: f64,
+    },
+    /// A topic's word list names a term the corpus does not have.
+    #[error("coherence: topic {topic}, word {position}: term index {term} is out of range for {n_terms} terms")]
+    TermOutOfRange {
+        /// Topic (0-based).
+        topic: usize,
+        /// Position of the word in the topic's list (0-based).
+        position: usize,
+        /// The offending term index.
+        term: u32,
+        /// Number of terms (rows of Xᵀ).
+        n_terms: usize,
+    },
+    /// Xᵀ has a row whose document indices are not strictly increasing.
+    #[error("coherence: row {term} of Xᵀ (a term's postings) is not sorted by document at entry {position}")]
+    UnsortedPostings {
+        /// The term (row of Xᵀ).
+        term: usize,
+        /// Entry index within the row where the order breaks.
+        position: usize,
+    },
+    /// A score over top words was asked for zero words per topic.
+    #[error("{what}: 0 top words per topic asked for")]
+    NoWords {
+        /// `"diversity"`, `"coherence"`.
+        what: &'static str,
+    },
+    /// A score that needs at least one document got none.
+    #[error("{what}: there are no documents")]
+    NoDocuments {
+        /// `"coherence"`, `"clustering scores"`, …
+        what: &'static str,
+    },
+    /// ‖X‖_F = 0: the relative error divides by it.
+    #[error("relative error: ‖X‖_F is 0 ({nnz} stored values, all zero), the ratio is undefined")]
+    ZeroMatrix {
+        /// Stored entries of X.
+        nnz: usize,
+    },
+    /// Labels and clustering of different lengths.
+    #[error("clustering scores: {labels} labels but {clusters} cluster assignments")]
+    LabelCount {
+        /// Number of labels.
+        labels: usize,
+        /// Number of cluster assignments (documents).
+        clusters: usize,
+    },
+}
