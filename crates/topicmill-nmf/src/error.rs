@@ -1,0 +1,156 @@
+//! The crate's error type.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in `topicmill-nmf`.
+///
+/// Parameter errors are raised by validation, before any work starts; each
+/// rule has its own variant.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NmfError {
+    /// `k` (the number of components) is 0.
+    #[error("the number of components k must be at least 1")]
+    ZeroComponents,
+    /// `k` exceeds `min(n_documents, n_terms)`.
+    #[error("k = {k} is larger than min(rows, columns) = {max} of the {rows}×{cols} matrix")]
+    TooManyComponents {
+        /// Requested number of components.
+        k: usize,
+        /// The largest allowed value, `min(rows, cols)`.
+        max: usize,
+        /// Rows of X.
+        rows: usize,
+        /// Columns of X.
+        cols: usize,
+    },
+    /// X has no rows, no columns, or no non-zero value.
+    #[error("the matrix is empty ({rows}×{cols} with {nnz} stored values)")]
+    EmptyMatrix {
+        /// Rows of X.
+        rows: usize,
+        /// Columns of X.
+        cols: usize,
+        /// Stored values of X.
+        nnz: usize,
+    },
+    /// X holds a negative value.
+    #[error("negative value {value} at row {row}, column {col}: NMF needs X ≥ 0")]
+    NegativeValue {
+        /// Row of the value.
+        row: usize,
+        /// Column of the value.
+        col: usize,
+        /// The value.
+        value: f32,
+    },
+    /// X holds a NaN or an infinity.
+    #[error("non-finite value {value} at row {row}, column {col}")]
+    NonFiniteValue {
+        /// Row of the value.
+        row: usize,
+        /// Column of the value.
+        col: usize,
+        /// The value.
+        value: f32,
+    },
+    /// The tolerance is negative or not finite.
+    #[error("tol must be a finite number ≥ 0, got {0}")]
+    InvalidTol(f64),
+    /// `max_iter` is 0.
+    #[error("max_iter must be at least 1")]
+    ZeroMaxIter,
+    /// `l1_ratio` is outside `[0, 1]` (or NaN).
+    #[error("l1_ratio must lie in [0, 1], got {0}")]
+    InvalidL1Ratio(f64),
+    /// A regularization strength is negative or not finite.
+    #[error("{name} must be a finite number ≥ 0, got {value}")]
+    InvalidAlpha {
+        /// `"alpha_w"` or `"alpha_h"`.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// The Kullback–Leibler loss was asked of a solver that only minimizes the Frobenius loss.
+    #[error(
+        "the Kullback-Leibler loss needs the MU solver (HALS minimizes the Frobenius loss only)"
+    )]
+    KlNeedsMu,
+    /// The time budget is zero.
+    #[error("the time budget must be positive")]
+    ZeroTimeBudget,
+    /// A transpose given to `fit` does not match X.
+    #[error("the transpose given is {got_rows}×{got_cols} with {got_nnz} values, expected {rows}×{cols} with {nnz}")]
+    TransposeMismatch {
+        /// Expected rows (= columns of X).
+        rows: usize,
+        /// Expected columns (= rows of X).
+        cols: usize,
+        /// Expected stored values.
+        nnz: usize,
+        /// Rows of the matrix given.
+        got_rows: usize,
+        /// Columns of the matrix given.
+        got_cols: usize,
+        /// Stored values of the matrix given.
+        got_nnz: usize,
+    },
+    /// New documents for `transform` have another number of terms than the model.
+    #[error("the documents have {got} terms but the model was fitted on {expected}")]
+    FeatureMismatch {
+        /// Terms of the model.
+        expected: usize,
+        /// Terms of the matrix given.
+        got: usize,
+    },
+    /// Starting factors given to `fit_from` have the wrong sizes.
+    #[error("starting factors have {w} and {ht} values, expected n·k = {n}·{k} and m·k = {m}·{k}")]
+    InitShapeMismatch {
+        /// Values of W given.
+        w: usize,
+        /// Values of Hᵀ given.
+        ht: usize,
+        /// Rows of X.
+        n: usize,
+        /// Columns of X.
+        m: usize,
+        /// Components.
+        k: usize,
+    },
+    /// Starting factors hold a negative or non-finite value.
+    #[error("starting factors must be finite and non-negative")]
+    InvalidInitValue,
+    /// The dense SVD inside the randomized SVD did not converge.
+    #[error("the dense SVD did not converge")]
+    SvdNoConvergence,
+    /// Reading or writing a model failed at the I/O level.
+    #[error("model I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The bytes do not start with the model magic.
+    #[error("not a topicmill NMF model (bad magic bytes)")]
+    NotAModel,
+    /// The model was written with another format version.
+    #[error(
+        "model format version {found} is not supported (this build reads version {supported})"
+    )]
+    UnsupportedVersion {
+        /// Version in the file.
+        found: u32,
+        /// Version this build reads and writes.
+        supported: u32,
+    },
+    /// The model ends before its declared length.
+    #[error("truncated model: expected {expected} payload bytes, found {found}")]
+    Truncated {
+        /// Declared payload length.
+        expected: u64,
+        /// Bytes actually present.
+        found: u64,
+    },
+    /// The payload could not be decoded or is inconsistent.
+    #[error("corrupt model: {0}")]
+    Corrupt(String),
+}
+
+/// `Result` with [`NmfError`].
+pub type Result<T, E = NmfError> = std::result::Result<T, E>;

@@ -1,0 +1,364 @@
+//! The fit loop: initialization, alternating half-steps, loss and stopping.
+
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use topicmill_sparse::CsrView;
+
+use crate::error::{NmfError, Result};
+use crate::init::initialize;
+use crate::kernel::{
+    self, gram, gram_partials_len, inner, update_frob, update_kl, Csr, Rule, Side,
+};
+use crate::model::{solve_w, NmfModel, StopReason};
+use crate::params::{Loss, NmfParams, Reg, Solver};
+
+/// What the progress callback sees after each iteration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    /// Iterations done (1-based).
+    pub iteration: usize,
+    /// The reconstruction error after this iteration, when it was evaluated:
+    /// every iteration for the Frobenius loss (it is nearly free), every 10th
+    /// and the last for Kullback–Leibler.
+    pub loss: Option<f64>,
+    /// Time since `fit` started, initialization included.
+    pub elapsed: Duration,
+}
+
+/// How often the tolerance is checked (and the KL loss evaluated), as in scikit-learn's MU.
+pub(crate) const CHECK_EVERY: usize = 10;
+
+impl NmfParams {
+    /// Fits X (n documents × m terms). See [`NmfParams::fit_with`].
+    pub fn fit(&self, x: &CsrView<'_>) -> Result<NmfModel> {
+        self.fit_with(x, None, |_| ControlFlow::Continue(()))
+    }
+
+    /// Fits X, using `xt` as Xᵀ in CSR when given (it is computed once
+    /// otherwise), and calling `callback` after every iteration; the
+    /// callback returns `ControlFlow::Break(())` to stop early.
+    ///
+    /// The returned model's W is `transform(X)` with the final H (see
+    /// [`NmfModel::transform`]), so fitting and then transforming the same
+    /// documents gives exactly the fitted W.
+    pub fn fit_with<F>(
+        &self,
+        x: &CsrView<'_>,
+        xt: Option<&CsrView<'_>>,
+        callback: F,
+    ) -> Result<NmfModel>
+    where
+        F: FnMut(&Progress) -> ControlFlow<()>,
+    {
+        self.fit_impl(x, xt, None, callback)
+    }
+
+    /// Like [`NmfParams::fit_with`] but starting from given factors
+    /// (scikit-learn's `init="custom"`): `w0` is n × k and `ht0` is m × k,
+    /// row-major, non-negative and finite. The `init` parameter is ignored.
+    pub fn fit_from<F>(
+        &self,
+        x: &CsrView<'_>,
+        xt: Option<&CsrView<'_>>,
+        w0: Vec<f32>,
+        ht0: Vec<f32>,
+        callback: F,
+    ) -> Result<NmfModel>
+    where
+        F: FnMut(&Progress) -> ControlFlow<()>,
+    {
+        let (n, m, k) = (x.rows(), x.cols(), self.k);
+        if w0.len() != n * k || ht0.len() != m * k {
+            return Err(NmfError::InitShapeMismatch {
+                w: w0.len(),
+                ht: ht0.len(),
+                n,
+                m,
+                k,
+            });
+        }
+        if w0.iter().chain(&ht0).any(|v| !(v.is_finite() && *v >= 0.0)) {
+            return Err(NmfError::InvalidInitValue);
+        }
+        self.fit_impl(x, xt, Some((w0, ht0)), callback)
+    }
+
+    fn fit_impl<F>(
+        &self,
+        x: &CsrView<'_>,
+        xt: Option<&CsrView<'_>>,
+        start_factors: Option<(Vec<f32>, Vec<f32>)>,
+        mut callback: F,
+    ) -> Result<NmfModel>
+    where
+        F: FnMut(&Progress) -> ControlFlow<()>,
+    {
+        let start = Instant::now();
+        self.validate_for(x)?;
+        let owned_t;
+        let xt_view = match xt {
+            Some(t) => {
+                if t.rows() != x.cols() || t.cols() != x.rows() || t.nnz() != x.nnz() {
+                    return Err(NmfError::TransposeMismatch {
+                        rows: x.cols(),
+                        cols: x.rows(),
+                        nnz: x.nnz(),
+                        got_rows: t.rows(),
+                        got_cols: t.cols(),
+                        got_nnz: t.nnz(),
+                    });
+                }
+                t.view()
+            }
+            None => {
+                owned_t = x.transpose_view().to_csr();
+                owned_t.view()
+            }
+        };
+        let a = Csr::from_view(x);
+        let at = Csr::from_view(&xt_view);
+        let (n, m, k) = (a.rows, a.cols, self.k);
+        debug_assert_eq!((n, m), (x.rows(), x.cols()));
+        let (w, ht) = match start_factors {
+            Some(f) => f,
+            None => initialize(&a, &at, k, self.init, self.seed)?,
+        };
+
+        let mut state = Iterate::new(a, at, k, w, ht, self);
+        let loss0 = state.initial_loss();
+        let mut history = vec![(0usize, loss0)];
+        let mut last_check = loss0;
+        let mut stop = StopReason::MaxIter;
+        let mut iterations = 0;
+
+        for it in 1..=self.max_iter {
+            let loss = state.step(it % CHECK_EVERY == 0 || it == self.max_iter);
+            iterations = it;
+            if let Some(l) = loss {
+                history.push((it, l));
+            }
+            let elapsed = start.elapsed();
+            if callback(&Progress {
+                iteration: it,
+                loss,
+                elapsed,
+            })
+            .is_break()
+            {
+                stop = StopReason::Callback;
+                break;
+            }
+            if it % CHECK_EVERY == 0 {
+                let l = loss.expect("the loss is evaluated at every check");
+                if self.tol > 0.0 && loss0 > 0.0 && (last_check - l) / loss0 < self.tol {
+                    stop = StopReason::Converged;
+                    break;
+                }
+                last_check = l;
+            }
+            if self.time_budget.is_some_and(|b| elapsed >= b) {
+                stop = StopReason::TimeBudget;
+                break;
+            }
+        }
+
+        let Iterate { ht, side_w, .. } = state;
+        let (w_final, err) = solve_w(&a, &ht, k, self, &side_w.blocks);
+        Ok(NmfModel::new(
+            self.clone(),
+            n,
+            m,
+            w_final,
+            ht,
+            history,
+            iterations,
+            stop,
+            err,
+        ))
+    }
+}
+
+/// scikit-learn's reported error for the Frobenius loss: `‖X − WH‖_F`
+/// from the squared norm (clamped at 0 against cancellation).
+pub(crate) fn frob_err(sq: f64) -> f64 {
+    sq.max(0.0).sqrt()
+}
+
+/// scikit-learn's reported error for KL: `sqrt(2 · D_KL)`.
+pub(crate) fn kl_err(d: f64) -> f64 {
+    (2.0 * d.max(0.0)).sqrt()
+}
+
+/// The state of the alternating iterations: factors, Grams and workspaces,
+/// all allocated once.
+pub(crate) struct Iterate<'x> {
+    a: Csr<'x>,
+    at: Csr<'x>,
+    k: usize,
+    pub w: Vec<f32>,
+    pub ht: Vec<f32>,
+    pub side_w: Side,
+    side_h: Side,
+    part_w: Vec<f64>,
+    part_h: Vec<f64>,
+    s_w: Vec<f64>,
+    s_h: Vec<f64>,
+    s32: Vec<f32>,
+    sums: Vec<f32>,
+    kl_parts: Vec<f64>,
+    xnorm2: f64,
+    is_kl: bool,
+    rule: Rule,
+    reg_w: Reg,
+    reg_h: Reg,
+}
+
+fn to32(s: &[f64], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(s) {
+        *o = v as f32;
+    }
+}
+
+impl<'x> Iterate<'x> {
+    pub fn new(
+        a: Csr<'x>,
+        at: Csr<'x>,
+        k: usize,
+        w: Vec<f32>,
+        ht: Vec<f32>,
+        p: &NmfParams,
+    ) -> Self {
+        let (n, m) = (a.rows, a.cols);
+        let (reg_w, reg_h) = p.regularization(n, m);
+        let side_w = Side::new(&a, k);
+        let side_h = Side::new(&at, k);
+        let mut it = Iterate {
+            kl_parts: vec![0f64; side_w.blocks.len()],
+            part_w: vec![0f64; gram_partials_len(n, k)],
+            part_h: vec![0f64; gram_partials_len(m, k)],
+            s_w: vec![0f64; k * k],
+            s_h: vec![0f64; k * k],
+            s32: vec![0f32; k * k],
+            sums: vec![0f32; k],
+            xnorm2: a.sq_norm(),
+            is_kl: p.loss == Loss::KullbackLeibler,
+            rule: match p.solver {
+                Solver::Mu => Rule::Mu,
+                Solver::Hals => Rule::Hals,
+            },
+            a,
+            at,
+            k,
+            w,
+            ht,
+            side_w,
+            side_h,
+            reg_w,
+            reg_h,
+        };
+        gram(&it.ht, k, &mut it.part_h, &mut it.s_h);
+        gram(&it.w, k, &mut it.part_w, &mut it.s_w);
+        it
+    }
+
+    /// The error of the current factors (used once, at the start).
+    pub fn initial_loss(&mut self) -> f64 {
+        let k = self.k;
+        if self.is_kl {
+            kl_err(kernel::kl_loss(
+                &self.a,
+                &self.w,
+                &self.ht,
+                k,
+                &self.side_w.blocks,
+                &mut self.kl_parts,
+            ))
+        } else {
+            kernel::spmm(
+                &self.a,
+                &self.ht,
+                k,
+                &self.side_w.blocks,
+                &mut self.side_w.n,
+            );
+            let fn_: f64 = self
+                .w
+                .iter()
+                .zip(&self.side_w.n)
+                .map(|(&p, &q)| p as f64 * q as f64)
+                .sum();
+            frob_err(self.xnorm2 - 2.0 * fn_ + inner(&self.s_w, &self.s_h))
+        }
+    }
+
+    /// One iteration (W then H). Returns the error afterwards: always for
+    /// the Frobenius loss, for KL only when `eval_kl`.
+    pub fn step(&mut self, eval_kl: bool) -> Option<f64> {
+        let k = self.k;
+        if self.is_kl {
+            for (o, v) in self.sums.iter_mut().zip(kernel::col_sums(&self.ht, k)) {
+                *o = v as f32;
+            }
+            update_kl(
+                &self.a,
+                &mut self.w,
+                &self.ht,
+                &self.sums,
+                k,
+                &mut self.side_w,
+                self.reg_w,
+            );
+            for (o, v) in self.sums.iter_mut().zip(kernel::col_sums(&self.w, k)) {
+                *o = v as f32;
+            }
+            update_kl(
+                &self.at,
+                &mut self.ht,
+                &self.w,
+                &self.sums,
+                k,
+                &mut self.side_h,
+                self.reg_h,
+            );
+            eval_kl.then(|| {
+                kl_err(kernel::kl_loss(
+                    &self.a,
+                    &self.w,
+                    &self.ht,
+                    k,
+                    &self.side_w.blocks,
+                    &mut self.kl_parts,
+                ))
+            })
+        } else {
+            to32(&self.s_h, &mut self.s32);
+            update_frob(
+                &self.a,
+                &mut self.w,
+                &self.ht,
+                &self.s32,
+                k,
+                &mut self.side_w,
+                self.rule,
+                self.reg_w,
+            );
+            gram(&self.w, k, &mut self.part_w, &mut self.s_w);
+            to32(&self.s_w, &mut self.s32);
+            let dot_h = update_frob(
+                &self.at,
+                &mut self.ht,
+                &self.w,
+                &self.s32,
+                k,
+                &mut self.side_h,
+                self.rule,
+                self.reg_h,
+            );
+            gram(&self.ht, k, &mut self.part_h, &mut self.s_h);
+            Some(frob_err(
+                self.xnorm2 - 2.0 * dot_h + inner(&self.s_w, &self.s_h),
+            ))
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Initial factors: random and the NNDSVD family (Boutsidis & Gallopoulos 2008),
+//! following scikit-learn's `_initialize_nmf`.
+
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::SeedableRng;
+
+use crate::error::Result;
+use crate::kernel::Csr;
+use crate::params::Init;
+use crate::svd::{standard_normal, svd_pair, SvdOptions};
+
+/// Returns (W n×k, Hᵀ m×k), row-major f32.
+pub(crate) fn initialize(
+    x: &Csr<'_>,
+    xt: &Csr<'_>,
+    k: usize,
+    init: Init,
+    seed: u64,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let (n, m) = (x.rows, x.cols);
+    let mean = x.sum() / (n as f64 * m as f64);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    if init == Init::Random {
+        let avg = (mean / k as f64).sqrt();
+        // scikit-learn draws H (k × m) first, then W (n × k).
+        let mut ht = vec![0f32; m * k];
+        for t in 0..k {
+            for j in 0..m {
+                ht[j * k + t] = (avg * standard_normal(&mut rng)).abs() as f32;
+            }
+        }
+        let w = (0..n * k)
+            .map(|_| (avg * standard_normal(&mut rng)).abs() as f32)
+            .collect();
+        return Ok((w, ht));
+    }
+    let svd = svd_pair(
+        x,
+        xt,
+        k,
+        &SvdOptions {
+            seed,
+            ..SvdOptions::default()
+        },
+    )?;
+    let mut w = vec![0f64; n * k];
+    let mut ht = vec![0f64; m * k];
+    let s0 = svd.s[0].sqrt();
+    for i in 0..n {
+        w[i * k] = s0 * svd.u[i * k].abs();
+    }
+    for j in 0..m {
+        ht[j * k] = s0 * svd.vt[j].abs();
+    }
+    let norm = |it: &mut dyn Iterator<Item = f64>| it.map(|v| v * v).sum::<f64>().sqrt();
+    for c in 1..k {
+        let ucol = |i: usize| svd.u[i * k + c];
+        let vrow = &svd.vt[c * m..(c + 1) * m];
+        let xp = norm(&mut (0..n).map(|i| ucol(i).max(0.0)));
+        let xn = norm(&mut (0..n).map(|i| (-ucol(i)).max(0.0)));
+        let yp = norm(&mut vrow.iter().map(|v| v.max(0.0)));
+        let yn = norm(&mut vrow.iter().map(|v| (-v).max(0.0)));
+        let (mp, mn) = (xp * yp, xn * yn);
+        let (sign, xnorm, ynorm, sigma) = if mp > mn {
+            (1.0, xp, yp, mp)
+        } else {
+            (-1.0, xn, yn, mn)
+        };
+        if sigma == 0.0 {
+            continue;
+        }
+        let lbd = (svd.s[c] * sigma).sqrt();
+        for i in 0..n {
+            w[i * k + c] = lbd * (sign * ucol(i)).max(0.0) / xnorm;
+        }
+        for j in 0..m {
+            ht[j * k + c] = lbd * (sign * vrow[j]).max(0.0) / ynorm;
+        }
+    }
+    let eps = 1e-6;
+    let mut w: Vec<f32> = w
+        .into_iter()
+        .map(|v| if v < eps { 0.0 } else { v as f32 })
+        .collect();
+    let mut ht: Vec<f32> = ht
+        .into_iter()
+        .map(|v| if v < eps { 0.0 } else { v as f32 })
+        .collect();
+    match init {
+        Init::Nndsvda => {
+            for v in w.iter_mut().chain(ht.iter_mut()) {
+                if *v == 0.0 {
+                    *v = mean as f32;
+                }
+            }
+        }
+        Init::Nndsvdar => {
+            // W first, then H, row-major order of W and of H (k × m).
+            for v in w.iter_mut() {
+                if *v == 0.0 {
+                    *v = (mean * standard_normal(&mut rng) / 100.0).abs() as f32;
+                }
+            }
+            for t in 0..k {
+                for j in 0..m {
+                    let v = &mut ht[j * k + t];
+                    if *v == 0.0 {
+                        *v = (mean * standard_normal(&mut rng) / 100.0).abs() as f32;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok((w, ht))
+}

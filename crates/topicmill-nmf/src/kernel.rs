@@ -1,0 +1,685 @@
+//! The shared half-step kernel: `N = A·G`, `S = GᵀG`, and the row-local
+//! MU / HALS / KL-MU rules, over fixed row blocks.
+//!
+//! Layout: every dense factor is row-major with `k` contiguous values per
+//! row (W is n × k, Hᵀ is m × k), so the inner loops run over `k` and
+//! vectorize. Reductions (Gram, loss terms) are done per fixed block in
+//! f64 and the block results are added in block order, so the result does
+//! not depend on the number of threads.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+use topicmill_sparse::CsrView;
+
+use crate::params::Reg;
+
+/// Calls `$f::<K>(args)` with `K = k` for the common sizes (the loops over
+/// k then have constant bounds and unroll), or `K = 0` (runtime k).
+macro_rules! dispatch_k {
+    ($k:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
+        match $k {
+            2 => $f::<2>($($arg),*),
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            5 => $f::<5>($($arg),*),
+            8 => $f::<8>($($arg),*),
+            10 => $f::<10>($($arg),*),
+            16 => $f::<16>($($arg),*),
+            20 => $f::<20>($($arg),*),
+            32 => $f::<32>($($arg),*),
+            50 => $f::<50>($($arg),*),
+            64 => $f::<64>($($arg),*),
+            100 => $f::<100>($($arg),*),
+            _ => $f::<0>($($arg),*),
+        }
+    };
+}
+
+/// Whether the AVX2 versions of the block loops can run here (checked once).
+#[inline]
+pub(crate) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Defines `$plain` (baseline ISA) and `$avx2` (compiled with AVX2) around the
+/// `#[inline(always)]` body `$body`, and `$pick` that runs the best one.
+/// Both compute the same operations in the same order (no FMA contraction),
+/// so they give bitwise-identical results.
+macro_rules! multiversion {
+    ($pick:ident, $avx2:ident, $body:ident, ($($p:ident : $t:ty),*) -> $ret:ty) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $avx2<const K: usize>($($p: $t),*) -> $ret {
+            $body::<K>($($p),*)
+        }
+        #[inline]
+        #[allow(clippy::too_many_arguments)]
+        fn $pick<const K: usize>($($p: $t),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            if has_avx2() {
+                // SAFETY: `has_avx2` checked at run time that this CPU has AVX2.
+                return unsafe { $avx2::<K>($($p),*) };
+            }
+            $body::<K>($($p),*)
+        }
+    };
+}
+
+/// Denominators of the multiplicative updates are floored here. Together with
+/// flushing subnormal factor entries to zero it keeps every update finite:
+/// `f · n / max(den, DEN_FLOOR)` cannot overflow for `n` below ~1e8.
+pub(crate) const DEN_FLOOR: f32 = 1e-30;
+/// Where WH at a non-zero of X is below this, KL-MU uses this instead
+/// (scikit-learn's `EPSILON`, the float32 machine epsilon).
+pub(crate) const KL_EPS: f32 = f32::EPSILON;
+
+/// A CSR matrix as three slices with a zero-based row pointer.
+#[derive(Clone, Copy)]
+pub(crate) struct Csr<'a> {
+    pub indptr: &'a [u64],
+    pub base: u64,
+    pub indices: &'a [u32],
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl<'a> Csr<'a> {
+    pub fn from_view(x: &'a CsrView<'_>) -> Self {
+        let indptr = x.indptr().into_raw_storage();
+        Csr {
+            base: indptr[0],
+            indptr,
+            indices: x.indices(),
+            data: x.data(),
+            rows: x.rows(),
+            cols: x.cols(),
+        }
+    }
+
+    #[inline(always)]
+    pub fn row(&self, i: usize) -> (&'a [u32], &'a [f32]) {
+        let lo = (self.indptr[i] - self.base) as usize;
+        let hi = (self.indptr[i + 1] - self.base) as usize;
+        (&self.indices[lo..hi], &self.data[lo..hi])
+    }
+
+    pub fn nnz(&self) -> usize {
+        (self.indptr[self.rows] - self.base) as usize
+    }
+
+    /// Σ x² in f64, in a fixed order.
+    pub fn sq_norm(&self) -> f64 {
+        self.data.iter().map(|&v| (v as f64) * (v as f64)).sum()
+    }
+
+    pub fn sum(&self) -> f64 {
+        self.data.iter().map(|&v| v as f64).sum()
+    }
+}
+
+/// Fixed row blocks of a matrix, balanced by work (`nnz + k` per row). The
+/// boundaries depend on the matrix and k only, never on the thread count.
+#[derive(Clone, Debug)]
+pub(crate) struct Blocks {
+    pub ranges: Vec<Range<usize>>,
+}
+
+impl Blocks {
+    pub fn new(a: &Csr<'_>, k: usize) -> Self {
+        let weight = |i: usize| (a.indptr[i + 1] - a.indptr[i]) as usize + k + 1;
+        let total: usize = a.nnz() + a.rows * (k + 1);
+        // About 64 blocks on large inputs (enough to balance a few threads),
+        // fewer on small ones, where each task would do too little.
+        let target = (total / 64).max(32768);
+        let mut ranges = Vec::new();
+        let mut start = 0;
+        let mut acc = 0;
+        for i in 0..a.rows {
+            acc += weight(i);
+            if acc >= target {
+                ranges.push(start..i + 1);
+                start = i + 1;
+                acc = 0;
+            }
+        }
+        if start < a.rows || ranges.is_empty() {
+            ranges.push(start..a.rows);
+        }
+        Blocks { ranges }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+}
+
+/// Fixed chunks of rows for the Gram reduction.
+/// Rows per Gram chunk: about 64k products per chunk, at least 512 rows.
+/// Depends on k only, never on the thread count.
+pub(crate) fn gram_chunk_rows(k: usize) -> usize {
+    ((1 << 16) / (k * k).max(1)).clamp(512, 8192)
+}
+
+/// A raw pointer to disjoint rows of a buffer, shared by the block tasks.
+#[derive(Clone, Copy)]
+pub(crate) struct RowsPtr(*mut f32);
+// SAFETY: tasks only touch disjoint row ranges (distinct blocks), see `rows_mut`.
+unsafe impl Send for RowsPtr {}
+// SAFETY: as above.
+unsafe impl Sync for RowsPtr {}
+
+impl RowsPtr {
+    pub fn new(buf: &mut [f32]) -> Self {
+        RowsPtr(buf.as_mut_ptr())
+    }
+    /// # Safety
+    /// `r` lies inside the buffer (as rows of `k`), and no other live
+    /// reference covers these rows.
+    #[inline(always)]
+    pub unsafe fn rows_mut<'b>(self, r: &Range<usize>, k: usize) -> &'b mut [f32] {
+        // SAFETY: guaranteed by the caller.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(r.start * k), (r.end - r.start) * k) }
+    }
+}
+
+/// Partial Gram of one chunk of rows, f64 accumulation.
+#[inline(always)]
+fn gram_chunk<const K: usize>(p: &mut [f64], rows: &[f32], kk: usize) {
+    let k = if K == 0 { kk } else { K };
+    p.fill(0.0);
+    if K > 0 {
+        // Four rows per pass over the k × k partial: a quarter of the loads
+        // and stores of the partial, f64 products and sums throughout.
+        let mut quads = rows.chunks_exact(4 * K);
+        for q in &mut quads {
+            let mut w = [[0f64; K]; 4];
+            for (r, wr) in w.iter_mut().enumerate() {
+                for t in 0..K {
+                    wr[t] = q[r * K + t] as f64;
+                }
+            }
+            for a in 0..K {
+                let (x0, x1, x2, x3) = (w[0][a], w[1][a], w[2][a], w[3][a]);
+                let pa = &mut p[a * K..(a + 1) * K];
+                for b in 0..K {
+                    pa[b] += (x0 * w[0][b] + x1 * w[1][b]) + (x2 * w[2][b] + x3 * w[3][b]);
+                }
+            }
+        }
+        for row in quads.remainder().chunks_exact(K) {
+            let mut w = [0f64; K];
+            for t in 0..K {
+                w[t] = row[t] as f64;
+            }
+            for a in 0..K {
+                let pa = &mut p[a * K..(a + 1) * K];
+                for b in 0..K {
+                    pa[b] += w[a] * w[b];
+                }
+            }
+        }
+        return;
+    }
+    let mut wide = [0f64; 256];
+    for row in rows.chunks_exact(k) {
+        if k <= 256 {
+            let wide = &mut wide[..k];
+            for (w, &v) in wide.iter_mut().zip(row) {
+                *w = v as f64;
+            }
+            for (a, &ga) in wide.iter().enumerate() {
+                if ga == 0.0 {
+                    continue;
+                }
+                let pa = &mut p[a * k..(a + 1) * k];
+                for (s, &gb) in pa.iter_mut().zip(wide.iter()) {
+                    *s += ga * gb;
+                }
+            }
+        } else {
+            for (a, &ga) in row.iter().enumerate() {
+                let pa = &mut p[a * k..(a + 1) * k];
+                for (s, &gb) in pa.iter_mut().zip(row) {
+                    *s += ga as f64 * gb as f64;
+                }
+            }
+        }
+    }
+}
+
+multiversion!(gram_chunk_best, gram_chunk_avx2, gram_chunk, (p: &mut [f64], rows: &[f32], kk: usize) -> ());
+
+fn gram_k<const K: usize>(g: &[f32], k: usize, partials: &mut [f64]) {
+    partials
+        .par_chunks_mut(k * k)
+        .zip(g.par_chunks(gram_chunk_rows(k) * k))
+        .for_each(|(p, rows)| gram_chunk_best::<K>(p, rows, k));
+}
+
+/// `S = GᵀG` (k × k, f64) with per-chunk partial sums reduced in chunk order.
+/// `partials` is a workspace of `ceil(rows / gram_chunk_rows(k)) · k²` values.
+pub(crate) fn gram(g: &[f32], k: usize, partials: &mut [f64], out: &mut [f64]) {
+    dispatch_k!(k, gram_k(g, k, partials));
+    out.fill(0.0);
+    let chunks = g.len().div_ceil(gram_chunk_rows(k) * k.max(1));
+    for p in partials.chunks_exact(k * k).take(chunks) {
+        for (o, &v) in out.iter_mut().zip(p) {
+            *o += v;
+        }
+    }
+}
+
+pub(crate) fn gram_partials_len(rows: usize, k: usize) -> usize {
+    rows.div_ceil(gram_chunk_rows(k)).max(1) * k * k
+}
+
+/// ⟨A, B⟩ of two equally shaped buffers, f64.
+pub(crate) fn inner(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// `n ← Σ_j a_j · G[col_j]` for one sparse row, f32 accumulation.
+#[inline(always)]
+pub(crate) fn sparse_row_times(cols: &[u32], vals: &[f32], g: &[f32], k: usize, n: &mut [f32]) {
+    n.fill(0.0);
+    for (&c, &v) in cols.iter().zip(vals) {
+        let gr = &g[c as usize * k..c as usize * k + k];
+        for (o, &x) in n.iter_mut().zip(gr) {
+            *o += v * x;
+        }
+    }
+}
+
+/// [`sparse_row_times`] with the accumulators in registers when `K > 0`:
+/// two independent sets (even and odd non-zeros) added at the end, so the
+/// additions of consecutive non-zeros do not wait on each other.
+#[inline(always)]
+pub(crate) fn sparse_row_times_k<const K: usize>(
+    cols: &[u32],
+    vals: &[f32],
+    g: &[f32],
+    kk: usize,
+    n: &mut [f32],
+) {
+    if K == 0 {
+        return sparse_row_times(cols, vals, g, kk, n);
+    }
+    let mut acc0 = [0f32; K];
+    let mut acc1 = [0f32; K];
+    let row = |c: u32| -> &[f32; K] {
+        g[c as usize * K..c as usize * K + K]
+            .try_into()
+            .expect("K values")
+    };
+    let mut pairs_c = cols.chunks_exact(2);
+    let mut pairs_v = vals.chunks_exact(2);
+    for (c, v) in (&mut pairs_c).zip(&mut pairs_v) {
+        let (g0, g1) = (row(c[0]), row(c[1]));
+        for t in 0..K {
+            acc0[t] += v[0] * g0[t];
+            acc1[t] += v[1] * g1[t];
+        }
+    }
+    if let (Some(&c), Some(&v)) = (pairs_c.remainder().first(), pairs_v.remainder().first()) {
+        let g0 = row(c);
+        for t in 0..K {
+            acc0[t] += v * g0[t];
+        }
+    }
+    for t in 0..K {
+        n[t] = acc0[t] + acc1[t];
+    }
+}
+
+/// [`row_times_gram`] with register accumulators when `K > 0`.
+#[inline(always)]
+pub(crate) fn row_times_gram_k<const K: usize>(f: &[f32], s: &[f32], kk: usize, out: &mut [f32]) {
+    if K == 0 {
+        return row_times_gram(f, s, kk, out);
+    }
+    let mut acc = [0f32; K];
+    for (a, &fa) in f.iter().enumerate().take(K) {
+        if fa == 0.0 {
+            continue;
+        }
+        let sa: &[f32; K] = s[a * K..a * K + K].try_into().expect("K values");
+        for t in 0..K {
+            acc[t] += fa * sa[t];
+        }
+    }
+    out[..K].copy_from_slice(&acc);
+}
+
+/// `out ← f · S` for one row (S row-major k × k, f32).
+#[inline(always)]
+pub(crate) fn row_times_gram(f: &[f32], s: &[f32], k: usize, out: &mut [f32]) {
+    out.fill(0.0);
+    for (a, &fa) in f.iter().enumerate() {
+        if fa == 0.0 {
+            continue;
+        }
+        for (o, &sv) in out.iter_mut().zip(&s[a * k..a * k + k]) {
+            *o += fa * sv;
+        }
+    }
+}
+
+/// Values below the smallest normal float are flushed to zero: they carry
+/// no information and their reciprocals overflow.
+#[inline(always)]
+pub(crate) fn flush(v: f32) -> f32 {
+    if v < f32::MIN_POSITIVE {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// One MU rule on a row: `f ← f ∘ n ⊘ max(f·S + l1 + l2 f, DEN_FLOOR)`,
+/// computed so that a zero numerator gives exactly 0 and nothing overflows.
+#[inline(always)]
+pub(crate) fn mu_row(f: &mut [f32], n: &[f32], fs: &[f32], reg: Reg) {
+    for ((x, &num), &den) in f.iter_mut().zip(n).zip(fs) {
+        let den = (den + reg.l1 + reg.l2 * *x).max(DEN_FLOOR);
+        // x / den ≤ 1 / S_tt in exact arithmetic (den ≥ x·S_tt); the min()
+        // catches rounding at the extremes, the select keeps 0 · ∞ out.
+        let v = ((*x / den) * num).min(f32::MAX);
+        let v = if num > 0.0 { v } else { 0.0 };
+        *x = flush(v);
+    }
+}
+
+/// One HALS (coordinate descent) sweep on a row, as scikit-learn's
+/// `_update_cdnmf_fast`: for t in order, `grad = (f·S')_t − n'_t`,
+/// `f_t ← max(0, f_t − grad / S'_tt)`, skipped when `S'_tt = 0`; here
+/// `S' = S + l2·I` and `n' = n − l1`.
+#[inline(always)]
+pub(crate) fn hals_row(f: &mut [f32], n: &[f32], s: &[f32], k: usize, reg: Reg) {
+    for t in 0..k {
+        let st = &s[t * k..t * k + k];
+        let mut grad = 0f32;
+        for (&sv, &fv) in st.iter().zip(f.iter()) {
+            grad += sv * fv;
+        }
+        let hess = st[t] + reg.l2;
+        grad += reg.l2 * f[t] - (n[t] - reg.l1);
+        if hess != 0.0 {
+            f[t] = flush((f[t] - grad / hess).max(0.0));
+        }
+    }
+}
+
+/// Which row rule a Frobenius half-step applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rule {
+    Mu,
+    Hals,
+}
+
+/// Workspace of one half-step side: `N` (rows × k) and per-block partials.
+pub(crate) struct Side {
+    pub blocks: Blocks,
+    pub n: Vec<f32>,
+    pub block_sums: Vec<f64>,
+}
+
+impl Side {
+    pub fn new(a: &Csr<'_>, k: usize) -> Self {
+        let blocks = Blocks::new(a, k);
+        Side {
+            block_sums: vec![0.0; blocks.len()],
+            n: vec![0.0; a.rows * k],
+            blocks,
+        }
+    }
+}
+
+/// One block of the Frobenius half-step (see [`update_frob`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn frob_block<const K: usize>(
+    a: &Csr<'_>,
+    r: &Range<usize>,
+    fb: &mut [f32],
+    nb: &mut [f32],
+    g: &[f32],
+    s32: &[f32],
+    kk: usize,
+    rule: Rule,
+    reg: Reg,
+) -> f64 {
+    let k = if K == 0 { kk } else { K };
+    let mut fs = [0f32; 512];
+    let mut heap;
+    let fs: &mut [f32] = if k <= 512 {
+        &mut fs[..k]
+    } else {
+        heap = vec![0f32; k];
+        &mut heap[..]
+    };
+    let mut acc = 0f64;
+    for (local, i) in r.clone().enumerate() {
+        let (cols, vals) = a.row(i);
+        let fr = &mut fb[local * k..(local + 1) * k];
+        let nr = &mut nb[local * k..(local + 1) * k];
+        sparse_row_times_k::<K>(cols, vals, g, k, nr);
+        match rule {
+            Rule::Mu => {
+                row_times_gram_k::<K>(fr, s32, k, fs);
+                mu_row(fr, nr, fs, reg);
+            }
+            Rule::Hals => hals_row(fr, nr, s32, k, reg),
+        }
+        let mut d = 0f32;
+        for (&x, &y) in fr.iter().zip(nr.iter()) {
+            d += x * y;
+        }
+        acc += d as f64;
+    }
+    acc
+}
+
+multiversion!(frob_block_best, frob_block_avx2, frob_block,
+    (a: &Csr<'_>, r: &Range<usize>, fb: &mut [f32], nb: &mut [f32], g: &[f32], s32: &[f32], kk: usize, rule: Rule, reg: Reg) -> f64);
+
+#[allow(clippy::too_many_arguments)]
+fn update_frob_k<const K: usize>(
+    a: &Csr<'_>,
+    f: &mut [f32],
+    g: &[f32],
+    s32: &[f32],
+    k: usize,
+    side: &mut Side,
+    rule: Rule,
+    reg: Reg,
+) -> f64 {
+    let fp = RowsPtr::new(f);
+    let np = RowsPtr::new(&mut side.n);
+    side.block_sums
+        .par_iter_mut()
+        .zip(side.blocks.ranges.par_iter())
+        .for_each(|(sum, r)| {
+            // SAFETY: block ranges are disjoint and inside 0..a.rows, and F
+            // and N have a.rows rows of k; each task owns its block's rows.
+            let (fb, nb) = unsafe { (fp.rows_mut(r, k), np.rows_mut(r, k)) };
+            *sum = frob_block_best::<K>(a, r, fb, nb, g, s32, k, rule, reg);
+        });
+    side.block_sums.iter().sum()
+}
+
+/// The Frobenius half-step `update(A, F, G)`: `N = A·G`, then the rule on
+/// every row of F with the Gram `s32 = GᵀG` (f32 copy). Returns ⟨F_new, N⟩
+/// (f64, fixed order), the term the loss needs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn update_frob(
+    a: &Csr<'_>,
+    f: &mut [f32],
+    g: &[f32],
+    s32: &[f32],
+    k: usize,
+    side: &mut Side,
+    rule: Rule,
+    reg: Reg,
+) -> f64 {
+    dispatch_k!(k, update_frob_k(a, f, g, s32, k, side, rule, reg))
+}
+
+/// One block of [`spmm`].
+#[inline(always)]
+fn spmm_block<const K: usize>(a: &Csr<'_>, r: &Range<usize>, nb: &mut [f32], g: &[f32], kk: usize) {
+    let k = if K == 0 { kk } else { K };
+    for (local, i) in r.clone().enumerate() {
+        let (cols, vals) = a.row(i);
+        sparse_row_times_k::<K>(cols, vals, g, k, &mut nb[local * k..(local + 1) * k]);
+    }
+}
+
+multiversion!(spmm_block_best, spmm_block_avx2, spmm_block,
+    (a: &Csr<'_>, r: &Range<usize>, nb: &mut [f32], g: &[f32], kk: usize) -> ());
+
+fn spmm_k<const K: usize>(a: &Csr<'_>, g: &[f32], k: usize, blocks: &Blocks, n: &mut [f32]) {
+    let np = RowsPtr::new(n);
+    blocks.ranges.par_iter().for_each(|r| {
+        // SAFETY: disjoint block ranges inside 0..a.rows; N has a.rows rows of k.
+        let nb = unsafe { np.rows_mut(r, k) };
+        spmm_block_best::<K>(a, r, nb, g, k);
+    });
+}
+
+/// `N = A·G` alone (used for the initial loss and by the benchmarks).
+pub(crate) fn spmm(a: &Csr<'_>, g: &[f32], k: usize, blocks: &Blocks, n: &mut [f32]) {
+    dispatch_k!(k, spmm_k(a, g, k, blocks, n))
+}
+
+/// Column sums of a rows × k factor, f64, fixed order.
+pub(crate) fn col_sums(g: &[f32], k: usize) -> Vec<f64> {
+    let mut out = vec![0f64; k];
+    for row in g.chunks_exact(k) {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o += v as f64;
+        }
+    }
+    out
+}
+
+/// One block of the KL-MU half-step (see [`update_kl`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn kl_block<const K: usize>(
+    a: &Csr<'_>,
+    r: &Range<usize>,
+    fb: &mut [f32],
+    nb: &mut [f32],
+    g: &[f32],
+    gsum: &[f32],
+    kk: usize,
+    reg: Reg,
+) {
+    let k = if K == 0 { kk } else { K };
+    for (local, i) in r.clone().enumerate() {
+        let (cols, vals) = a.row(i);
+        let fr = &mut fb[local * k..(local + 1) * k];
+        let nr = &mut nb[local * k..(local + 1) * k];
+        nr.fill(0.0);
+        for (&c, &v) in cols.iter().zip(vals) {
+            let gr = &g[c as usize * k..c as usize * k + k];
+            let mut wh = 0f32;
+            for (&x, &y) in fr.iter().zip(gr) {
+                wh += x * y;
+            }
+            let ratio = v / wh.max(KL_EPS);
+            for (o, &y) in nr.iter_mut().zip(gr) {
+                *o += ratio * y;
+            }
+        }
+        mu_row(fr, nr, gsum, reg);
+    }
+}
+
+multiversion!(kl_block_best, kl_block_avx2, kl_block,
+    (a: &Csr<'_>, r: &Range<usize>, fb: &mut [f32], nb: &mut [f32], g: &[f32], gsum: &[f32], kk: usize, reg: Reg) -> ());
+
+fn update_kl_k<const K: usize>(
+    a: &Csr<'_>,
+    f: &mut [f32],
+    g: &[f32],
+    gsum: &[f32],
+    k: usize,
+    side: &mut Side,
+    reg: Reg,
+) {
+    let fp = RowsPtr::new(f);
+    let np = RowsPtr::new(&mut side.n);
+    side.blocks.ranges.par_iter().for_each(|r| {
+        // SAFETY: disjoint block ranges inside 0..a.rows; F and N have a.rows rows of k.
+        let (fb, nb) = unsafe { (fp.rows_mut(r, k), np.rows_mut(r, k)) };
+        kl_block_best::<K>(a, r, fb, nb, g, gsum, k, reg);
+    });
+}
+
+/// The KL-MU half-step: `N = (A ⊘ FGᵀ)·G` evaluated at A's non-zeros only
+/// (with `FGᵀ` floored at `KL_EPS`), then `F ← F ∘ N ⊘ (colsum(G) + l1 + l2 F)`.
+/// Memory: N only (rows × k); the ratios are never stored.
+pub(crate) fn update_kl(
+    a: &Csr<'_>,
+    f: &mut [f32],
+    g: &[f32],
+    gsum: &[f32],
+    k: usize,
+    side: &mut Side,
+    reg: Reg,
+) {
+    dispatch_k!(k, update_kl_k(a, f, g, gsum, k, side, reg))
+}
+
+/// Generalized KL divergence `Σ_nz x log(x / wh) − Σ x + Σ WH` without
+/// forming WH: `Σ WH = colsum(W) · colsum(Hᵀ)`. Per-block f64 partials in
+/// block order.
+pub(crate) fn kl_loss(
+    x: &Csr<'_>,
+    w: &[f32],
+    ht: &[f32],
+    k: usize,
+    blocks: &Blocks,
+    partials: &mut [f64],
+) -> f64 {
+    partials
+        .par_iter_mut()
+        .zip(blocks.ranges.par_iter())
+        .for_each(|(p, r)| {
+            let mut acc = 0f64;
+            for i in r.clone() {
+                let (cols, vals) = x.row(i);
+                let wr = &w[i * k..(i + 1) * k];
+                for (&c, &v) in cols.iter().zip(vals) {
+                    let hr = &ht[c as usize * k..c as usize * k + k];
+                    let mut wh = 0f32;
+                    for (&a, &b) in wr.iter().zip(hr) {
+                        wh += a * b;
+                    }
+                    if v > KL_EPS {
+                        let wh = wh.max(KL_EPS) as f64;
+                        acc += v as f64 * (v as f64 / wh).ln();
+                    }
+                }
+            }
+            *p = acc;
+        });
+    let xlogx: f64 = partials.iter().sum();
+    let sw = col_sums(w, k);
+    let sh = col_sums(ht, k);
+    let sum_wh: f64 = sw.iter().zip(&sh).map(|(a, b)| a * b).sum();
+    (xlogx - x.sum() + sum_wh).max(0.0)
+}

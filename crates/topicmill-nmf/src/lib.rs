@@ -1,0 +1,48 @@
+//! topicmill-nmf: sparse non-negative matrix factorization, X ≈ W·H.
+//!
+//! The main types: [`Nmf`] starts a parameter set ([`NmfParams`], with
+//! [`Solver`], [`Init`] and [`Loss`]); [`NmfParams::fit`] validates it
+//! against X and returns an [`NmfModel`] holding Hᵀ, W of the fitted
+//! documents and the loss history; [`NmfModel::transform`] solves W for new
+//! documents with H fixed. [`randomized_svd`] is the truncated SVD behind
+//! the NNDSVD initializations (and behind LSI). Errors are [`NmfError`].
+//!
+//! X is a CSR view (`topicmill_sparse::CsrView`) and is never densified.
+//! W is n × k and Hᵀ is m × k, both row-major `f32`.
+//!
+//! ```
+//! use topicmill_nmf::{Nmf, Solver};
+//! use topicmill_sparse::CsrMatrix;
+//!
+//! // Two blocks of documents over two blocks of terms.
+//! let x = CsrMatrix::new(
+//!     (4, 4),
+//!     vec![0u64, 2, 4, 6, 8],
+//!     vec![0u32, 1, 0, 1, 2, 3, 2, 3],
+//!     vec![1.0f32, 2.0, 2.0, 1.0, 3.0, 1.0, 1.0, 3.0],
+//! );
+//! let model = Nmf::params(2).solver(Solver::Hals).max_iter(100).fit(&x.view())?;
+//! assert_eq!(model.ht().len(), 4 * 2);
+//! assert!(model.reconstruction_err() < 0.5 * 5.3); // ‖X‖_F ≈ 5.3
+//! // transform on the fitted documents gives the fitted W.
+//! assert_eq!(model.transform(&x.view())?, model.w());
+//! # Ok::<(), topicmill_nmf::NmfError>(())
+//! ```
+
+#[doc(hidden)]
+pub mod bench_api;
+mod error;
+mod fit;
+mod init;
+mod kernel;
+mod model;
+mod params;
+mod svd;
+
+pub use crate::{
+    error::{NmfError, Result},
+    fit::Progress,
+    model::{NmfModel, StopReason, MODEL_FORMAT_VERSION},
+    params::{Init, Loss, Nmf, NmfParams, Solver},
+    svd::{randomized_svd, SvdOptions, TruncatedSvd},
+};

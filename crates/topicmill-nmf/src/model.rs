@@ -1,0 +1,368 @@
+//! The fitted model: H, W of the fitted documents, history; `transform`;
+//! persistence.
+
+use std::io::{Read, Write};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use topicmill_sparse::CsrView;
+
+use crate::error::{NmfError, Result};
+use crate::fit::{frob_err, kl_err};
+use crate::kernel::{
+    self, flush, gram, gram_partials_len, hals_row, mu_row, Blocks, Csr, RowsPtr, KL_EPS,
+};
+use crate::params::{Loss, NmfParams};
+
+/// Why the fit loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopReason {
+    /// `max_iter` iterations ran.
+    MaxIter,
+    /// The relative loss decrease fell below `tol`.
+    Converged,
+    /// The time budget was used up.
+    TimeBudget,
+    /// The callback asked to stop.
+    Callback,
+}
+
+/// A fitted NMF model, X ≈ W·H.
+///
+/// H is stored transposed: `ht()` is Hᵀ, m × k row-major (term j's topic
+/// weights are `ht[j*k .. j*k+k]`). W is n × k row-major.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NmfModel {
+    params: NmfParams,
+    n_docs: usize,
+    n_features: usize,
+    w: Vec<f32>,
+    ht: Vec<f32>,
+    history: Vec<(usize, f64)>,
+    iterations: usize,
+    stop: StopReason,
+    reconstruction_err: f64,
+    vocabulary: Option<Vec<String>>,
+}
+
+/// Magic bytes at the start of a saved model.
+const MAGIC: &[u8; 8] = b"TMNMFMDL";
+/// Format version written by this build; `load` reads only this one.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+impl NmfModel {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        params: NmfParams,
+        n_docs: usize,
+        n_features: usize,
+        w: Vec<f32>,
+        ht: Vec<f32>,
+        history: Vec<(usize, f64)>,
+        iterations: usize,
+        stop: StopReason,
+        reconstruction_err: f64,
+    ) -> Self {
+        NmfModel {
+            params,
+            n_docs,
+            n_features,
+            w,
+            ht,
+            history,
+            iterations,
+            stop,
+            reconstruction_err,
+            vocabulary: None,
+        }
+    }
+
+    /// Number of components k.
+    pub fn k(&self) -> usize {
+        self.params.k
+    }
+    /// Number of terms m.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+    /// Number of fitted documents n.
+    pub fn n_docs(&self) -> usize {
+        self.n_docs
+    }
+    /// Hᵀ, m × k row-major.
+    pub fn ht(&self) -> &[f32] {
+        &self.ht
+    }
+    /// H, k × m row-major (a copy).
+    pub fn h(&self) -> Vec<f32> {
+        let (k, m) = (self.k(), self.n_features);
+        let mut h = vec![0f32; k * m];
+        for j in 0..m {
+            for t in 0..k {
+                h[t * m + j] = self.ht[j * k + t];
+            }
+        }
+        h
+    }
+    /// W of the fitted documents, n × k row-major; equal to `transform` of them.
+    pub fn w(&self) -> &[f32] {
+        &self.w
+    }
+    /// `(iteration, error)` pairs; iteration 0 is the initialization. The
+    /// error is scikit-learn's `reconstruction_err_` measure: `‖X − WH‖_F`,
+    /// or `sqrt(2·D_KL(X‖WH))` for the KL loss (no regularization terms).
+    pub fn loss_history(&self) -> &[(usize, f64)] {
+        &self.history
+    }
+    /// Iterations of the fit loop that ran.
+    pub fn iterations(&self) -> usize {
+        self.iterations
+    }
+    /// Why the fit loop stopped.
+    pub fn stop_reason(&self) -> StopReason {
+        self.stop
+    }
+    /// The error (same measure as the history) of the returned W and H.
+    pub fn reconstruction_err(&self) -> f64 {
+        self.reconstruction_err
+    }
+    /// The parameters used.
+    pub fn params(&self) -> &NmfParams {
+        &self.params
+    }
+    /// The terms the columns of H refer to, in column order, when the caller
+    /// attached them: a saved model then names its topics' words on its own.
+    pub fn vocabulary(&self) -> Option<&[String]> {
+        self.vocabulary.as_deref()
+    }
+    /// Attaches the vocabulary (one term per column of X).
+    ///
+    /// # Panics
+    /// If its length is not the model's number of features: a vocabulary of
+    /// another corpus is a caller's bug, not a user error.
+    pub fn set_vocabulary(&mut self, vocabulary: Option<Vec<String>>) {
+        if let Some(terms) = &vocabulary {
+            assert_eq!(
+                terms.len(),
+                self.n_features,
+                "vocabulary size is not the model's number of features"
+            );
+        }
+        self.vocabulary = vocabulary;
+    }
+
+    /// W for new documents (rows of `x`, with the model's m terms), H fixed.
+    ///
+    /// Each document is solved on its own, so a document's row does not
+    /// depend on the other rows given: Frobenius loss, any solver: coordinate
+    /// descent (the HALS row rule, scikit-learn's `cd` update) on the convex
+    /// problem `min_w ½‖x − wH‖² + reg`; KL loss: MU rows. A row starts at the
+    /// constant vector of the best single scale (`w = c·1`) and stops when no
+    /// entry moved by more than `transform_tol · max(w)`, or after
+    /// `transform_max_iter` sweeps. `fit` computes its W the same way.
+    pub fn transform(&self, x: &CsrView<'_>) -> Result<Vec<f32>> {
+        if x.cols() != self.n_features {
+            return Err(NmfError::FeatureMismatch {
+                expected: self.n_features,
+                got: x.cols(),
+            });
+        }
+        crate::params::check_values(x)?;
+        let a = Csr::from_view(x);
+        let blocks = Blocks::new(&a, self.k());
+        Ok(solve_w(&a, &self.ht, self.k(), &self.params, &blocks).0)
+    }
+
+    /// Writes the model: magic, format version (u32 LE), payload length
+    /// (u64 LE), then the bincode-2 (serde) payload.
+    pub fn save<W: Write>(&self, mut out: W) -> Result<()> {
+        let payload = bincode::serde::encode_to_vec(self, bincode::config::standard())
+            .map_err(|e| NmfError::Corrupt(e.to_string()))?;
+        out.write_all(MAGIC)?;
+        out.write_all(&MODEL_FORMAT_VERSION.to_le_bytes())?;
+        out.write_all(&(payload.len() as u64).to_le_bytes())?;
+        out.write_all(&payload)?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Reads a model written by [`NmfModel::save`], checking in order: magic,
+    /// version, length, payload, consistency of the shapes.
+    pub fn load<R: Read>(mut input: R) -> Result<Self> {
+        let mut magic = [0u8; 8];
+        let got = read_up_to(&mut input, &mut magic)?;
+        if got < 8 || &magic != MAGIC {
+            return Err(NmfError::NotAModel);
+        }
+        let mut v = [0u8; 4];
+        if read_up_to(&mut input, &mut v)? < 4 {
+            return Err(NmfError::Truncated {
+                expected: 12,
+                found: 0,
+            });
+        }
+        let version = u32::from_le_bytes(v);
+        if version != MODEL_FORMAT_VERSION {
+            return Err(NmfError::UnsupportedVersion {
+                found: version,
+                supported: MODEL_FORMAT_VERSION,
+            });
+        }
+        let mut l = [0u8; 8];
+        if read_up_to(&mut input, &mut l)? < 8 {
+            return Err(NmfError::Truncated {
+                expected: 8,
+                found: 0,
+            });
+        }
+        let len = u64::from_le_bytes(l);
+        let mut payload = Vec::new();
+        input.by_ref().take(len).read_to_end(&mut payload)?;
+        if (payload.len() as u64) < len {
+            return Err(NmfError::Truncated {
+                expected: len,
+                found: payload.len() as u64,
+            });
+        }
+        let (model, used): (NmfModel, usize) =
+            bincode::serde::decode_from_slice(&payload, bincode::config::standard())
+                .map_err(|e| NmfError::Corrupt(e.to_string()))?;
+        if used as u64 != len {
+            return Err(NmfError::Corrupt(format!(
+                "{} bytes after the model",
+                len - used as u64
+            )));
+        }
+        let k = model.params.k;
+        let vocabulary_fits = model
+            .vocabulary
+            .as_ref()
+            .is_none_or(|v| v.len() == model.n_features);
+        if k == 0
+            || model.ht.len() != model.n_features * k
+            || model.w.len() != model.n_docs * k
+            || !vocabulary_fits
+        {
+            return Err(NmfError::Corrupt(
+                "factor or vocabulary sizes do not match the shape".into(),
+            ));
+        }
+        Ok(model)
+    }
+}
+
+fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(got)
+}
+
+/// The row-separable W-only solve shared by `fit` (its final W) and
+/// `transform`. Returns W and the error of (W, H) on `a`.
+pub(crate) fn solve_w(
+    a: &Csr<'_>,
+    ht: &[f32],
+    k: usize,
+    p: &NmfParams,
+    blocks: &Blocks,
+) -> (Vec<f32>, f64) {
+    let (n, m) = (a.rows, a.cols);
+    let (reg, _) = p.regularization(n, m);
+    let mut w = vec![0f32; n * k];
+    let mut s_h = vec![0f64; k * k];
+    let mut part = vec![0f64; gram_partials_len(m, k)];
+    gram(ht, k, &mut part, &mut s_h);
+    let s32: Vec<f32> = s_h.iter().map(|&v| v as f32).collect();
+    let hsum: Vec<f32> = kernel::col_sums(ht, k).iter().map(|&v| v as f32).collect();
+    let ssum: f32 = s32.iter().sum();
+    let hsum_total: f32 = hsum.iter().sum();
+    let tol = p.transform_tol as f32;
+    let max_iter = p.transform_max_iter;
+    let is_kl = p.loss == Loss::KullbackLeibler;
+    let wp = RowsPtr::new(&mut w);
+    let mut n_buf = vec![0f32; n * k];
+    let np = RowsPtr::new(&mut n_buf);
+    blocks.ranges.par_iter().for_each(|r| {
+        // SAFETY: disjoint block ranges inside 0..n; W and N have n rows of k.
+        let (wb, nb) = unsafe { (wp.rows_mut(r, k), np.rows_mut(r, k)) };
+        let mut prev = vec![0f32; k];
+        for (local, i) in r.clone().enumerate() {
+            let (cols, vals) = a.row(i);
+            let wr = &mut wb[local * k..(local + 1) * k];
+            let nr = &mut nb[local * k..(local + 1) * k];
+            kernel::sparse_row_times(cols, vals, ht, k, nr);
+            let c = if is_kl {
+                let xs: f32 = vals.iter().sum();
+                if hsum_total > 0.0 {
+                    xs / hsum_total
+                } else {
+                    0.0
+                }
+            } else {
+                let ns: f32 = nr.iter().sum();
+                if ssum > 0.0 {
+                    (ns / ssum).max(0.0)
+                } else {
+                    0.0
+                }
+            };
+            wr.fill(flush(c));
+            if c <= 0.0 {
+                wr.fill(0.0);
+                continue;
+            }
+            for _ in 0..max_iter {
+                prev.copy_from_slice(wr);
+                if is_kl {
+                    nr.fill(0.0);
+                    for (&col, &v) in cols.iter().zip(vals) {
+                        let hr = &ht[col as usize * k..col as usize * k + k];
+                        let wh: f32 = wr.iter().zip(hr).map(|(&x, &y)| x * y).sum();
+                        let ratio = v / wh.max(KL_EPS);
+                        for (o, &y) in nr.iter_mut().zip(hr) {
+                            *o += ratio * y;
+                        }
+                    }
+                    mu_row(wr, nr, &hsum, reg);
+                } else {
+                    hals_row(wr, nr, &s32, k, reg);
+                }
+                let mut delta = 0f32;
+                let mut top = 0f32;
+                for (&x, &y) in wr.iter().zip(&prev) {
+                    delta = delta.max((x - y).abs());
+                    top = top.max(x);
+                }
+                if delta <= tol * top {
+                    break;
+                }
+            }
+            if is_kl {
+                // The KL row loop left N at the previous iterate: restore N = x·Hᵀ.
+                kernel::sparse_row_times(cols, vals, ht, k, nr);
+            }
+        }
+    });
+    let err = if is_kl {
+        let mut parts = vec![0f64; blocks.len()];
+        kl_err(kernel::kl_loss(a, &w, ht, k, blocks, &mut parts))
+    } else {
+        let mut s_w = vec![0f64; k * k];
+        let mut part_w = vec![0f64; gram_partials_len(n, k)];
+        gram(&w, k, &mut part_w, &mut s_w);
+        let fn_: f64 = w
+            .iter()
+            .zip(&n_buf)
+            .map(|(&x, &y)| x as f64 * y as f64)
+            .sum();
+        frob_err(a.sq_norm() - 2.0 * fn_ + kernel::inner(&s_w, &s_h))
+    };
+    (w, err)
+}

@@ -1,0 +1,270 @@
+//! Estimator parameters (`NmfParams`) and their validation.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use topicmill_sparse::CsrView;
+
+use crate::error::{NmfError, Result};
+
+/// Which algorithm updates the factors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Solver {
+    /// Lee & Seung multiplicative updates (Frobenius or Kullback–Leibler loss).
+    Mu,
+    /// Hierarchical alternating least squares: scikit-learn's coordinate
+    /// descent (`solver="cd"`), Frobenius loss only. The default.
+    #[default]
+    Hals,
+}
+
+/// How W and H are initialized.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Init {
+    /// `avg · |N(0, 1)|` with `avg = sqrt(mean(X) / k)` (scikit-learn's `"random"`).
+    Random,
+    /// Non-negative double SVD; zeros stay zeros.
+    Nndsvd,
+    /// NNDSVD with zeros replaced by the mean of X. The default.
+    #[default]
+    Nndsvda,
+    /// NNDSVD with zeros replaced by `avg / 100 · U(0, 1)`.
+    Nndsvdar,
+}
+
+/// The divergence between X and WH that is minimized.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Loss {
+    /// `½‖X − WH‖²_F`. The default.
+    #[default]
+    Frobenius,
+    /// Generalized Kullback–Leibler divergence `Σ x log(x / wh) − x + wh` (MU only).
+    KullbackLeibler,
+}
+
+/// The validated-on-fit parameters of an NMF run. Build with [`Nmf::params`].
+///
+/// Defaults (set in [`Nmf::params`]): solver HALS, init NNDSVDa, Frobenius
+/// loss, `max_iter = 200`, `tol = 1e-4`, `seed = 0`, no regularization
+/// (`alpha_w = 0`, `alpha_h` = same as `alpha_w`, `l1_ratio = 0`), no time
+/// budget, `transform_max_iter = 500`, `transform_tol = 1e-4`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NmfParams {
+    pub(crate) k: usize,
+    pub(crate) solver: Solver,
+    pub(crate) init: Init,
+    pub(crate) loss: Loss,
+    pub(crate) max_iter: usize,
+    pub(crate) tol: f64,
+    pub(crate) seed: u64,
+    pub(crate) alpha_w: f64,
+    pub(crate) alpha_h: Option<f64>,
+    pub(crate) l1_ratio: f64,
+    pub(crate) time_budget: Option<Duration>,
+    pub(crate) transform_max_iter: usize,
+    pub(crate) transform_tol: f64,
+}
+
+/// Entry point of the estimator: `Nmf::params(k)` starts a parameter set.
+#[derive(Debug, Clone, Copy)]
+pub struct Nmf;
+
+impl Nmf {
+    /// Parameters for a rank-`k` factorization, with the defaults listed on [`NmfParams`].
+    pub fn params(k: usize) -> NmfParams {
+        NmfParams {
+            k,
+            solver: Solver::Hals,
+            init: Init::Nndsvda,
+            loss: Loss::Frobenius,
+            max_iter: 200,
+            tol: 1e-4,
+            seed: 0,
+            alpha_w: 0.0,
+            alpha_h: None,
+            l1_ratio: 0.0,
+            time_budget: None,
+            transform_max_iter: 500,
+            transform_tol: 1e-4,
+        }
+    }
+}
+
+/// Per-side regularization strengths, already scaled as scikit-learn does.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Reg {
+    pub l1: f32,
+    pub l2: f32,
+}
+
+impl NmfParams {
+    /// The solver.
+    pub fn solver(mut self, solver: Solver) -> Self {
+        self.solver = solver;
+        self
+    }
+    /// The initialization.
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+    /// The loss.
+    pub fn loss(mut self, loss: Loss) -> Self {
+        self.loss = loss;
+        self
+    }
+    /// Iteration cap of `fit` (each iteration updates W then H).
+    pub fn max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+    /// Relative tolerance: `fit` stops when, checked every 10 iterations,
+    /// `(loss[i−10] − loss[i]) / loss[0] < tol` (`loss[0]` is the loss at the
+    /// initialization). `tol = 0` runs all `max_iter` iterations.
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+    /// Seed of the random number generator (random init, NNDSVDar, SVD sketch).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// scikit-learn's `alpha_W`: regularization strength of W.
+    pub fn alpha_w(mut self, alpha: f64) -> Self {
+        self.alpha_w = alpha;
+        self
+    }
+    /// scikit-learn's `alpha_H`; `None` (the default) means "same as `alpha_w`".
+    pub fn alpha_h(mut self, alpha: Option<f64>) -> Self {
+        self.alpha_h = alpha;
+        self
+    }
+    /// scikit-learn's `l1_ratio`: 0 is pure L2, 1 pure L1.
+    pub fn l1_ratio(mut self, l1_ratio: f64) -> Self {
+        self.l1_ratio = l1_ratio;
+        self
+    }
+    /// Stop after the iteration during which this much time has elapsed.
+    pub fn time_budget(mut self, budget: Option<Duration>) -> Self {
+        self.time_budget = budget;
+        self
+    }
+    /// Iteration cap of the W-only solve in `transform` (and of fit's final W).
+    pub fn transform_max_iter(mut self, n: usize) -> Self {
+        self.transform_max_iter = n;
+        self
+    }
+    /// Per-document tolerance of the W-only solve: a row stops when no
+    /// entry moved by more than `transform_tol · max(row)`.
+    pub fn transform_tol(mut self, tol: f64) -> Self {
+        self.transform_tol = tol;
+        self
+    }
+
+    /// Number of components.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+    /// The chosen solver.
+    pub fn get_solver(&self) -> Solver {
+        self.solver
+    }
+    /// The chosen initialization.
+    pub fn get_init(&self) -> Init {
+        self.init
+    }
+    /// The chosen loss.
+    pub fn get_loss(&self) -> Loss {
+        self.loss
+    }
+
+    /// Checks the rules that do not depend on X.
+    pub fn validate(&self) -> Result<()> {
+        if self.k == 0 {
+            return Err(NmfError::ZeroComponents);
+        }
+        if self.max_iter == 0 || self.transform_max_iter == 0 {
+            return Err(NmfError::ZeroMaxIter);
+        }
+        for tol in [self.tol, self.transform_tol] {
+            if !tol.is_finite() || tol < 0.0 {
+                return Err(NmfError::InvalidTol(tol));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.l1_ratio) {
+            return Err(NmfError::InvalidL1Ratio(self.l1_ratio));
+        }
+        let alphas = [("alpha_w", Some(self.alpha_w)), ("alpha_h", self.alpha_h)];
+        for (name, value) in alphas {
+            if let Some(value) = value {
+                if !value.is_finite() || value < 0.0 {
+                    return Err(NmfError::InvalidAlpha { name, value });
+                }
+            }
+        }
+        if self.loss == Loss::KullbackLeibler && self.solver != Solver::Mu {
+            return Err(NmfError::KlNeedsMu);
+        }
+        if self.time_budget == Some(Duration::ZERO) {
+            return Err(NmfError::ZeroTimeBudget);
+        }
+        Ok(())
+    }
+
+    /// Checks the parameters and then X: shape, emptiness, `k ≤ min(n, m)`,
+    /// values finite and non-negative.
+    pub fn validate_for(&self, x: &CsrView<'_>) -> Result<()> {
+        self.validate()?;
+        let (rows, cols, nnz) = (x.rows(), x.cols(), x.nnz());
+        if rows == 0 || cols == 0 || nnz == 0 {
+            return Err(NmfError::EmptyMatrix { rows, cols, nnz });
+        }
+        let max = rows.min(cols);
+        if self.k > max {
+            return Err(NmfError::TooManyComponents {
+                k: self.k,
+                max,
+                rows,
+                cols,
+            });
+        }
+        check_values(x)
+    }
+
+    /// scikit-learn's `_compute_regularization`: the L1 and L2 strengths of
+    /// W are `alpha_W · l1_ratio · m` and `alpha_W · (1 − l1_ratio) · m`, those
+    /// of H use `alpha_H` and `n` (for X of shape n × m), so that the penalty
+    /// keeps its weight relative to the data term whatever the shape.
+    pub(crate) fn regularization(&self, n: usize, m: usize) -> (Reg, Reg) {
+        let alpha_h = self.alpha_h.unwrap_or(self.alpha_w);
+        let w = Reg {
+            l1: (m as f64 * self.alpha_w * self.l1_ratio) as f32,
+            l2: (m as f64 * self.alpha_w * (1.0 - self.l1_ratio)) as f32,
+        };
+        let h = Reg {
+            l1: (n as f64 * alpha_h * self.l1_ratio) as f32,
+            l2: (n as f64 * alpha_h * (1.0 - self.l1_ratio)) as f32,
+        };
+        (w, h)
+    }
+}
+
+/// One pass over the stored values: the first NaN, infinity or negative value is an error.
+pub(crate) fn check_values(x: &CsrView<'_>) -> Result<()> {
+    let data = x.data();
+    let bad = data.iter().position(|v| !(v.is_finite() && *v >= 0.0));
+    let Some(pos) = bad else { return Ok(()) };
+    let value = data[pos];
+    let raw = x.indptr();
+    let raw = raw.raw_storage();
+    let base = raw[0];
+    // Row r holds positions raw[r]-base .. raw[r+1]-base.
+    let row = raw.partition_point(|&p| (p - base) as usize <= pos) - 1;
+    let col = x.indices()[pos] as usize;
+    if value.is_finite() {
+        Err(NmfError::NegativeValue { row, col, value })
+    } else {
+        Err(NmfError::NonFiniteValue { row, col, value })
+    }
+}

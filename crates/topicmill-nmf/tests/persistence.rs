@@ -1,0 +1,81 @@
+//! Model files: round trip and each failure with its own error.
+
+mod common;
+
+use common::random_csr;
+use topicmill_nmf::{Nmf, NmfError, NmfModel, MODEL_FORMAT_VERSION};
+
+fn saved() -> (NmfModel, Vec<u8>) {
+    let x = random_csr(20, 15, 0.3, 4, &[], &[]);
+    let mut model = Nmf::params(3).max_iter(30).fit(&x.view()).unwrap();
+    let vocabulary = (0..15).map(|j| format!("term{j}")).collect();
+    model.set_vocabulary(Some(vocabulary));
+    let mut bytes = Vec::new();
+    model.save(&mut bytes).unwrap();
+    (model, bytes)
+}
+
+#[test]
+fn round_trip_is_exact() {
+    let (model, bytes) = saved();
+    let back = NmfModel::load(&bytes[..]).unwrap();
+    assert_eq!(back, model);
+    assert_eq!(back.vocabulary().map(|v| v[14].as_str()), Some("term14"));
+}
+
+#[test]
+fn not_a_model() {
+    let e = NmfModel::load(&b"hello, this is a text file"[..]).unwrap_err();
+    assert!(matches!(e, NmfError::NotAModel));
+    assert!(matches!(
+        NmfModel::load(&b"TM"[..]),
+        Err(NmfError::NotAModel)
+    ));
+}
+
+#[test]
+fn other_version() {
+    let (_, mut bytes) = saved();
+    bytes[8..12].copy_from_slice(&(MODEL_FORMAT_VERSION + 1).to_le_bytes());
+    let e = NmfModel::load(&bytes[..]).unwrap_err();
+    assert!(
+        matches!(e, NmfError::UnsupportedVersion { found, supported } if found == MODEL_FORMAT_VERSION + 1 && supported == MODEL_FORMAT_VERSION)
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "model format version {} is not supported (this build reads version {})",
+            MODEL_FORMAT_VERSION + 1,
+            MODEL_FORMAT_VERSION
+        )
+    );
+}
+
+#[test]
+fn truncated() {
+    let (_, bytes) = saved();
+    let cut = bytes.len() - 7;
+    let e = NmfModel::load(&bytes[..cut]).unwrap_err();
+    let payload = (bytes.len() - 20) as u64;
+    assert!(
+        matches!(e, NmfError::Truncated { expected, found } if expected == payload && found == payload - 7),
+        "{e}"
+    );
+    assert!(matches!(
+        NmfModel::load(&bytes[..10]),
+        Err(NmfError::Truncated { .. })
+    ));
+}
+
+#[test]
+fn corrupt_payload() {
+    let (_, mut bytes) = saved();
+    // Claim a longer payload than the model encodes, padded with garbage.
+    let len = (bytes.len() - 20 + 3) as u64;
+    bytes[12..20].copy_from_slice(&len.to_le_bytes());
+    bytes.extend_from_slice(&[1, 2, 3]);
+    assert!(matches!(
+        NmfModel::load(&bytes[..]),
+        Err(NmfError::Corrupt(_))
+    ));
+}
