@@ -1,0 +1,53 @@
+//! Tokenizer and vectorizer throughput on the 20 Newsgroups corpus (all 18,846
+//! documents, headers, footers and quotes removed), text already in memory, and
+//! the tarball load itself. Skipped with a note when the corpus is missing.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use topicmill_text::{
+    load_20newsgroups, DocFreq, NewsgroupsOptions, Remove, StopWords, Subset, TfidfParams,
+    Tokenizer,
+};
+
+fn options() -> NewsgroupsOptions {
+    NewsgroupsOptions {
+        subset: Subset::All,
+        categories: None,
+        remove: Remove::ALL,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let Some(tarball) = topicmill_testdata::require("20news-bydate/20news-bydate.tar.gz") else {
+        return;
+    };
+    let docs = load_20newsgroups(&tarball, &options()).expect("20news loads");
+    let bytes: usize = docs.texts.iter().map(String::len).sum();
+
+    let mut group = c.benchmark_group("text");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("tokenize_20news_all", |b| {
+        let mut tokenizer = Tokenizer::new();
+        b.iter(|| {
+            let mut n = 0usize;
+            for text in &docs.texts {
+                tokenizer.for_each(text, |t| n += t.len());
+            }
+            n
+        })
+    });
+    group.throughput(Throughput::Elements(docs.len() as u64));
+    let params = TfidfParams::default()
+        .stop_words(Some(StopWords::English))
+        .min_df(DocFreq::Count(2));
+    group.bench_function("fit_transform_20news_all", |b| {
+        b.iter(|| params.fit_transform(&docs.texts).expect("fits"))
+    });
+    group.bench_function("load_20news_all_from_tarball", |b| {
+        b.iter(|| load_20newsgroups(&tarball, &options()).expect("loads"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,1 @@
+//! Shared fixtures for topicmill's criterion benchmarks (see `benches/benches/`).
