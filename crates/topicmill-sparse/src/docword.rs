@@ -294,8 +294,7 @@ pub fn read_vocab(path: &Path) -> Result<Vec<String>, SparseError> {
 /// Write `m` (documents × words) as a UCI docword file, atomically.
 pub fn write_docword(path: &Path, m: CsrView<'_>) -> Result<(), SparseError> {
     let dir = parent_dir(path);
-    let tmp = tempfile::Builder::new()
-        .prefix(".topicmill-tmp-")
+    let tmp = crate::atomic_temp_builder(".topicmill-tmp-")
         .tempfile_in(dir)
         .map_err(|e| SparseError::io(dir, "cannot create a temporary file in", e))?;
     let mut w = BufWriter::with_capacity(1 << 20, tmp);

@@ -96,3 +96,17 @@ pub use crate::{
     transpose::{transpose, write_transpose},
     writer::{write_matrix, MatrixSummary, MatrixWriter},
 };
+
+/// A builder for the temporary file an atomic write renames into place. Files
+/// are created `0644` (tempfile's default `0600` would make every output private
+/// to its writer, surprising in a shared batch directory).
+pub fn atomic_temp_builder(prefix: &str) -> tempfile::Builder<'_, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    builder
+}

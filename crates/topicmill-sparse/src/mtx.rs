@@ -211,8 +211,7 @@ pub(crate) fn check_shape(
 /// Values use Rust's shortest round-trip formatting, so reading back is exact.
 pub fn write_mtx(path: &Path, m: CsrView<'_>) -> Result<(), SparseError> {
     let dir = parent_dir(path);
-    let tmp = tempfile::Builder::new()
-        .prefix(".topicmill-tmp-")
+    let tmp = crate::atomic_temp_builder(".topicmill-tmp-")
         .tempfile_in(dir)
         .map_err(|e| SparseError::io(dir, "cannot create a temporary file in", e))?;
     let mut w = BufWriter::with_capacity(1 << 20, tmp);

@@ -71,8 +71,7 @@ pub fn write_transpose(path: &Path, m: CsrView<'_>) -> Result<MatrixSummary, Spa
     let header = Header::layout(ncols as u64, nrows as u64, nnz);
 
     let dir = parent_dir(path);
-    let tmp = tempfile::Builder::new()
-        .prefix(".topicmill-tmp-")
+    let tmp = crate::atomic_temp_builder(".topicmill-tmp-")
         .tempfile_in(dir)
         .map_err(|e| SparseError::io(dir, "cannot create a temporary file in", e))?;
     tmp.as_file()

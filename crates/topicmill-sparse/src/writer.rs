@@ -64,8 +64,7 @@ impl MatrixWriter {
             });
         }
         let dir = parent_dir(&path);
-        let tmp = tempfile::Builder::new()
-            .prefix(".topicmill-tmp-")
+        let tmp = crate::atomic_temp_builder(".topicmill-tmp-")
             .tempfile_in(dir)
             .map_err(|e| SparseError::io(dir, "cannot create a temporary file in", e))?;
         let spill = tempfile::tempfile_in(dir)
