@@ -1,0 +1,403 @@
+//! Finding the 20 Newsgroups archive for `topicmill demo`, and fetching it the
+//! way scikit-learn's `fetch_20newsgroups` does when it is absent: from the
+//! canonical URL, checked against the original archive's sha256, written
+//! atomically into the data directory.
+//!
+//! Where the archive is looked for, in order: the `--data-dir` flag if given,
+//! else `$TOPICMILL_DATA` if set, then `./datasets/`. Inside a data directory the
+//! archive may sit at its top (`20news-bydate.tar.gz`, where a download puts it)
+//! or in a `20news-bydate/` sub-folder (the shared-datasets layout).
+//!
+//! A local copy is accepted when it is the original archive (sha256) or, since a
+//! repacked archive has another checksum, when its contents check out: the
+//! 11 314 train and 7 532 test documents of the "bydate" split.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+/// The archive's file name, as scikit-learn names it.
+pub const ARCHIVE_NAME: &str = "20news-bydate.tar.gz";
+/// Where scikit-learn downloads it from.
+pub const ARCHIVE_URL: &str = "https://ndownloader.figshare.com/files/5975967";
+/// The sha256 of the original archive, the one scikit-learn checks.
+pub const ARCHIVE_SHA256: &str = "8f1b2514ca22a5ade8fbb9cfa5727df95fa587f4c87b786e15c759fa66d95610";
+/// Documents per split of the "bydate" version: (train, test).
+pub const SPLIT_COUNTS: (usize, usize) = (11_314, 7_532);
+/// Environment variable naming the data directory.
+pub const DATA_ENV: &str = "TOPICMILL_DATA";
+/// Environment variable that replaces the download URL (a mirror, or a test
+/// server); the checksum stays the original archive's.
+pub const URL_ENV: &str = "TOPICMILL_20NEWS_URL";
+
+/// A remote file and the checksum its bytes must have.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub url: String,
+    pub sha256: String,
+}
+
+impl Default for Remote {
+    fn default() -> Self {
+        Remote {
+            url: ARCHIVE_URL.to_owned(),
+            sha256: ARCHIVE_SHA256.to_owned(),
+        }
+    }
+}
+
+impl Remote {
+    /// The canonical archive, at the URL of `$TOPICMILL_20NEWS_URL` when set.
+    pub fn from_env() -> Self {
+        let mut remote = Remote::default();
+        if let Some(url) = std::env::var_os(URL_ENV).filter(|v| !v.is_empty()) {
+            remote.url = url.to_string_lossy().into_owned();
+        }
+        remote
+    }
+}
+
+/// The data directories to search, most specific first.
+pub fn data_dirs(flag: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(dir) = flag {
+        return vec![dir.to_path_buf()];
+    }
+    let mut dirs = Vec::new();
+    if let Some(env) = std::env::var_os(DATA_ENV).filter(|v| !v.is_empty()) {
+        dirs.push(PathBuf::from(env));
+    }
+    dirs.push(PathBuf::from("datasets"));
+    dirs
+}
+
+/// The archive inside `dirs`, if any of them holds it.
+pub fn find_archive(dirs: &[PathBuf]) -> Option<PathBuf> {
+    dirs.iter()
+        .flat_map(|dir| {
+            [
+                dir.join(ARCHIVE_NAME),
+                dir.join("20news-bydate").join(ARCHIVE_NAME),
+            ]
+        })
+        .find(|path| path.is_file())
+}
+
+/// Finds the archive in `dirs` and checks it, or downloads it from `remote` into
+/// the first of `dirs`.
+pub fn locate_or_fetch(dirs: &[PathBuf], remote: &Remote) -> Result<PathBuf> {
+    if let Some(found) = find_archive(dirs) {
+        check_local_copy(&found)?;
+        return Ok(found);
+    }
+    let dir = dirs.first().context("no data directory to download into")?;
+    let dest = dir.join(ARCHIVE_NAME);
+    download(remote, &dest).with_context(|| {
+        format!(
+            "the 20 Newsgroups archive is not in {searched}, and downloading it failed; \
+             fetch {url} (sha256 {sha}) by hand and put it at {dest}, or point --data-dir \
+             or {DATA_ENV} at a directory that holds {ARCHIVE_NAME}",
+            searched = dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            url = remote.url,
+            sha = remote.sha256,
+            dest = dest.display(),
+        )
+    })?;
+    Ok(dest)
+}
+
+/// Accepts the original archive by checksum, or a repacked one by its contents.
+pub fn check_local_copy(path: &Path) -> Result<()> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let digest = sha256_hex(BufReader::new(file))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if digest == ARCHIVE_SHA256 {
+        return Ok(());
+    }
+    let (train, test) = count_documents(path)?;
+    if (train, test) != SPLIT_COUNTS {
+        bail!(
+            "{} is not the 20 Newsgroups \"bydate\" archive: it holds {train} train and {test} \
+             test documents, expected {} and {}",
+            path.display(),
+            SPLIT_COUNTS.0,
+            SPLIT_COUNTS.1
+        );
+    }
+    Ok(())
+}
+
+/// Counts the regular files under `20news-bydate-train/` and `-test/`.
+fn count_documents(path: &Path) -> Result<(usize, usize)> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
+    let (mut train, mut test) = (0, 0);
+    let entries = archive
+        .entries()
+        .with_context(|| format!("{} is not a gzip-compressed tar archive", path.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("{}: corrupt tar entry", path.display()))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry.path()?.to_string_lossy().into_owned();
+        let name = name.trim_start_matches("./");
+        if name.starts_with("20news-bydate-train/") {
+            train += 1;
+        } else if name.starts_with("20news-bydate-test/") {
+            test += 1;
+        }
+    }
+    Ok((train, test))
+}
+
+fn sha256_hex(mut reader: impl Read) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Downloads `remote` to `dest` with a progress bar on stderr (hidden when stderr
+/// is not a terminal). The bytes go to a temporary file in `dest`'s directory and
+/// are renamed into place only once their sha256 matches: a failed or interrupted
+/// download leaves nothing behind.
+pub fn download(remote: &Remote, dest: &Path) -> Result<()> {
+    let dir = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(20)))
+        .timeout_recv_body(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut response = agent
+        .get(&remote.url)
+        .call()
+        .with_context(|| format!("GET {}", remote.url))?;
+    let length = response.body().content_length();
+
+    let bar = match length {
+        Some(len) => ProgressBar::new(len).with_style(
+            ProgressStyle::with_template(
+                "{msg} {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            )
+            .expect("static template"),
+        ),
+        None => ProgressBar::new_spinner(),
+    };
+    bar.set_message(format!("downloading {ARCHIVE_NAME}"));
+
+    let mut tmp = topicmill_sparse::atomic_temp_builder(".download-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut hasher = Sha256::new();
+    let mut body = response.body_mut().with_config().limit(u64::MAX).reader();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut received = 0u64;
+    loop {
+        let n = body
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", remote.url))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        tmp.write_all(&buf[..n])
+            .with_context(|| format!("writing {}", tmp.path().display()))?;
+        received += n as u64;
+        bar.set_position(received);
+    }
+    bar.finish_and_clear();
+
+    let digest = hex(&hasher.finalize());
+    if digest != remote.sha256 {
+        bail!(
+            "{} has sha256 {digest}, expected {} ({received} bytes received)",
+            remote.url,
+            remote.sha256
+        );
+    }
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("syncing {}", tmp.path().display()))?;
+    tmp.persist(dest)
+        .with_context(|| format!("cannot move the download into {}", dest.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+    use std::thread;
+
+    /// Serves `status` and `body` to the first `requests` connections on a
+    /// loopback port; returns the URL.
+    fn serve(status: &'static str, body: Vec<u8>, requests: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for stream in listener.incoming().take(requests) {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                stream.write_all(head.as_bytes()).unwrap();
+                stream.write_all(&body).unwrap();
+            }
+        });
+        format!("http://{addr}/files/5975967")
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn downloads_and_checks_the_sha256() {
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let sha = sha256_hex(&body[..]).unwrap();
+        let remote = Remote {
+            url: serve("200 OK", body.clone(), 1),
+            sha256: sha,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("sub").join(ARCHIVE_NAME);
+        download(&remote, &dest).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), body);
+        assert_eq!(leftovers(&dir.path().join("sub")), vec![ARCHIVE_NAME]);
+    }
+
+    #[test]
+    fn a_wrong_checksum_leaves_nothing_behind() {
+        let remote = Remote {
+            url: serve("200 OK", b"not the archive".to_vec(), 1),
+            sha256: ARCHIVE_SHA256.to_owned(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let err = download(&remote, &dir.path().join(ARCHIVE_NAME)).unwrap_err();
+        assert!(format!("{err:#}").contains("expected 8f1b2514"), "{err:#}");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn an_http_error_leaves_nothing_behind() {
+        let remote = Remote {
+            url: serve("404 Not Found", Vec::new(), 1),
+            sha256: ARCHIVE_SHA256.to_owned(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let err = download(&remote, &dir.path().join(ARCHIVE_NAME)).unwrap_err();
+        assert!(format!("{err:#}").contains("404"), "{err:#}");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn offline_says_where_to_put_the_file() {
+        // A port that was just free: nothing listens there.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let remote = Remote {
+            url: format!("http://127.0.0.1:{port}/files/5975967"),
+            sha256: ARCHIVE_SHA256.to_owned(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let err = locate_or_fetch(&[dir.path().to_path_buf()], &remote).unwrap_err();
+        let msg = format!("{err:#}");
+        let dest = dir.path().join(ARCHIVE_NAME);
+        assert!(msg.contains(&dest.display().to_string()), "{msg}");
+        assert!(msg.contains(ARCHIVE_SHA256), "{msg}");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn finds_the_archive_in_either_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(find_archive(&[dir.path().to_path_buf()]), None);
+        let nested = dir.path().join("20news-bydate");
+        std::fs::create_dir(&nested).unwrap();
+        std::fs::write(nested.join(ARCHIVE_NAME), b"x").unwrap();
+        assert_eq!(
+            find_archive(&[dir.path().to_path_buf()]),
+            Some(nested.join(ARCHIVE_NAME))
+        );
+        std::fs::write(dir.path().join(ARCHIVE_NAME), b"x").unwrap();
+        assert_eq!(
+            find_archive(&[dir.path().to_path_buf()]),
+            Some(dir.path().join(ARCHIVE_NAME))
+        );
+    }
+
+    #[test]
+    fn a_foreign_local_file_is_rejected_with_its_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ARCHIVE_NAME);
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        ));
+        for name in [
+            "20news-bydate-train/sci.space/1",
+            "20news-bydate-test/sci.space/2",
+        ] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(5);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, name, &b"hello"[..])
+                .unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap();
+        let err = check_local_copy(&path).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("holds 1 train and 1 test documents"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn the_shared_copy_checks_out_by_its_contents() {
+        let Some(path) = topicmill_testdata::require("20news-bydate/20news-bydate.tar.gz") else {
+            return;
+        };
+        check_local_copy(&path).unwrap();
+    }
+}

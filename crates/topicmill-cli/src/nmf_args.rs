@@ -1,0 +1,141 @@
+//! The NMF options shared by `fit` and `demo`, and the progress bar that shows a
+//! fit's iterations.
+
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use topicmill_nmf::{Init, Loss, Nmf, NmfParams, Progress, Solver};
+
+/// `--solver`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SolverArg {
+    /// Lee & Seung multiplicative updates (the seed's algorithm; the only one for KL).
+    Mu,
+    /// Hierarchical ALS / coordinate descent: far fewer iterations.
+    Hals,
+}
+
+/// `--init`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InitArg {
+    Random,
+    Nndsvd,
+    Nndsvda,
+    Nndsvdar,
+}
+
+/// `--loss`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LossArg {
+    Frobenius,
+    Kl,
+}
+
+/// The estimator's parameters, as flags. Defaults are the library's unless a
+/// command overrides them.
+#[derive(Debug, Clone, Args)]
+pub struct NmfArgs {
+    /// Number of topics.
+    #[arg(short = 'k', long)]
+    pub k: usize,
+    /// Update rule [default: hals, or mu with --loss kl].
+    #[arg(long, value_enum)]
+    pub solver: Option<SolverArg>,
+    /// Initialization.
+    #[arg(long, value_enum, default_value = "nndsvda")]
+    pub init: InitArg,
+    /// Objective.
+    #[arg(long, value_enum, default_value = "frobenius")]
+    pub loss: LossArg,
+    /// Iteration cap.
+    #[arg(long, default_value_t = 200)]
+    pub max_iter: usize,
+    /// Relative tolerance on the loss decrease, checked every 10 iterations
+    /// (0 runs all iterations).
+    #[arg(long, default_value_t = 1e-4)]
+    pub tol: f64,
+    /// Random seed (random init, NNDSVDar, the randomized SVD).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Regularization of W (scikit-learn's alpha_W).
+    #[arg(long, default_value_t = 0.0)]
+    pub alpha_w: f64,
+    /// Regularization of H (scikit-learn's alpha_H) [default: same as --alpha-w].
+    #[arg(long)]
+    pub alpha_h: Option<f64>,
+    /// Mix of L1 in the regularization, 0 (L2) to 1 (L1).
+    #[arg(long, default_value_t = 0.0)]
+    pub l1_ratio: f64,
+    /// Stop after this many seconds (checked after each iteration).
+    #[arg(long, value_name = "SECONDS")]
+    pub time_budget: Option<f64>,
+}
+
+impl NmfArgs {
+    /// The library parameters these flags describe (validated by `fit`).
+    pub fn params(&self) -> NmfParams {
+        let loss = match self.loss {
+            LossArg::Frobenius => Loss::Frobenius,
+            LossArg::Kl => Loss::KullbackLeibler,
+        };
+        let solver = match (self.solver, loss) {
+            (Some(SolverArg::Mu), _) | (None, Loss::KullbackLeibler) => Solver::Mu,
+            (Some(SolverArg::Hals), _) | (None, _) => Solver::Hals,
+        };
+        let init = match self.init {
+            InitArg::Random => Init::Random,
+            InitArg::Nndsvd => Init::Nndsvd,
+            InitArg::Nndsvda => Init::Nndsvda,
+            InitArg::Nndsvdar => Init::Nndsvdar,
+        };
+        Nmf::params(self.k)
+            .solver(solver)
+            .init(init)
+            .loss(loss)
+            .max_iter(self.max_iter)
+            .tol(self.tol)
+            .seed(self.seed)
+            .alpha_w(self.alpha_w)
+            .alpha_h(self.alpha_h)
+            .l1_ratio(self.l1_ratio)
+            .time_budget(
+                self.time_budget
+                    .map(|s| Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)),
+            )
+    }
+}
+
+/// A progress bar over a fit's iterations, on stderr; indicatif hides it when
+/// stderr is not a terminal.
+pub struct FitProgress {
+    bar: ProgressBar,
+}
+
+impl FitProgress {
+    pub fn new(max_iter: usize) -> Self {
+        let bar = ProgressBar::new(max_iter as u64).with_style(
+            ProgressStyle::with_template("fit {bar:40} {pos}/{len} iterations {msg} [{elapsed}]")
+                .expect("static template"),
+        );
+        FitProgress { bar }
+    }
+
+    /// The callback to hand to `fit_with`.
+    pub fn callback(&self) -> impl FnMut(&Progress) -> ControlFlow<()> + '_ {
+        |p: &Progress| {
+            self.bar.set_position(p.iteration as u64);
+            if let Some(loss) = p.loss {
+                self.bar.set_message(format!("error {loss:.6}"));
+            }
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+impl Drop for FitProgress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}

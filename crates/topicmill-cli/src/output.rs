@@ -1,0 +1,272 @@
+//! Output files and tables shared by the subcommands: atomic writes, `.npy`
+//! arrays for Python users, CSV, and the topic table of the seed experiment.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use topicmill_nmf::NmfModel;
+use topicmill_sparse::CsrView;
+
+/// Writes `path` atomically: `body` writes into a temporary file in the same
+/// directory, which is synced and renamed over `path` only when `body`
+/// succeeds. On any error the temporary file is removed and `path` untouched.
+pub fn write_atomic<F>(path: &Path, body: F) -> Result<()>
+where
+    F: FnOnce(&mut BufWriter<&File>) -> io::Result<()>,
+{
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = topicmill_sparse::atomic_temp_builder(".topicmill-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    {
+        let mut out = BufWriter::new(tmp.as_file());
+        body(&mut out)
+            .and_then(|()| out.flush())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot sync {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot move the new file into {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes a row-major `rows × cols` f32 matrix as a NumPy `.npy` file (format
+/// 1.0, little-endian `<f4`, C order), atomically.
+pub fn write_npy(path: &Path, data: &[f32], rows: usize, cols: usize) -> Result<()> {
+    assert_eq!(data.len(), rows * cols, "npy shape does not match the data");
+    write_atomic(path, |out| {
+        let mut header =
+            format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+        // magic (6) + version (2) + header length (2) + header + '\n' is a multiple of 64.
+        let unpadded = 10 + header.len() + 1;
+        header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+        header.push('\n');
+        out.write_all(b"\x93NUMPY\x01\x00")?;
+        let len = u16::try_from(header.len()).expect("npy header is short");
+        out.write_all(&len.to_le_bytes())?;
+        out.write_all(header.as_bytes())?;
+        for value in data {
+            out.write_all(&value.to_le_bytes())?;
+        }
+        Ok(())
+    })
+}
+
+/// Quotes a CSV field when it needs it (RFC 4180).
+pub fn csv_field(field: &str) -> std::borrow::Cow<'_, str> {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\"")).into()
+    } else {
+        field.into()
+    }
+}
+
+/// Prints topics as columns, the layout of the seed experiment's table:
+///
+/// ```text
+/// Topic #01   Topic #02   …
+/// god         graphics
+/// people      thanks
+/// ```
+pub fn write_topic_table<W: Write>(
+    out: &mut W,
+    headers: &[String],
+    columns: &[Vec<String>],
+) -> io::Result<()> {
+    let widths: Vec<usize> = headers
+        .iter()
+        .zip(columns)
+        .map(|(h, col)| {
+            col.iter()
+                .map(|w| w.chars().count())
+                .chain([h.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let depth = columns.iter().map(Vec::len).max().unwrap_or(0);
+    let row = |out: &mut W, cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
+        let line: Vec<String> = cells
+            .zip(&widths)
+            .map(|(cell, &w)| format!("{cell:<w$}"))
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())
+    };
+    row(out, &mut headers.iter().map(String::as_str))?;
+    row(
+        out,
+        &mut widths
+            .iter()
+            .map(|&w| "-".repeat(w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str),
+    )?;
+    for i in 0..depth {
+        row(
+            out,
+            &mut columns
+                .iter()
+                .map(|col| col.get(i).map_or("", String::as_str)),
+        )?;
+    }
+    Ok(())
+}
+
+/// Indices of the `n` largest values of `scores`, largest first; ties keep the
+/// lower index first, so the order is deterministic.
+pub fn top_indices(scores: impl Iterator<Item = f32>, n: usize) -> Vec<usize> {
+    let mut indexed: Vec<(usize, f32)> = scores.enumerate().collect();
+    let n = n.min(indexed.len());
+    let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if n < indexed.len() {
+        indexed.select_nth_unstable_by(n, by_score);
+        indexed.truncate(n);
+    }
+    indexed.sort_by(by_score);
+    indexed.into_iter().map(|(i, _)| i).collect()
+}
+
+/// Saves a model atomically.
+pub fn save_model(path: &Path, model: &NmfModel) -> Result<()> {
+    write_atomic(path, |out| model.save(out).map_err(io::Error::other))
+}
+
+/// Loads a model, naming the file in any error.
+pub fn load_model(path: &Path) -> Result<NmfModel> {
+    let file = File::open(path).with_context(|| format!("cannot open model {}", path.display()))?;
+    NmfModel::load(io::BufReader::new(file))
+        .with_context(|| format!("cannot read model {}", path.display()))
+}
+
+/// The top `n` words of every topic of `model`, topic by topic, with weights.
+pub fn topic_words(model: &NmfModel, vocabulary: &[String], n: usize) -> Vec<Vec<(String, f32)>> {
+    let (k, ht) = (model.k(), model.ht());
+    (0..k)
+        .map(|t| {
+            let column = ht.iter().skip(t).step_by(k).copied();
+            top_indices(column, n)
+                .into_iter()
+                .map(|j| (vocabulary[j].clone(), ht[j * k + t]))
+                .collect()
+        })
+        .collect()
+}
+
+/// Prints topics as the seed's table: `Topic #01` … as columns, top words down.
+pub fn print_topics<W: Write>(out: &mut W, topics: &[Vec<(String, f32)>]) -> io::Result<()> {
+    let headers: Vec<String> = (1..=topics.len())
+        .map(|t| format!("Topic #{t:02}"))
+        .collect();
+    let columns: Vec<Vec<String>> = topics
+        .iter()
+        .map(|words| words.iter().map(|(w, _)| w.clone()).collect())
+        .collect();
+    write_topic_table(out, &headers, &columns)
+}
+
+/// Per-document CSV: id, dominant topic (1-based, empty for a document with no
+/// weight at all), then the k weights.
+pub fn write_doc_topics(path: &Path, doc_ids: &[String], w: &[f32], k: usize) -> Result<()> {
+    write_atomic(path, |out| {
+        write!(out, "doc_id,dominant_topic")?;
+        for t in 1..=k {
+            write!(out, ",topic_{t:02}")?;
+        }
+        writeln!(out)?;
+        for (id, row) in doc_ids.iter().zip(w.chunks_exact(k)) {
+            write!(out, "{}", csv_field(id))?;
+            match top_indices(row.iter().copied(), 1).first() {
+                Some(&t) if row[t] > 0.0 => write!(out, ",{}", t + 1)?,
+                _ => write!(out, ",")?,
+            }
+            for v in row {
+                write!(out, ",{v}")?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    })
+}
+
+/// ‖X‖_F, accumulated in f64.
+pub fn frobenius_norm(x: &CsrView<'_>) -> f64 {
+    x.data()
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_header_is_aligned_and_parsable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.npy");
+        write_npy(&path, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!((10 + header_len) % 64, 0);
+        let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+        assert!(header.contains("'shape': (2, 3)"), "{header}");
+        assert!(header.ends_with('\n'));
+        let data = &bytes[10 + header_len..];
+        assert_eq!(data.len(), 6 * 4);
+        assert_eq!(f32::from_le_bytes(data[20..24].try_into().unwrap()), 6.0);
+    }
+
+    #[test]
+    fn failed_atomic_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        let err = write_atomic(&path, |out| {
+            out.write_all(b"half")?;
+            Err(io::Error::other("disk on fire"))
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("disk on fire"));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn top_indices_breaks_ties_by_index() {
+        let scores = [0.5f32, 2.0, 0.5, 3.0, 2.0];
+        assert_eq!(top_indices(scores.into_iter(), 3), vec![3, 1, 4]);
+        assert_eq!(top_indices(scores.into_iter(), 10), vec![3, 1, 4, 0, 2]);
+    }
+
+    #[test]
+    fn topic_table_lays_out_columns() {
+        let mut out = Vec::new();
+        let headers = vec!["Topic #01".to_owned(), "Topic #02".to_owned()];
+        let columns = vec![
+            vec!["god".to_owned(), "people".to_owned()],
+            vec!["graphics".to_owned(), "thanks".to_owned()],
+        ];
+        write_topic_table(&mut out, &headers, &columns).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "Topic #01  Topic #02\n---------  ---------\ngod        graphics\npeople     thanks\n"
+        );
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

@@ -1,0 +1,68 @@
+//! `topicmill topics`: the top words of each topic of a saved model.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+
+use crate::output::{csv_field, load_model, print_topics, topic_words};
+
+/// Output format of `topics`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// Topics as columns, like the seed experiment's table.
+    Table,
+    Json,
+    /// `topic,rank,word,weight`.
+    Csv,
+}
+
+/// Print the top words of each topic of a model.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Model file written by `topicmill fit`.
+    pub model: PathBuf,
+    /// Words per topic.
+    #[arg(short = 'n', long, default_value_t = 8)]
+    pub top: usize,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let model = load_model(&args.model)?;
+    let vocabulary = model
+        .vocabulary()
+        .with_context(|| format!("model {} carries no vocabulary", args.model.display()))?;
+    let topics = topic_words(&model, vocabulary, args.top);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Table => print_topics(&mut out, &topics)?,
+        Format::Json => {
+            let json: Vec<_> = topics
+                .iter()
+                .enumerate()
+                .map(|(t, words)| {
+                    serde_json::json!({
+                        "topic": t + 1,
+                        "words": words.iter().map(|(w, _)| w).collect::<Vec<_>>(),
+                        "weights": words.iter().map(|(_, v)| v).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &json)?;
+            writeln!(out)?;
+        }
+        Format::Csv => {
+            writeln!(out, "topic,rank,word,weight")?;
+            for (t, words) in topics.iter().enumerate() {
+                for (rank, (word, weight)) in words.iter().enumerate() {
+                    writeln!(out, "{},{},{},{weight}", t + 1, rank + 1, csv_field(word))?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! `topicmill vectorize`: a corpus in, a TF-IDF matrix out.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::ValueEnum;
+use topicmill_sparse::CsrMatrix;
+use topicmill_text::{
+    DocFreq, Documents, JsonlFields, NewsgroupsOptions, Norm, Remove, StopWords, Subset,
+    TfidfModel, TfidfParams, Utf8,
+};
+
+/// Kinds of input corpus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// `20news-bydate.tar.gz`, or a folder holding its extracted splits.
+    #[value(name = "20news")]
+    #[serde(rename = "20news")]
+    Newsgroups,
+    /// A folder of text files; each sub-folder's name is its files' label.
+    Folder,
+    /// JSON lines: one object per line with a text field.
+    Jsonl,
+    /// Plain text, one document per line.
+    Lines,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubsetArg {
+    Train,
+    Test,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemoveArg {
+    Headers,
+    Footers,
+    Quotes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NormArg {
+    L2,
+    L1,
+    None,
+}
+
+/// Turn a corpus into a TF-IDF matrix, exactly as scikit-learn's
+/// `TfidfVectorizer` (defaults are scikit-learn's).
+#[derive(Debug, clap::Args, serde::Serialize)]
+pub struct Args {
+    /// The kind of input.
+    #[arg(long, value_enum)]
+    pub input: InputKind,
+    /// The corpus: a file or folder, depending on `--input`.
+    pub path: PathBuf,
+    /// Write the corpus directory (matrix, transpose, vocabulary, ids, labels,
+    /// manifest recording every option) here.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing corpus directory at `--out`.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Stream (lines and jsonl inputs): two passes over chunks of documents,
+    /// memory bounded by the term table and one chunk, straight to `--out`.
+    #[arg(long)]
+    pub streaming: bool,
+    /// Documents per chunk with `--streaming`.
+    #[arg(long, default_value_t = 50_000)]
+    pub chunk_docs: usize,
+    /// Also write the matrix, vocabulary, ids, labels and a manifest as text
+    /// (MatrixMarket `matrix.mtx`, `vocab.txt`, `ids.txt`, `labels.txt`,
+    /// `manifest.json`) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
+
+    /// 20news: the split.
+    #[arg(long, value_enum, default_value = "train")]
+    pub subset: SubsetArg,
+    /// 20news: categories to keep, comma-separated (default all).
+    #[arg(long, value_delimiter = ',')]
+    pub categories: Option<Vec<String>>,
+    /// 20news: what to strip, comma-separated (headers,footers,quotes).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub remove: Vec<RemoveArg>,
+
+    /// jsonl: the text field.
+    #[arg(long, default_value = "text")]
+    pub text_field: String,
+    /// jsonl: the id field (default: line numbers).
+    #[arg(long)]
+    pub id_field: Option<String>,
+    /// jsonl: the label field (default: no labels).
+    #[arg(long)]
+    pub label_field: Option<String>,
+    /// folder, jsonl, lines: replace invalid UTF-8 with U+FFFD instead of failing.
+    #[arg(long)]
+    pub lossy: bool,
+
+    /// Stop words: `english` (scikit-learn's list) or none.
+    #[arg(long, value_parser = ["english", "none"], default_value = "none")]
+    pub stop_words: String,
+    /// Minimum document frequency: a count (`2`) or a proportion (`0.01`).
+    #[arg(long, default_value = "1")]
+    pub min_df: DocFreq,
+    /// Maximum document frequency: a count (`500`) or a proportion (`1.0`).
+    #[arg(long, default_value = "1.0")]
+    pub max_df: DocFreq,
+    /// Keep only this many terms, the most frequent.
+    #[arg(long)]
+    pub max_features: Option<usize>,
+    /// Row normalization.
+    #[arg(long, value_enum, default_value = "l2")]
+    pub norm: NormArg,
+    /// No idf weighting.
+    #[arg(long)]
+    pub no_idf: bool,
+    /// No idf smoothing.
+    #[arg(long)]
+    pub no_smooth_idf: bool,
+    /// 1 + ln(tf) instead of tf.
+    #[arg(long)]
+    pub sublinear_tf: bool,
+    /// Keep case.
+    #[arg(long)]
+    pub no_lowercase: bool,
+}
+
+impl Args {
+    fn params(&self) -> TfidfParams {
+        TfidfParams::default()
+            .lowercase(!self.no_lowercase)
+            .stop_words((self.stop_words == "english").then_some(StopWords::English))
+            .min_df(self.min_df)
+            .max_df(self.max_df)
+            .max_features(self.max_features)
+            .norm(match self.norm {
+                NormArg::L2 => Norm::L2,
+                NormArg::L1 => Norm::L1,
+                NormArg::None => Norm::None,
+            })
+            .use_idf(!self.no_idf)
+            .smooth_idf(!self.no_smooth_idf)
+            .sublinear_tf(self.sublinear_tf)
+    }
+
+    fn newsgroups(&self) -> NewsgroupsOptions {
+        NewsgroupsOptions {
+            subset: match self.subset {
+                SubsetArg::Train => Subset::Train,
+                SubsetArg::Test => Subset::Test,
+                SubsetArg::All => Subset::All,
+            },
+            categories: self.categories.clone(),
+            remove: Remove {
+                headers: self.remove.contains(&RemoveArg::Headers),
+                footers: self.remove.contains(&RemoveArg::Footers),
+                quotes: self.remove.contains(&RemoveArg::Quotes),
+            },
+        }
+    }
+
+    fn utf8(&self) -> Utf8 {
+        if self.lossy {
+            Utf8::Lossy
+        } else {
+            Utf8::Strict
+        }
+    }
+}
+
+fn read(args: &Args) -> anyhow::Result<Documents> {
+    let path = &args.path;
+    let docs = match args.input {
+        InputKind::Newsgroups => topicmill_text::load_20newsgroups(path, &args.newsgroups())?,
+        InputKind::Folder => topicmill_text::read_folder(path, args.utf8())?,
+        InputKind::Lines => topicmill_text::read_lines(path, args.utf8())?,
+        InputKind::Jsonl => {
+            let fields = JsonlFields {
+                text: args.text_field.clone(),
+                id: args.id_field.clone(),
+                label: args.label_field.clone(),
+            };
+            topicmill_text::read_jsonl(path, &fields, args.utf8())?
+        }
+    };
+    Ok(docs)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let params = args.params();
+    params.validate()?;
+    if args.out.is_none() && args.export.is_none() {
+        bail!("nothing to write: give --out DIR (and/or --export DIR)");
+    }
+    let started = Instant::now();
+    let progress = indicatif::ProgressBar::new_spinner();
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    if args.streaming {
+        return stream(&args, &params, &progress);
+    }
+    progress.set_message(format!("reading {}", args.path.display()));
+    let docs = read(&args).with_context(|| format!("reading {}", args.path.display()))?;
+    let read_secs = started.elapsed().as_secs_f64();
+    progress.set_message(format!("vectorizing {} documents", docs.len()));
+    let (model, matrix) = params.fit_transform(&docs.texts)?;
+    let vectorize_secs = started.elapsed().as_secs_f64() - read_secs;
+    let manifest = manifest(&args, &params, matrix.rows(), matrix.cols(), matrix.nnz());
+    let write_started = Instant::now();
+    if let Some(dir) = &args.out {
+        progress.set_message(format!("writing {}", dir.display()));
+        let mut writer = topicmill_sparse::CorpusWriter::create(dir, matrix.cols())
+            .with_context(|| format!("writing {}", dir.display()))?
+            .overwrite(args.overwrite);
+        for row in matrix.outer_iterator() {
+            writer.push_row(row.indices(), row.data())?;
+        }
+        writer
+            .finish(
+                model.vocabulary(),
+                &docs.ids,
+                docs.labels.as_deref(),
+                manifest.clone(),
+            )
+            .with_context(|| format!("writing {}", dir.display()))?;
+    }
+    if let Some(dir) = &args.export {
+        export(dir, &model, &matrix, &docs, &manifest)
+            .with_context(|| format!("writing {}", dir.display()))?;
+    }
+    progress.finish_and_clear();
+    eprintln!(
+        "{} documents x {} terms, {} non-zeros (read {:.3} s, vectorize {:.3} s, write {:.3} s, total {:.3} s)",
+        matrix.rows(),
+        matrix.cols(),
+        matrix.nnz(),
+        read_secs,
+        vectorize_secs,
+        write_started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The options of the run, recorded in the corpus manifest.
+fn manifest(
+    args: &Args,
+    params: &TfidfParams,
+    rows: usize,
+    cols: usize,
+    nnz: usize,
+) -> serde_json::Value {
+    serde_json::json!({
+        "input": args.input,
+        "path": args.path,
+        "newsgroups": (args.input == InputKind::Newsgroups).then(|| args.newsgroups()),
+        "utf8": args.utf8(),
+        "jsonl_fields": (args.input == InputKind::Jsonl).then(|| serde_json::json!({
+            "text": args.text_field, "id": args.id_field, "label": args.label_field,
+        })),
+        "tfidf": params,
+        "token_pattern": r"(?u)\b\w\w+\b",
+        "unicode_version": topicmill_text::UNICODE_VERSION,
+        "streaming": args.streaming.then_some(args.chunk_docs),
+        "n_docs": rows,
+        "n_terms": cols,
+        "nnz": nnz,
+        "created_by": format!("topicmill vectorize {}", env!("CARGO_PKG_VERSION")),
+    })
+}
+
+fn stream(
+    args: &Args,
+    params: &TfidfParams,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<()> {
+    let Some(dir) = &args.out else {
+        bail!("--streaming writes a corpus directory: give --out DIR");
+    };
+    if args.export.is_some() {
+        bail!("--streaming does not hold the matrix in memory: --export is not available");
+    }
+    let fields = JsonlFields {
+        text: args.text_field.clone(),
+        id: args.id_field.clone(),
+        label: args.label_field.clone(),
+    };
+    let lines = topicmill_text::LinesSource {
+        path: &args.path,
+        utf8: args.utf8(),
+    };
+    let jsonl = topicmill_text::JsonlSource {
+        path: &args.path,
+        fields,
+        utf8: args.utf8(),
+    };
+    let source: &dyn topicmill_text::DocumentSource = match args.input {
+        InputKind::Lines => &lines,
+        InputKind::Jsonl => &jsonl,
+        _ => bail!("--streaming reads --input lines or jsonl"),
+    };
+    let started = Instant::now();
+    // The shape is known only at the end, and the corpus manifest records it.
+    let mut extra = manifest(args, params, 0, 0, 0);
+    if let Some(fields) = extra.as_object_mut() {
+        for shape in ["n_docs", "n_terms", "nnz"] {
+            fields.remove(shape);
+        }
+    }
+    let (_, written) = topicmill_text::stream_to_corpus(
+        params,
+        source,
+        args.chunk_docs,
+        dir,
+        args.overwrite,
+        extra,
+        &mut |n| progress.set_message(format!("{n} documents processed (2 passes)")),
+    )
+    .with_context(|| format!("streaming {} into {}", args.path.display(), dir.display()))?;
+    progress.finish_and_clear();
+    eprintln!(
+        "{} documents x {} terms, {} non-zeros (streamed, total {:.3} s)",
+        written.nrows,
+        written.ncols,
+        written.nnz,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn export(
+    dir: &Path,
+    model: &TfidfModel,
+    matrix: &CsrMatrix,
+    docs: &Documents,
+    manifest: &serde_json::Value,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let lines = |name: &str, items: &[String]| -> anyhow::Result<()> {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join(name))?);
+        for item in items {
+            // Ids and labels from JSON may hold newlines: escape them.
+            writeln!(out, "{}", item.replace('\\', "\\\\").replace('\n', "\\n"))?;
+        }
+        out.flush()?;
+        Ok(())
+    };
+    lines("vocab.txt", model.vocabulary())?;
+    lines("ids.txt", &docs.ids)?;
+    if let Some(labels) = &docs.labels {
+        lines("labels.txt", labels)?;
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("matrix.mtx"))?);
+    writeln!(out, "%%MatrixMarket matrix coordinate real general")?;
+    writeln!(out, "{} {} {}", matrix.rows(), matrix.cols(), matrix.nnz())?;
+    for (i, row) in matrix.outer_iterator().enumerate() {
+        for (j, v) in row.iter() {
+            writeln!(out, "{} {} {}", i + 1, j + 1, v)?;
+        }
+    }
+    out.flush()?;
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_string_pretty(manifest)? + "\n",
+    )?;
+    Ok(())
+}

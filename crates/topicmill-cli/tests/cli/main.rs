@@ -1,0 +1,28 @@
+//! CLI integration tests: one test binary that runs the real `topicmill` binary
+//! on real files, one module per subcommand.
+
+mod import_inspect;
+mod report;
+mod vectorize;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Run the built `topicmill` binary with `args`, in `cwd`.
+pub fn topicmill(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_topicmill"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the topicmill binary runs")
+}
+
+/// Standard output as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

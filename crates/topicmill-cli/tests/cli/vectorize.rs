@@ -1,0 +1,172 @@
+//! `topicmill vectorize` on small files it writes, and on the shared 20 Newsgroups
+//! tarball (scikit-learn 1.9.1's figures).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use topicmill_sparse::Corpus;
+
+fn topicmill(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_topicmill"))
+        .args(args)
+        .output()
+        .expect("the topicmill binary runs")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn lines_to_corpus_in_memory_and_streaming_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("docs.txt");
+    let text: String = (0..500)
+        .map(|i| format!("Doc{} the Word{} and more{}\n", i % 17, i % 5, i % 50))
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let memory = dir.path().join("memory");
+    let streamed = dir.path().join("streamed");
+    let common = ["--stop-words", "english", "--min-df", "2", "--sublinear-tf"];
+    let out = topicmill(
+        &[
+            &[
+                "vectorize",
+                "--input",
+                "lines",
+                path(&input),
+                "-o",
+                path(&memory),
+            ],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = topicmill(
+        &[
+            &[
+                "vectorize",
+                "--input",
+                "lines",
+                path(&input),
+                "-o",
+                path(&streamed),
+                "--streaming",
+                "--chunk-docs",
+                "64",
+            ],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = Corpus::open(&memory).unwrap();
+    let b = Corpus::open(&streamed).unwrap();
+    // 17 "docN" + 5 "wordN" + 50 "moreN" terms; "the" and "and" are stop words.
+    assert_eq!(a.matrix().shape(), (500, 72));
+    assert_eq!(a.matrix(), b.matrix());
+    assert_eq!(a.vocabulary(), b.vocabulary());
+    assert_eq!(a.doc_ids()[0], "1");
+    let tfidf = &a.manifest().extra["tfidf"];
+    assert_eq!(tfidf["stop_words"], "english");
+    assert_eq!(tfidf["min_df"]["count"], 2);
+    assert_eq!(tfidf["sublinear_tf"], true);
+    assert_eq!(b.manifest().extra["streaming"], 64);
+}
+
+#[test]
+fn user_errors_exit_1_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, b"ok\nnot \xFF utf8\n").unwrap();
+    let out_dir = dir.path().join("out");
+    let out = topicmill(&[
+        "vectorize",
+        "--input",
+        "lines",
+        path(&bad),
+        "-o",
+        path(&out_dir),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("invalid UTF-8 at byte offset 7"),
+        "{stderr}"
+    );
+    assert!(!out_dir.exists(), "no partial output");
+    // --lossy accepts it.
+    let out = topicmill(&[
+        "vectorize",
+        "--input",
+        "lines",
+        path(&bad),
+        "-o",
+        path(&out_dir),
+        "--lossy",
+    ]);
+    assert!(out.status.success());
+    // Parameters are checked before any work.
+    let out = topicmill(&[
+        "vectorize",
+        "--input",
+        "lines",
+        path(&bad),
+        "-o",
+        path(&out_dir),
+        "--max-df",
+        "1.5",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_df must be"));
+    // Usage errors are clap's: exit 2.
+    let out = topicmill(&["vectorize", "--input", "pdf", path(&bad)]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn newsgroups_four_categories_matches_scikit_learn() {
+    let Some(tarball) = topicmill_testdata::require("20news-bydate/20news-bydate.tar.gz") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("news");
+    let out = topicmill(&[
+        "vectorize",
+        "--input",
+        "20news",
+        path(&tarball),
+        "-o",
+        path(&out_dir),
+        "--subset",
+        "train",
+        "--categories",
+        "alt.atheism,talk.religion.misc,comp.graphics,sci.space",
+        "--remove",
+        "headers,footers,quotes",
+        "--stop-words",
+        "english",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let corpus = Corpus::open(&out_dir).unwrap();
+    assert_eq!(corpus.matrix().shape(), (2034, 26576));
+    assert_eq!(corpus.matrix().nnz(), 133_634);
+    assert_eq!(corpus.doc_ids()[0], "alt.atheism/49960");
+    assert_eq!(corpus.labels().unwrap()[0], "alt.atheism");
+    let news = &corpus.manifest().extra["newsgroups"];
+    assert_eq!(news["subset"], "train");
+    assert_eq!(news["remove"]["quotes"], true);
+}
