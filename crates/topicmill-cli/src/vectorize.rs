@@ -210,7 +210,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let docs = read(&args).with_context(|| format!("reading {}", args.path.display()))?;
     let read_secs = started.elapsed().as_secs_f64();
     progress.set_message(format!("vectorizing {} documents", docs.len()));
-    let (model, matrix) = params.fit_transform(&docs.texts)?;
+    let (model, matrix) = params
+        .fit_transform(&docs.texts)
+        .with_context(|| format!("vectorizing {}", args.path.display()))?;
     let vectorize_secs = started.elapsed().as_secs_f64() - read_secs;
     let manifest = manifest(&args, &params, matrix.rows(), matrix.cols(), matrix.nnz());
     let write_started = Instant::now();

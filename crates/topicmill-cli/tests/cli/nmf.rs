@@ -1,0 +1,400 @@
+//! `topicmill fit`, `topics`, `transform`, `lsi` and `demo`: the seed table,
+//! fit == transform on the fitted documents, the offline demo, and bad input.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{stderr, stdout, topicmill};
+
+/// The repository's own sample corpus (18 labelled documents, three themes).
+fn sample_jsonl() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/sample.jsonl")
+}
+
+/// Vectorizes the sample corpus into `dir/name`.
+fn vectorize_sample(dir: &Path, name: &str) {
+    let sample = sample_jsonl();
+    let out = topicmill(
+        dir,
+        &[
+            "vectorize",
+            "--input",
+            "jsonl",
+            sample.to_str().unwrap(),
+            "--id-field",
+            "id",
+            "--label-field",
+            "label",
+            "--stop-words",
+            "english",
+            "-o",
+            name,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+fn assert_fails(out: &std::process::Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(out));
+    let err = stderr(out);
+    assert!(err.contains(needle), "expected {needle:?} in stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Files in `dir` other than the listed ones (no partial output left behind).
+fn extra_files(dir: &Path, expected: &[&str]) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !expected.contains(&name.as_str()))
+        .collect()
+}
+
+#[test]
+fn fit_topics_and_transform_agree_on_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    vectorize_sample(dir.path(), "sample");
+    let out = topicmill(
+        dir.path(),
+        &[
+            "fit",
+            "sample",
+            "-k",
+            "3",
+            "--seed",
+            "1",
+            "-o",
+            "sample.model",
+            "--doc-topics",
+            "fit.csv",
+            "--loss-history",
+            "loss.json",
+            "--w-npy",
+            "w.npy",
+            "--h-npy",
+            "h.npy",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Three themes, three topics: each theme's documents share a dominant topic.
+    let fit_csv = fs::read_to_string(dir.path().join("fit.csv")).unwrap();
+    let mut header_and_rows = fit_csv.lines();
+    assert_eq!(
+        header_and_rows.next(),
+        Some("doc_id,dominant_topic,topic_01,topic_02,topic_03")
+    );
+    let mut dominant_by_theme = std::collections::BTreeMap::<String, BTreeSet<String>>::new();
+    for row in header_and_rows {
+        let fields: Vec<&str> = row.split(',').collect();
+        let theme = fields[0].split('-').next().unwrap().to_owned();
+        dominant_by_theme
+            .entry(theme)
+            .or_default()
+            .insert(fields[1].to_owned());
+    }
+    assert_eq!(dominant_by_theme.len(), 3);
+    let topics: BTreeSet<_> = dominant_by_theme
+        .values()
+        .map(|set| {
+            assert_eq!(set.len(), 1, "a theme split across topics: {fit_csv}");
+            set.iter().next().unwrap().clone()
+        })
+        .collect();
+    assert_eq!(topics.len(), 3, "two themes share a topic: {fit_csv}");
+
+    // transform on the fitted documents gives what fit gave, to the last digit.
+    let out = topicmill(
+        dir.path(),
+        &["transform", "sample.model", "sample", "-o", "transform.csv"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let transform_csv = fs::read_to_string(dir.path().join("transform.csv")).unwrap();
+    assert_eq!(transform_csv, fit_csv);
+
+    // The loss history is JSON with one entry per iteration.
+    let loss: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("loss.json")).unwrap()).unwrap();
+    assert!(!loss.as_array().unwrap().is_empty(), "{loss}");
+
+    // .npy files: magic, then shapes (18, 3) and (3, n_terms).
+    for (name, shape) in [("w.npy", "(18, 3)"), ("h.npy", "(3, ")] {
+        let bytes = fs::read(dir.path().join(name)).unwrap();
+        assert_eq!(&bytes[..6], b"\x93NUMPY");
+        let header = String::from_utf8_lossy(&bytes[10..128]);
+        assert!(header.contains(shape), "{name}: {header}");
+    }
+
+    // topics: table, JSON and CSV agree on the words.
+    let table = topicmill(dir.path(), &["topics", "sample.model", "-n", "4"]);
+    assert!(table.status.success(), "{}", stderr(&table));
+    let table = stdout(&table);
+    assert!(table.starts_with("Topic #01"), "{table}");
+    let json = topicmill(dir.path(), &["topics", "sample.model", "--format", "json"]);
+    assert!(json.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 3);
+    for topic in json.as_array().unwrap() {
+        let first = topic["words"][0].as_str().unwrap();
+        assert!(table.contains(first), "{first} missing from {table}");
+    }
+    let csv = topicmill(dir.path(), &["topics", "sample.model", "--format", "csv"]);
+    assert!(csv.status.success());
+    assert!(stdout(&csv).lines().count() > 3);
+
+    // LSI beside NMF.
+    let lsi = topicmill(
+        dir.path(),
+        &[
+            "lsi",
+            "sample",
+            "-k",
+            "3",
+            "-n",
+            "4",
+            "--nmf",
+            "sample.model",
+        ],
+    );
+    assert!(lsi.status.success(), "{}", stderr(&lsi));
+    let lsi = stdout(&lsi);
+    assert!(lsi.contains("LSI #01") && lsi.contains("NMF #03"), "{lsi}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_model_whatever_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    vectorize_sample(dir.path(), "sample");
+    let mut models = Vec::new();
+    for threads in ["1", "2"] {
+        for solver in ["mu", "hals"] {
+            let name = format!("{solver}-{threads}.model");
+            let out = Command::new(env!("CARGO_BIN_EXE_topicmill"))
+                .args([
+                    "fit", "sample", "-k", "3", "--solver", solver, "--seed", "7", "--init",
+                    "random", "-o", &name,
+                ])
+                .current_dir(dir.path())
+                .env("RAYON_NUM_THREADS", threads)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+            models.push((solver, fs::read(dir.path().join(&name)).unwrap()));
+        }
+    }
+    assert_eq!(models[0], models[2], "mu differs between 1 and 2 threads");
+    assert_eq!(models[1], models[3], "hals differs between 1 and 2 threads");
+}
+
+#[test]
+fn bad_input_is_a_clear_error_without_partial_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    vectorize_sample(d, "sample");
+
+    // k = 0 and k > min(n, m).
+    let out = topicmill(d, &["fit", "sample", "-k", "0", "-o", "a.model"]);
+    assert_fails(&out, "k");
+    let out = topicmill(d, &["fit", "sample", "-k", "19", "-o", "a.model"]);
+    assert_fails(&out, "19");
+    assert!(!d.join("a.model").exists());
+
+    // A good model to damage.
+    let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "good.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let good = fs::read(d.join("good.model")).unwrap();
+
+    // Not a model.
+    fs::write(d.join("text.model"), "this is not a model\n").unwrap();
+    assert_fails(&topicmill(d, &["topics", "text.model"]), "text.model");
+    // Truncated.
+    fs::write(d.join("short.model"), &good[..good.len() / 2]).unwrap();
+    assert_fails(&topicmill(d, &["topics", "short.model"]), "short.model");
+    // Another format version (bytes 8..12 after the magic).
+    let mut future = good.clone();
+    future[8..12].copy_from_slice(&99u32.to_le_bytes());
+    fs::write(d.join("future.model"), &future).unwrap();
+    assert_fails(&topicmill(d, &["topics", "future.model"]), "version");
+    // A missing model.
+    assert_fails(&topicmill(d, &["topics", "missing.model"]), "missing.model");
+
+    // transform with a corpus of another vocabulary: drop the last document
+    // group's words by vectorizing a subset with a different vocabulary size.
+    let subset = d.join("subset.jsonl");
+    let mut file = fs::File::create(&subset).unwrap();
+    for line in fs::read_to_string(sample_jsonl()).unwrap().lines().take(6) {
+        writeln!(file, "{line}").unwrap();
+    }
+    drop(file);
+    let out = topicmill(
+        d,
+        &[
+            "vectorize",
+            "--input",
+            "jsonl",
+            "subset.jsonl",
+            "--stop-words",
+            "english",
+            "-o",
+            "subset",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = topicmill(d, &["transform", "good.model", "subset", "-o", "t.csv"]);
+    assert_fails(&out, "vocabulary");
+    assert!(!d.join("t.csv").exists());
+
+    // An empty matrix (no documents at all).
+    fs::write(d.join("empty.jsonl"), "").unwrap();
+    let out = topicmill(
+        d,
+        &[
+            "vectorize",
+            "--input",
+            "jsonl",
+            "empty.jsonl",
+            "-o",
+            "empty",
+        ],
+    );
+    if out.status.success() {
+        let out = topicmill(d, &["fit", "empty", "-k", "1", "-o", "e.model"]);
+        assert_fails(&out, "empty");
+        assert!(!d.join("e.model").exists());
+    } else {
+        assert_fails(&out, "empty.jsonl");
+    }
+
+    // An unwritable output directory.
+    let out = topicmill(
+        d,
+        &["fit", "sample", "-k", "3", "-o", "no/such/dir/x.model"],
+    );
+    assert_fails(&out, "no/such/dir");
+
+    // Nothing half-written anywhere.
+    let leftovers = extra_files(
+        d,
+        &[
+            "sample",
+            "good.model",
+            "text.model",
+            "short.model",
+            "future.model",
+            "subset.jsonl",
+            "subset",
+            "empty.jsonl",
+            "empty",
+        ],
+    );
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
+
+/// The seed's four topics, as sets of their top-8 words.
+const SEED_TOPICS: [[&str; 8]; 4] = [
+    [
+        "god", "people", "don", "think", "jesus", "just", "say", "bible",
+    ],
+    [
+        "graphics", "thanks", "files", "image", "file", "program", "know", "windows",
+    ],
+    [
+        "space", "nasa", "launch", "shuttle", "moon", "orbit", "lunar", "earth",
+    ],
+    [
+        "ico",
+        "bobbe",
+        "tek",
+        "beauchaine",
+        "bronx",
+        "manhattan",
+        "sank",
+        "queens",
+    ],
+];
+
+/// The table's columns: one word set per topic.
+fn table_columns(table: &str) -> Vec<BTreeSet<String>> {
+    let mut lines = table
+        .lines()
+        .skip_while(|line| !line.starts_with("Topic #01"));
+    let header = lines.next().expect("a topic table");
+    let k = header.split_whitespace().count() / 2;
+    let mut columns = vec![BTreeSet::new(); k];
+    for line in lines.skip(1).take_while(|line| !line.trim().is_empty()) {
+        for (column, word) in line.split_whitespace().enumerate() {
+            columns[column].insert(word.to_owned());
+        }
+    }
+    columns
+}
+
+#[test]
+fn demo_prints_the_seed_table() {
+    let Some(archive) = topicmill_testdata::require("20news-bydate/20news-bydate.tar.gz") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = archive.parent().unwrap();
+    let out = topicmill(
+        dir.path(),
+        &["demo", "--data-dir", data_dir.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("2034 documents × 26576 terms"), "{text}");
+    assert!(text.contains("time: locate"), "{text}");
+    let got = table_columns(&text);
+    let want: Vec<BTreeSet<String>> = SEED_TOPICS
+        .iter()
+        .map(|words| words.iter().map(|w| w.to_string()).collect())
+        .collect();
+    // Each seed topic appears as a column (in any column order).
+    for topic in &want {
+        assert!(got.contains(topic), "seed topic {topic:?} not in\n{text}");
+    }
+    // The relative error is scikit-learn's 0.985673 within 0.1 %.
+    let err: f64 = text
+        .split("relative error ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("a relative error");
+    assert!((err - 0.985673).abs() / 0.985673 < 1e-3, "{err}");
+}
+
+#[test]
+fn demo_offline_says_where_to_put_the_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fs::create_dir(&data).unwrap();
+    // A loopback port that nothing listens on: the download fails at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/20news-bydate.tar.gz",
+        closed.local_addr().unwrap()
+    );
+    drop(closed);
+    let out = Command::new(env!("CARGO_BIN_EXE_topicmill"))
+        .args(["demo", "--data-dir", data.to_str().unwrap()])
+        .current_dir(dir.path())
+        .env("TOPICMILL_20NEWS_URL", &url)
+        .env_remove("TOPICMILL_DATA")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let dest = data.join("20news-bydate.tar.gz");
+    assert!(err.contains(&dest.display().to_string()), "{err}");
+    assert!(
+        err.contains("8f1b2514ca22a5ade8fbb9cfa5727df95fa587f4c87b786e15c759fa66d95610"),
+        "{err}"
+    );
+    assert!(
+        fs::read_dir(&data).unwrap().next().is_none(),
+        "partial download left"
+    );
+}
