@@ -151,6 +151,31 @@ impl NmfModel {
         self.vocabulary = vocabulary;
     }
 
+    /// Renumbers the topics: new topic `t` is old topic `order[t]` (columns of
+    /// W and of Hᵀ move together; the fit itself is unchanged). Used to keep a
+    /// topic's id from one run to the next.
+    ///
+    /// # Panics
+    /// If `order` is not a permutation of `0..k`.
+    pub fn permute_topics(&mut self, order: &[usize]) {
+        let k = self.k();
+        let mut seen = vec![false; k];
+        assert_eq!(order.len(), k, "a topic order lists every topic once");
+        for &t in order {
+            assert!(t < k && !seen[t], "a topic order lists every topic once");
+            seen[t] = true;
+        }
+        for factor in [&mut self.w, &mut self.ht] {
+            let mut row = vec![0.0f32; k];
+            for chunk in factor.chunks_exact_mut(k) {
+                for (slot, &from) in row.iter_mut().zip(order) {
+                    *slot = chunk[from];
+                }
+                chunk.copy_from_slice(&row);
+            }
+        }
+    }
+
     /// W for new documents (rows of `x`, with the model's m terms), H fixed.
     ///
     /// Each document is solved on its own, so a document's row does not

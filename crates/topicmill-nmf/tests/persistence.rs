@@ -79,3 +79,28 @@ fn corrupt_payload() {
         Err(NmfError::Corrupt(_))
     ));
 }
+
+#[test]
+fn permuting_topics_moves_w_and_h_columns_together() {
+    let (model, _) = saved();
+    let mut permuted = model.clone();
+    permuted.permute_topics(&[2, 0, 1]);
+    let k = 3;
+    for (old, new) in [(model.w(), permuted.w()), (model.ht(), permuted.ht())] {
+        for (a, b) in old.chunks_exact(k).zip(new.chunks_exact(k)) {
+            assert_eq!([b[0], b[1], b[2]], [a[2], a[0], a[1]]);
+        }
+    }
+    // The same product WH: the fit is unchanged.
+    assert_eq!(permuted.reconstruction_err(), model.reconstruction_err());
+    let mut back = permuted.clone();
+    back.permute_topics(&[1, 2, 0]);
+    assert_eq!(back, model);
+}
+
+#[test]
+#[should_panic(expected = "every topic once")]
+fn a_topic_order_must_be_a_permutation() {
+    let (mut model, _) = saved();
+    model.permute_topics(&[0, 0, 1]);
+}
