@@ -78,10 +78,7 @@ pub fn run(args: Args) -> Result<()> {
     let vectorize = stage.elapsed();
 
     let stage = Instant::now();
-    let solver = match args.solver {
-        SolverArg::Mu => topicmill_nmf::Solver::Mu,
-        SolverArg::Hals => topicmill_nmf::Solver::Hals,
-    };
+    let solver: topicmill_nmf::Solver = args.solver.into();
     let params = Nmf::params(args.k)
         .solver(solver)
         .init(Init::Nndsvda)

@@ -23,6 +23,8 @@ pub struct Args {
     pub output: PathBuf,
     #[command(flatten)]
     pub outputs: FitOutputs,
+    #[command(flatten)]
+    pub warm: crate::warm::WarmArgs,
 }
 
 /// Optional per-fit outputs, shared with `demo`.
@@ -46,21 +48,41 @@ pub fn run(args: Args) -> Result<()> {
     let corpus = Corpus::open(&args.corpus)
         .with_context(|| format!("cannot open corpus {}", args.corpus.display()))?;
     let params = args.nmf.params();
+    let previous = match &args.warm.warm_start {
+        Some(path) => Some(crate::warm::load_previous(path, &corpus, args.nmf.k)?),
+        None => None,
+    };
     let start = Instant::now();
-    let model = {
+    let (model, similarity) = {
         let progress = FitProgress::new(args.nmf.max_iter);
-        let mut model = params
-            .fit_with(
-                &corpus.matrix(),
-                Some(&corpus.transpose()),
-                progress.callback(),
-            )
-            .with_context(|| format!("cannot fit {}", args.corpus.display()))?;
+        let (mut model, similarity) = match &previous {
+            Some(previous) => crate::warm::fit(&params, &corpus, previous, progress.callback())?,
+            None => (
+                params
+                    .fit_with(
+                        &corpus.matrix(),
+                        Some(&corpus.transpose()),
+                        progress.callback(),
+                    )
+                    .with_context(|| format!("cannot fit {}", args.corpus.display()))?,
+                Vec::new(),
+            ),
+        };
         model.set_vocabulary(Some(corpus.vocabulary().to_vec()));
-        model
+        (model, similarity)
     };
     let seconds = start.elapsed().as_secs_f64();
     save_model(&args.output, &model)?;
+    if let Some(previous) = &previous {
+        crate::warm::report(
+            &args.warm,
+            previous,
+            &model,
+            corpus.vocabulary(),
+            &similarity,
+            &args.output,
+        )?;
+    }
     args.outputs.write(&model, corpus.doc_ids())?;
 
     let norm = frobenius_norm(&corpus.matrix());

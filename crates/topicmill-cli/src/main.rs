@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod align;
 mod demo;
 mod evaluate;
 mod fetch;
@@ -17,9 +18,12 @@ mod lsi;
 mod nmf_args;
 mod output;
 mod report;
+mod svg;
+mod sweep;
 mod topics;
 mod transform;
 mod vectorize;
+mod warm;
 
 /// Sparse non-negative matrix factorization for topic modelling.
 #[derive(Debug, Parser)]
@@ -49,6 +53,8 @@ enum Command {
     Evaluate(evaluate::Args),
     /// Write a self-contained HTML report of a model.
     Report(report::Args),
+    /// Fit a range of k with several seeds, score them, and recommend a k.
+    Sweep(sweep::Args),
     /// The seed experiment: 20 Newsgroups, 4 categories, TF-IDF, NMF k=4, topic table.
     Demo(demo::Args),
 }
@@ -64,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Lsi(args) => lsi::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Report(args) => report::run(args),
+        Command::Sweep(args) => sweep::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }

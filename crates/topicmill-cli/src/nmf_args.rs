@@ -73,6 +73,26 @@ pub struct NmfArgs {
     pub time_budget: Option<f64>,
 }
 
+impl From<SolverArg> for Solver {
+    fn from(arg: SolverArg) -> Self {
+        match arg {
+            SolverArg::Mu => Solver::Mu,
+            SolverArg::Hals => Solver::Hals,
+        }
+    }
+}
+
+impl From<InitArg> for Init {
+    fn from(arg: InitArg) -> Self {
+        match arg {
+            InitArg::Random => Init::Random,
+            InitArg::Nndsvd => Init::Nndsvd,
+            InitArg::Nndsvda => Init::Nndsvda,
+            InitArg::Nndsvdar => Init::Nndsvdar,
+        }
+    }
+}
+
 impl NmfArgs {
     /// The library parameters these flags describe (validated by `fit`).
     pub fn params(&self) -> NmfParams {
@@ -84,15 +104,9 @@ impl NmfArgs {
             (Some(SolverArg::Mu), _) | (None, Loss::KullbackLeibler) => Solver::Mu,
             (Some(SolverArg::Hals), _) | (None, _) => Solver::Hals,
         };
-        let init = match self.init {
-            InitArg::Random => Init::Random,
-            InitArg::Nndsvd => Init::Nndsvd,
-            InitArg::Nndsvda => Init::Nndsvda,
-            InitArg::Nndsvdar => Init::Nndsvdar,
-        };
         Nmf::params(self.k)
             .solver(solver)
-            .init(init)
+            .init(self.init.into())
             .loss(loss)
             .max_iter(self.max_iter)
             .tol(self.tol)

@@ -68,6 +68,11 @@ pub struct Args {
     /// Replace an existing corpus directory at `--out`.
     #[arg(long)]
     pub overwrite: bool,
+    /// Keep the column numbers of a previous corpus directory or model: its
+    /// terms first, in its order, then this corpus's new terms (for
+    /// `topicmill fit --warm-start`). Values are those of an ordinary fit.
+    #[arg(long, value_name = "CORPUS_OR_MODEL")]
+    pub vocabulary_from: Option<PathBuf>,
     /// Stream (lines and jsonl inputs): two passes over chunks of documents,
     /// memory bounded by the term table and one chunk, straight to `--out`.
     #[arg(long)]
@@ -203,6 +208,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let progress = indicatif::ProgressBar::new_spinner();
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    if args.vocabulary_from.is_some() && (args.streaming || args.export.is_some()) {
+        bail!("--vocabulary-from writes a corpus directory only (no --streaming, no --export)");
+    }
     if args.streaming {
         return stream(&args, &params, &progress);
     }
@@ -213,8 +221,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (model, matrix) = params
         .fit_transform(&docs.texts)
         .with_context(|| format!("vectorizing {}", args.path.display()))?;
+    let aligned = match &args.vocabulary_from {
+        Some(previous) => {
+            let vocabulary = crate::align::previous_vocabulary(previous)?;
+            let aligned =
+                crate::align::extend_vocabulary(&vocabulary, model.vocabulary(), matrix.view())?;
+            eprintln!(
+                "vocabulary of {}: {} terms kept in place ({} unused today), {} new terms appended",
+                previous.display(),
+                vocabulary.len(),
+                aligned.unused_previous_terms,
+                aligned.new_terms
+            );
+            Some(aligned)
+        }
+        None => None,
+    };
+    let (vocabulary, matrix) = match &aligned {
+        Some(a) => (a.vocabulary.as_slice(), &a.matrix),
+        None => (model.vocabulary(), &matrix),
+    };
     let vectorize_secs = started.elapsed().as_secs_f64() - read_secs;
-    let manifest = manifest(&args, &params, matrix.rows(), matrix.cols(), matrix.nnz());
+    let mut manifest = manifest(&args, &params, matrix.rows(), matrix.cols(), matrix.nnz());
+    if let (Some(previous), Some(object)) = (&args.vocabulary_from, manifest.as_object_mut()) {
+        object.insert(
+            "vocabulary_from".into(),
+            serde_json::Value::String(previous.display().to_string()),
+        );
+    }
     let write_started = Instant::now();
     if let Some(dir) = &args.out {
         progress.set_message(format!("writing {}", dir.display()));
@@ -226,7 +260,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         writer
             .finish(
-                model.vocabulary(),
+                vocabulary,
                 &docs.ids,
                 docs.labels.as_deref(),
                 manifest.clone(),
@@ -234,7 +268,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", dir.display()))?;
     }
     if let Some(dir) = &args.export {
-        export(dir, &model, &matrix, &docs, &manifest)
+        export(dir, &model, matrix, &docs, &manifest)
             .with_context(|| format!("writing {}", dir.display()))?;
     }
     progress.finish_and_clear();

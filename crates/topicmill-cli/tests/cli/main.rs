@@ -2,6 +2,7 @@
 //! on real files, one module per subcommand.
 
 mod import_inspect;
+mod nightly;
 mod nmf;
 mod report;
 mod vectorize;

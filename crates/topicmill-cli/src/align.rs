@@ -1,0 +1,142 @@
+//! Vocabulary alignment for nightly runs: today's corpus, vectorized on its own,
+//! is re-indexed so that yesterday's terms keep their column numbers and
+//! today's new terms are appended after them (in sorted order). A warm-started
+//! fit can then reuse yesterday's H row for row.
+//!
+//! Only the column numbering changes: each document's TF-IDF values are those
+//! of an ordinary fit on today's documents (IDF and normalization from today's
+//! corpus). Yesterday's terms that no longer occur (or fall below `min_df`) stay
+//! as empty columns.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use topicmill_sparse::{Corpus, CsrMatrix, CsrView};
+
+/// The vocabulary of a corpus directory or of a model file.
+pub fn previous_vocabulary(path: &Path) -> Result<Vec<String>> {
+    if path.is_dir() {
+        let corpus =
+            Corpus::open(path).with_context(|| format!("cannot open corpus {}", path.display()))?;
+        return Ok(corpus.vocabulary().to_vec());
+    }
+    let model = crate::output::load_model(path)?;
+    match model.vocabulary() {
+        Some(vocabulary) => Ok(vocabulary.to_vec()),
+        None => bail!(
+            "model {} records no vocabulary: give the corpus directory it was fitted on",
+            path.display()
+        ),
+    }
+}
+
+/// A matrix re-indexed onto an extended vocabulary.
+pub struct Aligned {
+    pub vocabulary: Vec<String>,
+    pub matrix: CsrMatrix,
+    /// Terms appended after the previous vocabulary.
+    pub new_terms: usize,
+    /// Previous terms with no non-zero today.
+    pub unused_previous_terms: usize,
+}
+
+/// Re-indexes `matrix` (columns = `vocabulary`) onto `previous` followed by the
+/// terms of `vocabulary` that `previous` lacks, in their order.
+pub fn extend_vocabulary(
+    previous: &[String],
+    vocabulary: &[String],
+    matrix: CsrView<'_>,
+) -> Result<Aligned> {
+    let mut position: HashMap<&str, u32> = HashMap::with_capacity(previous.len());
+    for (i, term) in previous.iter().enumerate() {
+        if position.insert(term.as_str(), i as u32).is_some() {
+            bail!("the previous vocabulary lists `{term}` twice");
+        }
+    }
+    let mut extended = previous.to_vec();
+    let mut column = Vec::with_capacity(vocabulary.len());
+    let mut used = vec![false; previous.len()];
+    for term in vocabulary {
+        let index = match position.get(term.as_str()) {
+            Some(&i) => {
+                used[i as usize] = true;
+                i
+            }
+            None => {
+                extended.push(term.clone());
+                u32::try_from(extended.len() - 1).context("vocabulary exceeds u32 columns")?
+            }
+        };
+        column.push(index);
+    }
+    let new_terms = extended.len() - previous.len();
+    let mut indptr = Vec::with_capacity(matrix.rows() + 1);
+    let mut indices = Vec::with_capacity(matrix.nnz());
+    let mut data = Vec::with_capacity(matrix.nnz());
+    indptr.push(0u64);
+    let mut row: Vec<(u32, f32)> = Vec::new();
+    for vector in matrix.outer_iterator() {
+        row.clear();
+        row.extend(
+            vector
+                .indices()
+                .iter()
+                .zip(vector.data())
+                .map(|(&j, &v)| (column[j as usize], v)),
+        );
+        row.sort_unstable_by_key(|&(j, _)| j);
+        indices.extend(row.iter().map(|&(j, _)| j));
+        data.extend(row.iter().map(|&(_, v)| v));
+        indptr.push(indices.len() as u64);
+    }
+    let matrix = CsrMatrix::new((matrix.rows(), extended.len()), indptr, indices, data);
+    Ok(Aligned {
+        unused_previous_terms: used.iter().filter(|u| !**u).count(),
+        vocabulary: extended,
+        matrix,
+        new_terms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn previous_terms_keep_their_columns_and_new_ones_follow() {
+        let previous = strings(&["cat", "dog", "emu"]);
+        let today = strings(&["ant", "dog", "emu", "fox"]);
+        // Two documents over today's columns.
+        let m = CsrMatrix::new(
+            (2, 4),
+            vec![0u64, 3, 4],
+            vec![0u32, 1, 3, 2],
+            vec![0.1f32, 0.2, 0.3, 0.4],
+        );
+        let aligned = extend_vocabulary(&previous, &today, m.view()).unwrap();
+        assert_eq!(
+            aligned.vocabulary,
+            strings(&["cat", "dog", "emu", "ant", "fox"])
+        );
+        assert_eq!(aligned.new_terms, 2);
+        assert_eq!(aligned.unused_previous_terms, 1);
+        let row0 = aligned.matrix.outer_view(0).unwrap();
+        // dog → 1, ant → 3, fox → 4: sorted by the new index.
+        assert_eq!(row0.indices(), &[1, 3, 4]);
+        assert_eq!(row0.data(), &[0.2, 0.1, 0.3]);
+        let row1 = aligned.matrix.outer_view(1).unwrap();
+        assert_eq!(row1.indices(), &[2]);
+        assert_eq!(aligned.matrix.cols(), 5);
+    }
+
+    #[test]
+    fn duplicate_previous_terms_are_an_error() {
+        let m = CsrMatrix::new((0, 0), vec![0u64], Vec::new(), Vec::new());
+        assert!(extend_vocabulary(&strings(&["a", "a"]), &[], m.view()).is_err());
+    }
+}
