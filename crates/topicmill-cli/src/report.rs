@@ -13,6 +13,7 @@ use topicmill_eval::{top_documents, EvalOptions, Evaluation};
 
 use crate::evaluate::{model_factors, open_corpus, score, LoadedFactors};
 use crate::output::{load_model, topic_words, write_atomic};
+use crate::svg::escape as esc;
 
 /// Write an HTML report of a model on its corpus (self-contained, no network).
 #[derive(Debug, clap::Args)]
@@ -99,22 +100,6 @@ section.topic{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.8
 .docs{font-size:.85em;color:#444;margin-top:.5em;word-break:break-all}
 svg text{font-size:11px;fill:#444}
 ";
-
-/// Text for an HTML element body or attribute value.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 impl Page<'_> {
     fn render(&self) -> String {

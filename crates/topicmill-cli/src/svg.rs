@@ -1,5 +1,5 @@
 //! Small self-contained SVG line charts (no dependency, no network): the
-//! `sweep` curves.
+//! `sweep` curves; and HTML/SVG escaping, shared with the report.
 
 use std::fmt::Write as _;
 
@@ -11,7 +11,7 @@ pub struct Panel<'a> {
     pub mark: Option<f64>,
 }
 
-/// Escapes text for SVG/HTML.
+/// Text for an HTML or SVG element body or attribute value.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
