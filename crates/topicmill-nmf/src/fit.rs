@@ -215,9 +215,7 @@ pub(crate) struct Iterate<'x> {
 }
 
 fn to32(s: &[f64], out: &mut [f32]) {
-    for (o, &v) in out.iter_mut().zip(s) {
-        *o = v as f32;
-    }
+    kernel::gram_to_f32(s, out);
 }
 
 impl<'x> Iterate<'x> {

@@ -15,7 +15,8 @@ use topicmill_sparse::CsrView;
 use crate::params::Reg;
 
 /// Calls `$f::<K>(args)` with `K = k` for the common sizes (the loops over
-/// k then have constant bounds and unroll), or `K = 0` (runtime k).
+/// k then have constant bounds and unroll), or `K = 0` (runtime k). 14 and
+/// 30 are the SVD sketch widths `k + 10` of k = 4 and 20.
 macro_rules! dispatch_k {
     ($k:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
         match $k {
@@ -25,8 +26,10 @@ macro_rules! dispatch_k {
             5 => $f::<5>($($arg),*),
             8 => $f::<8>($($arg),*),
             10 => $f::<10>($($arg),*),
+            14 => $f::<14>($($arg),*),
             16 => $f::<16>($($arg),*),
             20 => $f::<20>($($arg),*),
+            30 => $f::<30>($($arg),*),
             32 => $f::<32>($($arg),*),
             50 => $f::<50>($($arg),*),
             64 => $f::<64>($($arg),*),
@@ -35,6 +38,7 @@ macro_rules! dispatch_k {
         }
     };
 }
+pub(crate) use dispatch_k;
 
 /// Whether the AVX2 versions of the block loops can run here (checked once).
 #[inline]
@@ -67,7 +71,7 @@ macro_rules! multiversion {
         #[allow(clippy::too_many_arguments)]
         fn $pick<const K: usize>($($p: $t),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
-            if has_avx2() {
+            if $crate::kernel::has_avx2() {
                 // SAFETY: `has_avx2` checked at run time that this CPU has AVX2.
                 return unsafe { $avx2::<K>($($p),*) };
             }
@@ -75,6 +79,7 @@ macro_rules! multiversion {
         }
     };
 }
+pub(crate) use multiversion;
 
 /// Denominators of the multiplicative updates are floored here. Together with
 /// flushing subnormal factor entries to zero it keeps every update finite:
@@ -194,40 +199,44 @@ impl RowsPtr {
     }
 }
 
-/// Partial Gram of one chunk of rows, f64 accumulation.
+/// Rows per f32 group of the Gram: within a group products and sums are
+/// f32 (twice the vector width of f64), each group's k × k result is then
+/// added into the f64 partial. 32 terms summed in f32 lose at most ~32 ulp.
+const GRAM_GROUP: usize = 32;
+
+/// Partial Gram of one chunk of rows, f64 across groups of [`GRAM_GROUP`] rows.
 #[inline(always)]
 fn gram_chunk<const K: usize>(p: &mut [f64], rows: &[f32], kk: usize) {
     let k = if K == 0 { kk } else { K };
     p.fill(0.0);
-    if K > 0 {
-        // Four rows per pass over the k × k partial: a quarter of the loads
-        // and stores of the partial, f64 products and sums throughout.
-        let mut quads = rows.chunks_exact(4 * K);
-        for q in &mut quads {
-            let mut w = [[0f64; K]; 4];
-            for (r, wr) in w.iter_mut().enumerate() {
-                for t in 0..K {
-                    wr[t] = q[r * K + t] as f64;
+    if K > 0 && K * K <= 4096 {
+        let mut acc = [0f32; 4096];
+        let acc = &mut acc[..K * K];
+        for group in rows.chunks(GRAM_GROUP * K) {
+            acc.fill(0.0);
+            // Four rows per pass over the k × k accumulator: a quarter of
+            // its loads and stores.
+            let mut quads = group.chunks_exact(4 * K);
+            for q in &mut quads {
+                let w: [&[f32]; 4] = [&q[..K], &q[K..2 * K], &q[2 * K..3 * K], &q[3 * K..4 * K]];
+                for a in 0..K {
+                    let (x0, x1, x2, x3) = (w[0][a], w[1][a], w[2][a], w[3][a]);
+                    let pa = &mut acc[a * K..(a + 1) * K];
+                    for b in 0..K {
+                        pa[b] += (x0 * w[0][b] + x1 * w[1][b]) + (x2 * w[2][b] + x3 * w[3][b]);
+                    }
                 }
             }
-            for a in 0..K {
-                let (x0, x1, x2, x3) = (w[0][a], w[1][a], w[2][a], w[3][a]);
-                let pa = &mut p[a * K..(a + 1) * K];
-                for b in 0..K {
-                    pa[b] += (x0 * w[0][b] + x1 * w[1][b]) + (x2 * w[2][b] + x3 * w[3][b]);
+            for row in quads.remainder().chunks_exact(K) {
+                for a in 0..K {
+                    let pa = &mut acc[a * K..(a + 1) * K];
+                    for b in 0..K {
+                        pa[b] += row[a] * row[b];
+                    }
                 }
             }
-        }
-        for row in quads.remainder().chunks_exact(K) {
-            let mut w = [0f64; K];
-            for t in 0..K {
-                w[t] = row[t] as f64;
-            }
-            for a in 0..K {
-                let pa = &mut p[a * K..(a + 1) * K];
-                for b in 0..K {
-                    pa[b] += w[a] * w[b];
-                }
+            for (o, &v) in p.iter_mut().zip(acc.iter()) {
+                *o += v as f64;
             }
         }
         return;
@@ -283,6 +292,15 @@ pub(crate) fn gram(g: &[f32], k: usize, partials: &mut [f64], out: &mut [f64]) {
 
 pub(crate) fn gram_partials_len(rows: usize, k: usize) -> usize {
     rows.div_ceil(gram_chunk_rows(k)).max(1) * k * k
+}
+
+/// The f32 copy of a (non-negative) Gram that the row rules use, entries
+/// below [`GRAM_FLUSH`] flushed to zero.
+pub(crate) fn gram_to_f32(s: &[f64], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(s) {
+        let v = v as f32;
+        *o = if v < GRAM_FLUSH { 0.0 } else { v };
+    }
 }
 
 /// ⟨A, B⟩ of two equally shaped buffers, f64.
@@ -349,17 +367,31 @@ pub(crate) fn row_times_gram_k<const K: usize>(f: &[f32], s: &[f32], kk: usize, 
     if K == 0 {
         return row_times_gram(f, s, kk, out);
     }
+    // No skipping of zero entries: with k constant the loop is branch-free,
+    // and a data-dependent branch per entry mispredicts on sparse factors.
     let mut acc = [0f32; K];
     for (a, &fa) in f.iter().enumerate().take(K) {
-        if fa == 0.0 {
-            continue;
-        }
         let sa: &[f32; K] = s[a * K..a * K + K].try_into().expect("K values");
         for t in 0..K {
             acc[t] += fa * sa[t];
         }
     }
     out[..K].copy_from_slice(&acc);
+}
+
+fn rows_times_small_k<const K: usize>(y: &mut [f32], m: &[f32], k: usize) {
+    y.par_chunks_mut(k * 512).for_each(|rows| {
+        let mut tmp = vec![0f32; k];
+        for row in rows.chunks_exact_mut(k) {
+            row_times_gram_k::<K>(row, m, k, &mut tmp);
+            row.copy_from_slice(&tmp);
+        }
+    });
+}
+
+/// `Y ← Y·M` for a row-major rows × k `y` and a k × k `m`, in place.
+pub(crate) fn rows_times_small(y: &mut [f32], m: &[f32], k: usize) {
+    dispatch_k!(k, rows_times_small_k(y, m, k))
 }
 
 /// `out ← f · S` for one row (S row-major k × k, f32).
@@ -376,15 +408,49 @@ pub(crate) fn row_times_gram(f: &[f32], s: &[f32], k: usize, out: &mut [f32]) {
     }
 }
 
-/// Values below the smallest normal float are flushed to zero: they carry
-/// no information and their reciprocals overflow.
+/// Factor entries below this are flushed to zero.
+///
+/// They carry no information (the entries that matter are many orders of
+/// magnitude larger: a TF-IDF matrix has values above ~1e-4), and keeping
+/// them costs dearly: their products with the other factor or with the Gram
+/// (whose entries are flushed at [`GRAM_FLUSH`]) would be subnormal floats,
+/// which x86 computes about 100 times slower — a MU fit whose one-word
+/// documents decay towards zero ran 8× slower per iteration before this —
+/// and their reciprocals overflow. With both thresholds every product
+/// `factor × Gram` stays ≥ 1e-37 > `f32::MIN_POSITIVE`.
+pub(crate) const FLUSH_BELOW: f32 = 1e-18;
+/// Gram entries (f32 copies used by the row rules) below this are flushed to zero.
+pub(crate) const GRAM_FLUSH: f32 = 1e-19;
+
+/// Values below [`FLUSH_BELOW`] are flushed to zero (see there).
 #[inline(always)]
 pub(crate) fn flush(v: f32) -> f32 {
-    if v < f32::MIN_POSITIVE {
+    if v < FLUSH_BELOW {
         0.0
     } else {
         v
     }
+}
+
+/// `Σ a_t b_t` over the first k entries with eight partial sums (lanes
+/// `t mod 8`) added in a fixed tree: vectorizes, and the additions do not
+/// wait on each other as a single running sum's would.
+#[inline(always)]
+pub(crate) fn dot_k<const K: usize>(a: &[f32], b: &[f32], kk: usize) -> f32 {
+    let k = if K == 0 { kk } else { K };
+    let (a, b) = (&a[..k], &b[..k]);
+    let mut acc = [0f32; 8];
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    for (l, (x, y)) in ca.remainder().iter().zip(cb.remainder()).enumerate() {
+        acc[l] += x * y;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
 /// One MU rule on a row: `f ← f ∘ n ⊘ max(f·S + l1 + l2 f, DEN_FLOOR)`,
@@ -405,18 +471,58 @@ pub(crate) fn mu_row(f: &mut [f32], n: &[f32], fs: &[f32], reg: Reg) {
 /// `_update_cdnmf_fast`: for t in order, `grad = (f·S')_t − n'_t`,
 /// `f_t ← max(0, f_t − grad / S'_tt)`, skipped when `S'_tt = 0`; here
 /// `S' = S + l2·I` and `n' = n − l1`.
+///
+/// `f·S` is kept up to date in `r` (S is symmetric: when `f_t` moves by δ,
+/// `r += δ·S[t]`), so the sweep is k vectorized row updates instead of k
+/// dot products, each a chain of k dependent additions.
+#[inline(always)]
+pub(crate) fn hals_row_k<const K: usize>(f: &mut [f32], n: &[f32], s: &[f32], kk: usize, reg: Reg) {
+    if K == 0 {
+        return hals_row(f, n, s, kk, reg);
+    }
+    let mut r = [0f32; K];
+    row_times_gram_k::<K>(f, s, K, &mut r);
+    for t in 0..K {
+        let hess = s[t * K + t] + reg.l2;
+        if hess == 0.0 {
+            continue;
+        }
+        let grad = r[t] + reg.l2 * f[t] - (n[t] - reg.l1);
+        let new = flush((f[t] - grad / hess).max(0.0));
+        let d = new - f[t];
+        f[t] = new;
+        let st: &[f32; K] = s[t * K..t * K + K].try_into().expect("K values");
+        for b in 0..K {
+            r[b] += d * st[b];
+        }
+    }
+}
+
+/// [`hals_row_k`] for a run-time k.
 #[inline(always)]
 pub(crate) fn hals_row(f: &mut [f32], n: &[f32], s: &[f32], k: usize, reg: Reg) {
+    let mut small = [0f32; 256];
+    let mut heap;
+    let r: &mut [f32] = if k <= 256 {
+        &mut small[..k]
+    } else {
+        heap = vec![0f32; k];
+        &mut heap[..]
+    };
+    row_times_gram(f, s, k, r);
     for t in 0..k {
-        let st = &s[t * k..t * k + k];
-        let mut grad = 0f32;
-        for (&sv, &fv) in st.iter().zip(f.iter()) {
-            grad += sv * fv;
+        let hess = s[t * k + t] + reg.l2;
+        if hess == 0.0 {
+            continue;
         }
-        let hess = st[t] + reg.l2;
-        grad += reg.l2 * f[t] - (n[t] - reg.l1);
-        if hess != 0.0 {
-            f[t] = flush((f[t] - grad / hess).max(0.0));
+        let grad = r[t] + reg.l2 * f[t] - (n[t] - reg.l1);
+        let new = flush((f[t] - grad / hess).max(0.0));
+        let d = new - f[t];
+        if d != 0.0 {
+            f[t] = new;
+            for (rb, &sv) in r.iter_mut().zip(&s[t * k..t * k + k]) {
+                *rb += d * sv;
+            }
         }
     }
 }
@@ -480,13 +586,9 @@ fn frob_block<const K: usize>(
                 row_times_gram_k::<K>(fr, s32, k, fs);
                 mu_row(fr, nr, fs, reg);
             }
-            Rule::Hals => hals_row(fr, nr, s32, k, reg),
+            Rule::Hals => hals_row_k::<K>(fr, nr, s32, k, reg),
         }
-        let mut d = 0f32;
-        for (&x, &y) in fr.iter().zip(nr.iter()) {
-            d += x * y;
-        }
-        acc += d as f64;
+        acc += dot_k::<K>(fr, nr, k) as f64;
     }
     acc
 }
@@ -592,20 +694,46 @@ fn kl_block<const K: usize>(
         let (cols, vals) = a.row(i);
         let fr = &mut fb[local * k..(local + 1) * k];
         let nr = &mut nb[local * k..(local + 1) * k];
-        nr.fill(0.0);
+        kl_row_numerator::<K>(cols, vals, fr, g, k, nr);
+        mu_row(fr, nr, gsum, reg);
+    }
+}
+
+/// `n ← Σ_j (a_j / max(f·g_j, KL_EPS)) · g_j` over one sparse row: the KL-MU
+/// numerator, WH evaluated at the row's non-zeros only.
+#[inline(always)]
+pub(crate) fn kl_row_numerator<const K: usize>(
+    cols: &[u32],
+    vals: &[f32],
+    f: &[f32],
+    g: &[f32],
+    kk: usize,
+    n: &mut [f32],
+) {
+    let k = if K == 0 { kk } else { K };
+    if K == 0 {
+        n.fill(0.0);
         for (&c, &v) in cols.iter().zip(vals) {
             let gr = &g[c as usize * k..c as usize * k + k];
-            let mut wh = 0f32;
-            for (&x, &y) in fr.iter().zip(gr) {
-                wh += x * y;
-            }
-            let ratio = v / wh.max(KL_EPS);
-            for (o, &y) in nr.iter_mut().zip(gr) {
+            let ratio = v / dot_k::<0>(f, gr, k).max(KL_EPS);
+            for (o, &y) in n.iter_mut().zip(gr) {
                 *o += ratio * y;
             }
         }
-        mu_row(fr, nr, gsum, reg);
+        return;
     }
+    let f: &[f32; K] = f[..K].try_into().expect("K values");
+    let mut acc = [0f32; K];
+    for (&c, &v) in cols.iter().zip(vals) {
+        let gr: &[f32; K] = g[c as usize * K..c as usize * K + K]
+            .try_into()
+            .expect("K values");
+        let ratio = v / dot_k::<K>(f, gr, K).max(KL_EPS);
+        for t in 0..K {
+            acc[t] += ratio * gr[t];
+        }
+    }
+    n[..K].copy_from_slice(&acc);
 }
 
 multiversion!(kl_block_best, kl_block_avx2, kl_block,
@@ -665,10 +793,7 @@ pub(crate) fn kl_loss(
                 let wr = &w[i * k..(i + 1) * k];
                 for (&c, &v) in cols.iter().zip(vals) {
                     let hr = &ht[c as usize * k..c as usize * k + k];
-                    let mut wh = 0f32;
-                    for (&a, &b) in wr.iter().zip(hr) {
-                        wh += a * b;
-                    }
+                    let wh = dot_k::<0>(wr, hr, k);
                     if v > KL_EPS {
                         let wh = wh.max(KL_EPS) as f64;
                         acc += v as f64 * (v as f64 / wh).ln();

@@ -2,6 +2,7 @@
 //! persistence.
 
 use std::io::{Read, Write};
+use std::ops::Range;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -9,10 +10,8 @@ use topicmill_sparse::CsrView;
 
 use crate::error::{NmfError, Result};
 use crate::fit::{frob_err, kl_err};
-use crate::kernel::{
-    self, flush, gram, gram_partials_len, hals_row, mu_row, Blocks, Csr, RowsPtr, KL_EPS,
-};
-use crate::params::{Loss, NmfParams};
+use crate::kernel::{self, flush, gram, gram_partials_len, mu_row, Blocks, Csr, RowsPtr};
+use crate::params::{Loss, NmfParams, Reg};
 
 /// Why the fit loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -304,77 +303,26 @@ pub(crate) fn solve_w(
     let mut s_h = vec![0f64; k * k];
     let mut part = vec![0f64; gram_partials_len(m, k)];
     gram(ht, k, &mut part, &mut s_h);
-    let s32: Vec<f32> = s_h.iter().map(|&v| v as f32).collect();
+    let mut s32 = vec![0f32; k * k];
+    kernel::gram_to_f32(&s_h, &mut s32);
     let hsum: Vec<f32> = kernel::col_sums(ht, k).iter().map(|&v| v as f32).collect();
     let ssum: f32 = s32.iter().sum();
     let hsum_total: f32 = hsum.iter().sum();
-    let tol = p.transform_tol as f32;
-    let max_iter = p.transform_max_iter;
     let is_kl = p.loss == Loss::KullbackLeibler;
-    let wp = RowsPtr::new(&mut w);
     let mut n_buf = vec![0f32; n * k];
-    let np = RowsPtr::new(&mut n_buf);
-    blocks.ranges.par_iter().for_each(|r| {
-        // SAFETY: disjoint block ranges inside 0..n; W and N have n rows of k.
-        let (wb, nb) = unsafe { (wp.rows_mut(r, k), np.rows_mut(r, k)) };
-        let mut prev = vec![0f32; k];
-        for (local, i) in r.clone().enumerate() {
-            let (cols, vals) = a.row(i);
-            let wr = &mut wb[local * k..(local + 1) * k];
-            let nr = &mut nb[local * k..(local + 1) * k];
-            kernel::sparse_row_times(cols, vals, ht, k, nr);
-            let c = if is_kl {
-                let xs: f32 = vals.iter().sum();
-                if hsum_total > 0.0 {
-                    xs / hsum_total
-                } else {
-                    0.0
-                }
-            } else {
-                let ns: f32 = nr.iter().sum();
-                if ssum > 0.0 {
-                    (ns / ssum).max(0.0)
-                } else {
-                    0.0
-                }
-            };
-            wr.fill(flush(c));
-            if c <= 0.0 {
-                wr.fill(0.0);
-                continue;
-            }
-            for _ in 0..max_iter {
-                prev.copy_from_slice(wr);
-                if is_kl {
-                    nr.fill(0.0);
-                    for (&col, &v) in cols.iter().zip(vals) {
-                        let hr = &ht[col as usize * k..col as usize * k + k];
-                        let wh: f32 = wr.iter().zip(hr).map(|(&x, &y)| x * y).sum();
-                        let ratio = v / wh.max(KL_EPS);
-                        for (o, &y) in nr.iter_mut().zip(hr) {
-                            *o += ratio * y;
-                        }
-                    }
-                    mu_row(wr, nr, &hsum, reg);
-                } else {
-                    hals_row(wr, nr, &s32, k, reg);
-                }
-                let mut delta = 0f32;
-                let mut top = 0f32;
-                for (&x, &y) in wr.iter().zip(&prev) {
-                    delta = delta.max((x - y).abs());
-                    top = top.max(x);
-                }
-                if delta <= tol * top {
-                    break;
-                }
-            }
-            if is_kl {
-                // The KL row loop left N at the previous iterate: restore N = x·Hᵀ.
-                kernel::sparse_row_times(cols, vals, ht, k, nr);
-            }
-        }
-    });
+    let rows = SolveRows {
+        a,
+        ht,
+        s32: &s32,
+        hsum: &hsum,
+        ssum,
+        hsum_total,
+        tol: p.transform_tol as f32,
+        max_iter: p.transform_max_iter,
+        is_kl,
+        reg,
+    };
+    kernel::dispatch_k!(k, solve_rows(&rows, k, blocks, &mut w, &mut n_buf));
     let err = if is_kl {
         let mut parts = vec![0f64; blocks.len()];
         kl_err(kernel::kl_loss(a, &w, ht, k, blocks, &mut parts))
@@ -391,3 +339,103 @@ pub(crate) fn solve_w(
     };
     (w, err)
 }
+
+/// What every row of the W-only solve shares.
+struct SolveRows<'a> {
+    a: &'a Csr<'a>,
+    ht: &'a [f32],
+    s32: &'a [f32],
+    hsum: &'a [f32],
+    ssum: f32,
+    hsum_total: f32,
+    tol: f32,
+    max_iter: usize,
+    is_kl: bool,
+    reg: Reg,
+}
+
+fn solve_rows<const K: usize>(
+    p: &SolveRows<'_>,
+    k: usize,
+    blocks: &Blocks,
+    w: &mut [f32],
+    n_buf: &mut [f32],
+) {
+    let wp = RowsPtr::new(w);
+    let np = RowsPtr::new(n_buf);
+    blocks.ranges.par_iter().for_each(|r| {
+        // SAFETY: disjoint block ranges inside 0..n; W and N have n rows of k.
+        let (wb, nb) = unsafe { (wp.rows_mut(r, k), np.rows_mut(r, k)) };
+        solve_block_best::<K>(p, r, wb, nb, k);
+    });
+}
+
+#[inline(always)]
+fn solve_block<const K: usize>(
+    p: &SolveRows<'_>,
+    r: &Range<usize>,
+    wb: &mut [f32],
+    nb: &mut [f32],
+    kk: usize,
+) {
+    let k = if K == 0 { kk } else { K };
+    let mut prev = [0f32; 512];
+    let mut heap;
+    let prev: &mut [f32] = if k <= 512 {
+        &mut prev[..k]
+    } else {
+        heap = vec![0f32; k];
+        &mut heap[..]
+    };
+    for (local, i) in r.clone().enumerate() {
+        let (cols, vals) = p.a.row(i);
+        let wr = &mut wb[local * k..(local + 1) * k];
+        let nr = &mut nb[local * k..(local + 1) * k];
+        kernel::sparse_row_times_k::<K>(cols, vals, p.ht, k, nr);
+        let c = if p.is_kl {
+            let xs: f32 = vals.iter().sum();
+            if p.hsum_total > 0.0 {
+                xs / p.hsum_total
+            } else {
+                0.0
+            }
+        } else {
+            let ns: f32 = nr.iter().sum();
+            if p.ssum > 0.0 {
+                (ns / p.ssum).max(0.0)
+            } else {
+                0.0
+            }
+        };
+        wr.fill(flush(c));
+        if c <= 0.0 {
+            wr.fill(0.0);
+            continue;
+        }
+        for _ in 0..p.max_iter {
+            prev.copy_from_slice(wr);
+            if p.is_kl {
+                kernel::kl_row_numerator::<K>(cols, vals, wr, p.ht, k, nr);
+                mu_row(wr, nr, p.hsum, p.reg);
+            } else {
+                kernel::hals_row_k::<K>(wr, nr, p.s32, k, p.reg);
+            }
+            let mut delta = 0f32;
+            let mut top = 0f32;
+            for (&x, &y) in wr.iter().zip(prev.iter()) {
+                delta = delta.max((x - y).abs());
+                top = top.max(x);
+            }
+            if delta <= p.tol * top {
+                break;
+            }
+        }
+        if p.is_kl {
+            // The KL row loop left N at the previous iterate: restore N = x·Hᵀ.
+            kernel::sparse_row_times_k::<K>(cols, vals, p.ht, k, nr);
+        }
+    }
+}
+
+kernel::multiversion!(solve_block_best, solve_block_avx2, solve_block,
+    (p: &SolveRows<'_>, r: &Range<usize>, wb: &mut [f32], nb: &mut [f32], kk: usize) -> ());
