@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use topicmill_sparse::CsrView;
 
 use crate::error::{NmfError, Result};
-use crate::kernel::Csr;
+use crate::kernel::{self, Blocks, Csr};
 
 /// Options of [`randomized_svd`]. The defaults are scikit-learn's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,31 +134,88 @@ fn flip_signs(t: &mut TruncatedSvd, n: usize, m: usize) {
     }
 }
 
-/// `A · B` for sparse A (p × q) and dense B (q × l, column-major faer Mat).
-fn sp_times(a: &Csr<'_>, b: &Mat<f64>) -> Mat<f64> {
-    let l = b.ncols();
-    // Row-major copy of B so that each non-zero touches one contiguous row.
-    let mut br = vec![0f64; a.cols * l];
-    for j in 0..l {
-        for i in 0..a.cols {
-            br[i * l + j] = b[(i, j)];
-        }
-    }
-    let mut out = vec![0f64; a.rows * l];
-    out.par_chunks_mut(l).enumerate().for_each(|(i, o)| {
-        let (cols, vals) = a.row(i);
-        for (&c, &v) in cols.iter().zip(vals) {
-            let r = &br[c as usize * l..c as usize * l + l];
-            for (x, &y) in o.iter_mut().zip(r) {
-                *x += v as f64 * y;
-            }
-        }
-    });
-    Mat::from_fn(a.rows, l, |i, j| out[i * l + j])
+/// `out = A · B` for sparse A (p × q) and row-major f32 B (q × l): the
+/// NMF kernel's blocked product (f32 products and sums; the sketch needs no
+/// more, and half the bytes of f64 keep the gathered rows in cache).
+fn sp_times(a: &Csr<'_>, b: &[f32], l: usize, blocks: &Blocks, out: &mut [f32]) {
+    kernel::spmm(a, b, l, blocks, out);
 }
 
-fn orthonormal(y: &Mat<f64>) -> Mat<f64> {
-    y.qr().compute_thin_Q()
+/// Orthonormalizes the columns of the row-major p × l `y` in place (Cholesky
+/// QR: `YᵀY = RᵀR` in f64, then `Y ← Y·R⁻¹`), `passes` times. Falls back to
+/// faer's Householder QR when the Gram is numerically singular.
+fn orthonormalize(y: &mut [f32], l: usize, passes: usize, partials: &mut [f64]) {
+    for _ in 0..passes {
+        let mut g = vec![0f64; l * l];
+        kernel::gram(y, l, partials, &mut g);
+        match inverse_cholesky(&g, l) {
+            Some(rinv) => {
+                let rinv32: Vec<f32> = rinv.iter().map(|&v| v as f32).collect();
+                kernel::rows_times_small(y, &rinv32, l);
+            }
+            None => {
+                let p = y.len() / l;
+                let m = Mat::from_fn(p, l, |i, j| y[i * l + j] as f64);
+                let q = m.qr().compute_thin_Q();
+                for i in 0..p {
+                    for j in 0..l {
+                        y[i * l + j] = q[(i, j)] as f32;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `R⁻¹` (row-major, upper triangular) for the Cholesky factor of the SPD
+/// `g = RᵀR`, or `None` when a pivot is not safely positive.
+fn inverse_cholesky(g: &[f64], l: usize) -> Option<Vec<f64>> {
+    let mut r = vec![0f64; l * l];
+    let scale = (0..l).map(|i| g[i * l + i]).fold(0f64, f64::max);
+    for j in 0..l {
+        let mut d = g[j * l + j];
+        for i in 0..j {
+            d -= r[i * l + j] * r[i * l + j];
+        }
+        if d.is_nan() || d <= 1e-13 * scale {
+            return None;
+        }
+        let rjj = d.sqrt();
+        r[j * l + j] = rjj;
+        for c in j + 1..l {
+            let mut v = g[j * l + c];
+            for i in 0..j {
+                v -= r[i * l + j] * r[i * l + c];
+            }
+            r[j * l + c] = v / rjj;
+        }
+    }
+    // Back substitution, column by column of the inverse.
+    let mut inv = vec![0f64; l * l];
+    for c in 0..l {
+        inv[c * l + c] = 1.0 / r[c * l + c];
+        for i in (0..c).rev() {
+            let mut v = 0.0;
+            for t in i + 1..=c {
+                v += r[i * l + t] * inv[t * l + c];
+            }
+            inv[i * l + c] = -v / r[i * l + i];
+        }
+    }
+    Some(inv)
+}
+
+/// Two independent standard normals by the Box–Muller transform.
+fn normal_pair(rng: &mut Xoshiro256PlusPlus) -> (f64, f64) {
+    loop {
+        let u1: f64 = rng.random();
+        let u2: f64 = rng.random();
+        if u1 > 0.0 {
+            let r = (-2.0 * u1.ln()).sqrt();
+            let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
+            return (r * c, r * s);
+        }
+    }
 }
 
 /// One standard normal by the Box–Muller transform.
@@ -183,19 +240,33 @@ fn svd_core(a: &Csr<'_>, at: &Csr<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
             4
         });
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed);
-    let mut omega = Mat::<f64>::zeros(q, l);
-    for i in 0..q {
-        for j in 0..l {
-            omega[(i, j)] = standard_normal(&mut rng);
+    // Ω (q × l), Gaussian, row-major.
+    let mut qm = vec![0f32; q * l];
+    for pair in qm.chunks_mut(2) {
+        let (a, b) = normal_pair(&mut rng);
+        pair[0] = a as f32;
+        if let Some(v) = pair.get_mut(1) {
+            *v = b as f32;
         }
     }
-    let mut qm = omega;
+    let (blocks_a, blocks_at) = (Blocks::new(a, l), Blocks::new(at, l));
+    let mut y = vec![0f32; p * l];
+    let mut part_p = vec![0f64; kernel::gram_partials_len(p, l)];
+    let mut part_q = vec![0f64; kernel::gram_partials_len(q, l)];
+    // Power iterations: a subspace iteration, so any well-conditioned basis
+    // does between the products; one Cholesky-QR pass keeps it so.
     for _ in 0..n_iter {
-        qm = orthonormal(&sp_times(a, &qm));
-        qm = orthonormal(&sp_times(at, &qm));
+        sp_times(a, &qm, l, &blocks_a, &mut y);
+        orthonormalize(&mut y, l, 1, &mut part_p);
+        sp_times(at, &y, l, &blocks_at, &mut qm);
+        orthonormalize(&mut qm, l, 1, &mut part_q);
     }
-    let qm = orthonormal(&sp_times(a, &qm)); // p × l
-    let bt = sp_times(at, &qm); // q × l  = Bᵀ
+    sp_times(a, &qm, l, &blocks_a, &mut y);
+    // The final basis must be orthonormal to working precision: two passes.
+    orthonormalize(&mut y, l, 2, &mut part_p);
+    let mut bt32 = vec![0f32; q * l];
+    sp_times(at, &y, l, &blocks_at, &mut bt32); // q × l = Bᵀ
+    let bt = Mat::from_fn(q, l, |i, j| bt32[i * l + j] as f64);
     let svd = bt.thin_svd().map_err(|_| NmfError::SvdNoConvergence)?;
     // Bᵀ = Ub Σ Vbᵀ  ⇒  B = Vb Σ Ubᵀ: left vectors of B are Vb, right are Ub.
     let (ub, vb, sv) = (svd.U(), svd.V(), svd.S());
@@ -203,15 +274,26 @@ fn svd_core(a: &Csr<'_>, at: &Csr<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
     let mut order: Vec<usize> = (0..l).collect();
     order.sort_by(|&i, &j| sv[j].total_cmp(&sv[i]));
     let order = &order[..k];
-    let uq = &qm * vb; // p × l
     let mut u = vec![0.0; p * k];
     let mut vt = vec![0.0; k * q];
     let mut s = vec![0.0; k];
+    let vsel: Vec<f64> = (0..l)
+        .flat_map(|a| order.iter().map(move |&o| (a, o)))
+        .map(|(a, o)| vb[(a, o)])
+        .collect(); // l × k, row-major
+    u.par_chunks_mut(k * 256)
+        .zip(y.par_chunks(l * 256))
+        .for_each(|(ub, yb)| {
+            for (ur, yr) in ub.chunks_exact_mut(k).zip(yb.chunks_exact(l)) {
+                for (a, &ya) in yr.iter().enumerate() {
+                    for (o, &v) in ur.iter_mut().zip(&vsel[a * k..a * k + k]) {
+                        *o += ya as f64 * v;
+                    }
+                }
+            }
+        });
     for (c, &o) in order.iter().enumerate() {
         s[c] = sv[o];
-        for i in 0..p {
-            u[i * k + c] = uq[(i, o)];
-        }
         for j in 0..q {
             vt[c * q + j] = ub[(j, o)];
         }
