@@ -1,7 +1,12 @@
 //! NMF kernel benchmarks on a random sparse matrix with a text-like,
 //! skewed term distribution and the shapes of the targets:
 //! all of 20 Newsgroups (18846 × 51840, ~1.15M non-zeros) and the seed's
-//! 4-category matrix (2034 × 26576, ~133k non-zeros).
+//! 4-category matrix (2034 × 26576, ~133k non-zeros); then, when the
+//! 20 Newsgroups tarball is in the data directory (`$TOPICMILL_DATA`), the
+//! same targets on the real TF-IDF matrices (group `real_20news`): the seed's
+//! whole fit (k = 4, NNDSVDa, 200 MU iterations, initialization included) and
+//! one iteration of each solver at k = 20 on all 18846 documents, from the
+//! NNDSVDa start.
 //!
 //! `cargo bench -p topicmill-benches --bench nmf`
 
@@ -12,8 +17,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use topicmill_nmf::bench_api::{Gram, Iterations, Spmm};
-use topicmill_nmf::{Loss, Nmf, Solver};
+use topicmill_nmf::{Init, Loss, Nmf, Solver};
 use topicmill_sparse::CsrMatrix;
+use topicmill_text::{
+    load_20newsgroups, DocFreq, NewsgroupsOptions, Remove, StopWords, Subset, TfidfParams,
+};
 
 /// Rows of 0.2×–1.8× the mean length; column j drawn as `m·u³` (a few very
 /// frequent terms, a long tail), values in [0.05, 0.35).
@@ -114,5 +122,77 @@ fn kernels(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kernels);
+/// The seed's 4-category matrix (`all = false`) or all 18846 documents with
+/// min_df = 2, as `topicmill demo` and the figures build them.
+fn newsgroups(all: bool) -> Option<CsrMatrix> {
+    let tarball = topicmill_testdata::require("20news-bydate/20news-bydate.tar.gz")?;
+    let categories = [
+        "alt.atheism",
+        "talk.religion.misc",
+        "comp.graphics",
+        "sci.space",
+    ];
+    let options = NewsgroupsOptions {
+        subset: if all { Subset::All } else { Subset::Train },
+        categories: (!all).then(|| categories.iter().map(|c| c.to_string()).collect()),
+        remove: Remove::ALL,
+    };
+    let docs = load_20newsgroups(&tarball, &options).ok()?;
+    let mut params = TfidfParams::default().stop_words(Some(StopWords::English));
+    if all {
+        params = params.min_df(DocFreq::Count(2));
+    }
+    Some(params.fit_transform(&docs.texts).ok()?.1)
+}
+
+fn real(c: &mut Criterion) {
+    let (Some(seed), Some(full)) = (newsgroups(false), newsgroups(true)) else {
+        return;
+    };
+    let mut g = c.benchmark_group("real_20news");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
+    let seed_t = topicmill_sparse::transpose(seed.view());
+    let p = Nmf::params(4)
+        .solver(Solver::Mu)
+        .init(Init::Nndsvda)
+        .max_iter(200)
+        .tol(0.0);
+    g.bench_function("seed_k4_mu_200_fit", |b| {
+        b.iter(|| {
+            black_box(
+                p.fit_with(&seed.view(), Some(&seed_t.view()), |_| {
+                    std::ops::ControlFlow::Continue(())
+                })
+                .expect("fit"),
+            )
+        })
+    });
+    let full_t = topicmill_sparse::transpose(full.view());
+    let (xv, xtv) = (full.view(), full_t.view());
+    // The NNDSVDa start: a one-iteration fit's factors are close enough, and
+    // come through the public API.
+    let start = Nmf::params(20)
+        .solver(Solver::Mu)
+        .max_iter(1)
+        .fit_with(&xv, Some(&xtv), |_| std::ops::ControlFlow::Continue(()))
+        .expect("fit");
+    for (name, solver, loss) in [
+        ("full_k20_mu_iteration", Solver::Mu, Loss::Frobenius),
+        ("full_k20_hals_iteration", Solver::Hals, Loss::Frobenius),
+        (
+            "full_k20_kl_mu_iteration",
+            Solver::Mu,
+            Loss::KullbackLeibler,
+        ),
+    ] {
+        let params = Nmf::params(20).solver(solver).loss(loss);
+        let mut it = Iterations::new(&xv, &xtv, start.w().to_vec(), start.ht().to_vec(), &params);
+        g.bench_function(name, |b| b.iter(|| black_box(it.step())));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, kernels, real);
 criterion_main!(benches);
