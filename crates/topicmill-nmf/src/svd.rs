@@ -141,6 +141,25 @@ fn sp_times(a: &Csr<'_>, b: &[f32], l: usize, blocks: &Blocks, out: &mut [f32]) 
     kernel::spmm(a, b, l, blocks, out);
 }
 
+/// `A · B` in f64 for row-major B (q × l), rows in parallel chunks.
+fn sp_times_f64(a: &Csr<'_>, b: &[f64], l: usize) -> Vec<f64> {
+    let mut out = vec![0f64; a.rows * l];
+    out.par_chunks_mut(l * 256)
+        .enumerate()
+        .for_each(|(chunk, rows)| {
+            for (local, o) in rows.chunks_exact_mut(l).enumerate() {
+                let (cols, vals) = a.row(chunk * 256 + local);
+                for (&c, &v) in cols.iter().zip(vals) {
+                    let r = &b[c as usize * l..c as usize * l + l];
+                    for (x, &y) in o.iter_mut().zip(r) {
+                        *x += v as f64 * y;
+                    }
+                }
+            }
+        });
+    out
+}
+
 /// Orthonormalizes the columns of the row-major p × l `y` in place (Cholesky
 /// QR: `YᵀY = RᵀR` in f64, then `Y ← Y·R⁻¹`), `passes` times. Falls back to
 /// faer's Householder QR when the Gram is numerically singular.
@@ -261,12 +280,15 @@ fn svd_core(a: &Csr<'_>, at: &Csr<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
         sp_times(at, &y, l, &blocks_at, &mut qm);
         orthonormalize(&mut qm, l, 1, &mut part_q);
     }
-    sp_times(a, &qm, l, &blocks_a, &mut y);
-    // The final basis must be orthonormal to working precision: two passes.
-    orthonormalize(&mut y, l, 2, &mut part_p);
-    let mut bt32 = vec![0f32; q * l];
-    sp_times(at, &y, l, &blocks_at, &mut bt32); // q × l = Bᵀ
-    let bt = Mat::from_fn(q, l, |i, j| bt32[i * l + j] as f64);
+    // The last products and the final basis in f64, so that U has columns
+    // orthonormal to f64 precision (LSI reports them); Householder QR.
+    let qm64: Vec<f64> = qm.iter().map(|&v| v as f64).collect();
+    let y64 = sp_times_f64(a, &qm64, l);
+    let ymat = Mat::from_fn(p, l, |i, j| y64[i * l + j]);
+    let qmat = ymat.qr().compute_thin_Q();
+    let y: Vec<f64> = (0..p * l).map(|e| qmat[(e / l, e % l)]).collect();
+    let bt64 = sp_times_f64(at, &y, l); // q × l = Bᵀ
+    let bt = Mat::from_fn(q, l, |i, j| bt64[i * l + j]);
     let svd = bt.thin_svd().map_err(|_| NmfError::SvdNoConvergence)?;
     // Bᵀ = Ub Σ Vbᵀ  ⇒  B = Vb Σ Ubᵀ: left vectors of B are Vb, right are Ub.
     let (ub, vb, sv) = (svd.U(), svd.V(), svd.S());
@@ -287,7 +309,7 @@ fn svd_core(a: &Csr<'_>, at: &Csr<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
             for (ur, yr) in ub.chunks_exact_mut(k).zip(yb.chunks_exact(l)) {
                 for (a, &ya) in yr.iter().enumerate() {
                     for (o, &v) in ur.iter_mut().zip(&vsel[a * k..a * k + k]) {
-                        *o += ya as f64 * v;
+                        *o += ya * v;
                     }
                 }
             }
