@@ -199,44 +199,40 @@ impl RowsPtr {
     }
 }
 
-/// Rows per f32 group of the Gram: within a group products and sums are
-/// f32 (twice the vector width of f64), each group's k × k result is then
-/// added into the f64 partial. 32 terms summed in f32 lose at most ~32 ulp.
-const GRAM_GROUP: usize = 32;
-
-/// Partial Gram of one chunk of rows, f64 across groups of [`GRAM_GROUP`] rows.
+/// Partial Gram of one chunk of rows, f64 accumulation.
 #[inline(always)]
 fn gram_chunk<const K: usize>(p: &mut [f64], rows: &[f32], kk: usize) {
     let k = if K == 0 { kk } else { K };
     p.fill(0.0);
-    if K > 0 && K * K <= 4096 {
-        let mut acc = [0f32; 4096];
-        let acc = &mut acc[..K * K];
-        for group in rows.chunks(GRAM_GROUP * K) {
-            acc.fill(0.0);
-            // Four rows per pass over the k × k accumulator: a quarter of
-            // its loads and stores.
-            let mut quads = group.chunks_exact(4 * K);
-            for q in &mut quads {
-                let w: [&[f32]; 4] = [&q[..K], &q[K..2 * K], &q[2 * K..3 * K], &q[3 * K..4 * K]];
-                for a in 0..K {
-                    let (x0, x1, x2, x3) = (w[0][a], w[1][a], w[2][a], w[3][a]);
-                    let pa = &mut acc[a * K..(a + 1) * K];
-                    for b in 0..K {
-                        pa[b] += (x0 * w[0][b] + x1 * w[1][b]) + (x2 * w[2][b] + x3 * w[3][b]);
-                    }
+    if K > 0 {
+        // Four rows per pass over the k × k partial: a quarter of the loads
+        // and stores of the partial, f64 products and sums throughout.
+        let mut quads = rows.chunks_exact(4 * K);
+        for q in &mut quads {
+            let mut w = [[0f64; K]; 4];
+            for (r, wr) in w.iter_mut().enumerate() {
+                for t in 0..K {
+                    wr[t] = q[r * K + t] as f64;
                 }
             }
-            for row in quads.remainder().chunks_exact(K) {
-                for a in 0..K {
-                    let pa = &mut acc[a * K..(a + 1) * K];
-                    for b in 0..K {
-                        pa[b] += row[a] * row[b];
-                    }
+            for a in 0..K {
+                let (x0, x1, x2, x3) = (w[0][a], w[1][a], w[2][a], w[3][a]);
+                let pa = &mut p[a * K..(a + 1) * K];
+                for b in 0..K {
+                    pa[b] += (x0 * w[0][b] + x1 * w[1][b]) + (x2 * w[2][b] + x3 * w[3][b]);
                 }
             }
-            for (o, &v) in p.iter_mut().zip(acc.iter()) {
-                *o += v as f64;
+        }
+        for row in quads.remainder().chunks_exact(K) {
+            let mut w = [0f64; K];
+            for t in 0..K {
+                w[t] = row[t] as f64;
+            }
+            for a in 0..K {
+                let pa = &mut p[a * K..(a + 1) * K];
+                for b in 0..K {
+                    pa[b] += w[a] * w[b];
+                }
             }
         }
         return;
