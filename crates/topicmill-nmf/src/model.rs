@@ -76,6 +76,41 @@ impl NmfModel {
         }
     }
 
+    /// Assembles a model from factors computed elsewhere (the distributed
+    /// fit of `topicmill-mpi`): W is `n_docs × k` and Hᵀ is `n_features × k`,
+    /// row-major; `history` holds `(iteration, error)` pairs as
+    /// [`NmfModel::loss_history`] does.
+    ///
+    /// # Panics
+    /// If the factor lengths do not match the shape (a caller's bug).
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        params: NmfParams,
+        n_docs: usize,
+        n_features: usize,
+        w: Vec<f32>,
+        ht: Vec<f32>,
+        history: Vec<(usize, f64)>,
+        iterations: usize,
+        stop: StopReason,
+        reconstruction_err: f64,
+    ) -> Self {
+        let k = params.k;
+        assert_eq!(w.len(), n_docs * k, "W is not n_docs × k");
+        assert_eq!(ht.len(), n_features * k, "Hᵀ is not n_features × k");
+        Self::new(
+            params,
+            n_docs,
+            n_features,
+            w,
+            ht,
+            history,
+            iterations,
+            stop,
+            reconstruction_err,
+        )
+    }
+
     /// Number of components k.
     pub fn k(&self) -> usize {
         self.params.k
