@@ -1,0 +1,473 @@
+//! The distributed fit loop.
+//!
+//! Rank p owns the documents `rows[p]` (a row block balanced by non-zeros):
+//! its rows of X (a zero-copy window of the mapped file), their transpose
+//! (built locally, m × |rows[p]|) and its rows of W. Every rank holds all of
+//! Hᵀ, and rank p updates the terms `[p·b, (p+1)·b)` of it. One iteration:
+//!
+//! ```text
+//! W-step  N_W = X_p·Hᵀ, rule on W_p with S_H            local
+//!         S_W = Σ_p W_pᵀW_p                               all-reduce k × k
+//! H-step  Σ_p X_pᵀW_p                                     reduce-scatter m × k by term blocks
+//!         rule on own terms of Hᵀ with S_W                local
+//!         S_H, ⟨Hᵀ, N_H⟩                                  all-reduce k × k + 1
+//!         Hᵀ                                              all-gather m × k
+//! ```
+//!
+//! The k × k reductions gather every rank's partial and add them in rank
+//! order on every rank, so all ranks hold bitwise-equal Grams and losses and
+//! take the same stopping decision whatever algorithm the MPI library picks.
+
+use std::ops::{ControlFlow, Range};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use mpi::collective::SystemOperation;
+use mpi::datatype::{Partition, PartitionMut};
+use mpi::traits::*;
+use mpi::Count;
+use topicmill_nmf::{Init, Loss, NmfError, NmfModel, NmfParams, Progress, Solver, StopReason};
+use topicmill_sparse::{CsrView, Manifest, MappedMatrix};
+
+use crate::checkpoint::{self, Checkpoint, Meta};
+use crate::error::{DistError, Result};
+use crate::init;
+use crate::kernel::{self, Csr, Reg, Rule};
+use crate::partition::{row_partition, term_block_rows};
+
+/// How often the tolerance is checked, as in topicmill-nmf (every 10 iterations).
+const CHECK_EVERY: usize = 10;
+
+/// Checkpointing and resuming.
+#[derive(Clone, Debug, Default)]
+pub struct DistOptions {
+    /// Where checkpoints are written (and read from with `resume`).
+    pub checkpoint: Option<PathBuf>,
+    /// Write a checkpoint after every this many iterations (0: never).
+    pub checkpoint_every: usize,
+    /// Start from the checkpoint instead of the initialization.
+    pub resume: bool,
+}
+
+/// What a distributed fit returns: the model on rank 0, nothing elsewhere.
+#[derive(Debug)]
+pub struct DistOutcome {
+    /// The fitted model (rank 0 only).
+    pub model: Option<NmfModel>,
+    /// The iteration the fit started from (0, or the checkpoint's).
+    pub resumed_from: usize,
+    /// This rank's documents.
+    pub rows: Range<usize>,
+}
+
+/// All ranks agree on whether every rank succeeded: a rank that failed
+/// returns its own error, the others [`DistError::PeerFailed`].
+fn agree<T, C: Communicator>(comm: &C, local: Result<T>) -> Result<T> {
+    let flag = i32::from(local.is_err());
+    let mut flags = vec![0i32; comm.size() as usize];
+    comm.all_gather_into(&flag, &mut flags[..]);
+    let failed: Vec<i32> = (0..comm.size())
+        .filter(|&r| flags[r as usize] != 0)
+        .collect();
+    match local {
+        Err(e) => Err(e),
+        Ok(_) if !failed.is_empty() => Err(DistError::PeerFailed { ranks: failed }),
+        Ok(v) => Ok(v),
+    }
+}
+
+/// Sum of every rank's `local` (f64), added in rank order on every rank, so
+/// the result is bitwise the same everywhere.
+fn sum_in_rank_order<C: Communicator>(comm: &C, local: &[f64]) -> Vec<f64> {
+    let p = comm.size() as usize;
+    let mut all = vec![0f64; p * local.len()];
+    comm.all_gather_into(local, &mut all[..]);
+    let mut out = vec![0f64; local.len()];
+    for part in all.chunks_exact(local.len().max(1)) {
+        for (o, v) in out.iter_mut().zip(part) {
+            *o += v;
+        }
+    }
+    out
+}
+
+fn frob_err(sq: f64) -> f64 {
+    sq.max(0.0).sqrt()
+}
+
+fn count(len: usize, what: &str) -> Result<Count> {
+    Count::try_from(len).map_err(|_| {
+        DistError::TooLarge(format!(
+            "{what} holds {len} values, more than one MPI message can (2^31 − 1): use more ranks or a smaller k"
+        ))
+    })
+}
+
+/// Opens the corpus matrix named by `corpus_dir/manifest.json`.
+fn open_matrix(corpus_dir: &Path, rank: i32) -> Result<MappedMatrix> {
+    let manifest_path = corpus_dir.join("manifest.json");
+    let bad = |message: String| DistError::Checkpoint {
+        rank,
+        path: manifest_path.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| bad(format!("cannot read corpus manifest: {e}")))?;
+    let manifest: Manifest = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("corpus manifest is not valid: {e}")))?;
+    MappedMatrix::open(corpus_dir.join(&manifest.matrix))
+        .map_err(|source| DistError::Corpus { rank, source })
+}
+
+/// The first negative or non-finite value of a row block, as an error.
+fn check_values(x: &CsrView<'_>, first_row: usize, rank: i32) -> Result<()> {
+    for (i, row) in x.outer_iterator().enumerate() {
+        for (col, &value) in row.iter() {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(DistError::BadValue {
+                    rank,
+                    row: first_row + i,
+                    col,
+                    value,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fits X = the corpus in `corpus_dir` over the ranks of `comm`, the same
+/// computation as `params.fit` up to the order of floating-point sums (see
+/// the crate docs for the tolerance). `progress` is called on rank 0 after
+/// every iteration. Rank 0 gets the model (with W of all documents); no rank
+/// writes it.
+///
+/// Errors before the first iteration (a rank cannot read its part, bad
+/// parameters, a checkpoint that does not fit) are returned on every rank.
+/// A rank that dies is the MPI runtime's business: `mpirun` then stops the
+/// others.
+pub fn fit_distributed<C, F>(
+    comm: &C,
+    corpus_dir: &Path,
+    params: &NmfParams,
+    opts: &DistOptions,
+    mut progress: F,
+) -> Result<DistOutcome>
+where
+    C: Communicator,
+    F: FnMut(&Progress),
+{
+    let start = Instant::now();
+    let rank = comm.rank();
+    let size = comm.size() as usize;
+    let root = comm.process_at_rank(0);
+    let k = params.k();
+    let nmf_err = |source: NmfError| DistError::Nmf { rank, source };
+
+    // Rules every rank checks the same way: no communication needed.
+    params.validate().map_err(nmf_err)?;
+    if params.get_loss() == Loss::KullbackLeibler {
+        return Err(DistError::Unsupported(
+            "the distributed fit runs the Frobenius loss (MU and HALS); fit KL on one machine"
+                .into(),
+        ));
+    }
+    if opts.resume && opts.checkpoint.is_none() {
+        return Err(DistError::Unsupported(
+            "resume needs a checkpoint path".into(),
+        ));
+    }
+
+    // Every rank maps the same file; each then touches only its rows.
+    let mapped = agree(comm, open_matrix(corpus_dir, rank))?;
+    let full = mapped.view();
+    let (n, m, nnz) = (full.rows(), full.cols(), full.nnz());
+    if n == 0 || m == 0 || nnz == 0 {
+        return Err(nmf_err(NmfError::EmptyMatrix {
+            rows: n,
+            cols: m,
+            nnz,
+        }));
+    }
+    if k > n.min(m) {
+        return Err(nmf_err(NmfError::TooManyComponents {
+            k,
+            max: n.min(m),
+            rows: n,
+            cols: m,
+        }));
+    }
+    let blocks_w = count(n * k, "W")?;
+    let b = term_block_rows(m, size);
+    count(size * b * k, "Hᵀ")?;
+
+    let rows = row_partition(full.indptr().raw_storage(), size)[rank as usize].clone();
+    let xp = full.slice_outer_rbr(rows.clone());
+    agree(comm, check_values(&xp, rows.start, rank))?;
+    let xpt = topicmill_sparse::transpose(xp.view());
+    let xpt_view = xpt.view();
+    let a = Csr::from_view(&xp);
+    let at = Csr::from_view(&xpt_view);
+    let np = rows.len();
+
+    let local_sq: f64 = xp.data().iter().map(|&v| v as f64 * v as f64).sum();
+    let local_sum: f64 = xp.data().iter().map(|&v| v as f64).sum();
+    let totals = sum_in_rank_order(comm, &[local_sq, local_sum]);
+    let (xnorm2, xsum) = (totals[0], totals[1]);
+
+    let ((w_l1, w_l2), (h_l1, h_l2)) = params.penalties(n, m);
+    let (reg_w, reg_h) = (Reg { l1: w_l1, l2: w_l2 }, Reg { l1: h_l1, l2: h_l2 });
+    let rule = match params.get_solver() {
+        Solver::Mu => Rule::Mu,
+        Solver::Hals => Rule::Hals,
+    };
+
+    // Rows of W of every rank, for scatter / gather.
+    let all_rows = row_partition(full.indptr().raw_storage(), size);
+    let w_counts: Vec<Count> = all_rows.iter().map(|r| (r.len() * k) as Count).collect();
+    let w_displs: Vec<Count> = all_rows.iter().map(|r| (r.start * k) as Count).collect();
+    debug_assert_eq!(w_counts.iter().sum::<Count>(), blocks_w);
+
+    // Initial state: a checkpoint, or the initialization.
+    let mut resumed: Option<Meta> = None;
+    let (mut w, ht) = if opts.resume {
+        let path = opts.checkpoint.as_deref().expect("checked above");
+        let loaded = (|| {
+            let mut c = Checkpoint::open(path)?;
+            if rank == 0 {
+                c.verify()?;
+            }
+            let meta = &c.meta;
+            let same_params = meta.params.clone().max_iter(params.get_max_iter())
+                .time_budget(params.get_time_budget())
+                == *params;
+            if (meta.n, meta.m, meta.nnz) != (n, m, nnz) {
+                return Err(format!(
+                    "was written for a {} × {} matrix with {} non-zeros, this corpus is {n} × {m} with {nnz}",
+                    meta.n, meta.m, meta.nnz
+                ));
+            }
+            if !same_params {
+                return Err("was written with other parameters (k, solver, init, tol, seed or regularization)".into());
+            }
+            let w = c.w_rows(&rows)?;
+            let ht = c.ht()?;
+            Ok((c.meta.clone(), w, ht))
+        })()
+        .map_err(|message| DistError::Checkpoint {
+            rank,
+            path: path.to_path_buf(),
+            message,
+        });
+        let (meta, w, ht) = agree(comm, loaded)?;
+        resumed = Some(meta);
+        (w, ht)
+    } else if params.get_init() == Init::Random {
+        init::random(n, m, k, xsum, params.get_seed(), &rows)
+    } else {
+        // NNDSVD needs a truncated SVD of the whole matrix: rank 0 computes
+        // it (through topicmill-nmf's public randomized SVD), then sends.
+        let full_init = if rank == 0 {
+            init::nndsvd(&full, k, params.get_init(), params.get_seed())
+                .map(Some)
+                .map_err(nmf_err)
+        } else {
+            Ok(None)
+        };
+        let full_init = agree(comm, full_init)?;
+        let mut ht = vec![0f32; m * k];
+        let mut w = vec![0f32; np * k];
+        if let Some((w_all, ht_all)) = full_init {
+            ht.copy_from_slice(&ht_all);
+            let part = Partition::new(&w_all[..], &w_counts[..], &w_displs[..]);
+            root.scatter_varcount_into_root(&part, &mut w[..]);
+        } else {
+            root.scatter_varcount_into(&mut w[..]);
+        }
+        root.broadcast_into(&mut ht[..]);
+        (w, ht)
+    };
+
+    // Hᵀ padded to size · b rows (the padding stays zero).
+    let mut ht_pad = vec![0f32; size * b * k];
+    ht_pad[..m * k].copy_from_slice(&ht);
+    drop(ht);
+    let own = rank as usize * b * k..(rank as usize + 1) * b * k;
+    let mut n_w = vec![0f32; np * k];
+    let mut nh_all = vec![0f32; size * b * k];
+    let mut nh_own = vec![0f32; b * k];
+    let mut send_h = vec![0f32; b * k];
+
+    let mut s_h = sum_in_rank_order(comm, &kernel::gram(&ht_pad[own.clone()], k));
+    let mut s_w: Vec<f64>;
+    let mut s32 = vec![0f32; k * k];
+    let to32 = |s: &[f64], out: &mut [f32]| {
+        for (o, &v) in out.iter_mut().zip(s) {
+            *o = v as f32;
+        }
+    };
+
+    let (loss0, mut last_check, mut history, first_it) = match &resumed {
+        Some(meta) => (
+            meta.loss0,
+            meta.last_check,
+            meta.history.clone(),
+            meta.iteration + 1,
+        ),
+        None => {
+            kernel::spmm(&a, &ht_pad, k, &mut n_w);
+            let mut local = kernel::gram(&w, k);
+            local.push(kernel::dot(&w, &n_w));
+            let total = sum_in_rank_order(comm, &local);
+            let fn_ = total[k * k];
+            let l0 = frob_err(xnorm2 - 2.0 * fn_ + kernel::inner(&total[..k * k], &s_h));
+            (l0, l0, vec![(0usize, l0)], 1)
+        }
+    };
+    let resumed_from = first_it - 1;
+    let max_iter = params.get_max_iter();
+    let tol = params.get_tol();
+    let mut stop = StopReason::MaxIter;
+    let mut iterations = resumed_from;
+
+    for it in first_it..=max_iter {
+        // W-step.
+        to32(&s_h, &mut s32);
+        kernel::update(Some(&a), &mut w, &mut n_w, &ht_pad, &s32, k, rule, reg_w);
+        s_w = sum_in_rank_order(comm, &kernel::gram(&w, k));
+        to32(&s_w, &mut s32);
+        // H-step: (XᵀW) summed over ranks, each rank receiving its terms.
+        kernel::spmm(&at, &w, k, &mut nh_all[..m * k]);
+        comm.reduce_scatter_block_into(&nh_all[..], &mut nh_own[..], SystemOperation::sum());
+        let dot_h = kernel::update(
+            None,
+            &mut ht_pad[own.clone()],
+            &mut nh_own,
+            &[],
+            &s32,
+            k,
+            rule,
+            reg_h,
+        );
+        let mut local = kernel::gram(&ht_pad[own.clone()], k);
+        local.push(dot_h);
+        let total = sum_in_rank_order(comm, &local);
+        s_h.copy_from_slice(&total[..k * k]);
+        let dot_h = total[k * k];
+        send_h.copy_from_slice(&ht_pad[own.clone()]);
+        comm.all_gather_into(&send_h[..], &mut ht_pad[..]);
+        let loss = frob_err(xnorm2 - 2.0 * dot_h + kernel::inner(&s_w, &s_h));
+
+        iterations = it;
+        history.push((it, loss));
+        if rank == 0 {
+            progress(&Progress {
+                iteration: it,
+                loss: Some(loss),
+                elapsed: start.elapsed(),
+            });
+        }
+        let mut flow = ControlFlow::Continue(());
+        if it % CHECK_EVERY == 0 {
+            if tol > 0.0 && loss0 > 0.0 && (last_check - loss) / loss0 < tol {
+                stop = StopReason::Converged;
+                flow = ControlFlow::Break(());
+            } else {
+                last_check = loss;
+            }
+        }
+        if flow.is_continue() {
+            if let Some(budget) = params.get_time_budget() {
+                // Rank 0's clock decides for everybody.
+                let mut over = i32::from(start.elapsed() >= budget);
+                root.broadcast_into(&mut over);
+                if over != 0 {
+                    stop = StopReason::TimeBudget;
+                    flow = ControlFlow::Break(());
+                }
+            }
+        }
+        if flow.is_break() {
+            break;
+        }
+        if opts.checkpoint_every > 0 && it % opts.checkpoint_every == 0 && it < max_iter {
+            let path = opts.checkpoint.as_deref().ok_or_else(|| {
+                DistError::Unsupported("--checkpoint-every needs a checkpoint path".into())
+            })?;
+            let meta = Meta {
+                n,
+                m,
+                nnz,
+                params: params.clone(),
+                iteration: it,
+                loss0,
+                last_check,
+                history: history.clone(),
+            };
+            let written = if rank == 0 {
+                let mut w_all = vec![0f32; n * k];
+                let mut part = PartitionMut::new(&mut w_all[..], &w_counts[..], &w_displs[..]);
+                root.gather_varcount_into_root(&w[..], &mut part);
+                checkpoint::write(path, &meta, &w_all, &ht_pad[..m * k]).map_err(|message| {
+                    DistError::Checkpoint {
+                        rank,
+                        path: path.to_path_buf(),
+                        message,
+                    }
+                })
+            } else {
+                root.gather_varcount_into(&w[..]);
+                Ok(())
+            };
+            agree(comm, written)?;
+        }
+    }
+
+    // Final W: the row-separable solve with H fixed, exactly what
+    // `NmfModel::transform` (and so the single-process fit) computes per row.
+    let ht_final = ht_pad[..m * k].to_vec();
+    let probe = NmfModel::from_parts(
+        params.clone(),
+        0,
+        m,
+        Vec::new(),
+        ht_final.clone(),
+        Vec::new(),
+        0,
+        StopReason::MaxIter,
+        0.0,
+    );
+    let w_final = agree(comm, probe.transform(&xp).map_err(nmf_err))?;
+    drop(probe);
+    kernel::spmm(&a, &ht_pad, k, &mut n_w);
+    let mut local = kernel::gram(&w_final, k);
+    local.push(kernel::dot(&w_final, &n_w));
+    let total = sum_in_rank_order(comm, &local);
+    let err = frob_err(xnorm2 - 2.0 * total[k * k] + kernel::inner(&total[..k * k], &s_h));
+    w.clear();
+
+    let model = if rank == 0 {
+        let mut w_all = vec![0f32; n * k];
+        let mut part = PartitionMut::new(&mut w_all[..], &w_counts[..], &w_displs[..]);
+        root.gather_varcount_into_root(&w_final[..], &mut part);
+        Some(NmfModel::from_parts(
+            params.clone(),
+            n,
+            m,
+            w_all,
+            ht_final,
+            history,
+            iterations,
+            stop,
+            err,
+        ))
+    } else {
+        root.gather_varcount_into(&w_final[..]);
+        None
+    };
+    Ok(DistOutcome {
+        model,
+        resumed_from,
+        rows,
+    })
+}
