@@ -25,6 +25,8 @@ pub struct Args {
     pub outputs: FitOutputs,
     #[command(flatten)]
     pub warm: crate::warm::WarmArgs,
+    #[command(flatten)]
+    pub dist: crate::distributed::DistArgs,
 }
 
 /// Optional per-fit outputs, shared with `demo`.
@@ -45,6 +47,9 @@ pub struct FitOutputs {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.dist.distributed {
+        return crate::distributed::run(args);
+    }
     let corpus = Corpus::open(&args.corpus)
         .with_context(|| format!("cannot open corpus {}", args.corpus.display()))?;
     let params = args.nmf.params();

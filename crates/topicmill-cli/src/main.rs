@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod align;
 mod demo;
+mod distributed;
 mod evaluate;
 mod fetch;
 mod fit;

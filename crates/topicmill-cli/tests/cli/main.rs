@@ -1,6 +1,7 @@
 //! CLI integration tests: one test binary that runs the real `topicmill` binary
 //! on real files, one module per subcommand.
 
+mod distributed;
 mod import_inspect;
 mod nightly;
 mod nmf;
