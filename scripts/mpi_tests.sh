@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The distributed fit (issue 6): install Open MPI when it is missing, then
+# lint and build the `mpi` feature, run its unit tests and the MPI
+# integration tests (mpirun on the real binary, 1–4 ranks), and a 2-rank
+# smoke run of `mpirun -np 2 topicmill fit --distributed` on KOS compared
+# with the single-process fit. Called by .ci/run; runs from the repo root.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+export CI="${CI:-true}"
+export TOPICMILL_DATA="${TOPICMILL_DATA:-$(cd "$repo/.." && pwd)/shared/datasets}"
+
+missing=()
+for pkg in libopenmpi-dev openmpi-bin libclang-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "mpi_tests: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+echo "== clippy, feature mpi"
+cargo clippy -p topicmill-mpi --all-targets -- -D warnings
+cargo clippy -p topicmill-cli --all-targets --features mpi -- -D warnings
+
+echo "== unit tests of topicmill-mpi"
+cargo test -p topicmill-mpi
+
+echo "== MPI integration tests (mpirun on the built binary)"
+cargo test -p topicmill-cli --features mpi distributed
+
+echo "== mpirun -np 2 topicmill fit --distributed on KOS"
+cargo build --release --features mpi -p topicmill-cli
+bin="${CARGO_TARGET_DIR:-$repo/target}/release/topicmill"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$bin" import --docword "$TOPICMILL_DATA/uci-bow/docword.kos.txt.gz" -o "$work/kos" >/dev/null
+"$bin" fit "$work/kos" -k 10 --max-iter 50 -o "$work/one.bin"
+RAYON_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe \
+    --mca btl_vader_single_copy_mechanism none -np 2 \
+    "$bin" fit "$work/kos" -k 10 --max-iter 50 -o "$work/two.bin" --distributed
+# Same top words per topic from one process and from two ranks.
+diff <("$bin" topics "$work/one.bin") <("$bin" topics "$work/two.bin")
+echo "mpi_tests: ok"
