@@ -4,6 +4,8 @@
 # integration tests (mpirun on the real binary, 1–4 ranks), and a 2-rank
 # smoke run of `mpirun -np 2 topicmill fit --distributed` on KOS compared
 # with the single-process fit. Called by .ci/run; runs from the repo root.
+# Tests run in release, sharing the compiled dependencies of the README's
+# commands.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,10 +30,10 @@ cargo clippy -p topicmill-mpi --all-targets -- -D warnings
 cargo clippy -p topicmill-cli --all-targets --features mpi -- -D warnings
 
 echo "== unit tests of topicmill-mpi"
-cargo test -p topicmill-mpi
+cargo test --release -p topicmill-mpi
 
 echo "== MPI integration tests (mpirun on the built binary)"
-cargo test -p topicmill-cli --features mpi distributed
+cargo test --release -p topicmill-cli --features mpi distributed
 
 echo "== mpirun -np 2 topicmill fit --distributed on KOS"
 cargo build --release --features mpi -p topicmill-cli
