@@ -108,7 +108,7 @@ pub enum BenchSolver {
 /// The matrices of a workload, in memory or mapped.
 enum Matrices {
     Owned(CsrMatrix, CsrMatrix),
-    Mapped(Corpus),
+    Mapped(Box<Corpus>),
 }
 
 impl Matrices {
@@ -433,14 +433,14 @@ fn load(args: &Args) -> Result<(Matrices, usize, Prepared)> {
             let start = Instant::now();
             let corpus = Corpus::open(&dir)?;
             timed("open", start);
-            (Matrices::Mapped(corpus), k, None)
+            (Matrices::Mapped(Box::new(corpus)), k, None)
         }
         _ if Path::new(w).is_dir() => {
             let start = Instant::now();
             let corpus =
                 Corpus::open(w).with_context(|| format!("cannot open corpus {w}"))?;
             timed("open", start);
-            (Matrices::Mapped(corpus), 20, None)
+            (Matrices::Mapped(Box::new(corpus)), 20, None)
         }
         _ => bail!(
             "unknown workload {w:?}: seed4, ng20, kos, nips, generated:DOCSxTERMSxNNZxK, or a corpus directory"
