@@ -8,11 +8,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod align;
+mod bench;
 mod demo;
 mod distributed;
 mod evaluate;
 mod fetch;
 mod fit;
+mod generate;
 mod import;
 mod inspect;
 mod lsi;
@@ -25,6 +27,10 @@ mod topics;
 mod transform;
 mod vectorize;
 mod warm;
+
+/// Counts heap bytes so that `topicmill bench` reports a fit's exact footprint.
+#[global_allocator]
+static ALLOCATOR: bench::counting_alloc::Counting = bench::counting_alloc::Counting;
 
 /// Sparse non-negative matrix factorization for topic modelling.
 #[derive(Debug, Parser)]
@@ -58,6 +64,10 @@ enum Command {
     Sweep(sweep::Args),
     /// The seed experiment: 20 Newsgroups, 4 categories, TF-IDF, NMF k=4, topic table.
     Demo(demo::Args),
+    /// Write a synthetic corpus (planted topics, Zipf term frequencies) of any shape.
+    Generate(generate::Args),
+    /// Time NMF iterations on a workload: GFLOP/s, GB/s, fraction of the machine's limit.
+    Bench(bench::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -73,6 +83,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -281,6 +281,15 @@ pub enum SparseError {
         path: PathBuf,
     },
 
+    /// Parameters of a synthetic corpus that cannot be generated.
+    #[error("{}: cannot generate: {message}", path.display())]
+    InvalidGenerate {
+        /// The target corpus directory.
+        path: PathBuf,
+        /// Which parameter is wrong and why.
+        message: String,
+    },
+
     /// A matrix is too large for the index types (u32 columns/rows, u64 nnz).
     #[error("{}: {message}", path.display())]
     TooLarge {
@@ -333,6 +342,7 @@ impl SparseError {
             | SparseError::EmptyCorpus { path, .. }
             | SparseError::NotGrouped { path, .. }
             | SparseError::AlreadyExists { path }
+            | SparseError::InvalidGenerate { path, .. }
             | SparseError::TooLarge { path, .. }
             | SparseError::UnsupportedHost { path } => path,
         }

@@ -15,6 +15,8 @@
 //! - Import/export: MatrixMarket coordinate ([`read_mtx`], [`write_mtx`]) and UCI
 //!   bag-of-words ([`read_docword`], [`read_vocab`], [`write_docword`]), gzip
 //!   detected by magic bytes.
+//! - [`GenerateParams::write`]: a synthetic corpus of any shape with planted
+//!   topics and Zipf term frequencies, in parallel and bounded memory.
 //! - [`SparseError`]: every error names the file and the place (byte offset and
 //!   section, line, or row).
 //!
@@ -75,6 +77,7 @@ mod corpus;
 mod docword;
 mod error;
 mod format;
+mod generate;
 mod input;
 mod mapped;
 mod mtx;
@@ -91,6 +94,7 @@ pub use crate::{
     corpus::{write_corpus, Corpus, CorpusWriter, Manifest, CORPUS_FORMAT, CORPUS_VERSION},
     docword::{read_docword, read_vocab, write_docword, DocwordHeader, DocwordReader},
     error::SparseError,
+    generate::GenerateParams,
     mapped::MappedMatrix,
     mtx::{read_mtx, write_mtx},
     transpose::{transpose, write_transpose},
