@@ -29,6 +29,7 @@
 
 mod documents;
 mod error;
+mod intern;
 mod newsgroups;
 mod pyunicode;
 mod readers;
