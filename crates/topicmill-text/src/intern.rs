@@ -1,37 +1,31 @@
 //! A term interner for the counting pass: each distinct term gets a dense id in
 //! order of first sight, its bytes are stored once in one arena.
 //!
-//! Open addressing with linear probing over a power-of-two table of `u64`
-//! slots (a 32-bit hash tag and the id), so that most probes touch one cache
-//! line and compare bytes only on a tag match. Faster than a `HashMap<Box<str>,
-//! u32>` on this workload: no allocation per term, no out-of-line `memcmp` for
-//! the short keys, a hash made for short strings.
+//! Open addressing with linear probing over a power-of-two table of 16-byte
+//! slots. A term of at most 8 bytes is its own key: its length and one 64-bit
+//! word holding all its bytes, so looking it up compares two integers and
+//! never touches the arena. Longer terms are keyed by a 64-bit hash and
+//! compared byte for byte on a hash match. Much faster than a
+//! `HashMap<Box<str>, u32>` on this workload: no allocation per term, no
+//! out-of-line `memcmp`, a hash made for short strings.
 
 /// Multiplier of the hash (rustc-hash's): odd, with well-spread bits.
 const K: u64 = 0xf135_7aea_2e62_a9c5;
 
-/// A hash of `bytes`, fast for short keys: one to three loads, one multiply
-/// per 8 bytes. Equal byte strings hash equally; nothing else is promised (the
-/// table does not depend on the hash for correctness, only for speed).
+/// The key of `bytes`: for at most 8 bytes, a word from which the bytes and
+/// the length give back the term (so equal keys and lengths mean equal terms);
+/// for longer terms a hash.
 #[inline]
-pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
+fn key(bytes: &[u8]) -> u64 {
     let len = bytes.len();
-    let mut h = (len as u64).wrapping_mul(K);
-    if len <= 8 {
-        let w = if len >= 4 {
-            let lo = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-            let t = len - 4;
-            let hi = u32::from_le_bytes([bytes[t], bytes[t + 1], bytes[t + 2], bytes[t + 3]]);
-            u64::from(lo) | (u64::from(hi) << 32)
-        } else if len > 0 {
-            u64::from(bytes[0])
-                | (u64::from(bytes[len / 2]) << 8)
-                | (u64::from(bytes[len - 1]) << 16)
-        } else {
-            0
-        };
-        h = (h ^ w).wrapping_mul(K);
-    } else {
+    if len >= 4 {
+        if len <= 8 {
+            // Two overlapping 4-byte loads cover every byte.
+            let lo = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
+            let hi = u32::from_le_bytes(bytes[len - 4..].try_into().expect("4 bytes"));
+            return u64::from(lo) | (u64::from(hi) << 32);
+        }
+        let mut h = (len as u64).wrapping_mul(K);
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
             let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
@@ -42,16 +36,33 @@ pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
             let w = u64::from_le_bytes(bytes[len - 8..].try_into().expect("8 bytes"));
             h = (h.rotate_left(23) ^ w).wrapping_mul(K);
         }
+        h
+    } else if len > 0 {
+        // Bytes 0, len/2 and len-1 cover every byte of 1 to 3.
+        u64::from(bytes[0]) | (u64::from(bytes[len / 2]) << 8) | (u64::from(bytes[len - 1]) << 16)
+    } else {
+        0
     }
-    h
+}
+
+/// The table position of a key: the top bits of a multiplicative hash.
+#[inline]
+fn spread(key: u64, len: usize) -> u64 {
+    (key ^ (len as u64)).wrapping_mul(K)
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    key: u64,
+    /// `(len << 32) | (id + 1)`, 0 for an empty slot.
+    meta: u64,
 }
 
 /// Distinct terms with dense ids, `0..len()` in order of first sight.
 #[derive(Debug, Clone)]
 pub(crate) struct Interner {
-    /// `(tag << 32) | (id + 1)`, 0 for an empty slot.
-    slots: Vec<u64>,
-    /// `64 - log2(slots.len())`: the slot of a hash is its top bits.
+    slots: Vec<Slot>,
+    /// `64 - log2(slots.len())`: the slot of a key is its spread's top bits.
     shift: u32,
     /// End of each term's bytes in `arena` (its start is the previous end).
     ends: Vec<usize>,
@@ -69,7 +80,7 @@ impl Interner {
     pub(crate) fn with_capacity(terms: usize) -> Self {
         let slots = (terms.max(8) * 2).next_power_of_two();
         Self {
-            slots: vec![0; slots],
+            slots: vec![Slot::default(); slots],
             shift: 64 - slots.trailing_zeros(),
             ends: Vec::with_capacity(terms),
             arena: Vec::with_capacity(terms * 8),
@@ -99,31 +110,44 @@ impl Interner {
         (0..self.len() as u32).map(|id| self.get_str(id))
     }
 
-    /// The id of `term`, adding it when new.
+    /// The slot holding `bytes`, or the empty slot where it would go.
     #[inline]
-    pub(crate) fn intern(&mut self, term: &str) -> u32 {
-        let bytes = term.as_bytes();
-        let h = hash_bytes(bytes);
-        let tag = (h as u32) ^ ((h >> 32) as u32);
+    fn probe(&self, bytes: &[u8], key: u64) -> usize {
+        let len = bytes.len() as u64;
         let mask = self.slots.len() - 1;
-        let mut at = (h >> self.shift) as usize;
+        let mut at = (spread(key, bytes.len()) >> self.shift) as usize;
         loop {
             let slot = self.slots[at];
-            if slot == 0 {
-                break;
+            if slot.meta == 0 {
+                return at;
             }
-            if (slot >> 32) as u32 == tag {
-                let id = (slot as u32) - 1;
-                if self.get(id) == bytes {
-                    return id;
+            if slot.key == key && slot.meta >> 32 == len {
+                let id = (slot.meta as u32) - 1;
+                if len <= 8 || self.get(id) == bytes {
+                    return at;
                 }
             }
             at = (at + 1) & mask;
         }
+    }
+
+    /// The id of `term`, adding it when new.
+    #[inline]
+    pub(crate) fn intern(&mut self, term: &str) -> u32 {
+        let bytes = term.as_bytes();
+        let key = key(bytes);
+        let at = self.probe(bytes, key);
+        let meta = self.slots[at].meta;
+        if meta != 0 {
+            return (meta as u32) - 1;
+        }
         let id = self.ends.len() as u32;
         self.arena.extend_from_slice(bytes);
         self.ends.push(self.arena.len());
-        self.slots[at] = (u64::from(tag) << 32) | u64::from(id + 1);
+        self.slots[at] = Slot {
+            key,
+            meta: ((bytes.len() as u64) << 32) | u64::from(id + 1),
+        };
         if self.ends.len() * 2 > self.slots.len() {
             self.grow();
         }
@@ -133,23 +157,8 @@ impl Interner {
     /// The id of `term`, if interned.
     pub(crate) fn find(&self, term: &str) -> Option<u32> {
         let bytes = term.as_bytes();
-        let h = hash_bytes(bytes);
-        let tag = (h as u32) ^ ((h >> 32) as u32);
-        let mask = self.slots.len() - 1;
-        let mut at = (h >> self.shift) as usize;
-        loop {
-            let slot = self.slots[at];
-            if slot == 0 {
-                return None;
-            }
-            if (slot >> 32) as u32 == tag {
-                let id = (slot as u32) - 1;
-                if self.get(id) == bytes {
-                    return Some(id);
-                }
-            }
-            at = (at + 1) & mask;
-        }
+        let meta = self.slots[self.probe(bytes, key(bytes))].meta;
+        (meta != 0).then(|| (meta as u32) - 1)
     }
 
     /// Doubles the table (load factor at most one half).
@@ -157,15 +166,17 @@ impl Interner {
         let size = self.slots.len() * 2;
         self.shift -= 1;
         let mask = size - 1;
-        let mut slots = vec![0u64; size];
-        for id in 0..self.ends.len() as u32 {
-            let h = hash_bytes(self.get(id));
-            let tag = (h as u32) ^ ((h >> 32) as u32);
-            let mut at = (h >> self.shift) as usize;
-            while slots[at] != 0 {
+        let mut slots = vec![Slot::default(); size];
+        for old in &self.slots {
+            if old.meta == 0 {
+                continue;
+            }
+            let len = (old.meta >> 32) as usize;
+            let mut at = (spread(old.key, len) >> self.shift) as usize;
+            while slots[at].meta != 0 {
                 at = (at + 1) & mask;
             }
-            slots[at] = (u64::from(tag) << 32) | u64::from(id + 1);
+            slots[at] = *old;
         }
         self.slots = slots;
     }
@@ -179,12 +190,24 @@ mod tests {
     #[test]
     fn ids_in_order_of_first_sight() {
         let mut t = Interner::with_capacity(1);
-        let words = ["b", "a", "", "b", "ab", "a", "été", "abcdefghi", "abcdefgh"];
+        // "ab" and "abb" share a key word: the length tells them apart.
+        let words = [
+            "b",
+            "a",
+            "",
+            "b",
+            "ab",
+            "a",
+            "été",
+            "abcdefghi",
+            "abcdefgh",
+            "abb",
+        ];
         let ids: Vec<u32> = words.iter().map(|w| t.intern(w)).collect();
-        assert_eq!(ids, [0, 1, 2, 0, 3, 1, 4, 5, 6]);
+        assert_eq!(ids, [0, 1, 2, 0, 3, 1, 4, 5, 6, 7]);
         assert_eq!(
             t.iter().collect::<Vec<_>>(),
-            ["b", "a", "", "ab", "été", "abcdefghi", "abcdefgh"]
+            ["b", "a", "", "ab", "été", "abcdefghi", "abcdefgh", "abb"]
         );
         assert_eq!(t.find("ab"), Some(3));
         assert_eq!(t.find("abc"), None);
