@@ -35,6 +35,7 @@ mod pyunicode;
 mod readers;
 mod stop_words;
 mod streaming;
+mod tarball;
 mod tokenize;
 mod unicode_tables;
 mod vectorizer;

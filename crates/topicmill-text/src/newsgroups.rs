@@ -6,8 +6,6 @@
 //! number (numerically). scikit-learn instead sorts file names as strings and
 //! then shuffles; compare documents by id, not by position.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -155,20 +153,19 @@ fn classify(relative: &Path) -> Option<(usize, String, String)> {
     Some((split, group.to_owned(), name.to_owned()))
 }
 
-fn post(split: usize, group: String, name: String, bytes: Vec<u8>) -> Post {
+fn post(split: usize, group: String, name: String, raw: &[u8], remove: Remove) -> Post {
     Post {
         split,
         number: name.parse().unwrap_or(u64::MAX),
         group,
         name,
-        text: latin1(bytes),
+        text: clean_latin1(raw, remove),
     }
 }
 
-/// Posts decoded and cleaned per batch on the rayon pool while the calling
-/// worker keeps decompressing: gzip is one serial stream, the rest overlaps it.
-const BATCH: usize = 256;
-
+/// Reads the tarball with the gzip stream inflated on the calling worker while
+/// the other workers decode and clean each block's posts: inflating is one
+/// serial stream, everything else overlaps it.
 fn read_tarball(
     path: &Path,
     wanted_split: &(dyn Fn(usize) -> bool + Sync),
@@ -177,60 +174,38 @@ fn read_tarball(
     posts: &mut Vec<Post>,
     remove: Remove,
 ) -> Result<(), TextError> {
-    let file = File::open(path).map_err(|e| TextError::io(path, e))?;
-    let gz = flate2::read::GzDecoder::new(BufReader::with_capacity(1 << 16, file));
-    let mut archive = tar::Archive::new(gz);
-    let bad = |entry: &str, e: std::io::Error| TextError::Newsgroups {
-        path: path.to_owned(),
-        message: format!("{entry}: {e}"),
-    };
     let (sender, receiver) = std::sync::mpsc::channel::<Vec<Post>>();
-    let read = rayon::scope(|scope| -> Result<(), TextError> {
-        let mut batch: Vec<(usize, String, String, Vec<u8>)> = Vec::with_capacity(BATCH);
-        let send = |batch: Vec<(usize, String, String, Vec<u8>)>| {
+    let read = rayon::scope(|scope| {
+        crate::tarball::for_each_block(path, |block| {
+            let mut wanted = Vec::with_capacity(block.files.len());
+            for file in block.files {
+                let Some((split, group, name)) = classify(Path::new(&file.path)) else {
+                    continue;
+                };
+                if !groups_seen.contains(&group) {
+                    groups_seen.insert(group.clone());
+                }
+                if wanted_split(split) && wanted_group(&group) {
+                    wanted.push((split, group, name, file.range));
+                }
+            }
+            if wanted.is_empty() {
+                return Ok(());
+            }
+            let data = block.data;
             let sender = sender.clone();
             scope.spawn(move |_| {
-                let cleaned = batch
+                let cleaned = wanted
                     .into_iter()
-                    .map(|(split, group, name, bytes)| {
-                        let mut p = post(split, group, name, bytes);
-                        p.text = clean(std::mem::take(&mut p.text), remove);
-                        p
+                    .map(|(split, group, name, range)| {
+                        post(split, group, name, &data[range], remove)
                     })
                     .collect();
                 // The receiver outlives the scope.
                 let _ = sender.send(cleaned);
             });
-        };
-        let entries = archive.entries().map_err(|e| bad("archive", e))?;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| bad("archive entry", e))?;
-            if !entry.header().entry_type().is_file() {
-                continue;
-            }
-            let entry_path = entry.path().map_err(|e| bad("entry name", e))?.into_owned();
-            let Some((split, group, name)) = classify(&entry_path) else {
-                continue;
-            };
-            if !groups_seen.contains(&group) {
-                groups_seen.insert(group.clone());
-            }
-            if !wanted_split(split) || !wanted_group(&group) {
-                continue;
-            }
-            let mut bytes = Vec::with_capacity(entry.size() as usize);
-            entry
-                .read_to_end(&mut bytes)
-                .map_err(|e| bad(&entry_path.display().to_string(), e))?;
-            batch.push((split, group, name, bytes));
-            if batch.len() == BATCH {
-                send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
-            }
-        }
-        if !batch.is_empty() {
-            send(batch);
-        }
-        Ok(())
+            Ok(())
+        })
     });
     drop(sender);
     read?;
@@ -275,9 +250,7 @@ fn read_folders(
         .into_par_iter()
         .map(|(split, group, name, file)| {
             let bytes = std::fs::read(&file).map_err(|e| TextError::io(&file, e))?;
-            let mut p = post(split, group, name, bytes);
-            p.text = clean(std::mem::take(&mut p.text), remove);
-            Ok(p)
+            Ok(post(split, group, name, &bytes, remove))
         })
         .collect();
     posts.extend(read?);
@@ -297,12 +270,204 @@ pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<String>, TextError> {
 /// Latin-1 bytes as a string: every byte is the code point of the same value.
 fn latin1(bytes: Vec<u8>) -> String {
     if bytes.is_ascii() {
-        String::from_utf8(bytes).expect("ASCII is UTF-8")
+        // SAFETY: every byte is ASCII (checked just above), and ASCII is UTF-8.
+        unsafe { String::from_utf8_unchecked(bytes) }
     } else {
         bytes.iter().map(|&b| char::from(b)).collect()
     }
 }
 
+/// `str.isspace()` for the character of a Latin-1 byte.
+fn is_latin1_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | 0x1c..=b' ' | 0x85 | 0xa0)
+}
+
+/// The Latin-1 post `raw`, decoded and cleaned as `fetch_20newsgroups` does
+/// (header, then footer, then quotes), with one copy. Latin-1 maps each byte to
+/// one character, so the rules apply to the bytes as they are: positions,
+/// lines and whitespace are the same in both.
+pub(crate) fn clean_latin1(raw: &[u8], remove: Remove) -> String {
+    let mut text = raw;
+    if remove.headers {
+        text = match find_blank_line(text) {
+            Some(at) => &text[at + 2..],
+            None => &[],
+        };
+    }
+    if remove.footers {
+        if let Some(kept) = footer_cut(text) {
+            text = kept;
+        }
+    }
+    if !remove.quotes {
+        return latin1(text.to_vec());
+    }
+    latin1(strip_quoting_latin1(text))
+}
+
+/// The position of the first `"\n\n"`.
+fn find_blank_line(text: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let at = find_any(text, from, [b'\n'])?;
+        match text.get(at + 1) {
+            Some(b'\n') => return Some(at),
+            Some(_) => from = at + 1,
+            None => return None,
+        }
+    }
+}
+
+/// [`strip_quoting`] on Latin-1 bytes: one pass over the special bytes
+/// (`\n`, `:`, `w`: every pattern but `writes in` ends with `:`, and that one
+/// starts with `w`), copying runs of consecutive kept lines at once.
+fn strip_quoting_latin1(text: &[u8]) -> Vec<u8> {
+    let mut kept = Vec::with_capacity(text.len());
+    let mut first = true;
+    let mut emit = |range: std::ops::Range<usize>| {
+        if !first {
+            kept.push(b'\n');
+        }
+        first = false;
+        kept.extend_from_slice(&text[range]);
+    };
+    // Consecutive kept lines not yet copied: with the newlines between them,
+    // one range of `text`.
+    let mut run: Option<std::ops::Range<usize>> = None;
+    let mut line = 0;
+    loop {
+        let (end, quoting) = if starts_quoting(&text[line..]) {
+            (find_any(text, line, [b'\n']), true)
+        } else {
+            match quoting_verb_or_newline(text, line) {
+                Some(at) if text[at] == b'\n' => (Some(at), false),
+                Some(at) => (find_any(text, at, [b'\n']), true),
+                None => (None, false),
+            }
+        };
+        let line_end = end.unwrap_or(text.len());
+        if quoting {
+            if let Some(r) = run.take() {
+                emit(r);
+            }
+        } else {
+            run = Some(run.map_or(line, |r| r.start)..line_end);
+        }
+        match end {
+            Some(at) => line = at + 1,
+            None => {
+                if let Some(r) = run.take() {
+                    emit(r);
+                }
+                return kept;
+            }
+        }
+    }
+}
+
+/// Whether a line starting `rest` quotes by its start: `^In article`,
+/// `^Quoted from`, `^\|`, `^>`.
+fn starts_quoting(rest: &[u8]) -> bool {
+    rest.starts_with(b"In article")
+        || rest.starts_with(b"Quoted from")
+        || rest.first().is_some_and(|&b| b == b'|' || b == b'>')
+}
+
+/// In the line starting at `line`: the position of a quoting verb
+/// (`writes in`, `writes:`, `wrote:`, `says:`, `said:`), or else of the
+/// newline ending the line; `None` when neither comes before the end.
+fn quoting_verb_or_newline(text: &[u8], line: usize) -> Option<usize> {
+    let mut from = line;
+    loop {
+        let at = find_any(text, from, [b'\n', b':', b'w'])?;
+        match text[at] {
+            b'\n' => return Some(at),
+            b':' => {
+                let before = &text[line..at];
+                if before.ends_with(b"writes")
+                    || before.ends_with(b"wrote")
+                    || before.ends_with(b"says")
+                    || before.ends_with(b"said")
+                {
+                    return Some(at);
+                }
+            }
+            _ => {
+                if text[at..].starts_with(b"writes in") {
+                    return Some(at);
+                }
+            }
+        }
+        from = at + 1;
+    }
+}
+
+/// The first position at or after `from` holding one of `needles`, eight
+/// bytes at a time: a byte equal to a needle is a zero byte of `word ^
+/// needle`, found with the classic `(x - 0x01…) & !x & 0x80…` test, exact
+/// for the lowest flagged byte (borrows only run upwards).
+fn find_any<const N: usize>(text: &[u8], from: usize, needles: [u8; N]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while i + 8 <= text.len() {
+        let x = u64::from_le_bytes(text[i..i + 8].try_into().expect("8 bytes"));
+        let mut found = 0;
+        for n in needles {
+            let y = x ^ (ONES * u64::from(n));
+            found |= y.wrapping_sub(ONES) & !y & HIGHS;
+        }
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    text[i..]
+        .iter()
+        .position(|b| needles.contains(b))
+        .map(|p| i + p)
+}
+
+/// [`strip_footer`] on Latin-1 bytes: the kept prefix of the stripped text,
+/// found by scanning lines back from the end; `None` means unchanged.
+fn footer_cut(text: &[u8]) -> Option<&[u8]> {
+    let stripped = trim_latin1(text);
+    let mut line_end = stripped.len();
+    loop {
+        let line_start = stripped[..line_end]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+        // `line.strip().strip("-") == ""`
+        if trim_latin1(&stripped[line_start..line_end])
+            .iter()
+            .all(|&b| b == b'-')
+        {
+            // Line 0 starting the signature keeps the text as it was.
+            return (line_start > 0).then(|| &stripped[..line_start - 1]);
+        }
+        if line_start == 0 {
+            return None;
+        }
+        line_end = line_start - 1;
+    }
+}
+
+/// `str.strip()` on Latin-1 bytes.
+fn trim_latin1(text: &[u8]) -> &[u8] {
+    let Some(start) = text.iter().position(|&b| !is_latin1_space(b)) else {
+        return &[];
+    };
+    let end = text
+        .iter()
+        .rposition(|&b| !is_latin1_space(b))
+        .expect("a non-space exists");
+    &text[start..=end]
+}
+
+/// The cleaning rules on decoded text, as scikit-learn applies them: the
+/// reference for [`clean_latin1`].
+#[cfg(test)]
 fn clean(text: String, remove: Remove) -> String {
     let mut text = text;
     if remove.headers {
@@ -453,6 +618,30 @@ mod tests {
         assert!(err
             .to_string()
             .ends_with("no 20news-bydate-train/ or 20news-bydate-test/ documents found"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        /// The byte-level cleaning equals the rules applied to decoded text,
+        /// on inputs rich in the characters the rules look at.
+        #[test]
+        fn byte_cleaning_equals_text_cleaning(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "\n", "\n\n", " ", "\t", "-", "--", "\u{85}", "\u{A0}", "\x1c", "\r",
+                    "a", "writes:", "writes in", "wrote:", "says:", "said:", "write", ":",
+                    "In article", "Quoted from", "|", ">", "w", "é", "\u{FF}", "x y",
+                ]),
+                0..40,
+            ),
+            headers: bool, footers: bool, quotes: bool,
+        ) {
+            let text: String = parts.concat();
+            // Latin-1 bytes of the text (every char above is below U+0100).
+            let raw: Vec<u8> = text.chars().map(|c| u8::try_from(u32::from(c)).unwrap()).collect();
+            let remove = Remove { headers, footers, quotes };
+            proptest::prop_assert_eq!(clean_latin1(&raw, remove), clean(text, remove));
+        }
     }
 
     #[test]
