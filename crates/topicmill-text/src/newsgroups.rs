@@ -62,12 +62,20 @@ const SPLITS: [(&str, Subset); 2] = [
     ("20news-bydate-test", Subset::Test),
 ];
 
-struct Post {
+pub(crate) struct Post {
     split: usize,
     group: String,
     number: u64,
     name: String,
     text: String,
+    /// Where the post was read: its batch and its index in the batch.
+    origin: (u32, u32),
+}
+
+impl AsRef<str> for Post {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
 }
 
 /// Loads 20 Newsgroups from `path`: the `20news-bydate.tar.gz` tarball, or a
@@ -76,6 +84,18 @@ struct Post {
 /// Files are decoded as Latin-1 (as scikit-learn's loader does), so any byte
 /// sequence is accepted. Ids are `group/number`, labels the group names.
 pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Documents, TextError> {
+    load_20newsgroups_with(path, options, &|_| ()).map(|(docs, _, _)| docs)
+}
+
+/// [`load_20newsgroups`], also running `per_batch` on each batch of cleaned
+/// posts (in parallel, while the tarball is still being inflated). Returns the
+/// documents, where each was read (batch, index in the batch: see
+/// [`Post::origin`]), and the results of `per_batch` by batch.
+pub(crate) fn load_20newsgroups_with<T: Send>(
+    path: &Path,
+    options: &NewsgroupsOptions,
+    per_batch: &(dyn Fn(&[Post]) -> T + Sync),
+) -> Result<(Documents, Vec<(u32, u32)>, Vec<T>), TextError> {
     let wanted_split = |split: usize| match options.subset {
         Subset::All => true,
         s => SPLITS[split].1 == s,
@@ -86,9 +106,9 @@ pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Doc
             .as_ref()
             .is_none_or(|c| c.iter().any(|g| g == group))
     };
-    let mut posts = Vec::new();
     let mut groups_seen = std::collections::BTreeSet::new();
-    if path.is_dir() {
+    let (mut posts, results) = if path.is_dir() {
+        let mut posts = Vec::new();
         read_folders(
             path,
             &wanted_split,
@@ -97,16 +117,27 @@ pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Doc
             &mut posts,
             options.remove,
         )?;
+        let results = posts
+            .par_chunks_mut(BATCH_POSTS)
+            .enumerate()
+            .map(|(b, batch)| {
+                for (i, p) in batch.iter_mut().enumerate() {
+                    p.origin = (b as u32, i as u32);
+                }
+                per_batch(batch)
+            })
+            .collect();
+        (posts, results)
     } else {
         read_tarball(
             path,
             &wanted_split,
             &wanted_group,
             &mut groups_seen,
-            &mut posts,
             options.remove,
-        )?;
-    }
+            per_batch,
+        )?
+    };
     if groups_seen.is_empty() {
         return Err(TextError::Newsgroups {
             path: path.to_owned(),
@@ -121,6 +152,7 @@ pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Doc
     posts.par_sort_unstable_by(|a, b| {
         (a.split, &a.group, a.number, &a.name).cmp(&(b.split, &b.group, b.number, &b.name))
     });
+    let origins = posts.iter().map(|p| p.origin).collect();
     let texts: Vec<String> = posts
         .iter_mut()
         .map(|p| std::mem::take(&mut p.text))
@@ -130,12 +162,16 @@ pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Doc
         .map(|p| format!("{}/{}", p.group, p.name))
         .collect();
     let labels = posts.into_iter().map(|p| p.group).collect();
-    Ok(Documents {
+    let docs = Documents {
         ids,
         labels: Some(labels),
         texts,
-    })
+    };
+    Ok((docs, origins, results))
 }
+
+/// Posts per batch of an extracted corpus (a tarball's batches are its blocks).
+const BATCH_POSTS: usize = 256;
 
 /// Splits `split_dir/group/name` into its parts, for a file of the corpus.
 fn classify(relative: &Path) -> Option<(usize, String, String)> {
@@ -160,21 +196,24 @@ fn post(split: usize, group: String, name: String, raw: &[u8], remove: Remove) -
         group,
         name,
         text: clean_latin1(raw, remove),
+        origin: (0, 0),
     }
 }
 
 /// Reads the tarball with the gzip stream inflated on the calling worker while
-/// the other workers decode and clean each block's posts: inflating is one
-/// serial stream, everything else overlaps it.
-fn read_tarball(
+/// the other workers decode and clean each block's posts, and run `per_batch`
+/// on them: inflating is one serial stream, everything else overlaps it.
+/// Returns the posts and the results of `per_batch`, by block.
+fn read_tarball<T: Send>(
     path: &Path,
     wanted_split: &(dyn Fn(usize) -> bool + Sync),
     wanted_group: &(dyn Fn(&str) -> bool + Sync),
     groups_seen: &mut std::collections::BTreeSet<String>,
-    posts: &mut Vec<Post>,
     remove: Remove,
-) -> Result<(), TextError> {
-    let (sender, receiver) = std::sync::mpsc::channel::<Vec<Post>>();
+    per_batch: &(dyn Fn(&[Post]) -> T + Sync),
+) -> Result<(Vec<Post>, Vec<T>), TextError> {
+    let (sender, receiver) = std::sync::mpsc::channel::<(u32, Vec<Post>, T)>();
+    let mut blocks = 0u32;
     let read = rayon::scope(|scope| {
         crate::tarball::for_each_block(path, |block| {
             let mut wanted = Vec::with_capacity(block.files.len());
@@ -194,25 +233,37 @@ fn read_tarball(
             }
             let data = block.data;
             let sender = sender.clone();
+            let b = blocks;
+            blocks += 1;
             scope.spawn(move |_| {
-                let cleaned = wanted
+                let posts: Vec<Post> = wanted
                     .into_iter()
-                    .map(|(split, group, name, range)| {
-                        post(split, group, name, &data[range], remove)
+                    .enumerate()
+                    .map(|(i, (split, group, name, range))| {
+                        let mut p = post(split, group, name, &data[range], remove);
+                        p.origin = (b, i as u32);
+                        p
                     })
                     .collect();
+                drop(data);
+                let result = per_batch(&posts);
                 // The receiver outlives the scope.
-                let _ = sender.send(cleaned);
+                let _ = sender.send((b, posts, result));
             });
             Ok(())
         })
     });
     drop(sender);
     read?;
-    for cleaned in receiver {
-        posts.extend(cleaned);
+    let mut batches: Vec<(u32, Vec<Post>, T)> = receiver.into_iter().collect();
+    batches.sort_unstable_by_key(|(b, _, _)| *b);
+    let mut posts = Vec::with_capacity(batches.iter().map(|(_, p, _)| p.len()).sum());
+    let mut results = Vec::with_capacity(batches.len());
+    for (_, batch, result) in batches {
+        posts.extend(batch);
+        results.push(result);
     }
-    Ok(())
+    Ok((posts, results))
 }
 
 fn read_folders(
@@ -604,6 +655,10 @@ mod tests {
         };
         let docs = load_20newsgroups(dir.path(), &all).unwrap();
         assert_eq!(docs.ids, ["a.grp/100", "b.grp/9", "b.grp/10", "b.grp/5"]);
+        let params = crate::TfidfParams::default();
+        let (fused_docs, _, fused_x) = params.fit_transform_20newsgroups(dir.path(), &all).unwrap();
+        assert_eq!(fused_docs, docs);
+        assert_eq!(fused_x, params.fit_transform(&docs.texts).unwrap().1);
         assert_eq!(docs.texts, ["hundred", "nine \u{E9}", "ten", "test body"]);
         assert_eq!(docs.labels.unwrap(), ["a.grp", "b.grp", "b.grp", "b.grp"]);
         let test_b = NewsgroupsOptions {

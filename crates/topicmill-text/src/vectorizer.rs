@@ -322,7 +322,73 @@ impl TfidfParams {
             .par_chunks(chunk_len(docs.len()))
             .map(|c| count_chunk(c, lowercase))
             .collect();
+        let (model, rows) = self.fit_chunks(&chunks, docs.len())?;
+        let matrix = assemble(docs.len(), model.vocabulary.len(), rows);
+        Ok((model, matrix))
+    }
 
+    /// Loads 20 Newsgroups (as [`load_20newsgroups`](crate::load_20newsgroups))
+    /// and fits on its texts (as [`fit_transform`](Self::fit_transform)) in one
+    /// pipelined pass: each block of posts is tokenized and counted as soon as
+    /// it is inflated and cleaned, while the next block inflates. The result is
+    /// identical to the two calls in a row, whatever the thread count.
+    pub fn fit_transform_20newsgroups(
+        &self,
+        path: &std::path::Path,
+        options: &crate::NewsgroupsOptions,
+    ) -> Result<(crate::Documents, TfidfModel, CsrMatrix), TextError> {
+        self.validate()?;
+        let lowercase = self.lowercase;
+        let (docs, origins, chunks) =
+            crate::newsgroups::load_20newsgroups_with(path, options, &|posts| {
+                count_chunk(posts, lowercase)
+            })?;
+        if docs.is_empty() {
+            return Err(TextError::NoDocuments);
+        }
+        let (model, blocks) = self.fit_chunks(&chunks, docs.len())?;
+        // Rows were computed in reading order: gather them in document order.
+        let starts: Vec<Vec<usize>> = blocks
+            .iter()
+            .map(|b| {
+                let mut at = 0;
+                let mut starts = Vec::with_capacity(b.lengths.len() + 1);
+                starts.push(0);
+                for &len in &b.lengths {
+                    at += len;
+                    starts.push(at);
+                }
+                starts
+            })
+            .collect();
+        let nnz: usize = blocks.iter().map(|b| b.indices.len()).sum();
+        let mut indptr = Vec::with_capacity(docs.len() + 1);
+        let mut indices = Vec::with_capacity(nnz);
+        let mut values = Vec::with_capacity(nnz);
+        indptr.push(0u64);
+        for &(b, i) in &origins {
+            let (block, starts) = (&blocks[b as usize], &starts[b as usize]);
+            let row = starts[i as usize]..starts[i as usize + 1];
+            indices.extend_from_slice(&block.indices[row.clone()]);
+            values.extend_from_slice(&block.values[row]);
+            indptr.push(indices.len() as u64);
+        }
+        let matrix = CsrMatrix::new(
+            (docs.len(), model.vocabulary.len()),
+            indptr,
+            indices,
+            values,
+        );
+        Ok((docs, model, matrix))
+    }
+
+    /// The model and the rows (one block per chunk, rows in chunk order) of
+    /// documents counted by chunks.
+    fn fit_chunks(
+        &self,
+        chunks: &[ChunkCounts],
+        n_docs: usize,
+    ) -> Result<(TfidfModel, Vec<RowBlock>), TextError> {
         // One id per distinct term, in order of first sight.
         let largest = chunks.iter().map(|c| c.terms.len()).max().unwrap_or(0);
         let mut unique = Interner::with_capacity(2 * largest);
@@ -361,10 +427,7 @@ impl TfidfParams {
                 terms.push((Box::from(unique.get_str(u)), df[r], tf[r]));
             }
         }
-        let stats = TermStats {
-            n_docs: docs.len(),
-            terms,
-        };
+        let stats = TermStats { n_docs, terms };
         let (model, kept) = self.model_from_stats(stats)?;
         // Column of each (sorted) rank in the final matrix, or MAX when dropped.
         let column: Vec<u32> = stats_index
@@ -401,8 +464,7 @@ impl TfidfParams {
                 block
             })
             .collect();
-        let matrix = assemble(docs.len(), model.vocabulary.len(), rows);
-        Ok((model, matrix))
+        Ok((model, rows))
     }
 
     /// The fitted model for terms counted over a corpus: prunes by document
