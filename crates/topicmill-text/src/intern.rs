@@ -15,7 +15,7 @@ const K: u64 = 0xf135_7aea_2e62_a9c5;
 /// The key of `bytes`: for at most 8 bytes, a word from which the bytes and
 /// the length give back the term (so equal keys and lengths mean equal terms);
 /// for longer terms a hash.
-#[inline]
+#[inline(always)]
 fn key(bytes: &[u8]) -> u64 {
     let len = bytes.len();
     if len >= 4 {
@@ -100,9 +100,18 @@ impl Interner {
         &self.arena[start..self.ends[id]]
     }
 
-    /// The term `id` as a string (terms are interned from `&str`).
+    /// The term `id` as a string.
     pub(crate) fn get_str(&self, id: u32) -> &str {
-        std::str::from_utf8(self.get(id)).expect("terms are interned from str")
+        // SAFETY: terms enter only through `intern(&str)` and `merge` (the
+        // terms of another interner), so every term's bytes are a whole `str`.
+        unsafe { std::str::from_utf8_unchecked(self.get(id)) }
+    }
+
+    /// Interns every term of `other`; returns the id here of each of its ids.
+    pub(crate) fn merge(&mut self, other: &Interner) -> Vec<u32> {
+        (0..other.len() as u32)
+            .map(|id| self.intern_bytes(other.get(id)))
+            .collect()
     }
 
     /// All terms in id order.
@@ -111,7 +120,7 @@ impl Interner {
     }
 
     /// The slot holding `bytes`, or the empty slot where it would go.
-    #[inline]
+    #[inline(always)]
     fn probe(&self, bytes: &[u8], key: u64) -> usize {
         let len = bytes.len() as u64;
         let mask = self.slots.len() - 1;
@@ -132,9 +141,14 @@ impl Interner {
     }
 
     /// The id of `term`, adding it when new.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn intern(&mut self, term: &str) -> u32 {
-        let bytes = term.as_bytes();
+        self.intern_bytes(term.as_bytes())
+    }
+
+    /// `intern` for the bytes of a `str` (see [`Interner::get_str`]).
+    #[inline(always)]
+    fn intern_bytes(&mut self, bytes: &[u8]) -> u32 {
         let key = key(bytes);
         let at = self.probe(bytes, key);
         let meta = self.slots[at].meta;

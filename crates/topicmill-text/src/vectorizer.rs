@@ -339,14 +339,24 @@ impl TfidfParams {
     ) -> Result<(crate::Documents, TfidfModel, CsrMatrix), TextError> {
         self.validate()?;
         let lowercase = self.lowercase;
-        let (docs, origins, chunks) =
+        // Each block's terms are merged into one table as soon as the block
+        // is counted, off the serial tail of the pipeline.
+        let unique = std::sync::Mutex::new(Interner::with_capacity(1 << 16));
+        let (docs, origins, counted) =
             crate::newsgroups::load_20newsgroups_with(path, options, &|posts| {
-                count_chunk(posts, lowercase)
+                let chunk = count_chunk(posts, lowercase);
+                let remap = unique
+                    .lock()
+                    .expect("a merge does not panic")
+                    .merge(&chunk.terms);
+                (chunk, remap)
             })?;
         if docs.is_empty() {
             return Err(TextError::NoDocuments);
         }
-        let (model, blocks) = self.fit_chunks(&chunks, docs.len())?;
+        let unique = unique.into_inner().expect("a merge does not panic");
+        let (chunks, remaps): (Vec<ChunkCounts>, Vec<Vec<u32>>) = counted.into_iter().unzip();
+        let (model, blocks) = self.fit_merged(&chunks, &remaps, &unique, docs.len())?;
         // Rows were computed in reading order: gather them in document order.
         let starts: Vec<Vec<usize>> = blocks
             .iter()
@@ -394,8 +404,22 @@ impl TfidfParams {
         let mut unique = Interner::with_capacity(2 * largest);
         let remaps: Vec<Vec<u32>> = chunks
             .iter()
-            .map(|chunk| chunk.terms.iter().map(|t| unique.intern(t)).collect())
+            .map(|chunk| unique.merge(&chunk.terms))
             .collect();
+        self.fit_merged(chunks, &remaps, &unique, n_docs)
+    }
+
+    /// [`fit_chunks`](Self::fit_chunks) once each chunk's terms are merged
+    /// into `unique`: `remaps[c][local id]` is the id in `unique`. The ids of
+    /// `unique` may come in any order (only sorted terms matter), so chunks
+    /// can be merged as they finish.
+    fn fit_merged(
+        &self,
+        chunks: &[ChunkCounts],
+        remaps: &[Vec<u32>],
+        unique: &Interner,
+        n_docs: usize,
+    ) -> Result<(TfidfModel, Vec<RowBlock>), TextError> {
         // Ranks in sorted (code point = UTF-8 byte) order.
         let mut order: Vec<u32> = (0..unique.len() as u32).collect();
         order.par_sort_unstable_by_key(|&u| unique.get(u));
@@ -405,7 +429,7 @@ impl TfidfParams {
         }
         let mut df = vec![0u64; order.len()];
         let mut tf = vec![0u64; order.len()];
-        for (chunk, remap) in chunks.iter().zip(&remaps) {
+        for (chunk, remap) in chunks.iter().zip(remaps) {
             let local_rank: Vec<u32> = remap.iter().map(|&u| rank[u as usize]).collect();
             for (&id, &count) in chunk.ids.iter().zip(&chunk.counts) {
                 let r = local_rank[id as usize] as usize;
@@ -442,7 +466,7 @@ impl TfidfParams {
             .collect();
         let rows: Vec<RowBlock> = chunks
             .par_iter()
-            .zip(&remaps)
+            .zip(remaps)
             .map(|(chunk, remap)| {
                 let local: Vec<u32> = remap
                     .iter()
