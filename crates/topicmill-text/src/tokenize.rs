@@ -201,6 +201,45 @@ mod tests {
         assert_eq!(tokenize("कः ab"), ["ab"]);
     }
 
+    /// The definition: `str.lower()` of the whole text, then every maximal
+    /// run of at least two word characters.
+    fn reference(text: &str) -> Vec<String> {
+        let lowered = crate::pyunicode::lower(text);
+        let mut out = Vec::new();
+        let mut run = String::new();
+        for c in lowered.chars().chain(std::iter::once(' ')) {
+            if is_word(c) {
+                run.push(c);
+            } else {
+                if run.chars().count() >= 2 {
+                    out.push(run.clone());
+                }
+                run.clear();
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+        /// The tokenizer agrees with the definition, with long runs, upper
+        /// case, non-ASCII and separators anywhere.
+        #[test]
+        fn tokens_follow_the_definition(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "Z", "_", "9", "abcdefghijklmnopq", "ABCDEFGHIJKLMNOPQRS", " ", ", ",
+                    "\n", "-", "@", "[", "`", "{", "\u{7f}", "é", "É", "\u{A0}", "ΟΔΟΣ", "İ",
+                    "xyzw0123456789_", "                 ",
+                ]),
+                0..60,
+            ),
+        ) {
+            let text: String = parts.concat();
+            proptest::prop_assert_eq!(tokenize(&text), reference(&text));
+        }
+    }
+
     #[test]
     fn no_lowercase() {
         let mut buf = String::new();
