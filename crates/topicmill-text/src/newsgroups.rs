@@ -87,15 +87,17 @@ pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Doc
     load_20newsgroups_with(path, options, &|_| ()).map(|(docs, _, _)| docs)
 }
 
+/// The documents of a load, where each was read (batch, index in the batch:
+/// see [`Post::origin`]), and the results of the per-batch work by batch.
+pub(crate) type Loaded<T> = (Documents, Vec<(u32, u32)>, Vec<T>);
+
 /// [`load_20newsgroups`], also running `per_batch` on each batch of cleaned
-/// posts (in parallel, while the tarball is still being inflated). Returns the
-/// documents, where each was read (batch, index in the batch: see
-/// [`Post::origin`]), and the results of `per_batch` by batch.
+/// posts (in parallel, while the tarball is still being inflated).
 pub(crate) fn load_20newsgroups_with<T: Send>(
     path: &Path,
     options: &NewsgroupsOptions,
     per_batch: &(dyn Fn(&[Post]) -> T + Sync),
-) -> Result<(Documents, Vec<(u32, u32)>, Vec<T>), TextError> {
+) -> Result<Loaded<T>, TextError> {
     let wanted_split = |split: usize| match options.subset {
         Subset::All => true,
         s => SPLITS[split].1 == s,
