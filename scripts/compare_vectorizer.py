@@ -130,8 +130,14 @@ def run_topicmill(binary, tarball, flags, out, corpus=False):
     run_topicmill.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         sys.exit(f"topicmill failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
-    m = re.search(r"read ([0-9.]+) s, vectorize ([0-9.]+) s", proc.stderr)
-    inner = float(m.group(1)) + float(m.group(2)) if m else float("nan")
+    # 20 Newsgroups is read and vectorized in one pipelined pass
+    # ("read+vectorize X s"); other inputs report the two phases.
+    m = re.search(r"read\+vectorize ([0-9.]+) s", proc.stderr)
+    if m:
+        inner = float(m.group(1))
+    else:
+        m = re.search(r"read ([0-9.]+) s, vectorize ([0-9.]+) s", proc.stderr)
+        inner = float(m.group(1)) + float(m.group(2)) if m else float("nan")
     return wall, inner, cmd
 
 
@@ -233,8 +239,10 @@ def main():
         print(f"[throughput, {n} documents, best of {args.repeat}]")
         print(f"  scikit-learn TfidfVectorizer.fit_transform (text in memory): "
               f"{sk:.3f} s = {n / sk:,.0f} docs/s")
-        print(f"  topicmill from the tarball (read+strip+vectorize):          "
-              f"{inner:.3f} s = {n / inner:,.0f} docs/s  -> {sk / inner:.2f}x scikit-learn")
+        print(f"  topicmill from the .tar.gz (inflate+untar+strip+vectorize, tarball reading INCLUDED): "
+              f"{inner:.3f} s = {n / inner:,.0f} docs/s")
+        print(f"  throughput ratio topicmill / scikit-learn = {sk / inner:.2f}x "
+              f"({n / inner:,.0f} vs {n / sk:,.0f} docs/s)")
         print(f"  topicmill process wall time (incl. writing the corpus dir):  "
               f"{wall:.3f} s = {n / wall:,.0f} docs/s  -> {sk / wall:.2f}x scikit-learn")
         print(f"  CPU time (user+sys; comparable when the machine is busy): scikit-learn "

@@ -29,11 +29,13 @@
 
 mod documents;
 mod error;
+mod intern;
 mod newsgroups;
 mod pyunicode;
 mod readers;
 mod stop_words;
 mod streaming;
+mod tarball;
 mod tokenize;
 mod unicode_tables;
 mod vectorizer;

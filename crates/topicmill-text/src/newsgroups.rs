@@ -6,8 +6,6 @@
 //! number (numerically). scikit-learn instead sorts file names as strings and
 //! then shuffles; compare documents by id, not by position.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -64,12 +62,20 @@ const SPLITS: [(&str, Subset); 2] = [
     ("20news-bydate-test", Subset::Test),
 ];
 
-struct Post {
+pub(crate) struct Post {
     split: usize,
     group: String,
     number: u64,
     name: String,
     text: String,
+    /// Where the post was read: its batch and its index in the batch.
+    origin: (u32, u32),
+}
+
+impl AsRef<str> for Post {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
 }
 
 /// Loads 20 Newsgroups from `path`: the `20news-bydate.tar.gz` tarball, or a
@@ -78,6 +84,20 @@ struct Post {
 /// Files are decoded as Latin-1 (as scikit-learn's loader does), so any byte
 /// sequence is accepted. Ids are `group/number`, labels the group names.
 pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Documents, TextError> {
+    load_20newsgroups_with(path, options, &|_| ()).map(|(docs, _, _)| docs)
+}
+
+/// The documents of a load, where each was read (batch, index in the batch:
+/// see [`Post::origin`]), and the results of the per-batch work by batch.
+pub(crate) type Loaded<T> = (Documents, Vec<(u32, u32)>, Vec<T>);
+
+/// [`load_20newsgroups`], also running `per_batch` on each batch of cleaned
+/// posts (in parallel, while the tarball is still being inflated).
+pub(crate) fn load_20newsgroups_with<T: Send>(
+    path: &Path,
+    options: &NewsgroupsOptions,
+    per_batch: &(dyn Fn(&[Post]) -> T + Sync),
+) -> Result<Loaded<T>, TextError> {
     let wanted_split = |split: usize| match options.subset {
         Subset::All => true,
         s => SPLITS[split].1 == s,
@@ -88,9 +108,9 @@ pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Doc
             .as_ref()
             .is_none_or(|c| c.iter().any(|g| g == group))
     };
-    let mut posts = Vec::new();
     let mut groups_seen = std::collections::BTreeSet::new();
-    if path.is_dir() {
+    let (mut posts, results) = if path.is_dir() {
+        let mut posts = Vec::new();
         read_folders(
             path,
             &wanted_split,
@@ -99,16 +119,27 @@ pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Doc
             &mut posts,
             options.remove,
         )?;
+        let results = posts
+            .par_chunks_mut(BATCH_POSTS)
+            .enumerate()
+            .map(|(b, batch)| {
+                for (i, p) in batch.iter_mut().enumerate() {
+                    p.origin = (b as u32, i as u32);
+                }
+                per_batch(batch)
+            })
+            .collect();
+        (posts, results)
     } else {
         read_tarball(
             path,
             &wanted_split,
             &wanted_group,
             &mut groups_seen,
-            &mut posts,
             options.remove,
-        )?;
-    }
+            per_batch,
+        )?
+    };
     if groups_seen.is_empty() {
         return Err(TextError::Newsgroups {
             path: path.to_owned(),
@@ -123,6 +154,7 @@ pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Doc
     posts.par_sort_unstable_by(|a, b| {
         (a.split, &a.group, a.number, &a.name).cmp(&(b.split, &b.group, b.number, &b.name))
     });
+    let origins = posts.iter().map(|p| p.origin).collect();
     let texts: Vec<String> = posts
         .iter_mut()
         .map(|p| std::mem::take(&mut p.text))
@@ -132,12 +164,16 @@ pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Doc
         .map(|p| format!("{}/{}", p.group, p.name))
         .collect();
     let labels = posts.into_iter().map(|p| p.group).collect();
-    Ok(Documents {
+    let docs = Documents {
         ids,
         labels: Some(labels),
         texts,
-    })
+    };
+    Ok((docs, origins, results))
 }
+
+/// Posts per batch of an extracted corpus (a tarball's batches are its blocks).
+const BATCH_POSTS: usize = 256;
 
 /// Splits `split_dir/group/name` into its parts, for a file of the corpus.
 fn classify(relative: &Path) -> Option<(usize, String, String)> {
@@ -155,89 +191,81 @@ fn classify(relative: &Path) -> Option<(usize, String, String)> {
     Some((split, group.to_owned(), name.to_owned()))
 }
 
-fn post(split: usize, group: String, name: String, bytes: Vec<u8>) -> Post {
+fn post(split: usize, group: String, name: String, raw: &[u8], remove: Remove) -> Post {
     Post {
         split,
         number: name.parse().unwrap_or(u64::MAX),
         group,
         name,
-        text: latin1(bytes),
+        text: clean_latin1(raw, remove),
+        origin: (0, 0),
     }
 }
 
-/// Posts decoded and cleaned per batch on the rayon pool while the calling
-/// worker keeps decompressing: gzip is one serial stream, the rest overlaps it.
-const BATCH: usize = 256;
-
-fn read_tarball(
+/// Reads the tarball with the gzip stream inflated on the calling worker while
+/// the other workers decode and clean each block's posts, and run `per_batch`
+/// on them: inflating is one serial stream, everything else overlaps it.
+/// Returns the posts and the results of `per_batch`, by block.
+fn read_tarball<T: Send>(
     path: &Path,
     wanted_split: &(dyn Fn(usize) -> bool + Sync),
     wanted_group: &(dyn Fn(&str) -> bool + Sync),
     groups_seen: &mut std::collections::BTreeSet<String>,
-    posts: &mut Vec<Post>,
     remove: Remove,
-) -> Result<(), TextError> {
-    let file = File::open(path).map_err(|e| TextError::io(path, e))?;
-    let gz = flate2::read::GzDecoder::new(BufReader::with_capacity(1 << 16, file));
-    let mut archive = tar::Archive::new(gz);
-    let bad = |entry: &str, e: std::io::Error| TextError::Newsgroups {
-        path: path.to_owned(),
-        message: format!("{entry}: {e}"),
-    };
-    let (sender, receiver) = std::sync::mpsc::channel::<Vec<Post>>();
-    let read = rayon::scope(|scope| -> Result<(), TextError> {
-        let mut batch: Vec<(usize, String, String, Vec<u8>)> = Vec::with_capacity(BATCH);
-        let send = |batch: Vec<(usize, String, String, Vec<u8>)>| {
+    per_batch: &(dyn Fn(&[Post]) -> T + Sync),
+) -> Result<(Vec<Post>, Vec<T>), TextError> {
+    let (sender, receiver) = std::sync::mpsc::channel::<(u32, Vec<Post>, T)>();
+    let mut blocks = 0u32;
+    let read = rayon::scope(|scope| {
+        crate::tarball::for_each_block(path, |block| {
+            let mut wanted = Vec::with_capacity(block.files.len());
+            for file in block.files {
+                let Some((split, group, name)) = classify(Path::new(&file.path)) else {
+                    continue;
+                };
+                if !groups_seen.contains(&group) {
+                    groups_seen.insert(group.clone());
+                }
+                if wanted_split(split) && wanted_group(&group) {
+                    wanted.push((split, group, name, file.range));
+                }
+            }
+            if wanted.is_empty() {
+                return Ok(());
+            }
+            let data = block.data;
             let sender = sender.clone();
+            let b = blocks;
+            blocks += 1;
             scope.spawn(move |_| {
-                let cleaned = batch
+                let posts: Vec<Post> = wanted
                     .into_iter()
-                    .map(|(split, group, name, bytes)| {
-                        let mut p = post(split, group, name, bytes);
-                        p.text = clean(std::mem::take(&mut p.text), remove);
+                    .enumerate()
+                    .map(|(i, (split, group, name, range))| {
+                        let mut p = post(split, group, name, &data[range], remove);
+                        p.origin = (b, i as u32);
                         p
                     })
                     .collect();
+                drop(data);
+                let result = per_batch(&posts);
                 // The receiver outlives the scope.
-                let _ = sender.send(cleaned);
+                let _ = sender.send((b, posts, result));
             });
-        };
-        let entries = archive.entries().map_err(|e| bad("archive", e))?;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| bad("archive entry", e))?;
-            if !entry.header().entry_type().is_file() {
-                continue;
-            }
-            let entry_path = entry.path().map_err(|e| bad("entry name", e))?.into_owned();
-            let Some((split, group, name)) = classify(&entry_path) else {
-                continue;
-            };
-            if !groups_seen.contains(&group) {
-                groups_seen.insert(group.clone());
-            }
-            if !wanted_split(split) || !wanted_group(&group) {
-                continue;
-            }
-            let mut bytes = Vec::with_capacity(entry.size() as usize);
-            entry
-                .read_to_end(&mut bytes)
-                .map_err(|e| bad(&entry_path.display().to_string(), e))?;
-            batch.push((split, group, name, bytes));
-            if batch.len() == BATCH {
-                send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
-            }
-        }
-        if !batch.is_empty() {
-            send(batch);
-        }
-        Ok(())
+            Ok(())
+        })
     });
     drop(sender);
     read?;
-    for cleaned in receiver {
-        posts.extend(cleaned);
+    let mut batches: Vec<(u32, Vec<Post>, T)> = receiver.into_iter().collect();
+    batches.sort_unstable_by_key(|(b, _, _)| *b);
+    let mut posts = Vec::with_capacity(batches.iter().map(|(_, p, _)| p.len()).sum());
+    let mut results = Vec::with_capacity(batches.len());
+    for (_, batch, result) in batches {
+        posts.extend(batch);
+        results.push(result);
     }
-    Ok(())
+    Ok((posts, results))
 }
 
 fn read_folders(
@@ -275,9 +303,7 @@ fn read_folders(
         .into_par_iter()
         .map(|(split, group, name, file)| {
             let bytes = std::fs::read(&file).map_err(|e| TextError::io(&file, e))?;
-            let mut p = post(split, group, name, bytes);
-            p.text = clean(std::mem::take(&mut p.text), remove);
-            Ok(p)
+            Ok(post(split, group, name, &bytes, remove))
         })
         .collect();
     posts.extend(read?);
@@ -297,12 +323,204 @@ pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<String>, TextError> {
 /// Latin-1 bytes as a string: every byte is the code point of the same value.
 fn latin1(bytes: Vec<u8>) -> String {
     if bytes.is_ascii() {
-        String::from_utf8(bytes).expect("ASCII is UTF-8")
+        // SAFETY: every byte is ASCII (checked just above), and ASCII is UTF-8.
+        unsafe { String::from_utf8_unchecked(bytes) }
     } else {
         bytes.iter().map(|&b| char::from(b)).collect()
     }
 }
 
+/// `str.isspace()` for the character of a Latin-1 byte.
+fn is_latin1_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | 0x1c..=b' ' | 0x85 | 0xa0)
+}
+
+/// The Latin-1 post `raw`, decoded and cleaned as `fetch_20newsgroups` does
+/// (header, then footer, then quotes), with one copy. Latin-1 maps each byte to
+/// one character, so the rules apply to the bytes as they are: positions,
+/// lines and whitespace are the same in both.
+pub(crate) fn clean_latin1(raw: &[u8], remove: Remove) -> String {
+    let mut text = raw;
+    if remove.headers {
+        text = match find_blank_line(text) {
+            Some(at) => &text[at + 2..],
+            None => &[],
+        };
+    }
+    if remove.footers {
+        if let Some(kept) = footer_cut(text) {
+            text = kept;
+        }
+    }
+    if !remove.quotes {
+        return latin1(text.to_vec());
+    }
+    latin1(strip_quoting_latin1(text))
+}
+
+/// The position of the first `"\n\n"`.
+fn find_blank_line(text: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let at = find_any(text, from, [b'\n'])?;
+        match text.get(at + 1) {
+            Some(b'\n') => return Some(at),
+            Some(_) => from = at + 1,
+            None => return None,
+        }
+    }
+}
+
+/// [`strip_quoting`] on Latin-1 bytes: one pass over the special bytes
+/// (`\n`, `:`, `w`: every pattern but `writes in` ends with `:`, and that one
+/// starts with `w`), copying runs of consecutive kept lines at once.
+fn strip_quoting_latin1(text: &[u8]) -> Vec<u8> {
+    let mut kept = Vec::with_capacity(text.len());
+    let mut first = true;
+    let mut emit = |range: std::ops::Range<usize>| {
+        if !first {
+            kept.push(b'\n');
+        }
+        first = false;
+        kept.extend_from_slice(&text[range]);
+    };
+    // Consecutive kept lines not yet copied: with the newlines between them,
+    // one range of `text`.
+    let mut run: Option<std::ops::Range<usize>> = None;
+    let mut line = 0;
+    loop {
+        let (end, quoting) = if starts_quoting(&text[line..]) {
+            (find_any(text, line, [b'\n']), true)
+        } else {
+            match quoting_verb_or_newline(text, line) {
+                Some(at) if text[at] == b'\n' => (Some(at), false),
+                Some(at) => (find_any(text, at, [b'\n']), true),
+                None => (None, false),
+            }
+        };
+        let line_end = end.unwrap_or(text.len());
+        if quoting {
+            if let Some(r) = run.take() {
+                emit(r);
+            }
+        } else {
+            run = Some(run.map_or(line, |r| r.start)..line_end);
+        }
+        match end {
+            Some(at) => line = at + 1,
+            None => {
+                if let Some(r) = run.take() {
+                    emit(r);
+                }
+                return kept;
+            }
+        }
+    }
+}
+
+/// Whether a line starting `rest` quotes by its start: `^In article`,
+/// `^Quoted from`, `^\|`, `^>`.
+fn starts_quoting(rest: &[u8]) -> bool {
+    rest.starts_with(b"In article")
+        || rest.starts_with(b"Quoted from")
+        || rest.first().is_some_and(|&b| b == b'|' || b == b'>')
+}
+
+/// In the line starting at `line`: the position of a quoting verb
+/// (`writes in`, `writes:`, `wrote:`, `says:`, `said:`), or else of the
+/// newline ending the line; `None` when neither comes before the end.
+fn quoting_verb_or_newline(text: &[u8], line: usize) -> Option<usize> {
+    let mut from = line;
+    loop {
+        let at = find_any(text, from, [b'\n', b':', b'w'])?;
+        match text[at] {
+            b'\n' => return Some(at),
+            b':' => {
+                let before = &text[line..at];
+                if before.ends_with(b"writes")
+                    || before.ends_with(b"wrote")
+                    || before.ends_with(b"says")
+                    || before.ends_with(b"said")
+                {
+                    return Some(at);
+                }
+            }
+            _ => {
+                if text[at..].starts_with(b"writes in") {
+                    return Some(at);
+                }
+            }
+        }
+        from = at + 1;
+    }
+}
+
+/// The first position at or after `from` holding one of `needles`, eight
+/// bytes at a time: a byte equal to a needle is a zero byte of `word ^
+/// needle`, found with the classic `(x - 0x01…) & !x & 0x80…` test, exact
+/// for the lowest flagged byte (borrows only run upwards).
+fn find_any<const N: usize>(text: &[u8], from: usize, needles: [u8; N]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while i + 8 <= text.len() {
+        let x = u64::from_le_bytes(text[i..i + 8].try_into().expect("8 bytes"));
+        let mut found = 0;
+        for n in needles {
+            let y = x ^ (ONES * u64::from(n));
+            found |= y.wrapping_sub(ONES) & !y & HIGHS;
+        }
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    text[i..]
+        .iter()
+        .position(|b| needles.contains(b))
+        .map(|p| i + p)
+}
+
+/// [`strip_footer`] on Latin-1 bytes: the kept prefix of the stripped text,
+/// found by scanning lines back from the end; `None` means unchanged.
+fn footer_cut(text: &[u8]) -> Option<&[u8]> {
+    let stripped = trim_latin1(text);
+    let mut line_end = stripped.len();
+    loop {
+        let line_start = stripped[..line_end]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+        // `line.strip().strip("-") == ""`
+        if trim_latin1(&stripped[line_start..line_end])
+            .iter()
+            .all(|&b| b == b'-')
+        {
+            // Line 0 starting the signature keeps the text as it was.
+            return (line_start > 0).then(|| &stripped[..line_start - 1]);
+        }
+        if line_start == 0 {
+            return None;
+        }
+        line_end = line_start - 1;
+    }
+}
+
+/// `str.strip()` on Latin-1 bytes.
+fn trim_latin1(text: &[u8]) -> &[u8] {
+    let Some(start) = text.iter().position(|&b| !is_latin1_space(b)) else {
+        return &[];
+    };
+    let end = text
+        .iter()
+        .rposition(|&b| !is_latin1_space(b))
+        .expect("a non-space exists");
+    &text[start..=end]
+}
+
+/// The cleaning rules on decoded text, as scikit-learn applies them: the
+/// reference for [`clean_latin1`].
+#[cfg(test)]
 fn clean(text: String, remove: Remove) -> String {
     let mut text = text;
     if remove.headers {
@@ -439,6 +657,10 @@ mod tests {
         };
         let docs = load_20newsgroups(dir.path(), &all).unwrap();
         assert_eq!(docs.ids, ["a.grp/100", "b.grp/9", "b.grp/10", "b.grp/5"]);
+        let params = crate::TfidfParams::default();
+        let (fused_docs, _, fused_x) = params.fit_transform_20newsgroups(dir.path(), &all).unwrap();
+        assert_eq!(fused_docs, docs);
+        assert_eq!(fused_x, params.fit_transform(&docs.texts).unwrap().1);
         assert_eq!(docs.texts, ["hundred", "nine \u{E9}", "ten", "test body"]);
         assert_eq!(docs.labels.unwrap(), ["a.grp", "b.grp", "b.grp", "b.grp"]);
         let test_b = NewsgroupsOptions {
@@ -453,6 +675,30 @@ mod tests {
         assert!(err
             .to_string()
             .ends_with("no 20news-bydate-train/ or 20news-bydate-test/ documents found"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        /// The byte-level cleaning equals the rules applied to decoded text,
+        /// on inputs rich in the characters the rules look at.
+        #[test]
+        fn byte_cleaning_equals_text_cleaning(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "\n", "\n\n", " ", "\t", "-", "--", "\u{85}", "\u{A0}", "\x1c", "\r",
+                    "a", "writes:", "writes in", "wrote:", "says:", "said:", "write", ":",
+                    "In article", "Quoted from", "|", ">", "w", "é", "\u{FF}", "x y",
+                ]),
+                0..40,
+            ),
+            headers: bool, footers: bool, quotes: bool,
+        ) {
+            let text: String = parts.concat();
+            // Latin-1 bytes of the text (every char above is below U+0100).
+            let raw: Vec<u8> = text.chars().map(|c| u8::try_from(u32::from(c)).unwrap()).collect();
+            let remove = Remove { headers, footers, quotes };
+            proptest::prop_assert_eq!(clean_latin1(&raw, remove), clean(text, remove));
+        }
     }
 
     #[test]

@@ -138,11 +138,11 @@ pub fn stream_to_corpus(
                 tf[id as usize] += u64::from(count);
             }
             for (i, term) in chunk.terms.iter().enumerate() {
-                if let Some(slot) = table.get_mut(&**term) {
+                if let Some(slot) = table.get_mut(term) {
                     slot.0 += df[i];
                     slot.1 += tf[i];
                 } else {
-                    table.insert(term.clone(), (df[i], tf[i]));
+                    table.insert(term.into(), (df[i], tf[i]));
                 }
             }
         }

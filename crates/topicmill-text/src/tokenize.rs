@@ -3,17 +3,30 @@
 
 use crate::pyunicode::{is_word, lower_char, sigma_is_final, Lower};
 
-/// ASCII bytes that are word characters: `[0-9A-Za-z_]`.
-static ASCII_WORD: [bool; 128] = {
-    let mut t = [false; 128];
+/// Byte classes, as bit flags: [`WORD`] for `[0-9A-Za-z_]`, [`UPPER`] also set
+/// for `[A-Z]`, [`HIGH`] for the bytes of non-ASCII characters; 0 for the other
+/// ASCII bytes (separators).
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut b = 0;
-    while b < 128 {
+    while b < 256 {
         let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'_';
+        t[b] = if c >= 0x80 {
+            HIGH
+        } else if c.is_ascii_uppercase() {
+            WORD | UPPER
+        } else if c.is_ascii_alphanumeric() || c == b'_' {
+            WORD
+        } else {
+            0
+        };
         b += 1;
     }
     t
 };
+const WORD: u8 = 1;
+const UPPER: u8 = 2;
+const HIGH: u8 = 4;
 
 /// Calls `emit` with every token of `text`, in order, lowercased as by
 /// `str.lower()` when `lowercase` is set. `buf` is scratch space, reused across
@@ -22,6 +35,10 @@ static ASCII_WORD: [bool; 128] = {
 /// Lowercasing comes first in scikit-learn, so word boundaries are those of the
 /// lowercased text: `İ` lowercases to `i` plus a combining dot, which is not a
 /// word character and splits the token.
+///
+/// ASCII is the fast path: one table look-up per byte, and a token that is an
+/// ASCII run without upper case is passed as a slice of `text`, uncopied.
+/// Non-ASCII characters go through Python's tables.
 pub(crate) fn for_each_token(
     text: &str,
     lowercase: bool,
@@ -35,38 +52,46 @@ pub(crate) fn for_each_token(
     let mut i = 0;
     let n = bytes.len();
     while i < n {
-        let b = bytes[i];
-        if b < 0x80 {
-            if ASCII_WORD[b as usize] {
-                let start = i;
+        let class = CLASS[bytes[i] as usize];
+        if class & WORD != 0 {
+            let start = i;
+            let mut seen = class;
+            i += 1;
+            while i < n {
+                let c = CLASS[bytes[i] as usize];
+                if c & WORD == 0 {
+                    break;
+                }
+                seen |= c;
                 i += 1;
-                while i < n && bytes[i] < 0x80 && ASCII_WORD[bytes[i] as usize] {
-                    i += 1;
-                }
-                let run = &text[start..i];
-                if chars == 0 && (i == n || bytes[i] < 0x80) {
-                    // The whole token is this ASCII run: no copy unless it
-                    // has upper case to lower.
-                    if i - start >= 2 {
-                        if lowercase && run.bytes().any(|b| b.is_ascii_uppercase()) {
-                            buf.push_str(run);
-                            buf.make_ascii_lowercase();
-                            emit(buf);
-                            buf.clear();
-                        } else {
-                            emit(run);
-                        }
+            }
+            let run = &text[start..i];
+            let upper = lowercase && seen & UPPER != 0;
+            if chars == 0 && (i == n || CLASS[bytes[i] as usize] & HIGH == 0) {
+                // The whole token is this ASCII run: no copy unless it
+                // has upper case to lower.
+                if i - start >= 2 {
+                    if upper {
+                        buf.push_str(run);
+                        buf.make_ascii_lowercase();
+                        emit(buf);
+                        buf.clear();
+                    } else {
+                        emit(run);
                     }
-                    continue;
                 }
-                buf.push_str(run);
-                if lowercase {
-                    let from = buf.len() - run.len();
-                    buf[from..].make_ascii_lowercase();
-                }
-                chars += run.len();
-            } else {
-                flush(buf, &mut chars, &mut emit);
+                continue;
+            }
+            buf.push_str(run);
+            if upper {
+                let from = buf.len() - run.len();
+                buf[from..].make_ascii_lowercase();
+            }
+            chars += run.len();
+        } else if class & HIGH == 0 {
+            flush(buf, &mut chars, &mut emit);
+            i += 1;
+            while i < n && CLASS[bytes[i] as usize] == 0 {
                 i += 1;
             }
         } else {
@@ -174,6 +199,45 @@ mod tests {
         assert_eq!(tokenize("ΟΔΟΣ."), ["οδος"]);
         // U+0903 (Mc) splits a Devanagari word in Python.
         assert_eq!(tokenize("कः ab"), ["ab"]);
+    }
+
+    /// The definition: `str.lower()` of the whole text, then every maximal
+    /// run of at least two word characters.
+    fn reference(text: &str) -> Vec<String> {
+        let lowered = crate::pyunicode::lower(text);
+        let mut out = Vec::new();
+        let mut run = String::new();
+        for c in lowered.chars().chain(std::iter::once(' ')) {
+            if is_word(c) {
+                run.push(c);
+            } else {
+                if run.chars().count() >= 2 {
+                    out.push(run.clone());
+                }
+                run.clear();
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+        /// The tokenizer agrees with the definition, with long runs, upper
+        /// case, non-ASCII and separators anywhere.
+        #[test]
+        fn tokens_follow_the_definition(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "Z", "_", "9", "abcdefghijklmnopq", "ABCDEFGHIJKLMNOPQRS", " ", ", ",
+                    "\n", "-", "@", "[", "`", "{", "\u{7f}", "é", "É", "\u{A0}", "ΟΔΟΣ", "İ",
+                    "xyzw0123456789_", "                 ",
+                ]),
+                0..60,
+            ),
+        ) {
+            let text: String = parts.concat();
+            proptest::prop_assert_eq!(tokenize(&text), reference(&text));
+        }
     }
 
     #[test]

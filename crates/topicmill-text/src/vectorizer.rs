@@ -1,9 +1,9 @@
 //! Vocabulary and TF-IDF, as scikit-learn's `TfidfVectorizer` with its defaults.
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use topicmill_sparse::CsrMatrix;
 
+use crate::intern::Interner;
 use crate::tokenize::for_each_token;
 use crate::TextError;
 
@@ -88,6 +88,25 @@ pub enum StopWords {
 }
 
 impl StopWords {
+    /// Whether each term of `sorted` (in increasing byte order) is a stop
+    /// word, in one merge pass against the sorted list.
+    pub(crate) fn flags_sorted<'a>(&self, sorted: impl Iterator<Item = &'a str>) -> Vec<bool> {
+        let mut list: Vec<&str> = match self {
+            StopWords::English => crate::stop_words::ENGLISH.to_vec(),
+            StopWords::List(list) => list.iter().map(String::as_str).collect(),
+        };
+        list.sort_unstable();
+        let mut k = 0;
+        sorted
+            .map(|term| {
+                while k < list.len() && list[k] < term {
+                    k += 1;
+                }
+                k < list.len() && list[k] == term
+            })
+            .collect()
+    }
+
     pub(crate) fn contains(&self, term: &str) -> bool {
         match self {
             StopWords::English => crate::stop_words::ENGLISH.binary_search(&term).is_ok(),
@@ -145,7 +164,8 @@ impl Default for TfidfParams {
 pub struct TfidfModel {
     params: TfidfParams,
     vocabulary: Vec<String>,
-    index: FxHashMap<Box<str>, u32>,
+    /// Column of each term: the vocabulary interned in order.
+    index: Interner,
     idf: Option<Vec<f64>>,
     n_docs: usize,
 }
@@ -163,16 +183,17 @@ pub(crate) struct TermStats {
 /// The tokens of a run of documents, counted per document against a local
 /// vocabulary.
 pub(crate) struct ChunkCounts {
-    pub terms: Vec<Box<str>>,
+    /// The chunk's distinct terms, ids in order of first sight.
+    pub terms: Interner,
     pub indptr: Vec<usize>,
     pub ids: Vec<u32>,
     pub counts: Vec<u32>,
 }
 
 pub(crate) fn count_chunk<S: AsRef<str>>(docs: &[S], lowercase: bool) -> ChunkCounts {
-    // Each distinct term is allocated once, as a key of `map`; the id -> term
-    // table is built from the map at the end.
-    let mut map: FxHashMap<Box<str>, u32> = FxHashMap::default();
+    let bytes: usize = docs.iter().map(|d| d.as_ref().len()).sum();
+    // About one distinct term per 40 bytes of text on English prose.
+    let mut terms = Interner::with_capacity(bytes / 40 + 64);
     let mut tally: Vec<u32> = Vec::new();
     let mut touched: Vec<u32> = Vec::new();
     let mut indptr = Vec::with_capacity(docs.len() + 1);
@@ -182,15 +203,10 @@ pub(crate) fn count_chunk<S: AsRef<str>>(docs: &[S], lowercase: bool) -> ChunkCo
     indptr.push(0);
     for doc in docs {
         for_each_token(doc.as_ref(), lowercase, &mut buf, |token| {
-            let id = match map.get(token) {
-                Some(&id) => id,
-                None => {
-                    let id = tally.len() as u32;
-                    map.insert(token.into(), id);
-                    tally.push(0);
-                    id
-                }
-            };
+            let id = terms.intern(token);
+            if id as usize == tally.len() {
+                tally.push(0);
+            }
             let slot = &mut tally[id as usize];
             if *slot == 0 {
                 touched.push(id);
@@ -202,10 +218,6 @@ pub(crate) fn count_chunk<S: AsRef<str>>(docs: &[S], lowercase: bool) -> ChunkCo
             counts.push(std::mem::take(&mut tally[id as usize]));
         }
         indptr.push(ids.len());
-    }
-    let mut terms: Vec<Box<str>> = vec![Box::default(); map.len()];
-    for (term, id) in map {
-        terms[id as usize] = term;
     }
     ChunkCounts {
         terms,
@@ -310,65 +322,136 @@ impl TfidfParams {
             .par_chunks(chunk_len(docs.len()))
             .map(|c| count_chunk(c, lowercase))
             .collect();
+        let (model, rows) = self.fit_chunks(&chunks, docs.len())?;
+        let matrix = assemble(docs.len(), model.vocabulary.len(), rows);
+        Ok((model, matrix))
+    }
 
-        // One id per distinct term, in order of first sight.
-        let mut unique: FxHashMap<&str, u32> = FxHashMap::default();
-        let mut unique_terms: Vec<&str> = Vec::new();
-        let remaps: Vec<Vec<u32>> = chunks
+    /// Loads 20 Newsgroups (as [`load_20newsgroups`](crate::load_20newsgroups))
+    /// and fits on its texts (as [`fit_transform`](Self::fit_transform)) in one
+    /// pipelined pass: each block of posts is tokenized and counted as soon as
+    /// it is inflated and cleaned, while the next block inflates. The result is
+    /// identical to the two calls in a row, whatever the thread count.
+    pub fn fit_transform_20newsgroups(
+        &self,
+        path: &std::path::Path,
+        options: &crate::NewsgroupsOptions,
+    ) -> Result<(crate::Documents, TfidfModel, CsrMatrix), TextError> {
+        self.validate()?;
+        let lowercase = self.lowercase;
+        // Each block's terms are merged into one table as soon as the block
+        // is counted, off the serial tail of the pipeline.
+        let unique = std::sync::Mutex::new(Interner::with_capacity(1 << 16));
+        let (docs, origins, counted) =
+            crate::newsgroups::load_20newsgroups_with(path, options, &|posts| {
+                let chunk = count_chunk(posts, lowercase);
+                let remap = unique
+                    .lock()
+                    .expect("a merge does not panic")
+                    .merge(&chunk.terms);
+                (chunk, remap)
+            })?;
+        if docs.is_empty() {
+            return Err(TextError::NoDocuments);
+        }
+        let unique = unique.into_inner().expect("a merge does not panic");
+        let (chunks, remaps): (Vec<ChunkCounts>, Vec<Vec<u32>>) = counted.into_iter().unzip();
+        let (model, blocks) = self.fit_merged(&chunks, &remaps, &unique, docs.len())?;
+        // Rows were computed in reading order: gather them in document order.
+        let starts: Vec<Vec<usize>> = blocks
             .iter()
-            .map(|chunk| {
-                chunk
-                    .terms
-                    .iter()
-                    .map(|t| {
-                        *unique.entry(t).or_insert_with(|| {
-                            unique_terms.push(t);
-                            unique_terms.len() as u32 - 1
-                        })
-                    })
-                    .collect()
+            .map(|b| {
+                let mut at = 0;
+                let mut starts = Vec::with_capacity(b.lengths.len() + 1);
+                starts.push(0);
+                for &len in &b.lengths {
+                    at += len;
+                    starts.push(at);
+                }
+                starts
             })
             .collect();
+        let nnz: usize = blocks.iter().map(|b| b.indices.len()).sum();
+        let mut indptr = Vec::with_capacity(docs.len() + 1);
+        let mut indices = Vec::with_capacity(nnz);
+        let mut values = Vec::with_capacity(nnz);
+        indptr.push(0u64);
+        for &(b, i) in &origins {
+            let (block, starts) = (&blocks[b as usize], &starts[b as usize]);
+            let row = starts[i as usize]..starts[i as usize + 1];
+            indices.extend_from_slice(&block.indices[row.clone()]);
+            values.extend_from_slice(&block.values[row]);
+            indptr.push(indices.len() as u64);
+        }
+        let matrix = CsrMatrix::new(
+            (docs.len(), model.vocabulary.len()),
+            indptr,
+            indices,
+            values,
+        );
+        Ok((docs, model, matrix))
+    }
+
+    /// The model and the rows (one block per chunk, rows in chunk order) of
+    /// documents counted by chunks.
+    fn fit_chunks(
+        &self,
+        chunks: &[ChunkCounts],
+        n_docs: usize,
+    ) -> Result<(TfidfModel, Vec<RowBlock>), TextError> {
+        // One id per distinct term, in order of first sight.
+        let largest = chunks.iter().map(|c| c.terms.len()).max().unwrap_or(0);
+        let mut unique = Interner::with_capacity(2 * largest);
+        let remaps: Vec<Vec<u32>> = chunks
+            .iter()
+            .map(|chunk| unique.merge(&chunk.terms))
+            .collect();
+        self.fit_merged(chunks, &remaps, &unique, n_docs)
+    }
+
+    /// [`fit_chunks`](Self::fit_chunks) once each chunk's terms are merged
+    /// into `unique`: `remaps[c][local id]` is the id in `unique`. The ids of
+    /// `unique` may come in any order (only sorted terms matter), so chunks
+    /// can be merged as they finish.
+    fn fit_merged(
+        &self,
+        chunks: &[ChunkCounts],
+        remaps: &[Vec<u32>],
+        unique: &Interner,
+        n_docs: usize,
+    ) -> Result<(TfidfModel, Vec<RowBlock>), TextError> {
         // Ranks in sorted (code point = UTF-8 byte) order.
-        let mut order: Vec<u32> = (0..unique_terms.len() as u32).collect();
-        order.par_sort_unstable_by_key(|&u| unique_terms[u as usize]);
+        let mut order: Vec<u32> = (0..unique.len() as u32).collect();
+        order.par_sort_unstable_by_key(|&u| unique.get(u));
         let mut rank = vec![0u32; order.len()];
         for (r, &u) in order.iter().enumerate() {
             rank[u as usize] = r as u32;
         }
         let mut df = vec![0u64; order.len()];
         let mut tf = vec![0u64; order.len()];
-        for (chunk, remap) in chunks.iter().zip(&remaps) {
+        for (chunk, remap) in chunks.iter().zip(remaps) {
+            let local_rank: Vec<u32> = remap.iter().map(|&u| rank[u as usize]).collect();
             for (&id, &count) in chunk.ids.iter().zip(&chunk.counts) {
-                let r = rank[remap[id as usize] as usize] as usize;
+                let r = local_rank[id as usize] as usize;
                 df[r] += 1;
                 tf[r] += u64::from(count);
             }
         }
-        let stats = TermStats {
-            n_docs: docs.len(),
-            terms: order
-                .iter()
-                .enumerate()
-                .filter(|(_, &u)| {
-                    self.stop_words
-                        .as_ref()
-                        .is_none_or(|s| !s.contains(unique_terms[u as usize]))
-                })
-                .map(|(r, &u)| (Box::from(unique_terms[u as usize]), df[r], tf[r]))
-                .collect(),
-        };
+        let stop = self
+            .stop_words
+            .as_ref()
+            .map(|s| s.flags_sorted(order.iter().map(|&u| unique.get_str(u))));
+        let is_stop = |r: usize| stop.as_ref().is_some_and(|s| s[r]);
         // Sorted rank -> column in the stats (before pruning), for the rows.
         let mut stats_index = vec![u32::MAX; order.len()];
-        {
-            let mut s = 0usize;
-            for (r, &u) in order.iter().enumerate() {
-                if s < stats.terms.len() && *stats.terms[s].0 == *unique_terms[u as usize] {
-                    stats_index[r] = s as u32;
-                    s += 1;
-                }
+        let mut terms = Vec::with_capacity(order.len());
+        for (r, &u) in order.iter().enumerate() {
+            if !is_stop(r) {
+                stats_index[r] = terms.len() as u32;
+                terms.push((Box::from(unique.get_str(u)), df[r], tf[r]));
             }
         }
+        let stats = TermStats { n_docs, terms };
         let (model, kept) = self.model_from_stats(stats)?;
         // Column of each (sorted) rank in the final matrix, or MAX when dropped.
         let column: Vec<u32> = stats_index
@@ -383,7 +466,7 @@ impl TfidfParams {
             .collect();
         let rows: Vec<RowBlock> = chunks
             .par_iter()
-            .zip(&remaps)
+            .zip(remaps)
             .map(|(chunk, remap)| {
                 let local: Vec<u32> = remap
                     .iter()
@@ -405,8 +488,7 @@ impl TfidfParams {
                 block
             })
             .collect();
-        let matrix = assemble(docs.len(), model.vocabulary.len(), rows);
-        Ok((model, matrix))
+        Ok((model, rows))
     }
 
     /// The fitted model for terms counted over a corpus: prunes by document
@@ -461,11 +543,10 @@ impl TfidfParams {
                 .map(|&df| (n / (df as f64 + smooth)).ln() + 1.0)
                 .collect()
         });
-        let index = vocabulary
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (Box::from(t.as_str()), i as u32))
-            .collect();
+        let mut index = Interner::with_capacity(vocabulary.len());
+        for term in &vocabulary {
+            index.intern(term);
+        }
         Ok((
             TfidfModel {
                 params: self.clone(),
@@ -529,7 +610,7 @@ impl TfidfModel {
 
     /// The column of `term`, if in the vocabulary.
     pub fn column(&self, term: &str) -> Option<u32> {
-        self.index.get(term).copied()
+        self.index.find(term)
     }
 
     /// The TF-IDF matrix of new documents over the fitted vocabulary and idf;
@@ -551,7 +632,7 @@ impl TfidfModel {
         let mut buf = String::new();
         for doc in docs {
             for_each_token(doc.as_ref(), self.params.lowercase, &mut buf, |token| {
-                if let Some(&col) = self.index.get(token) {
+                if let Some(col) = self.index.find(token) {
                     let slot = &mut tally[col as usize];
                     if *slot == 0 {
                         touched.push(col);
@@ -575,30 +656,37 @@ impl TfidfModel {
     /// f32 once.
     fn push_row(&self, row: &mut [(u32, u32)], block: &mut RowBlock) {
         row.sort_unstable_by_key(|&(c, _)| c);
-        let start = block.values.len();
-        let mut weights: Vec<f64> = Vec::with_capacity(row.len());
-        for &(col, count) in row.iter() {
-            let mut w = if self.params.sublinear_tf {
+        let weight = |col: u32, count: u32| {
+            let w = if self.params.sublinear_tf {
                 (count as f64).ln() + 1.0
             } else {
                 count as f64
             };
-            if let Some(idf) = &self.idf {
-                w *= idf[col as usize];
+            match &self.idf {
+                Some(idf) => w * idf[col as usize],
+                None => w,
             }
-            weights.push(w);
-        }
+        };
+        // Two passes over the row rather than a buffer of weights: the
+        // weights are recomputed identically (same f64 operations).
         let scale = match self.params.norm {
-            Norm::L2 => weights.iter().map(|w| w * w).sum::<f64>().sqrt(),
-            Norm::L1 => weights.iter().map(|w| w.abs()).sum::<f64>(),
+            Norm::L2 => row
+                .iter()
+                .map(|&(c, n)| {
+                    let w = weight(c, n);
+                    w * w
+                })
+                .sum::<f64>()
+                .sqrt(),
+            Norm::L1 => row.iter().map(|&(c, n)| weight(c, n).abs()).sum::<f64>(),
             Norm::None => 1.0,
         };
         let scale = if scale == 0.0 { 1.0 } else { scale };
         block.indices.extend(row.iter().map(|&(c, _)| c));
         block
             .values
-            .extend(weights.iter().map(|&w| (w / scale) as f32));
-        block.lengths.push(block.values.len() - start);
+            .extend(row.iter().map(|&(c, n)| (weight(c, n) / scale) as f32));
+        block.lengths.push(row.len());
     }
 }
 

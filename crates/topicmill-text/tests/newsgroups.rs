@@ -93,6 +93,20 @@ fn all_documents_stripped_english_min_df_2_one_and_two_threads() {
     let (model1, x1) = run(1);
     assert_eq!(model.vocabulary(), model1.vocabulary());
     assert_eq!(x, x1);
+    // The pipelined load-and-fit gives the same documents, vocabulary, idf
+    // and matrix, on one thread or two.
+    for threads in [1, 2] {
+        let (fused_docs, fused_model, fused_x) = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| params.fit_transform_20newsgroups(&tarball, &options))
+            .unwrap();
+        assert_eq!(fused_docs, docs);
+        assert_eq!(fused_model.vocabulary(), model.vocabulary());
+        assert_eq!(fused_model.idf(), model.idf());
+        assert_eq!(fused_x, x);
+    }
     let (_, no_stop) = TfidfParams::default()
         .min_df(DocFreq::Count(2))
         .fit_transform(&docs.texts)
