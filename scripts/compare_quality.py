@@ -37,7 +37,8 @@ def main() -> int:
     p.add_argument("--tarball", required=True)
     p.add_argument("-k", type=int, default=20)
     p.add_argument("--max-iter", type=int, default=200)
-    p.add_argument("--tol", type=float, default=1e-4)
+    p.add_argument("--tol", type=float, default=0.0,
+                   help="0 (default): both run max_iter iterations; their tolerance rules differ, so equal budgets compare like with like")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strict", action="store_true", help="exit 1 unless topicmill is at least as good")
     args = p.parse_args()
