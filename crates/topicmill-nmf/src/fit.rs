@@ -3,7 +3,7 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use topicmill_sparse::CsrView;
+use topicmill_sparse::{CsrMatrix, CsrView};
 
 use crate::error::{NmfError, Result};
 use crate::init::initialize;
@@ -84,6 +84,26 @@ impl NmfParams {
         self.fit_impl(x, xt, Some((w0, ht0)), callback)
     }
 
+    /// The (W n × k, Hᵀ m × k) row-major factors that `fit` starts from with
+    /// these parameters: the same init, seed and random streams. A driver that
+    /// runs the iterations elsewhere (the distributed fit) starts here too.
+    pub fn initial_factors(
+        &self,
+        x: &CsrView<'_>,
+        xt: Option<&CsrView<'_>>,
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        self.validate_for(x)?;
+        let mut owned_t = None;
+        let xt_view = transpose_or_check(x, xt, &mut owned_t)?;
+        initialize(
+            &Csr::from_view(x),
+            &Csr::from_view(&xt_view),
+            self.k,
+            self.init,
+            self.seed,
+        )
+    }
+
     fn fit_impl<F>(
         &self,
         x: &CsrView<'_>,
@@ -96,26 +116,8 @@ impl NmfParams {
     {
         let start = Instant::now();
         self.validate_for(x)?;
-        let owned_t;
-        let xt_view = match xt {
-            Some(t) => {
-                if t.rows() != x.cols() || t.cols() != x.rows() || t.nnz() != x.nnz() {
-                    return Err(NmfError::TransposeMismatch {
-                        rows: x.cols(),
-                        cols: x.rows(),
-                        nnz: x.nnz(),
-                        got_rows: t.rows(),
-                        got_cols: t.cols(),
-                        got_nnz: t.nnz(),
-                    });
-                }
-                t.view()
-            }
-            None => {
-                owned_t = x.transpose_view().to_csr();
-                owned_t.view()
-            }
-        };
+        let mut owned_t = None;
+        let xt_view = transpose_or_check(x, xt, &mut owned_t)?;
         let a = Csr::from_view(x);
         let at = Csr::from_view(&xt_view);
         let (n, m, k) = (a.rows, a.cols, self.k);
@@ -165,7 +167,7 @@ impl NmfParams {
 
         let Iterate { ht, side_w, .. } = state;
         let (w_final, err) = solve_w(&a, &ht, k, self, &side_w.blocks);
-        Ok(NmfModel::new(
+        Ok(NmfModel::from_parts(
             self.clone(),
             n,
             m,
@@ -358,5 +360,29 @@ impl<'x> Iterate<'x> {
                 self.xnorm2 - 2.0 * dot_h + inner(&self.s_w, &self.s_h),
             ))
         }
+    }
+}
+
+/// `xt` checked against `x`, or Xᵀ built into `owned` when not given.
+fn transpose_or_check<'v>(
+    x: &CsrView<'_>,
+    xt: Option<&'v CsrView<'v>>,
+    owned: &'v mut Option<CsrMatrix>,
+) -> Result<CsrView<'v>> {
+    match xt {
+        Some(t) => {
+            if t.rows() != x.cols() || t.cols() != x.rows() || t.nnz() != x.nnz() {
+                return Err(NmfError::TransposeMismatch {
+                    rows: x.cols(),
+                    cols: x.rows(),
+                    nnz: x.nnz(),
+                    got_rows: t.rows(),
+                    got_cols: t.cols(),
+                    got_nnz: t.nnz(),
+                });
+            }
+            Ok(t.view())
+        }
+        None => Ok(owned.insert(x.transpose_view().to_csr()).view()),
     }
 }

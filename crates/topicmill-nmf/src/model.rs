@@ -50,34 +50,8 @@ const MAGIC: &[u8; 8] = b"TMNMFMDL";
 pub const MODEL_FORMAT_VERSION: u32 = 1;
 
 impl NmfModel {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        params: NmfParams,
-        n_docs: usize,
-        n_features: usize,
-        w: Vec<f32>,
-        ht: Vec<f32>,
-        history: Vec<(usize, f64)>,
-        iterations: usize,
-        stop: StopReason,
-        reconstruction_err: f64,
-    ) -> Self {
-        NmfModel {
-            params,
-            n_docs,
-            n_features,
-            w,
-            ht,
-            history,
-            iterations,
-            stop,
-            reconstruction_err,
-            vocabulary: None,
-        }
-    }
-
-    /// Assembles a model from factors computed elsewhere (the distributed
-    /// fit of `topicmill-mpi`): W is `n_docs × k` and Hᵀ is `n_features × k`,
+    /// Assembles a model from its factors (`fit`, and the distributed fit of
+    /// `topicmill-mpi`): W is `n_docs × k` and Hᵀ is `n_features × k`,
     /// row-major; `history` holds `(iteration, error)` pairs as
     /// [`NmfModel::loss_history`] does.
     ///
@@ -98,7 +72,7 @@ impl NmfModel {
         let k = params.k;
         assert_eq!(w.len(), n_docs * k, "W is not n_docs × k");
         assert_eq!(ht.len(), n_features * k, "Hᵀ is not n_features × k");
-        Self::new(
+        NmfModel {
             params,
             n_docs,
             n_features,
@@ -108,7 +82,8 @@ impl NmfModel {
             iterations,
             stop,
             reconstruction_err,
-        )
+            vocabulary: None,
+        }
     }
 
     /// Number of components k.
