@@ -266,9 +266,10 @@ where
         init::random(n, m, k, xsum, params.get_seed(), &rows)
     } else {
         // NNDSVD needs a truncated SVD of the whole matrix: rank 0 computes
-        // it (through topicmill-nmf's public randomized SVD), then sends.
+        // it (topicmill-nmf's own initialization), then sends.
         let full_init = if rank == 0 {
-            init::nndsvd(&full, k, params.get_init(), params.get_seed())
+            params
+                .initial_factors(&full, None)
                 .map(Some)
                 .map_err(nmf_err)
         } else {
