@@ -299,6 +299,19 @@ pub enum SparseError {
         message: String,
     },
 
+    /// A block of rows was asked for that the matrix does not have.
+    #[error("{}: rows {start}..{end} asked for, but the matrix has {nrows} rows", path.display())]
+    RowsOutOfRange {
+        /// The file.
+        path: PathBuf,
+        /// First row asked for.
+        start: u64,
+        /// One past the last row asked for.
+        end: u64,
+        /// Rows in the matrix.
+        nrows: u64,
+    },
+
     /// This host is big-endian; topicmill matrix files are little-endian and are
     /// mapped without conversion.
     #[error("{}: topicmill matrix files are little-endian and cannot be mapped on this big-endian host", path.display())]
@@ -344,6 +357,7 @@ impl SparseError {
             | SparseError::AlreadyExists { path }
             | SparseError::InvalidGenerate { path, .. }
             | SparseError::TooLarge { path, .. }
+            | SparseError::RowsOutOfRange { path, .. }
             | SparseError::UnsupportedHost { path } => path,
         }
     }

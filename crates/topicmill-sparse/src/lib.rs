@@ -95,7 +95,7 @@ pub use crate::{
     docword::{read_docword, read_vocab, write_docword, DocwordHeader, DocwordReader},
     error::SparseError,
     generate::GenerateParams,
-    mapped::MappedMatrix,
+    mapped::{MappedMatrix, MappedRows},
     mtx::{read_mtx, write_mtx},
     transpose::{transpose, write_transpose},
     writer::{write_matrix, MatrixSummary, MatrixWriter},

@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use topicmill_sparse::{
-    write_corpus, write_matrix, Corpus, CorpusWriter, CsrMatrix, MappedMatrix, MatrixWriter,
-    SparseError,
+    write_corpus, write_matrix, Corpus, CorpusWriter, CsrMatrix, MappedMatrix, MappedRows,
+    MatrixWriter, SparseError,
 };
 
 /// 3 × 4: [[1, 0, 2, 0], [0, 3, 0, 0], [0, 0, 0, 4]]
@@ -589,4 +589,95 @@ fn overlapping_sections() {
         "{err:?}"
     );
     assert_names(&err, &path, "overlaps section");
+}
+
+/// Write a patched copy of the sample for `MappedRows` (which checks a block's
+/// columns and values only when asked).
+fn patched_file(patch: impl FnOnce(&mut Vec<u8>)) -> (PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = sample_bytes(dir.path());
+    patch(&mut bytes);
+    let path = dir.path().join("bad.csr");
+    fs::write(&path, &bytes).unwrap();
+    (path, dir)
+}
+
+#[test]
+fn a_row_block_is_the_same_rows_as_the_whole_matrix() {
+    let (path, _d) = patched_file(|_| {});
+    let rows = MappedRows::open(&path).unwrap();
+    assert_eq!(rows.shape(), (3, 4));
+    assert_eq!(rows.indptr(), &[0, 2, 3, 4]);
+    let whole = sample();
+    for (start, end) in [(0, 3), (0, 1), (1, 3), (2, 3), (1, 1), (3, 3)] {
+        let block = rows.block(start..end).unwrap();
+        assert_eq!(block.shape(), (end - start, 4));
+        assert_eq!(block.to_owned(), whole.slice_outer(start..end).to_owned());
+        rows.check_values(start..end).unwrap();
+    }
+}
+
+#[test]
+fn a_row_block_outside_the_matrix_is_an_error() {
+    let (path, _d) = patched_file(|_| {});
+    let rows = MappedRows::open(&path).unwrap();
+    #[allow(clippy::reversed_empty_ranges)]
+    for range in [0..4, 2..1, 4..4] {
+        let err = rows
+            .block(range.clone())
+            .expect_err("rows outside the matrix");
+        assert!(
+            matches!(err, SparseError::RowsOutOfRange { nrows: 3, .. }),
+            "{err:?}"
+        );
+        assert_names(&err, &path, "but the matrix has 3 rows");
+        assert!(rows.check_values(range).is_err());
+    }
+}
+
+#[test]
+fn row_pointers_are_checked_at_open_columns_only_in_the_block_asked_for() {
+    // A bad row pointer is caught by MappedRows::open itself.
+    let (path, _d) = patched_file(|b| put_u64(b, INDPTR + 16, 1)); // [0, 2, 1, 4]
+    let err = MappedRows::open(&path).expect_err("bad row pointers");
+    assert!(
+        matches!(err, SparseError::BadRowPointer { row: 2, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "section indptr, byte offset 272, row 2");
+
+    // A bad column in row 0 fails the blocks that hold row 0, not the others.
+    let (path, _d) = patched_file(|b| put_u32(b, INDICES + 4, 4)); // row 0: [0, 4]
+    let rows = MappedRows::open(&path).expect("the row pointers are fine");
+    let err = rows.block(0..2).expect_err("row 0 has column 4 of 4");
+    assert!(
+        matches!(err, SparseError::ColumnOutOfRange { row: 0, col: 4, .. }),
+        "{err:?}"
+    );
+    assert_names(&err, &path, "section indices, byte offset 132, row 0");
+    assert_eq!(rows.block(1..3).unwrap().nnz(), 2);
+}
+
+#[test]
+fn a_bad_value_is_reported_for_its_block_only() {
+    let (path, _d) = patched_file(|b| put_f32(b, DATA + 8, -3.0)); // row 1, column 1
+    let rows = MappedRows::open(&path).unwrap();
+    rows.check_values(0..1).unwrap();
+    rows.check_values(2..3).unwrap();
+    let err = rows.check_values(1..3).expect_err("row 1 holds -3");
+    assert!(
+        matches!(
+            err,
+            SparseError::InvalidValue {
+                kind: "negative",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(
+        &err,
+        &path,
+        "section data, byte offset 200, row 1, column 1",
+    );
 }
