@@ -84,6 +84,24 @@ impl NmfParams {
         self.fit_impl(x, xt, Some((w0, ht0)), callback)
     }
 
+    /// Rows `w_rows` of W and all of Hᵀ (row-major) of the random
+    /// initialization (`Init::Random`, this seed and k) of an n × m matrix
+    /// whose values sum to `x_sum`: what [`initial_factors`] returns for it,
+    /// restricted to those rows of W, without the matrix. A driver that holds
+    /// only some documents (a rank of the distributed fit) starts here.
+    ///
+    /// [`initial_factors`]: NmfParams::initial_factors
+    pub fn random_factors(
+        &self,
+        n: usize,
+        m: usize,
+        x_sum: f64,
+        w_rows: std::ops::Range<usize>,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let mean = x_sum / (n as f64 * m as f64);
+        crate::init::random(n, m, self.k, mean, self.seed, w_rows)
+    }
+
     /// The (W n × k, Hᵀ m × k) row-major factors that `fit` starts from with
     /// these parameters: the same init, seed and random streams. A driver that
     /// runs the iterations elsewhere (the distributed fit) starts here too.

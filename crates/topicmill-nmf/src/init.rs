@@ -1,6 +1,8 @@
 //! Initial factors: random and the NNDSVD family (Boutsidis & Gallopoulos 2008),
 //! following scikit-learn's `_initialize_nmf`.
 
+use std::ops::Range;
+
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::SeedableRng;
 
@@ -8,6 +10,36 @@ use crate::error::Result;
 use crate::kernel::Csr;
 use crate::params::Init;
 use crate::svd::{standard_normal, svd_pair, SvdOptions};
+
+/// scikit-learn's random init, `|N(0, 1)| · sqrt(mean(X) / k)`: H (k × m)
+/// drawn first, then W (n × k), from one stream. Returns (rows `w_rows` of W,
+/// all of Hᵀ), row-major f32; the draws of the rows before `w_rows` are made
+/// and dropped, so any row range gets exactly its rows of the full init.
+pub(crate) fn random(
+    n: usize,
+    m: usize,
+    k: usize,
+    mean: f64,
+    seed: u64,
+    w_rows: Range<usize>,
+) -> (Vec<f32>, Vec<f32>) {
+    debug_assert!(w_rows.end <= n);
+    let avg = (mean / k as f64).sqrt();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut ht = vec![0f32; m * k];
+    for t in 0..k {
+        for j in 0..m {
+            ht[j * k + t] = (avg * standard_normal(&mut rng)).abs() as f32;
+        }
+    }
+    for _ in 0..w_rows.start * k {
+        standard_normal(&mut rng);
+    }
+    let w = (0..w_rows.len() * k)
+        .map(|_| (avg * standard_normal(&mut rng)).abs() as f32)
+        .collect();
+    (w, ht)
+}
 
 /// Returns (W n×k, Hᵀ m×k), row-major f32.
 pub(crate) fn initialize(
@@ -19,21 +51,10 @@ pub(crate) fn initialize(
 ) -> Result<(Vec<f32>, Vec<f32>)> {
     let (n, m) = (x.rows, x.cols);
     let mean = x.sum() / (n as f64 * m as f64);
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     if init == Init::Random {
-        let avg = (mean / k as f64).sqrt();
-        // scikit-learn draws H (k × m) first, then W (n × k).
-        let mut ht = vec![0f32; m * k];
-        for t in 0..k {
-            for j in 0..m {
-                ht[j * k + t] = (avg * standard_normal(&mut rng)).abs() as f32;
-            }
-        }
-        let w = (0..n * k)
-            .map(|_| (avg * standard_normal(&mut rng)).abs() as f32)
-            .collect();
-        return Ok((w, ht));
+        return Ok(random(n, m, k, mean, seed, 0..n));
     }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let svd = svd_pair(
         x,
         xt,
