@@ -35,14 +35,6 @@ pub enum DistError {
     /// stops with them.
     #[error("rank(s) {ranks:?} failed (see their messages); every rank stops, no model written")]
     PeerFailed { ranks: Vec<i32> },
-    /// An input value is negative or not finite.
-    #[error("rank {rank}: X has the value {value} at row {row}, column {col}: NMF needs finite, non-negative values")]
-    BadValue {
-        rank: i32,
-        row: usize,
-        col: usize,
-        value: f32,
-    },
     /// The problem is too large for 32-bit MPI counts in one message.
     #[error("{0}")]
     TooLarge(String),

@@ -27,11 +27,10 @@ use mpi::datatype::{Partition, PartitionMut};
 use mpi::traits::*;
 use mpi::Count;
 use topicmill_nmf::{Init, Loss, NmfError, NmfModel, NmfParams, Progress, Solver, StopReason};
-use topicmill_sparse::{CsrView, Manifest, MappedMatrix};
+use topicmill_sparse::{Manifest, MappedRows};
 
 use crate::checkpoint::{self, Checkpoint, Meta};
 use crate::error::{DistError, Result};
-use crate::init;
 use crate::kernel::{self, Csr, Reg, Rule};
 use crate::partition::{row_partition, term_block_rows};
 
@@ -103,8 +102,9 @@ fn count(len: usize, what: &str) -> Result<Count> {
     })
 }
 
-/// Opens the corpus matrix named by `corpus_dir/manifest.json`.
-fn open_matrix(corpus_dir: &Path, rank: i32) -> Result<MappedMatrix> {
+/// Maps the corpus matrix named by `corpus_dir/manifest.json`, checking its
+/// header and row pointers only (each rank checks its own rows later).
+fn open_matrix(corpus_dir: &Path, rank: i32) -> Result<MappedRows> {
     let manifest_path = corpus_dir.join("manifest.json");
     let bad = |message: String| DistError::Checkpoint {
         rank,
@@ -115,25 +115,8 @@ fn open_matrix(corpus_dir: &Path, rank: i32) -> Result<MappedMatrix> {
         .map_err(|e| bad(format!("cannot read corpus manifest: {e}")))?;
     let manifest: Manifest = serde_json::from_str(&text)
         .map_err(|e| bad(format!("corpus manifest is not valid: {e}")))?;
-    MappedMatrix::open(corpus_dir.join(&manifest.matrix))
+    MappedRows::open(corpus_dir.join(&manifest.matrix))
         .map_err(|source| DistError::Corpus { rank, source })
-}
-
-/// The first negative or non-finite value of a row block, as an error.
-fn check_values(x: &CsrView<'_>, first_row: usize, rank: i32) -> Result<()> {
-    for (i, row) in x.outer_iterator().enumerate() {
-        for (col, &value) in row.iter() {
-            if !(value.is_finite() && value >= 0.0) {
-                return Err(DistError::BadValue {
-                    rank,
-                    row: first_row + i,
-                    col,
-                    value,
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Fits X = the corpus in `corpus_dir` over the ranks of `comm`, the same
@@ -178,10 +161,11 @@ where
         ));
     }
 
-    // Every rank maps the same file; each then touches only its rows.
+    // Every rank maps the same file; each then touches only the row pointers
+    // and its own rows.
+    let corpus_err = |source| DistError::Corpus { rank, source };
     let mapped = agree(comm, open_matrix(corpus_dir, rank))?;
-    let full = mapped.view();
-    let (n, m, nnz) = (full.rows(), full.cols(), full.nnz());
+    let ((n, m), nnz) = (mapped.shape(), mapped.nnz());
     if n == 0 || m == 0 || nnz == 0 {
         return Err(nmf_err(NmfError::EmptyMatrix {
             rows: n,
@@ -201,9 +185,15 @@ where
     let b = term_block_rows(m, size);
     count(size * b * k, "Hᵀ")?;
 
-    let rows = row_partition(full.indptr().raw_storage(), size)[rank as usize].clone();
-    let xp = full.slice_outer_rbr(rows.clone());
-    agree(comm, check_values(&xp, rows.start, rank))?;
+    let all_rows = row_partition(mapped.indptr(), size);
+    let rows = all_rows[rank as usize].clone();
+    let xp = agree(
+        comm,
+        mapped
+            .block(rows.clone())
+            .and_then(|xp| mapped.check_values(rows.clone()).map(|()| xp))
+            .map_err(corpus_err),
+    )?;
     let xpt = topicmill_sparse::transpose(xp.view());
     let xpt_view = xpt.view();
     let a = Csr::from_view(&xp);
@@ -223,7 +213,6 @@ where
     };
 
     // Rows of W of every rank, for scatter / gather.
-    let all_rows = row_partition(full.indptr().raw_storage(), size);
     let w_counts: Vec<Count> = all_rows.iter().map(|r| (r.len() * k) as Count).collect();
     let w_displs: Vec<Count> = all_rows.iter().map(|r| (r.start * k) as Count).collect();
     debug_assert_eq!(w_counts.iter().sum::<Count>(), blocks_w);
@@ -263,15 +252,16 @@ where
         resumed = Some(meta);
         (w, ht)
     } else if params.get_init() == Init::Random {
-        init::random(n, m, k, xsum, params.get_seed(), &rows)
+        params.random_factors(n, m, xsum, rows.clone())
     } else {
-        // NNDSVD needs a truncated SVD of the whole matrix: rank 0 computes
-        // it (topicmill-nmf's own initialization), then sends.
+        // NNDSVD needs a truncated SVD of the whole matrix: rank 0 reads all
+        // of it and computes it (topicmill-nmf's own initialization), then sends.
         let full_init = if rank == 0 {
-            params
-                .initial_factors(&full, None)
+            mapped
+                .block(0..n)
+                .map_err(corpus_err)
+                .and_then(|full| params.initial_factors(&full, None).map_err(nmf_err))
                 .map(Some)
-                .map_err(nmf_err)
         } else {
             Ok(None)
         };

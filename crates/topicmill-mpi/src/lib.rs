@@ -43,7 +43,6 @@
 mod checkpoint;
 mod error;
 mod fit;
-mod init;
 mod kernel;
 mod partition;
 

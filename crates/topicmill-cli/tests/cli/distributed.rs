@@ -262,6 +262,45 @@ mod with_mpi {
         assert!(!dir.path().join("m.bin").exists(), "no partial model");
     }
 
+    #[test]
+    fn each_rank_checks_only_its_own_rows() {
+        let Some(mpirun) = mpirun() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        write_random_corpus(&dir.path().join("c"), 50, 30, 0.2, 2);
+        // The last stored value (the last document: rank 1's rows with two
+        // ranks) is made negative; the checksum is left stale, which a rank
+        // does not check (`topicmill inspect --verify` does).
+        let path = dir.path().join("c/matrix.csr");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+        let (data_offset, data_len) = (u64_at(&bytes, 80), u64_at(&bytes, 88));
+        let last = (data_offset + data_len - 4) as usize;
+        bytes[last..last + 4].copy_from_slice(&(-1.5f32).to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+
+        let out = run_mpi(
+            &mpirun,
+            dir.path(),
+            2,
+            &["fit", "c", "-k", "3", "-o", "m.bin", "--distributed"],
+        );
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "rank 1: cannot read its part of the corpus: c/matrix.csr: section data, byte offset {last}, row 49"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("invalid value -1.5 (negative)"), "{err}");
+        assert!(
+            !err.contains("rank 0: cannot read"),
+            "rank 0 never reads row 49: {err}"
+        );
+        assert!(err.contains("rank(s) [1] failed"), "{err}");
+        assert!(!dir.path().join("m.bin").exists(), "no partial model");
+    }
+
     /// PIDs of the `topicmill` processes mpirun started.
     fn rank_pids(mpirun_pid: u32) -> Vec<u32> {
         let mut pids = Vec::new();
