@@ -26,12 +26,12 @@ use mpi::collective::SystemOperation;
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::traits::*;
 use mpi::Count;
-use topicmill_nmf::{Init, Loss, NmfError, NmfModel, NmfParams, Progress, Solver, StopReason};
+use topicmill_nmf::steps::{self, Factor, Gram, HalfStep, Spmm};
+use topicmill_nmf::{Init, Loss, NmfError, NmfModel, NmfParams, Progress, StopReason};
 use topicmill_sparse::{Manifest, MappedRows};
 
 use crate::checkpoint::{self, Checkpoint, Meta};
 use crate::error::{DistError, Result};
-use crate::kernel::{self, Csr, Reg, Rule};
 use crate::partition::{row_partition, term_block_rows};
 
 /// How often the tolerance is checked, as in topicmill-nmf (every 10 iterations).
@@ -88,10 +88,6 @@ fn sum_in_rank_order<C: Communicator>(comm: &C, local: &[f64]) -> Vec<f64> {
         }
     }
     out
-}
-
-fn frob_err(sq: f64) -> f64 {
-    sq.max(0.0).sqrt()
 }
 
 fn count(len: usize, what: &str) -> Result<Count> {
@@ -196,21 +192,12 @@ where
     )?;
     let xpt = topicmill_sparse::transpose(xp.view());
     let xpt_view = xpt.view();
-    let a = Csr::from_view(&xp);
-    let at = Csr::from_view(&xpt_view);
     let np = rows.len();
 
     let local_sq: f64 = xp.data().iter().map(|&v| v as f64 * v as f64).sum();
     let local_sum: f64 = xp.data().iter().map(|&v| v as f64).sum();
     let totals = sum_in_rank_order(comm, &[local_sq, local_sum]);
     let (xnorm2, xsum) = (totals[0], totals[1]);
-
-    let ((w_l1, w_l2), (h_l1, h_l2)) = params.penalties(n, m);
-    let (reg_w, reg_h) = (Reg { l1: w_l1, l2: w_l2 }, Reg { l1: h_l1, l2: h_l2 });
-    let rule = match params.get_solver() {
-        Solver::Mu => Rule::Mu,
-        Solver::Hals => Rule::Hals,
-    };
 
     // Rows of W of every rank, for scatter / gather.
     let w_counts: Vec<Count> = all_rows.iter().map(|r| (r.len() * k) as Count).collect();
@@ -286,17 +273,17 @@ where
     let own = rank as usize * b * k..(rank as usize + 1) * b * k;
     let mut n_w = vec![0f32; np * k];
     let mut nh_all = vec![0f32; size * b * k];
-    let mut nh_own = vec![0f32; b * k];
     let mut send_h = vec![0f32; b * k];
+    // topicmill-nmf's kernel, on this rank's rows of W and terms of Hᵀ.
+    let spmm_w = Spmm::new(&xp, k);
+    let spmm_h = Spmm::new(&xpt_view, k);
+    let mut step_w = HalfStep::new(params, Factor::W, n, m, &xp);
+    let mut step_h = HalfStep::for_rows(params, Factor::H, n, m, b);
+    let mut gram_w = Gram::new(np, k);
+    let mut gram_h = Gram::new(b, k);
 
-    let mut s_h = sum_in_rank_order(comm, &kernel::gram(&ht_pad[own.clone()], k));
+    let mut s_h = sum_in_rank_order(comm, gram_h.run(&ht_pad[own.clone()]));
     let mut s_w: Vec<f64>;
-    let mut s32 = vec![0f32; k * k];
-    let to32 = |s: &[f64], out: &mut [f32]| {
-        for (o, &v) in out.iter_mut().zip(s) {
-            *o = v as f32;
-        }
-    };
 
     let (loss0, mut last_check, mut history, first_it) = match &resumed {
         Some(meta) => (
@@ -306,12 +293,11 @@ where
             meta.iteration + 1,
         ),
         None => {
-            kernel::spmm(&a, &ht_pad, k, &mut n_w);
-            let mut local = kernel::gram(&w, k);
-            local.push(kernel::dot(&w, &n_w));
+            spmm_w.run(&ht_pad, &mut n_w);
+            let mut local = gram_w.run(&w).to_vec();
+            local.push(steps::cross(&w, &n_w));
             let total = sum_in_rank_order(comm, &local);
-            let fn_ = total[k * k];
-            let l0 = frob_err(xnorm2 - 2.0 * fn_ + kernel::inner(&total[..k * k], &s_h));
+            let l0 = steps::frobenius_error(xnorm2, total[k * k], &total[..k * k], &s_h);
             (l0, l0, vec![(0usize, l0)], 1)
         }
     };
@@ -323,31 +309,20 @@ where
 
     for it in first_it..=max_iter {
         // W-step.
-        to32(&s_h, &mut s32);
-        kernel::update(Some(&a), &mut w, &mut n_w, &ht_pad, &s32, k, rule, reg_w);
-        s_w = sum_in_rank_order(comm, &kernel::gram(&w, k));
-        to32(&s_w, &mut s32);
+        step_w.update(&xp, &mut w, &ht_pad, &s_h);
+        s_w = sum_in_rank_order(comm, gram_w.run(&w));
         // H-step: (XᵀW) summed over ranks, each rank receiving its terms.
-        kernel::spmm(&at, &w, k, &mut nh_all[..m * k]);
-        comm.reduce_scatter_block_into(&nh_all[..], &mut nh_own[..], SystemOperation::sum());
-        let dot_h = kernel::update(
-            None,
-            &mut ht_pad[own.clone()],
-            &mut nh_own,
-            &[],
-            &s32,
-            k,
-            rule,
-            reg_h,
-        );
-        let mut local = kernel::gram(&ht_pad[own.clone()], k);
+        spmm_h.run(&w, &mut nh_all[..m * k]);
+        comm.reduce_scatter_block_into(&nh_all[..], step_h.n_mut(), SystemOperation::sum());
+        let dot_h = step_h.apply(&mut ht_pad[own.clone()], &s_w);
+        let mut local = gram_h.run(&ht_pad[own.clone()]).to_vec();
         local.push(dot_h);
         let total = sum_in_rank_order(comm, &local);
         s_h.copy_from_slice(&total[..k * k]);
         let dot_h = total[k * k];
         send_h.copy_from_slice(&ht_pad[own.clone()]);
         comm.all_gather_into(&send_h[..], &mut ht_pad[..]);
-        let loss = frob_err(xnorm2 - 2.0 * dot_h + kernel::inner(&s_w, &s_h));
+        let loss = steps::frobenius_error(xnorm2, dot_h, &s_w, &s_h);
 
         iterations = it;
         history.push((it, loss));
@@ -430,11 +405,11 @@ where
     );
     let w_final = agree(comm, probe.transform(&xp).map_err(nmf_err))?;
     drop(probe);
-    kernel::spmm(&a, &ht_pad, k, &mut n_w);
-    let mut local = kernel::gram(&w_final, k);
-    local.push(kernel::dot(&w_final, &n_w));
+    spmm_w.run(&ht_pad, &mut n_w);
+    let mut local = gram_w.run(&w_final).to_vec();
+    local.push(steps::cross(&w_final, &n_w));
     let total = sum_in_rank_order(comm, &local);
-    let err = frob_err(xnorm2 - 2.0 * total[k * k] + kernel::inner(&total[..k * k], &s_h));
+    let err = steps::frobenius_error(xnorm2, total[k * k], &total[..k * k], &s_h);
     w.clear();
 
     let model = if rank == 0 {

@@ -43,7 +43,6 @@
 mod checkpoint;
 mod error;
 mod fit;
-mod kernel;
 mod partition;
 
 pub use crate::{

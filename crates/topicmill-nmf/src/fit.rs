@@ -7,9 +7,7 @@ use topicmill_sparse::{CsrMatrix, CsrView};
 
 use crate::error::{NmfError, Result};
 use crate::init::initialize;
-use crate::kernel::{
-    self, gram, gram_partials_len, inner, update_frob, update_kl, Csr, Rule, Side,
-};
+use crate::kernel::{self, gram, gram_partials_len, update_frob, update_kl, Csr, Rule, Side};
 use crate::model::{solve_w, NmfModel, StopReason};
 use crate::params::{Loss, NmfParams, Reg, Solver};
 
@@ -300,13 +298,8 @@ impl<'x> Iterate<'x> {
                 &self.side_w.blocks,
                 &mut self.side_w.n,
             );
-            let fn_: f64 = self
-                .w
-                .iter()
-                .zip(&self.side_w.n)
-                .map(|(&p, &q)| p as f64 * q as f64)
-                .sum();
-            frob_err(self.xnorm2 - 2.0 * fn_ + inner(&self.s_w, &self.s_h))
+            let fn_ = crate::steps::cross(&self.w, &self.side_w.n);
+            crate::steps::frobenius_error(self.xnorm2, fn_, &self.s_w, &self.s_h)
         }
     }
 
@@ -374,8 +367,11 @@ impl<'x> Iterate<'x> {
                 self.reg_h,
             );
             gram(&self.ht, k, &mut self.part_h, &mut self.s_h);
-            Some(frob_err(
-                self.xnorm2 - 2.0 * dot_h + inner(&self.s_w, &self.s_h),
+            Some(crate::steps::frobenius_error(
+                self.xnorm2,
+                dot_h,
+                &self.s_w,
+                &self.s_h,
             ))
         }
     }

@@ -165,6 +165,19 @@ impl Blocks {
         Blocks { ranges }
     }
 
+    /// Blocks of about equal row counts (work `k + 1` per row, as above).
+    pub fn uniform(rows: usize, k: usize) -> Self {
+        let per = (32768 / (k + 1)).max(1);
+        let mut ranges: Vec<Range<usize>> = (0..rows)
+            .step_by(per)
+            .map(|s| s..(s + per).min(rows))
+            .collect();
+        if ranges.is_empty() {
+            ranges.push(0..0);
+        }
+        Blocks { ranges }
+    }
+
     pub fn len(&self) -> usize {
         self.ranges.len()
     }
@@ -539,20 +552,30 @@ pub(crate) struct Side {
 
 impl Side {
     pub fn new(a: &Csr<'_>, k: usize) -> Self {
-        let blocks = Blocks::new(a, k);
+        Self::with_blocks(Blocks::new(a, k), a.rows, k)
+    }
+
+    /// For `rows` rows whose N is given, not computed from a matrix: blocks
+    /// of equal row counts (every row costs the same, O(k²)).
+    pub fn for_rows(rows: usize, k: usize) -> Self {
+        Self::with_blocks(Blocks::uniform(rows, k), rows, k)
+    }
+
+    fn with_blocks(blocks: Blocks, rows: usize, k: usize) -> Self {
         Side {
             block_sums: vec![0.0; blocks.len()],
-            n: vec![0.0; a.rows * k],
+            n: vec![0.0; rows * k],
             blocks,
         }
     }
 }
 
-/// One block of the Frobenius half-step (see [`update_frob`]).
+/// One block of the Frobenius half-step (see [`update_frob`]); with `a`
+/// `None` the block's rows of N are given in `nb` (see [`apply_rule`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn frob_block<const K: usize>(
-    a: &Csr<'_>,
+    a: Option<&Csr<'_>>,
     r: &Range<usize>,
     fb: &mut [f32],
     nb: &mut [f32],
@@ -573,10 +596,12 @@ fn frob_block<const K: usize>(
     };
     let mut acc = 0f64;
     for (local, i) in r.clone().enumerate() {
-        let (cols, vals) = a.row(i);
         let fr = &mut fb[local * k..(local + 1) * k];
         let nr = &mut nb[local * k..(local + 1) * k];
-        sparse_row_times_k::<K>(cols, vals, g, k, nr);
+        if let Some(a) = a {
+            let (cols, vals) = a.row(i);
+            sparse_row_times_k::<K>(cols, vals, g, k, nr);
+        }
         match rule {
             Rule::Mu => {
                 row_times_gram_k::<K>(fr, s32, k, fs);
@@ -590,11 +615,11 @@ fn frob_block<const K: usize>(
 }
 
 multiversion!(frob_block_best, frob_block_avx2, frob_block,
-    (a: &Csr<'_>, r: &Range<usize>, fb: &mut [f32], nb: &mut [f32], g: &[f32], s32: &[f32], kk: usize, rule: Rule, reg: Reg) -> f64);
+    (a: Option<&Csr<'_>>, r: &Range<usize>, fb: &mut [f32], nb: &mut [f32], g: &[f32], s32: &[f32], kk: usize, rule: Rule, reg: Reg) -> f64);
 
 #[allow(clippy::too_many_arguments)]
 fn update_frob_k<const K: usize>(
-    a: &Csr<'_>,
+    a: Option<&Csr<'_>>,
     f: &mut [f32],
     g: &[f32],
     s32: &[f32],
@@ -609,8 +634,9 @@ fn update_frob_k<const K: usize>(
         .par_iter_mut()
         .zip(side.blocks.ranges.par_iter())
         .for_each(|(sum, r)| {
-            // SAFETY: block ranges are disjoint and inside 0..a.rows, and F
-            // and N have a.rows rows of k; each task owns its block's rows.
+            // SAFETY: block ranges are disjoint and inside 0..rows, and F and
+            // N have `rows` rows of k (checked by the callers); each task owns
+            // its block's rows.
             let (fb, nb) = unsafe { (fp.rows_mut(r, k), np.rows_mut(r, k)) };
             *sum = frob_block_best::<K>(a, r, fb, nb, g, s32, k, rule, reg);
         });
@@ -631,7 +657,24 @@ pub(crate) fn update_frob(
     rule: Rule,
     reg: Reg,
 ) -> f64 {
-    dispatch_k!(k, update_frob_k(a, f, g, s32, k, side, rule, reg))
+    assert!(f.len() == a.rows * k && side.n.len() == a.rows * k && g.len() >= a.cols * k);
+    dispatch_k!(k, update_frob_k(Some(a), f, g, s32, k, side, rule, reg))
+}
+
+/// The rule of [`update_frob`] alone, on every row of F with its row of N
+/// given in `side.n` (computed elsewhere: summed over the ranks of a
+/// distributed fit). Returns ⟨F_new, N⟩.
+pub(crate) fn apply_rule(
+    f: &mut [f32],
+    s32: &[f32],
+    k: usize,
+    side: &mut Side,
+    rule: Rule,
+    reg: Reg,
+) -> f64 {
+    // The blocks of `Side::for_rows` lie within its N, and F is as long.
+    assert_eq!(f.len(), side.n.len());
+    dispatch_k!(k, update_frob_k(None, f, &[], s32, k, side, rule, reg))
 }
 
 /// One block of [`spmm`].

@@ -6,6 +6,8 @@
 //! documents and the loss history; [`NmfModel::transform`] solves W for new
 //! documents with H fixed. [`randomized_svd`] is the truncated SVD behind
 //! the NNDSVD initializations (and behind LSI). Errors are [`NmfError`].
+//! [`steps`] exposes the pieces of an iteration to drivers that run the
+//! iterations over row blocks themselves (the distributed fit).
 //!
 //! X is a CSR view (`topicmill_sparse::CsrView`) and is never densified.
 //! W is n × k and Hᵀ is m × k, both row-major `f32`.
@@ -37,6 +39,7 @@ mod init;
 mod kernel;
 mod model;
 mod params;
+pub mod steps;
 mod svd;
 
 pub use crate::{

@@ -376,3 +376,38 @@ fn random_factors_of_a_row_range_are_those_rows_of_the_full_init() {
         assert_eq!(w_part, w[rows.start * 4..rows.end * 4], "W rows {rows:?}");
     }
 }
+
+#[test]
+fn a_half_step_with_n_given_equals_the_fused_one() {
+    use topicmill_nmf::steps::{Factor, Gram, HalfStep, Spmm};
+    let x = random_csr(40, 25, 0.3, 6, &[2], &[7]);
+    let (n, m, k) = (40, 25, 5);
+    for solver in [Solver::Mu, Solver::Hals] {
+        let params = Nmf::params(k)
+            .solver(solver)
+            .init(Init::Random)
+            .alpha_w(0.01)
+            .l1_ratio(0.5);
+        let (w0, ht) = params.initial_factors(&x.view(), None).unwrap();
+        let mut gram = Gram::new(m, k);
+        let s_h = gram.run(&ht).to_vec();
+
+        let mut fused = w0.clone();
+        let cross_fused = HalfStep::new(&params, Factor::W, n, m, &x.view()).update(
+            &x.view(),
+            &mut fused,
+            &ht,
+            &s_h,
+        );
+
+        let mut given = w0.clone();
+        let mut step = HalfStep::for_rows(&params, Factor::W, n, m, n);
+        Spmm::new(&x.view(), k).run(&ht, step.n_mut());
+        let cross_given = step.apply(&mut given, &s_h);
+
+        assert_eq!(fused, given, "{solver:?}");
+        assert_eq!(cross_fused, cross_given, "{solver:?}");
+        assert_ne!(fused, w0, "{solver:?}: the step moved W");
+        assert_eq!(&fused[2 * k..3 * k], &[0.0; 5], "empty document, zero row");
+    }
+}

@@ -1,0 +1,193 @@
+//! The pieces of one Frobenius iteration, for drivers that run the
+//! iterations themselves over blocks of rows (topicmill-mpi's distributed
+//! fit): the sparse × dense product, the Gram, and the half-step with its
+//! row rules. They are `fit`'s own kernel, so a driver computes what `fit`
+//! computes, up to the order of the sums it splits.
+//!
+//! Layout as in `fit`: factors are row-major with k values per row (W is
+//! n × k, Hᵀ is m × k); a sparse operand is a CSR view, possibly a row block
+//! of a larger matrix (row pointers not starting at 0). Results never depend
+//! on the number of threads.
+
+use topicmill_sparse::CsrView;
+
+use crate::kernel::{self, Blocks, Csr, Rule, Side};
+use crate::params::{NmfParams, Reg, Solver};
+
+/// `N = A·G` (A sparse rows × cols, G cols × k, N rows × k) over fixed row blocks.
+pub struct Spmm<'a> {
+    a: Csr<'a>,
+    blocks: Blocks,
+    k: usize,
+}
+
+impl<'a> Spmm<'a> {
+    /// Prepares the row blocks of `a` for rank `k`.
+    pub fn new(a: &'a CsrView<'_>, k: usize) -> Self {
+        let a = Csr::from_view(a);
+        Spmm {
+            blocks: Blocks::new(&a, k),
+            a,
+            k,
+        }
+    }
+
+    /// Computes `n = A·g`. `g` may have more rows than A has columns (the
+    /// extra rows are not read).
+    ///
+    /// # Panics
+    /// If `g` has fewer than cols × k values or `n` is not rows × k.
+    pub fn run(&self, g: &[f32], n: &mut [f32]) {
+        assert!(g.len() >= self.a.cols * self.k, "G is cols × k");
+        assert_eq!(n.len(), self.a.rows * self.k, "N is rows × k");
+        kernel::spmm(&self.a, g, self.k, &self.blocks, n);
+    }
+}
+
+/// The Gram `GᵀG` (k × k, f64) of a rows × k factor, summed per fixed chunk
+/// of rows in chunk order.
+pub struct Gram {
+    k: usize,
+    partials: Vec<f64>,
+    /// The result.
+    pub out: Vec<f64>,
+}
+
+impl Gram {
+    /// Workspace for `rows × k` factors.
+    ///
+    /// # Panics
+    /// If k is 0.
+    pub fn new(rows: usize, k: usize) -> Self {
+        assert!(k > 0, "k must be positive");
+        Gram {
+            k,
+            partials: vec![0.0; kernel::gram_partials_len(rows, k)],
+            out: vec![0.0; k * k],
+        }
+    }
+
+    /// Computes the Gram of `g` (at most the rows given to `new`) into `out`.
+    ///
+    /// # Panics
+    /// If `g` has more rows than the workspace was made for.
+    pub fn run(&mut self, g: &[f32]) -> &[f64] {
+        let capacity = self.partials.len() / (self.k * self.k) * kernel::gram_chunk_rows(self.k);
+        assert!(
+            g.len() <= capacity * self.k,
+            "more rows than the Gram workspace holds"
+        );
+        kernel::gram(g, self.k, &mut self.partials, &mut self.out);
+        &self.out
+    }
+}
+
+/// Which factor a half-step updates (it picks the regularization: scikit-
+/// learn's `alpha_W` scales with the number of terms, `alpha_H` with the
+/// number of documents).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Factor {
+    /// W, the document–topic factor.
+    W,
+    /// Hᵀ, the term–topic factor.
+    H,
+}
+
+/// One Frobenius half-step on a block of rows of F: the MU or HALS rule of
+/// `params` with the Gram of the other factor, with N = A·G computed here
+/// ([`HalfStep::update`]) or given ([`HalfStep::apply`]).
+pub struct HalfStep {
+    k: usize,
+    rule: Rule,
+    reg: Reg,
+    side: Side,
+    s32: Vec<f32>,
+}
+
+impl HalfStep {
+    /// For the rows of `a` (the rows of F it updates), in a fit of an n × m
+    /// matrix with `params`.
+    ///
+    /// # Panics
+    /// If `params` is not the Frobenius loss (KL has its own update).
+    pub fn new(params: &NmfParams, factor: Factor, n: usize, m: usize, a: &CsrView<'_>) -> Self {
+        let k = params.k;
+        Self::with_side(params, factor, n, m, Side::new(&Csr::from_view(a), k))
+    }
+
+    /// For `rows` rows of F whose N is given to [`HalfStep::apply`].
+    pub fn for_rows(params: &NmfParams, factor: Factor, n: usize, m: usize, rows: usize) -> Self {
+        Self::with_side(params, factor, n, m, Side::for_rows(rows, params.k))
+    }
+
+    fn with_side(params: &NmfParams, factor: Factor, n: usize, m: usize, side: Side) -> Self {
+        assert_eq!(
+            params.loss,
+            crate::params::Loss::Frobenius,
+            "HalfStep runs the Frobenius loss"
+        );
+        let (reg_w, reg_h) = params.regularization(n, m);
+        HalfStep {
+            k: params.k,
+            rule: match params.solver {
+                Solver::Mu => Rule::Mu,
+                Solver::Hals => Rule::Hals,
+            },
+            reg: match factor {
+                Factor::W => reg_w,
+                Factor::H => reg_h,
+            },
+            side,
+            s32: vec![0.0; params.k * params.k],
+        }
+    }
+
+    /// `N = A·G`, then the rule on every row of `f` with `gram = GᵀG`.
+    /// Returns ⟨F_new, N⟩ (f64, fixed order), the loss's cross term.
+    ///
+    /// # Panics
+    /// If `a` is not the matrix given to `new` in shape, `f` is not rows × k
+    /// or `g` has fewer than cols × k values.
+    pub fn update(&mut self, a: &CsrView<'_>, f: &mut [f32], g: &[f32], gram: &[f64]) -> f64 {
+        let a = Csr::from_view(a);
+        kernel::gram_to_f32(gram, &mut self.s32);
+        kernel::update_frob(
+            &a,
+            f,
+            g,
+            &self.s32,
+            self.k,
+            &mut self.side,
+            self.rule,
+            self.reg,
+        )
+    }
+
+    /// The workspace's N (rows × k): fill it, then call [`HalfStep::apply`].
+    pub fn n_mut(&mut self) -> &mut [f32] {
+        &mut self.side.n
+    }
+
+    /// The rule on every row of `f` with N as given in [`HalfStep::n_mut`]
+    /// and `gram = GᵀG`. Returns ⟨F_new, N⟩.
+    ///
+    /// # Panics
+    /// If `f` is not rows × k.
+    pub fn apply(&mut self, f: &mut [f32], gram: &[f64]) -> f64 {
+        kernel::gram_to_f32(gram, &mut self.s32);
+        kernel::apply_rule(f, &self.s32, self.k, &mut self.side, self.rule, self.reg)
+    }
+}
+
+/// ⟨F, N⟩ of two rows × k buffers, in f64 and a fixed order: the cross term
+/// of the loss when N = X·G.
+pub fn cross(f: &[f32], n: &[f32]) -> f64 {
+    f.iter().zip(n).map(|(&p, &q)| p as f64 * q as f64).sum()
+}
+
+/// scikit-learn's Frobenius error ‖X − WH‖_F from the trace identity,
+/// `‖X‖² − 2⟨W, XH⟩ + ⟨WᵀW, HHᵀ⟩` (`xnorm2`, `cross`, the two Grams), clamped
+/// at 0 against cancellation: X is never densified.
+pub fn frobenius_error(xnorm2: f64, cross: f64, gram_w: &[f64], gram_h: &[f64]) -> f64 {
+    crate::fit::frob_err(xnorm2 - 2.0 * cross + kernel::inner(gram_w, gram_h))
+}
