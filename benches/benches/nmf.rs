@@ -19,9 +19,7 @@ use rand::{RngExt, SeedableRng};
 use topicmill_nmf::bench_api::{Gram, Iterations, Spmm};
 use topicmill_nmf::{Init, Loss, Nmf, Solver};
 use topicmill_sparse::CsrMatrix;
-use topicmill_text::{
-    load_20newsgroups, DocFreq, NewsgroupsOptions, Remove, StopWords, Subset, TfidfParams,
-};
+use topicmill_text::{load_20newsgroups, DocFreq, NewsgroupsOptions, StopWords, TfidfParams};
 
 /// Rows of 0.2×–1.8× the mean length; column j drawn as `m·u³` (a few very
 /// frequent terms, a long tail), values in [0.05, 0.35).
@@ -126,16 +124,10 @@ fn kernels(c: &mut Criterion) {
 /// min_df = 2, as `topicmill demo` and the figures build them.
 fn newsgroups(all: bool) -> Option<CsrMatrix> {
     let tarball = topicmill_testdata::require("20news-bydate/20news-bydate.tar.gz")?;
-    let categories = [
-        "alt.atheism",
-        "talk.religion.misc",
-        "comp.graphics",
-        "sci.space",
-    ];
-    let options = NewsgroupsOptions {
-        subset: if all { Subset::All } else { Subset::Train },
-        categories: (!all).then(|| categories.iter().map(|c| c.to_string()).collect()),
-        remove: Remove::ALL,
+    let options = if all {
+        NewsgroupsOptions::all_stripped()
+    } else {
+        NewsgroupsOptions::seed()
     };
     let docs = load_20newsgroups(&tarball, &options).ok()?;
     let mut params = TfidfParams::default().stop_words(Some(StopWords::English));

@@ -37,9 +37,9 @@ use topicmill_nmf::{Init, Loss, Nmf, Solver};
 use topicmill_sparse::{read_docword, transpose, Corpus, CsrMatrix, CsrView, GenerateParams};
 use topicmill_text::{
     load_20newsgroups, DocFreq, NewsgroupsOptions, Remove, StopWords, Subset, TfidfParams,
+    SEED_CATEGORIES,
 };
 
-use crate::demo::CATEGORIES;
 use crate::fetch::{data_dirs, locate_or_fetch, Remote};
 use crate::generate::parse_shape;
 use crate::nmf_args::InitArg;
@@ -389,7 +389,7 @@ fn load(args: &Args) -> Result<(Matrices, usize, Prepared)> {
     let (matrices, k, text_bytes) = match w {
         "seed4" | "ng20" => {
             let (x, xt, load, vec, bytes) = if w == "seed4" {
-                let cats = CATEGORIES.iter().map(|c| c.to_string()).collect();
+                let cats = SEED_CATEGORIES.iter().map(|c| c.to_string()).collect();
                 text(Subset::Train, Some(cats), 1)?
             } else {
                 text(Subset::All, None, 2)?

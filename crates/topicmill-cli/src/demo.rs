@@ -13,21 +13,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use topicmill_nmf::{Init, Nmf};
 use topicmill_text::{
-    load_20newsgroups, NewsgroupsOptions, Remove, StopWords, Subset, TfidfParams,
+    load_20newsgroups, NewsgroupsOptions, StopWords, TfidfParams, SEED_CATEGORIES,
 };
 
 use crate::fetch::{data_dirs, locate_or_fetch, Remote};
 use crate::fit::FitOutputs;
 use crate::nmf_args::{FitProgress, SolverArg};
 use crate::output::{frobenius_norm, print_topics, topic_words};
-
-/// The seed's categories.
-pub const CATEGORIES: [&str; 4] = [
-    "alt.atheism",
-    "talk.religion.misc",
-    "comp.graphics",
-    "sci.space",
-];
 
 /// Run the seed experiment: 20 Newsgroups (4 categories) → TF-IDF → NMF → topics.
 #[derive(Debug, clap::Args)]
@@ -60,12 +52,7 @@ pub fn run(args: Args) -> Result<()> {
     let locate = stage.elapsed();
 
     let stage = Instant::now();
-    let options = NewsgroupsOptions {
-        subset: Subset::Train,
-        categories: Some(CATEGORIES.iter().map(|c| c.to_string()).collect()),
-        remove: Remove::ALL,
-    };
-    let docs = load_20newsgroups(&archive, &options)
+    let docs = load_20newsgroups(&archive, &NewsgroupsOptions::seed())
         .with_context(|| format!("cannot read {}", archive.display()))?;
     let load = stage.elapsed();
 
@@ -99,14 +86,14 @@ pub fn run(args: Args) -> Result<()> {
     writeln!(
         out,
         "20 Newsgroups, train split, {} categories, headers/footers/quotes removed: {} documents × {} terms, {} non-zeros",
-        CATEGORIES.len(),
+        SEED_CATEGORIES.len(),
         x.rows(),
         x.cols(),
         x.nnz()
     )?;
     writeln!(
         out,
-        "NMF k={} ({:?}, NNDSVDa, {} iterations): relative error {:.6}\n",
+        "NMF k={} ({}, NNDSVDa, {} iterations): relative error {:.6}\n",
         model.k(),
         solver,
         model.iterations(),

@@ -117,22 +117,16 @@ mod mpi_fit {
             let _ = std::fs::remove_file(&checkpoint);
         }
         let norm = frobenius_norm(&corpus.matrix());
-        let resumed = if outcome.resumed_from > 0 {
-            format!(", resumed from iteration {}", outcome.resumed_from)
-        } else {
-            String::new()
-        };
         writeln!(
             std::io::stdout().lock(),
-            "fitted k={} on {} documents × {} terms over {} MPI ranks: {} iterations ({:?}{resumed}), relative error {:.6}, {seconds:.3} s; model in {}",
-            model.k(),
-            model.n_docs(),
-            model.n_features(),
-            world.size(),
-            model.iterations(),
-            model.stop_reason(),
-            model.reconstruction_err() / norm,
-            args.output.display()
+            "{}",
+            crate::fit::fit_summary(
+                &model,
+                norm,
+                seconds,
+                &args.output,
+                Some((world.size(), outcome.resumed_from)),
+            )
         )?;
         Ok(())
     }

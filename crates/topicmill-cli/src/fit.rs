@@ -91,19 +91,41 @@ pub fn run(args: Args) -> Result<()> {
     args.outputs.write(&model, corpus.doc_ids())?;
 
     let norm = frobenius_norm(&corpus.matrix());
-    let mut out = std::io::stdout().lock();
     writeln!(
-        out,
-        "fitted k={} on {} documents × {} terms: {} iterations ({:?}), relative error {:.6}, {seconds:.3} s; model in {}",
+        std::io::stdout().lock(),
+        "{}",
+        fit_summary(&model, norm, seconds, &args.output, None)
+    )?;
+    Ok(())
+}
+
+/// The line `fit` prints at the end; `distributed` is `Some((ranks,
+/// resumed_from))` for a distributed fit (`resumed_from` 0 when not resumed).
+pub(crate) fn fit_summary(
+    model: &NmfModel,
+    x_norm: f64,
+    seconds: f64,
+    output: &Path,
+    distributed: Option<(i32, usize)>,
+) -> String {
+    let (over, resumed) = match distributed {
+        Some((ranks, 0)) => (format!(" over {ranks} MPI ranks"), String::new()),
+        Some((ranks, from)) => (
+            format!(" over {ranks} MPI ranks"),
+            format!(", resumed from iteration {from}"),
+        ),
+        None => (String::new(), String::new()),
+    };
+    format!(
+        "fitted k={} on {} documents × {} terms{over}: {} iterations ({:?}{resumed}), relative error {:.6}, {seconds:.3} s; model in {}",
         model.k(),
         model.n_docs(),
         model.n_features(),
         model.iterations(),
         model.stop_reason(),
-        model.reconstruction_err() / norm,
-        args.output.display()
-    )?;
-    Ok(())
+        model.reconstruction_err() / x_norm,
+        output.display()
+    )
 }
 
 impl FitOutputs {

@@ -31,23 +31,15 @@ use std::time::{Duration, Instant};
 
 use topicmill_nmf::{Init, Loss, Nmf, NmfParams, Solver};
 use topicmill_sparse::CsrMatrix;
-use topicmill_text::{
-    load_20newsgroups, DocFreq, NewsgroupsOptions, Remove, StopWords, Subset, TfidfParams,
-};
+use topicmill_text::{load_20newsgroups, DocFreq, NewsgroupsOptions, StopWords, TfidfParams};
 
 fn matrix(all: bool) -> CsrMatrix {
     let tarball = topicmill_testdata::require("20news-bydate/20news-bydate.tar.gz")
         .expect("the 20 Newsgroups tarball (set TOPICMILL_DATA)");
-    let categories = [
-        "alt.atheism",
-        "talk.religion.misc",
-        "comp.graphics",
-        "sci.space",
-    ];
-    let options = NewsgroupsOptions {
-        subset: if all { Subset::All } else { Subset::Train },
-        categories: (!all).then(|| categories.iter().map(|c| c.to_string()).collect()),
-        remove: Remove::ALL,
+    let options = if all {
+        NewsgroupsOptions::all_stripped()
+    } else {
+        NewsgroupsOptions::seed()
     };
     let docs = load_20newsgroups(&tarball, &options).expect("readable tarball");
     let mut params = TfidfParams::default().stop_words(Some(StopWords::English));

@@ -18,6 +18,16 @@ pub enum Solver {
     Hals,
 }
 
+impl std::fmt::Display for Solver {
+    /// `MU` or `HALS`, as the literature writes them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Solver::Mu => "MU",
+            Solver::Hals => "HALS",
+        })
+    }
+}
+
 /// How W and H are initialized.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Init {

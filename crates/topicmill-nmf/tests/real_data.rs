@@ -11,25 +11,17 @@ use std::sync::OnceLock;
 
 use topicmill_nmf::{Init, Loss, Nmf, NmfModel, NmfParams, Solver};
 use topicmill_sparse::CsrMatrix;
-use topicmill_text::{
-    load_20newsgroups, DocFreq, NewsgroupsOptions, Remove, StopWords, Subset, TfidfParams,
-};
+use topicmill_text::{load_20newsgroups, DocFreq, NewsgroupsOptions, StopWords, TfidfParams};
 
 /// (X, Xᵀ), or `None` when the tarball is absent outside CI.
 type Pair = Option<(CsrMatrix, CsrMatrix)>;
 
 fn build(all: bool) -> Pair {
     let tarball = topicmill_testdata::require("20news-bydate/20news-bydate.tar.gz")?;
-    let categories = [
-        "alt.atheism",
-        "talk.religion.misc",
-        "comp.graphics",
-        "sci.space",
-    ];
-    let options = NewsgroupsOptions {
-        subset: if all { Subset::All } else { Subset::Train },
-        categories: (!all).then(|| categories.iter().map(|c| c.to_string()).collect()),
-        remove: Remove::ALL,
+    let options = if all {
+        NewsgroupsOptions::all_stripped()
+    } else {
+        NewsgroupsOptions::seed()
     };
     let docs = load_20newsgroups(&tarball, &options).expect("readable tarball");
     let mut params = TfidfParams::default().stop_words(Some(StopWords::English));

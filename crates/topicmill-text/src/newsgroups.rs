@@ -57,6 +57,36 @@ pub struct NewsgroupsOptions {
     pub remove: Remove,
 }
 
+/// The four categories of the seed experiment (NMF topics of 20 Newsgroups,
+/// as scikit-learn's topic-extraction example selects them).
+pub const SEED_CATEGORIES: [&str; 4] = [
+    "alt.atheism",
+    "talk.religion.misc",
+    "comp.graphics",
+    "sci.space",
+];
+
+impl NewsgroupsOptions {
+    /// The seed experiment's documents: the train split of
+    /// [`SEED_CATEGORIES`], headers, footers and quotes removed (2034 posts).
+    pub fn seed() -> Self {
+        NewsgroupsOptions {
+            subset: Subset::Train,
+            categories: Some(SEED_CATEGORIES.iter().map(|c| c.to_string()).collect()),
+            remove: Remove::ALL,
+        }
+    }
+
+    /// Every post of both splits, headers, footers and quotes removed (18846).
+    pub fn all_stripped() -> Self {
+        NewsgroupsOptions {
+            subset: Subset::All,
+            categories: None,
+            remove: Remove::ALL,
+        }
+    }
+}
+
 const SPLITS: [(&str, Subset); 2] = [
     ("20news-bydate-train", Subset::Train),
     ("20news-bydate-test", Subset::Test),

@@ -6,18 +6,12 @@ use topicmill_text::{
 };
 
 const TARBALL: &str = "20news-bydate/20news-bydate.tar.gz";
-const FOUR: [&str; 4] = [
-    "alt.atheism",
-    "talk.religion.misc",
-    "comp.graphics",
-    "sci.space",
-];
 
+/// The seed's selection with another `remove`.
 fn four_categories(remove: Remove) -> NewsgroupsOptions {
     NewsgroupsOptions {
-        subset: Subset::Train,
-        categories: Some(FOUR.iter().map(|s| s.to_string()).collect()),
         remove,
+        ..NewsgroupsOptions::seed()
     }
 }
 
@@ -26,7 +20,7 @@ fn four_categories_stripped_with_english_stop_words() {
     let Some(tarball) = topicmill_testdata::require(TARBALL) else {
         return;
     };
-    let docs = load_20newsgroups(&tarball, &four_categories(Remove::ALL)).unwrap();
+    let docs = load_20newsgroups(&tarball, &NewsgroupsOptions::seed()).unwrap();
     assert_eq!(docs.len(), 2034);
     let params = TfidfParams::default().stop_words(Some(StopWords::English));
     let (model, x) = params.fit_transform(&docs.texts).unwrap();
@@ -64,11 +58,7 @@ fn all_documents_stripped_english_min_df_2_one_and_two_threads() {
     let Some(tarball) = topicmill_testdata::require(TARBALL) else {
         return;
     };
-    let options = NewsgroupsOptions {
-        subset: Subset::All,
-        categories: None,
-        remove: Remove::ALL,
-    };
+    let options = NewsgroupsOptions::all_stripped();
     let docs = load_20newsgroups(&tarball, &options).unwrap();
     assert_eq!(docs.len(), 18846);
     // The "same removal, min_df=2" keeps the English stop words:
