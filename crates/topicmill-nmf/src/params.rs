@@ -204,13 +204,6 @@ impl NmfParams {
     pub fn get_time_budget(&self) -> Option<Duration> {
         self.time_budget
     }
-    /// The L1 and L2 strengths `(l1, l2)` applied to W and to H for X of
-    /// shape n × m, scaled as scikit-learn does (see `alpha_w`): `fit` uses
-    /// exactly these, so a distributed fit can reproduce its updates.
-    pub fn penalties(&self, n: usize, m: usize) -> ((f32, f32), (f32, f32)) {
-        let (w, h) = self.regularization(n, m);
-        ((w.l1, w.l2), (h.l1, h.l2))
-    }
 
     /// Checks the rules that do not depend on X.
     pub fn validate(&self) -> Result<()> {
