@@ -4,7 +4,7 @@
 //! re-orthonormalization, then a dense SVD of the small projected matrix.
 //! X stays sparse: only the products X·Ω and Xᵀ·Q are formed.
 
-use faer::{Mat, MatRef};
+use faer::Mat;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
@@ -89,26 +89,21 @@ pub(crate) fn svd_pair(
     let (n, m) = (x.rows, x.cols);
     // Like scikit-learn's transpose="auto": sketch the longer side.
     if n < m {
-        let TruncatedSvd {
-            u: tu, s, vt: tvt, ..
-        } = svd_core(xt, x, k, opts)?;
-        // Xᵀ = U' S V'ᵀ  ⇒  X = V' S U'ᵀ. Transposed one factor at a time,
-        // each source dropped once copied.
+        let t = svd_core(xt, x, k, opts)?;
+        // Xᵀ = U' S V'ᵀ  ⇒  X = V' S U'ᵀ.
         let mut u = vec![0.0; n * k];
         for c in 0..k {
             for i in 0..n {
-                u[i * k + c] = tvt[c * n + i];
+                u[i * k + c] = t.vt[c * n + i];
             }
         }
-        drop(tvt);
         let mut vt = vec![0.0; k * m];
         for j in 0..m {
             for c in 0..k {
-                vt[c * m + j] = tu[j * k + c];
+                vt[c * m + j] = t.u[j * k + c];
             }
         }
-        drop(tu);
-        let mut out = TruncatedSvd { k, u, s, vt };
+        let mut out = TruncatedSvd { k, u, s: t.s, vt };
         flip_signs(&mut out, n, m);
         Ok(out)
     } else {
@@ -229,67 +224,6 @@ fn inverse_cholesky(g: &[f64], l: usize) -> Option<Vec<f64>> {
     Some(inv)
 }
 
-/// `YᵀY` (l × l) of a rows × l f64 matrix: partial sums per fixed chunk of
-/// rows, added in chunk order (independent of the thread count).
-fn gram_f64(y: &[f64], l: usize) -> Vec<f64> {
-    let parts: Vec<Vec<f64>> = y
-        .par_chunks(l * 1024)
-        .map(|rows| {
-            let mut p = vec![0f64; l * l];
-            for r in rows.chunks_exact(l) {
-                for (a, &ra) in r.iter().enumerate() {
-                    if ra == 0.0 {
-                        continue;
-                    }
-                    for (s, &rb) in p[a * l..(a + 1) * l].iter_mut().zip(r) {
-                        *s += ra * rb;
-                    }
-                }
-            }
-            p
-        })
-        .collect();
-    let mut g = vec![0f64; l * l];
-    for p in parts {
-        for (o, v) in g.iter_mut().zip(p) {
-            *o += v;
-        }
-    }
-    g
-}
-
-/// Orthonormal columns spanning those of the rows × l matrix `y`, in place:
-/// CholeskyQR2 (two passes of `Y ← Y·R⁻¹` with `YᵀY = RᵀR`), which is
-/// orthonormal to working precision for the well-conditioned bases of the
-/// range finder; Householder QR (a copy) when the Gram is not positive
-/// definite.
-fn orthonormalize_f64(y: &mut [f64], l: usize) {
-    for _ in 0..2 {
-        let Some(rinv) = inverse_cholesky(&gram_f64(y, l), l) else {
-            let p = y.len() / l;
-            let q = MatRef::from_row_major_slice(&*y, p, l)
-                .qr()
-                .compute_thin_Q();
-            for (e, v) in y.iter_mut().enumerate() {
-                *v = q[(e / l, e % l)];
-            }
-            return;
-        };
-        y.par_chunks_mut(l * 256).for_each(|rows| {
-            let mut tmp = vec![0f64; l];
-            for r in rows.chunks_exact_mut(l) {
-                tmp.fill(0.0);
-                for (a, &ra) in r.iter().enumerate() {
-                    for (t, &m) in tmp.iter_mut().zip(&rinv[a * l..(a + 1) * l]) {
-                        *t += ra * m;
-                    }
-                }
-                r.copy_from_slice(&tmp);
-            }
-        });
-    }
-}
-
 /// Two independent standard normals by the Box–Muller transform.
 fn normal_pair(rng: &mut Xoshiro256PlusPlus) -> (f64, f64) {
     loop {
@@ -346,20 +280,16 @@ fn svd_core(a: &Csr<'_>, at: &Csr<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
         sp_times(at, &y, l, &blocks_at, &mut qm);
         orthonormalize(&mut qm, l, 1, &mut part_q);
     }
-    drop((y, part_p, part_q));
     // The last products and the final basis in f64, so that U has columns
-    // orthonormal to f64 precision (LSI reports them). The basis is made in
-    // place (CholeskyQR2), so the largest buffer, p × l, exists once.
+    // orthonormal to f64 precision (LSI reports them); Householder QR.
     let qm64: Vec<f64> = qm.iter().map(|&v| v as f64).collect();
-    drop(qm);
-    let mut y = sp_times_f64(a, &qm64, l);
-    drop(qm64);
-    orthonormalize_f64(&mut y, l);
+    let y64 = sp_times_f64(a, &qm64, l);
+    let ymat = Mat::from_fn(p, l, |i, j| y64[i * l + j]);
+    let qmat = ymat.qr().compute_thin_Q();
+    let y: Vec<f64> = (0..p * l).map(|e| qmat[(e / l, e % l)]).collect();
     let bt64 = sp_times_f64(at, &y, l); // q × l = Bᵀ
-    let svd = MatRef::from_row_major_slice(&bt64, q, l)
-        .thin_svd()
-        .map_err(|_| NmfError::SvdNoConvergence)?;
-    drop(bt64);
+    let bt = Mat::from_fn(q, l, |i, j| bt64[i * l + j]);
+    let svd = bt.thin_svd().map_err(|_| NmfError::SvdNoConvergence)?;
     // Bᵀ = Ub Σ Vbᵀ  ⇒  B = Vb Σ Ubᵀ: left vectors of B are Vb, right are Ub.
     let (ub, vb, sv) = (svd.U(), svd.V(), svd.S());
     let sv = sv.column_vector();
