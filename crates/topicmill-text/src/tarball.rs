@@ -37,9 +37,13 @@ pub(crate) struct TarFile {
 }
 
 /// Calls `each` with consecutive blocks of the `.tar.gz` file at `path`, in
-/// archive order, from the calling thread.
+/// archive order, from the calling thread. Each block's buffer comes from
+/// `buffer(n)`: an empty vector with room for at least `n` bytes, which may
+/// be the `data` of a block the caller is done with (reusing memory already
+/// mapped saves a page fault per 4 KiB inflated).
 pub(crate) fn for_each_block(
     path: &Path,
+    mut buffer: impl FnMut(usize) -> Vec<u8>,
     mut each: impl FnMut(Block) -> Result<(), TextError>,
 ) -> Result<(), TextError> {
     let bad = |message: String| TextError::Newsgroups {
@@ -49,7 +53,7 @@ pub(crate) fn for_each_block(
     let gz = std::fs::read(path).map_err(|e| TextError::io(path, e))?;
     let mut at = 0usize; // in `gz`
     let mut tar = Framer::default();
-    let mut block: Vec<u8> = Vec::with_capacity(BLOCK);
+    let mut block: Vec<u8> = buffer(BLOCK);
     let mut framed = 0usize; // in `block`
     let mut files = Vec::new();
     let mut members = 0;
@@ -64,7 +68,7 @@ pub(crate) fn for_each_block(
             if block.len() == block.capacity() {
                 // Hand over the complete entries; carry the partial one.
                 let need = tar.pending_len(&block[framed..]).max(BLOCK);
-                let mut next = Vec::with_capacity(need);
+                let mut next = buffer(need);
                 next.extend_from_slice(&block[framed..]);
                 block.truncate(framed);
                 let full = std::mem::replace(&mut block, next);
@@ -328,7 +332,7 @@ mod tests {
 
     fn read_all(path: &Path) -> Result<Vec<(String, Vec<u8>)>, TextError> {
         let mut out = Vec::new();
-        for_each_block(path, |block| {
+        for_each_block(path, Vec::with_capacity, |block| {
             for f in block.files {
                 out.push((f.path, block.data[f.range].to_vec()));
             }
