@@ -241,16 +241,37 @@ fn prefix_key(term: &[u8]) -> u64 {
 }
 
 pub(crate) fn count_chunk<S: AsRef<str>>(docs: &[S], lowercase: bool) -> ChunkCounts {
+    count_chunk_reusing(docs, lowercase, None)
+}
+
+/// [`count_chunk`], with the term table of a chunk already merged (`spare`),
+/// emptied, when there is one: its memory is mapped already, a fresh table's
+/// is not (page faults).
+pub(crate) fn count_chunk_reusing<S: AsRef<str>>(
+    docs: &[S],
+    lowercase: bool,
+    spare: Option<Interner>,
+) -> ChunkCounts {
     let bytes: usize = docs.iter().map(|d| d.as_ref().len()).sum();
-    // About one distinct term per 40 bytes of text on English prose.
-    let mut terms = Interner::with_capacity(bytes / 40 + 64);
-    let mut tally: Vec<u32> = Vec::new();
+    // About one distinct term per 40 bytes of text on English prose, and one
+    // (document, term) entry per 20 bytes: room enough that the vectors
+    // rarely grow (growing copies them).
+    let distinct = bytes / 40 + 64;
+    let entries = bytes / 16 + 64;
+    let mut terms = match spare {
+        Some(mut terms) => {
+            terms.clear();
+            terms
+        }
+        None => Interner::with_capacity(distinct),
+    };
+    let mut tally: Vec<u32> = Vec::with_capacity(distinct);
     let mut touched: Vec<u32> = Vec::new();
     let mut indptr = Vec::with_capacity(docs.len() + 1);
-    let mut ids = Vec::new();
-    let mut counts = Vec::new();
-    let mut df: Vec<u64> = Vec::new();
-    let mut tf: Vec<u64> = Vec::new();
+    let mut ids = Vec::with_capacity(entries);
+    let mut counts = Vec::with_capacity(entries);
+    let mut df: Vec<u64> = Vec::with_capacity(distinct);
+    let mut tf: Vec<u64> = Vec::with_capacity(distinct);
     let mut buf = String::new();
     indptr.push(0);
     for doc in docs {
@@ -406,10 +427,15 @@ impl TfidfParams {
         // Each block's terms are merged into one table as soon as the block
         // is counted, off the serial tail of the pipeline.
         let merged = std::sync::Mutex::new(MergedTerms::with_capacity(1 << 17));
+        // The term tables of merged blocks, for the next blocks to reuse.
+        let spare: std::sync::Mutex<Vec<Interner>> = std::sync::Mutex::default();
         let (docs, origins, counted) =
             crate::newsgroups::load_20newsgroups_with(path, options, &|posts| {
-                let chunk = count_chunk(posts, lowercase);
+                let reused = spare.lock().expect("a push does not panic").pop();
+                let mut chunk = count_chunk_reusing(posts, lowercase, reused);
                 let remap = merged.lock().expect("a merge does not panic").add(&chunk);
+                let terms = std::mem::replace(&mut chunk.terms, Interner::with_capacity(0));
+                spare.lock().expect("a pop does not panic").push(terms);
                 (chunk, remap)
             })?;
         if docs.is_empty() {
