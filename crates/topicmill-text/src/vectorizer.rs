@@ -546,7 +546,13 @@ impl TfidfParams {
             .zip(remaps)
             .map(|(chunk, remap)| {
                 let local: Vec<u32> = remap.iter().map(|&u| column[u as usize]).collect();
-                let mut block = RowBlock::default();
+                // Room for every entry counted (pruned terms only make rows
+                // shorter): the vectors never grow, so are never copied.
+                let mut block = RowBlock {
+                    lengths: Vec::with_capacity(chunk.indptr.len() - 1),
+                    indices: Vec::with_capacity(chunk.ids.len()),
+                    values: Vec::with_capacity(chunk.ids.len()),
+                };
                 let mut row: Vec<(u32, u32)> = Vec::new();
                 for d in 0..chunk.indptr.len() - 1 {
                     row.clear();
