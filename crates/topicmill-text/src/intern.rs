@@ -87,6 +87,13 @@ impl Interner {
         }
     }
 
+    /// Forgets every term, keeping the memory (table and arena) for reuse.
+    pub(crate) fn clear(&mut self) {
+        self.slots.fill(Slot::default());
+        self.ends.clear();
+        self.arena.clear();
+    }
+
     /// The number of distinct terms.
     pub(crate) fn len(&self) -> usize {
         self.ends.len()

@@ -235,6 +235,10 @@ fn post(split: usize, group: String, name: String, raw: &[u8], remove: Remove) -
 /// Reads the tarball with the gzip stream inflated on the calling worker while
 /// the other workers decode and clean each block's posts, and run `per_batch`
 /// on them: inflating is one serial stream, everything else overlaps it.
+/// When the workers fall behind (a few blocks waiting), the inflating worker
+/// takes the block it just inflated itself: the work stays balanced while
+/// inflating, memory stays bounded, and blocks are recycled (their pages
+/// mapped and in cache) instead of allocated afresh.
 /// Returns the posts and the results of `per_batch`, by block.
 fn read_tarball<T: Send>(
     path: &Path,
@@ -244,10 +248,24 @@ fn read_tarball<T: Send>(
     remove: Remove,
     per_batch: &(dyn Fn(&[Post]) -> T + Sync),
 ) -> Result<(Vec<Post>, Vec<T>), TextError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let (sender, receiver) = std::sync::mpsc::channel::<(u32, Vec<Post>, T)>();
     let mut blocks = 0u32;
+    // Inflated blocks whose posts are built, for the inflater to reuse.
+    let spare: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::default();
+    let buffer = |n: usize| {
+        let reused = spare.lock().expect("a push does not panic").pop();
+        let mut data = reused.unwrap_or_default();
+        data.clear();
+        data.reserve(n);
+        data
+    };
+    let spare = &spare;
+    // Blocks handed to the other workers and not yet done.
+    let waiting = &AtomicUsize::new(0);
+    let most_waiting = 2 * rayon::current_num_threads();
     let read = rayon::scope(|scope| {
-        crate::tarball::for_each_block(path, |block| {
+        crate::tarball::for_each_block(path, buffer, |block| {
             let mut wanted = Vec::with_capacity(block.files.len());
             for file in block.files {
                 let Some((split, group, name)) = classify(Path::new(&file.path)) else {
@@ -260,14 +278,15 @@ fn read_tarball<T: Send>(
                     wanted.push((split, group, name, file.range));
                 }
             }
+            let data = block.data;
             if wanted.is_empty() {
+                spare.lock().expect("a pop does not panic").push(data);
                 return Ok(());
             }
-            let data = block.data;
             let sender = sender.clone();
             let b = blocks;
             blocks += 1;
-            scope.spawn(move |_| {
+            let work = move || {
                 let posts: Vec<Post> = wanted
                     .into_iter()
                     .enumerate()
@@ -277,11 +296,20 @@ fn read_tarball<T: Send>(
                         p
                     })
                     .collect();
-                drop(data);
+                spare.lock().expect("a pop does not panic").push(data);
                 let result = per_batch(&posts);
                 // The receiver outlives the scope.
                 let _ = sender.send((b, posts, result));
-            });
+            };
+            if waiting.load(Ordering::Acquire) >= most_waiting {
+                work();
+            } else {
+                waiting.fetch_add(1, Ordering::AcqRel);
+                scope.spawn(move |_| {
+                    work();
+                    waiting.fetch_sub(1, Ordering::AcqRel);
+                });
+            }
             Ok(())
         })
     });

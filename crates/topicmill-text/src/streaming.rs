@@ -131,18 +131,13 @@ pub fn stream_to_corpus(
             .map(|c| count_chunk(c, params.lowercase))
             .collect();
         for chunk in &counts {
-            let mut df = vec![0u64; chunk.terms.len()];
-            let mut tf = vec![0u64; chunk.terms.len()];
-            for (&id, &count) in chunk.ids.iter().zip(&chunk.counts) {
-                df[id as usize] += 1;
-                tf[id as usize] += u64::from(count);
-            }
             for (i, term) in chunk.terms.iter().enumerate() {
+                let (df, tf) = (chunk.df[i], chunk.tf[i]);
                 if let Some(slot) = table.get_mut(term) {
-                    slot.0 += df[i];
-                    slot.1 += tf[i];
+                    slot.0 += df;
+                    slot.1 += tf;
                 } else {
-                    table.insert(term.into(), (df[i], tf[i]));
+                    table.insert(term.into(), (df, tf));
                 }
             }
         }
@@ -162,12 +157,12 @@ pub fn stream_to_corpus(
     if n_docs == 0 {
         return Err(TextError::NoDocuments);
     }
-    let mut terms: Vec<(Box<str>, u64, u64)> = table
-        .into_iter()
+    let mut terms: Vec<(&str, u64, u64)> = table
+        .iter()
         .filter(|(t, _)| params.stop_words.as_ref().is_none_or(|s| !s.contains(t)))
-        .map(|(t, (df, tf))| (t, df, tf))
+        .map(|(t, &(df, tf))| (&**t, df, tf))
         .collect();
-    terms.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    terms.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
     let (model, _) = params.model_from_stats(TermStats { n_docs, terms })?;
 
     // Pass 2: rows, in order, into the corpus writer.

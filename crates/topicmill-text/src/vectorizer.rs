@@ -172,12 +172,12 @@ pub struct TfidfModel {
 
 /// The per-term statistics of a counting pass.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct TermStats {
+pub(crate) struct TermStats<'a> {
     /// Documents counted.
     pub n_docs: usize,
     /// Distinct terms (after stop words) in sorted order, with their document
     /// frequency and total count.
-    pub terms: Vec<(Box<str>, u64, u64)>,
+    pub terms: Vec<(&'a str, u64, u64)>,
 }
 
 /// The tokens of a run of documents, counted per document against a local
@@ -188,17 +188,90 @@ pub(crate) struct ChunkCounts {
     pub indptr: Vec<usize>,
     pub ids: Vec<u32>,
     pub counts: Vec<u32>,
+    /// Per term of `terms`: the chunk's documents holding it, and its total
+    /// count in them.
+    pub df: Vec<u64>,
+    pub tf: Vec<u64>,
+}
+
+/// The distinct terms of all chunks counted so far, with their document
+/// frequencies and total counts: ids in order of merging, which may be any
+/// order (only sorted terms matter), so chunks can be merged as they finish.
+#[derive(Debug)]
+pub(crate) struct MergedTerms {
+    pub unique: Interner,
+    pub df: Vec<u64>,
+    pub tf: Vec<u64>,
+}
+
+impl MergedTerms {
+    pub(crate) fn with_capacity(terms: usize) -> Self {
+        Self {
+            unique: Interner::with_capacity(terms),
+            df: Vec::with_capacity(terms),
+            tf: Vec::with_capacity(terms),
+        }
+    }
+
+    /// Adds a chunk's terms and statistics; returns the id here of each of
+    /// its local ids. The cost is one look-up per distinct term of the chunk,
+    /// not per (document, term).
+    pub(crate) fn add(&mut self, chunk: &ChunkCounts) -> Vec<u32> {
+        let remap = self.unique.merge(&chunk.terms);
+        self.df.resize(self.unique.len(), 0);
+        self.tf.resize(self.unique.len(), 0);
+        for ((&u, &df), &tf) in remap.iter().zip(&chunk.df).zip(&chunk.tf) {
+            self.df[u as usize] += df;
+            self.tf[u as usize] += tf;
+        }
+        remap
+    }
+}
+
+/// The first eight bytes of `term`, big-endian, zero-padded: if the keys of
+/// two terms differ, their order is the terms' byte order (a shorter prefix
+/// pads with zeros, which sort first), so sorting compares whole terms only on
+/// equal keys.
+#[inline]
+fn prefix_key(term: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    let n = term.len().min(8);
+    word[..n].copy_from_slice(&term[..n]);
+    u64::from_be_bytes(word)
 }
 
 pub(crate) fn count_chunk<S: AsRef<str>>(docs: &[S], lowercase: bool) -> ChunkCounts {
+    count_chunk_reusing(docs, lowercase, None)
+}
+
+/// [`count_chunk`], with the term table of a chunk already merged (`spare`),
+/// emptied, when there is one: its memory is mapped already, a fresh table's
+/// is not (page faults).
+pub(crate) fn count_chunk_reusing<S: AsRef<str>>(
+    docs: &[S],
+    lowercase: bool,
+    spare: Option<Interner>,
+) -> ChunkCounts {
     let bytes: usize = docs.iter().map(|d| d.as_ref().len()).sum();
-    // About one distinct term per 40 bytes of text on English prose.
-    let mut terms = Interner::with_capacity(bytes / 40 + 64);
-    let mut tally: Vec<u32> = Vec::new();
+    // About one distinct term per 40 bytes of text on English prose, and one
+    // (document, term) entry per 20 bytes: room enough that the vectors
+    // rarely grow (growing copies them).
+    let distinct = bytes / 40 + 64;
+    let entries = bytes / 16 + 64;
+    let mut terms = match spare {
+        Some(mut terms) => {
+            terms.clear();
+            terms
+        }
+        None => Interner::with_capacity(distinct),
+    };
+    let mut tally: Vec<u32> = Vec::with_capacity(distinct);
     let mut touched: Vec<u32> = Vec::new();
     let mut indptr = Vec::with_capacity(docs.len() + 1);
-    let mut ids = Vec::new();
-    let mut counts = Vec::new();
+    let mut ids = Vec::with_capacity(entries);
+    let mut counts = Vec::with_capacity(entries);
+    let mut df: Vec<u64> = Vec::with_capacity(distinct);
+    let mut tf: Vec<u64> = Vec::with_capacity(distinct);
     let mut buf = String::new();
     indptr.push(0);
     for doc in docs {
@@ -214,16 +287,28 @@ pub(crate) fn count_chunk<S: AsRef<str>>(docs: &[S], lowercase: bool) -> ChunkCo
             *slot += 1;
         });
         for id in touched.drain(..) {
+            let count = std::mem::take(&mut tally[id as usize]);
             ids.push(id);
-            counts.push(std::mem::take(&mut tally[id as usize]));
+            counts.push(count);
+            if id as usize == df.len() {
+                df.push(0);
+                tf.push(0);
+            }
+            df[id as usize] += 1;
+            tf[id as usize] += u64::from(count);
         }
         indptr.push(ids.len());
     }
+    // Ids enter `touched` in increasing order (first sight), so every term
+    // has its entry by now.
+    debug_assert_eq!(df.len(), terms.len());
     ChunkCounts {
         terms,
         indptr,
         ids,
         counts,
+        df,
+        tf,
     }
 }
 
@@ -341,22 +426,24 @@ impl TfidfParams {
         let lowercase = self.lowercase;
         // Each block's terms are merged into one table as soon as the block
         // is counted, off the serial tail of the pipeline.
-        let unique = std::sync::Mutex::new(Interner::with_capacity(1 << 16));
+        let merged = std::sync::Mutex::new(MergedTerms::with_capacity(1 << 17));
+        // The term tables of merged blocks, for the next blocks to reuse.
+        let spare: std::sync::Mutex<Vec<Interner>> = std::sync::Mutex::default();
         let (docs, origins, counted) =
             crate::newsgroups::load_20newsgroups_with(path, options, &|posts| {
-                let chunk = count_chunk(posts, lowercase);
-                let remap = unique
-                    .lock()
-                    .expect("a merge does not panic")
-                    .merge(&chunk.terms);
+                let reused = spare.lock().expect("a push does not panic").pop();
+                let mut chunk = count_chunk_reusing(posts, lowercase, reused);
+                let remap = merged.lock().expect("a merge does not panic").add(&chunk);
+                let terms = std::mem::replace(&mut chunk.terms, Interner::with_capacity(0));
+                spare.lock().expect("a pop does not panic").push(terms);
                 (chunk, remap)
             })?;
         if docs.is_empty() {
             return Err(TextError::NoDocuments);
         }
-        let unique = unique.into_inner().expect("a merge does not panic");
+        let merged = merged.into_inner().expect("a merge does not panic");
         let (chunks, remaps): (Vec<ChunkCounts>, Vec<Vec<u32>>) = counted.into_iter().unzip();
-        let (model, blocks) = self.fit_merged(&chunks, &remaps, &unique, docs.len())?;
+        let (model, blocks) = self.fit_merged(&chunks, &remaps, &merged, docs.len())?;
         // Rows were computed in reading order: gather them in document order.
         let starts: Vec<Vec<usize>> = blocks
             .iter()
@@ -401,12 +488,9 @@ impl TfidfParams {
     ) -> Result<(TfidfModel, Vec<RowBlock>), TextError> {
         // One id per distinct term, in order of first sight.
         let largest = chunks.iter().map(|c| c.terms.len()).max().unwrap_or(0);
-        let mut unique = Interner::with_capacity(2 * largest);
-        let remaps: Vec<Vec<u32>> = chunks
-            .iter()
-            .map(|chunk| unique.merge(&chunk.terms))
-            .collect();
-        self.fit_merged(chunks, &remaps, &unique, n_docs)
+        let mut merged = MergedTerms::with_capacity(2 * largest);
+        let remaps: Vec<Vec<u32>> = chunks.iter().map(|chunk| merged.add(chunk)).collect();
+        self.fit_merged(chunks, &remaps, &merged, n_docs)
     }
 
     /// [`fit_chunks`](Self::fit_chunks) once each chunk's terms are merged
@@ -417,62 +501,58 @@ impl TfidfParams {
         &self,
         chunks: &[ChunkCounts],
         remaps: &[Vec<u32>],
-        unique: &Interner,
+        merged: &MergedTerms,
         n_docs: usize,
     ) -> Result<(TfidfModel, Vec<RowBlock>), TextError> {
-        // Ranks in sorted (code point = UTF-8 byte) order.
-        let mut order: Vec<u32> = (0..unique.len() as u32).collect();
-        order.par_sort_unstable_by_key(|&u| unique.get(u));
-        let mut rank = vec![0u32; order.len()];
-        for (r, &u) in order.iter().enumerate() {
-            rank[u as usize] = r as u32;
-        }
-        let mut df = vec![0u64; order.len()];
-        let mut tf = vec![0u64; order.len()];
-        for (chunk, remap) in chunks.iter().zip(remaps) {
-            let local_rank: Vec<u32> = remap.iter().map(|&u| rank[u as usize]).collect();
-            for (&id, &count) in chunk.ids.iter().zip(&chunk.counts) {
-                let r = local_rank[id as usize] as usize;
-                df[r] += 1;
-                tf[r] += u64::from(count);
-            }
-        }
+        let unique = &merged.unique;
+        // Ids in sorted (code point = UTF-8 byte) order: by an 8-byte prefix
+        // key, whole terms compared only on a tie.
+        let mut keyed: Vec<(u64, u32)> = (0..unique.len() as u32)
+            .into_par_iter()
+            .map(|u| (prefix_key(unique.get(u)), u))
+            .collect();
+        keyed.par_sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| unique.get(a.1).cmp(unique.get(b.1)))
+        });
+        let order: Vec<u32> = keyed.into_iter().map(|(_, u)| u).collect();
         let stop = self
             .stop_words
             .as_ref()
             .map(|s| s.flags_sorted(order.iter().map(|&u| unique.get_str(u))));
         let is_stop = |r: usize| stop.as_ref().is_some_and(|s| s[r]);
-        // Sorted rank -> column in the stats (before pruning), for the rows.
-        let mut stats_index = vec![u32::MAX; order.len()];
+        // The terms of the stats (sorted, no stop words) by their unique id.
+        let mut stats_ids = Vec::with_capacity(order.len());
         let mut terms = Vec::with_capacity(order.len());
         for (r, &u) in order.iter().enumerate() {
             if !is_stop(r) {
-                stats_index[r] = terms.len() as u32;
-                terms.push((Box::from(unique.get_str(u)), df[r], tf[r]));
+                stats_ids.push(u);
+                terms.push((
+                    unique.get_str(u),
+                    merged.df[u as usize],
+                    merged.tf[u as usize],
+                ));
             }
         }
         let stats = TermStats { n_docs, terms };
         let (model, kept) = self.model_from_stats(stats)?;
-        // Column of each (sorted) rank in the final matrix, or MAX when dropped.
-        let column: Vec<u32> = stats_index
-            .iter()
-            .map(|&s| {
-                if s == u32::MAX {
-                    u32::MAX
-                } else {
-                    kept[s as usize]
-                }
-            })
-            .collect();
+        // Column of each unique id in the final matrix, or MAX when dropped.
+        let mut column = vec![u32::MAX; unique.len()];
+        for (&u, &c) in stats_ids.iter().zip(&kept) {
+            column[u as usize] = c;
+        }
         let rows: Vec<RowBlock> = chunks
             .par_iter()
             .zip(remaps)
             .map(|(chunk, remap)| {
-                let local: Vec<u32> = remap
-                    .iter()
-                    .map(|&u| column[rank[u as usize] as usize])
-                    .collect();
-                let mut block = RowBlock::default();
+                let local: Vec<u32> = remap.iter().map(|&u| column[u as usize]).collect();
+                // Room for every entry counted (pruned terms only make rows
+                // shorter): the vectors never grow, so are never copied.
+                let mut block = RowBlock {
+                    lengths: Vec::with_capacity(chunk.indptr.len() - 1),
+                    indices: Vec::with_capacity(chunk.ids.len()),
+                    values: Vec::with_capacity(chunk.ids.len()),
+                };
                 let mut row: Vec<(u32, u32)> = Vec::new();
                 for d in 0..chunk.indptr.len() - 1 {
                     row.clear();
@@ -496,7 +576,7 @@ impl TfidfParams {
     /// of `stats`, its column or `u32::MAX` when pruned.
     pub(crate) fn model_from_stats(
         &self,
-        stats: TermStats,
+        stats: TermStats<'_>,
     ) -> Result<(TfidfModel, Vec<u32>), TextError> {
         let n_docs = stats.n_docs;
         if stats.terms.is_empty() {
@@ -526,7 +606,7 @@ impl TfidfParams {
         let mut kept = vec![u32::MAX; keep.len()];
         let mut vocabulary = Vec::new();
         let mut dfs = Vec::new();
-        for (i, (term, df, _)) in stats.terms.into_iter().enumerate() {
+        for (i, &(term, df, _)) in stats.terms.iter().enumerate() {
             if keep[i] {
                 kept[i] = vocabulary.len() as u32;
                 vocabulary.push(String::from(term));
