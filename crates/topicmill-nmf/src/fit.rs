@@ -165,8 +165,19 @@ impl NmfParams {
             }
         }
 
-        let Iterate { ht, side_w, .. } = state;
-        let (w_final, err) = solve_w(&a, &ht, k, self, &side_w.blocks);
+        // Free the iterations' W and both N buffers (n × k, n × k, m × k)
+        // before the final solve allocates its own W and N: fields left in a
+        // partly moved struct would live to the end of this function.
+        let Iterate {
+            ht,
+            side_w,
+            w,
+            side_h,
+            ..
+        } = state;
+        let Side { blocks, n: n_w, .. } = side_w;
+        drop((w, n_w, side_h));
+        let (w_final, err) = solve_w(&a, &ht, k, self, &blocks);
         Ok(NmfModel::from_parts(
             self.clone(),
             n,
