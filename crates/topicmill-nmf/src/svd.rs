@@ -427,3 +427,76 @@ fn svd_core(a: &Csr<'_>, at: &Csr<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
     }
     Ok(TruncatedSvd { k, u, s, vt })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic p × l row-major matrix with entries in [-1, 1).
+    fn matrix(p: usize, l: usize, seed: u64) -> Vec<f64> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        (0..p * l)
+            .map(|_| rng.random::<f64>() * 2.0 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn in_place_product_matches_a_naive_one_across_blocks() {
+        // More rows than one 4096-row block, k < l so rows move forward.
+        let (p, l, k) = (9000, 7, 4);
+        let y = matrix(p, l, 1);
+        let v = matrix(l, k, 2);
+        let mut naive = vec![0f64; p * k];
+        for i in 0..p {
+            for c in 0..k {
+                naive[i * k + c] = (0..l).map(|a| y[i * l + a] * v[a * k + c]).sum();
+            }
+        }
+        let got = rows_times_small_in_place(y, l, &v, k);
+        assert_eq!(got.len(), p * k);
+        for (g, n) in got.iter().zip(&naive) {
+            assert!((g - n).abs() <= 1e-12 * (1.0 + n.abs()), "{g} vs {n}");
+        }
+    }
+
+    #[test]
+    fn cholesky_qr_gives_an_orthonormal_basis_of_the_same_columns() {
+        let (p, l) = (5000, 6);
+        let mut y = matrix(p, l, 3);
+        // Make the columns badly scaled and nearly dependent (condition ~1e4).
+        for i in 0..p {
+            y[i * l + 1] = y[i * l] + 1e-4 * y[i * l + 1];
+            y[i * l + 2] *= 1e3;
+        }
+        let original = y.clone();
+        orthonormalize_f64(&mut y, l);
+        let g = gram_f64(&y, l);
+        for a in 0..l {
+            for b in 0..l {
+                let want = if a == b { 1.0 } else { 0.0 };
+                assert!(
+                    (g[a * l + b] - want).abs() < 1e-12,
+                    "QᵀQ[{a}][{b}] = {}",
+                    g[a * l + b]
+                );
+            }
+        }
+        // Same span: each original column equals its projection on Q.
+        for c in 0..l {
+            let coef: Vec<f64> = (0..l)
+                .map(|a| (0..p).map(|i| y[i * l + a] * original[i * l + c]).sum())
+                .collect();
+            let (mut err, mut norm) = (0f64, 0f64);
+            for i in 0..p {
+                let proj: f64 = (0..l).map(|a| y[i * l + a] * coef[a]).sum();
+                err += (proj - original[i * l + c]).powi(2);
+                norm += original[i * l + c].powi(2);
+            }
+            assert!(
+                err.sqrt() <= 1e-10 * norm.sqrt(),
+                "column {c}: {}",
+                (err / norm).sqrt()
+            );
+        }
+    }
+}
