@@ -8,7 +8,7 @@ use topicmill_sparse::{CsrMatrix, CsrView};
 use crate::error::{NmfError, Result};
 use crate::init::initialize;
 use crate::kernel::{
-    self, gram, gram_partials_len, inner, update_frob, update_kl, Csr, Rule, Side,
+    self, gram, gram_partials_len, inner, update_frob, update_kl, Blocks, Csr, Rule, Side,
 };
 use crate::model::{solve_w, NmfModel, StopReason};
 use crate::params::{Loss, NmfParams, Reg, Solver};
@@ -165,18 +165,11 @@ impl NmfParams {
             }
         }
 
-        // Free the iterations' W and both N buffers (n × k, n × k, m × k)
-        // before the final solve allocates its own W and N: fields left in a
-        // partly moved struct would live to the end of this function.
-        let Iterate {
-            ht,
-            side_w,
-            w,
-            side_h,
-            ..
-        } = state;
-        let Side { blocks, n: n_w, .. } = side_w;
-        drop((w, n_w, side_h));
+        // Free everything of the iterations but Hᵀ and W's row blocks (W, both
+        // N buffers, the n/512 · k² Gram partials) before the final solve
+        // allocates its own: fields left in a partly moved struct would live to
+        // the end of this function.
+        let (ht, blocks) = state.into_final();
         let (w_final, err) = solve_w(&a, &ht, k, self, &blocks);
         Ok(NmfModel::from_parts(
             self.clone(),
@@ -225,6 +218,13 @@ pub(crate) struct Iterate<'x> {
     rule: Rule,
     reg_w: Reg,
     reg_h: Reg,
+}
+
+impl Iterate<'_> {
+    /// Hᵀ and W's row blocks; every other buffer is freed here.
+    fn into_final(self) -> (Vec<f32>, Blocks) {
+        (self.ht, self.side_w.blocks)
+    }
 }
 
 fn to32(s: &[f64], out: &mut [f32]) {
