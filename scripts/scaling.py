@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -32,11 +33,15 @@ def bench(args, nnz, k, threads=None):
            "--final-w-iters", "1", "--no-limit", "--work-dir", args.work_dir]
     if threads:
         cmd += ["--threads", str(threads)]
+    # The machine may be shared: keep the time and the load next to each figure.
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    load = os.getloadavg()[0]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr}")
     out = json.loads(proc.stdout)
     out["cmd"] = "topicmill " + " ".join(cmd[1:])
+    out["started"], out["load_at_start"], out["load_at_end"] = started, load, os.getloadavg()[0]
     print(f"  nnz={nnz} k={k} threads={threads or 'all'}: " + ", ".join(
         f"{r['solver']} {r['sec_per_iter'] * 1e3:.2f} ms" for r in out["results"]), flush=True)
     return out
@@ -102,7 +107,7 @@ def plot(res, out):
                 title=f"{res['docs']}×{res['terms']}, k=20")
     axes[1].set(xlabel="k", ylabel="ms per iteration", title="4M non-zeros")
     axes[2].set(xlabel="threads", ylabel="ms per iteration", title="4M non-zeros, k=20",
-                xticks=[1, 2])
+                xticks=[1, 2], ylim=(0, None))
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
@@ -112,15 +117,17 @@ def plot(res, out):
 
 
 def table(res):
-    lines = ["| sweep | nnz | k | threads | MU ms/iter | HALS ms/iter | KL ms/iter | MU GFLOP/s | MU GB/s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| sweep | nnz | k | threads | MU ms/iter | HALS ms/iter | KL ms/iter | MU GFLOP/s | MU GB/s | started | load |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for sweep in ("nnz", "k", "threads"):
         for run in res[sweep]:
             mu = next(r for r in run["results"] if r["solver"] == "mu")
             lines.append(
                 f"| {sweep} | {run['nnz']} | {mu['k']} | {mu['threads']} | "
                 f"{per_iter(run, 'mu') * 1e3:.2f} | {per_iter(run, 'hals') * 1e3:.2f} | "
-                f"{per_iter(run, 'kl') * 1e3:.2f} | {mu['gflops']:.2f} | {mu['gbps']:.2f} |")
+                f"{per_iter(run, 'kl') * 1e3:.2f} | {mu['gflops']:.2f} | {mu['gbps']:.2f} | "
+                f"{run.get('started', '?')[11:16]} | "
+                f"{run.get('load_at_start', float('nan')):.1f}–{run.get('load_at_end', float('nan')):.1f} |")
     return "\n".join(lines)
 
 

@@ -7,7 +7,9 @@ use topicmill_sparse::{CsrMatrix, CsrView};
 
 use crate::error::{NmfError, Result};
 use crate::init::initialize;
-use crate::kernel::{self, gram, gram_partials_len, update_frob, update_kl, Csr, Rule, Side};
+use crate::kernel::{
+    self, gram, gram_partials_len, update_frob, update_kl, Blocks, Csr, Rule, Side,
+};
 use crate::model::{solve_w, NmfModel, StopReason};
 use crate::params::{Loss, NmfParams, Reg, Solver};
 
@@ -181,8 +183,12 @@ impl NmfParams {
             }
         }
 
-        let Iterate { ht, side_w, .. } = state;
-        let (w_final, err) = solve_w(&a, &ht, k, self, &side_w.blocks);
+        // Free everything of the iterations but Hᵀ and W's row blocks (W, both
+        // N buffers, the n/512 · k² Gram partials) before the final solve
+        // allocates its own: fields left in a partly moved struct would live to
+        // the end of this function.
+        let (ht, blocks) = state.into_final();
+        let (w_final, err) = solve_w(&a, &ht, k, self, &blocks);
         Ok(NmfModel::from_parts(
             self.clone(),
             n,
@@ -230,6 +236,13 @@ pub(crate) struct Iterate<'x> {
     rule: Rule,
     reg_w: Reg,
     reg_h: Reg,
+}
+
+impl Iterate<'_> {
+    /// Hᵀ and W's row blocks; every other buffer is freed here.
+    fn into_final(self) -> (Vec<f32>, Blocks) {
+        (self.ht, self.side_w.blocks)
+    }
 }
 
 fn to32(s: &[f64], out: &mut [f32]) {

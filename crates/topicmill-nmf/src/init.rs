@@ -64,14 +64,18 @@ pub(crate) fn initialize(
             ..SvdOptions::default()
         },
     )?;
-    let mut w = vec![0f64; n * k];
-    let mut ht = vec![0f64; m * k];
+    // Each entry is computed in f64 and stored in f32 at once (below 1e-6 it
+    // is 0, as scikit-learn does): no n × k or m × k f64 copies of the factors.
+    let eps = 1e-6;
+    let store = |v: f64| if v < eps { 0.0 } else { v as f32 };
+    let mut w = vec![0f32; n * k];
+    let mut ht = vec![0f32; m * k];
     let s0 = svd.s[0].sqrt();
     for i in 0..n {
-        w[i * k] = s0 * svd.u[i * k].abs();
+        w[i * k] = store(s0 * svd.u[i * k].abs());
     }
     for j in 0..m {
-        ht[j * k] = s0 * svd.vt[j].abs();
+        ht[j * k] = store(s0 * svd.vt[j].abs());
     }
     let norm = |it: &mut dyn Iterator<Item = f64>| it.map(|v| v * v).sum::<f64>().sqrt();
     for c in 1..k {
@@ -92,21 +96,13 @@ pub(crate) fn initialize(
         }
         let lbd = (svd.s[c] * sigma).sqrt();
         for i in 0..n {
-            w[i * k + c] = lbd * (sign * ucol(i)).max(0.0) / xnorm;
+            w[i * k + c] = store(lbd * (sign * ucol(i)).max(0.0) / xnorm);
         }
         for j in 0..m {
-            ht[j * k + c] = lbd * (sign * vrow[j]).max(0.0) / ynorm;
+            ht[j * k + c] = store(lbd * (sign * vrow[j]).max(0.0) / ynorm);
         }
     }
-    let eps = 1e-6;
-    let mut w: Vec<f32> = w
-        .into_iter()
-        .map(|v| if v < eps { 0.0 } else { v as f32 })
-        .collect();
-    let mut ht: Vec<f32> = ht
-        .into_iter()
-        .map(|v| if v < eps { 0.0 } else { v as f32 })
-        .collect();
+    drop(svd);
     match init {
         Init::Nndsvda => {
             for v in w.iter_mut().chain(ht.iter_mut()) {

@@ -90,19 +90,21 @@ pub(crate) fn svd_pair(
     // Like scikit-learn's transpose="auto": sketch the longer side.
     if n < m {
         let t = svd_core(xt, x, k, opts)?;
-        // Xᵀ = U' S V'ᵀ  ⇒  X = V' S U'ᵀ.
-        let mut u = vec![0.0; n * k];
-        for c in 0..k {
-            for i in 0..n {
-                u[i * k + c] = t.vt[c * n + i];
-            }
-        }
+        // Xᵀ = U' S V'ᵀ  ⇒  X = V' S U'ᵀ. Each source is freed once copied.
         let mut vt = vec![0.0; k * m];
         for j in 0..m {
             for c in 0..k {
                 vt[c * m + j] = t.u[j * k + c];
             }
         }
+        drop(t.u);
+        let mut u = vec![0.0; n * k];
+        for c in 0..k {
+            for i in 0..n {
+                u[i * k + c] = t.vt[c * n + i];
+            }
+        }
+        drop(t.vt);
         let mut out = TruncatedSvd { k, u, s: t.s, vt };
         flip_signs(&mut out, n, m);
         Ok(out)
@@ -248,6 +250,114 @@ pub(crate) fn standard_normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
     }
 }
 
+/// Orthonormalizes the columns of the row-major f64 p × l `y` in place:
+/// Cholesky QR twice (the second pass restores orthogonality to f64 precision
+/// after the first), so that no second p × l buffer is needed. Falls back to
+/// faer's Householder QR (which copies) when a Gram is numerically singular.
+/// The column space, hence the SVD built on it, is the same as Householder's.
+fn orthonormalize_f64(y: &mut [f64], l: usize) {
+    for _ in 0..2 {
+        let g = gram_f64(y, l);
+        match inverse_cholesky(&g, l) {
+            Some(rinv) => {
+                y.par_chunks_mut(l * 256).for_each(|rows| {
+                    let mut tmp = vec![0f64; l];
+                    for row in rows.chunks_exact_mut(l) {
+                        tmp.fill(0.0);
+                        // R⁻¹ is upper triangular: row·R⁻¹ reads rinv[a][a..].
+                        for (a, &ya) in row.iter().enumerate() {
+                            for (t, &r) in tmp[a..].iter_mut().zip(&rinv[a * l + a..a * l + l]) {
+                                *t += ya * r;
+                            }
+                        }
+                        row.copy_from_slice(&tmp);
+                    }
+                });
+            }
+            None => {
+                let p = y.len() / l;
+                let q = Mat::from_fn(p, l, |i, j| y[i * l + j])
+                    .qr()
+                    .compute_thin_Q();
+                for i in 0..p {
+                    for j in 0..l {
+                        y[i * l + j] = q[(i, j)];
+                    }
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// `YᵀY` for the row-major f64 p × l `y`: partial Grams over fixed chunks of
+/// rows (their number depends on p only), summed in order, so that the result
+/// does not depend on the thread count.
+fn gram_f64(y: &[f64], l: usize) -> Vec<f64> {
+    let p = y.len() / l.max(1);
+    let chunk_rows = p.div_ceil(64).max(1024);
+    let partials: Vec<Vec<f64>> = y
+        .par_chunks(chunk_rows * l)
+        .map(|rows| {
+            let mut g = vec![0f64; l * l];
+            for row in rows.chunks_exact(l) {
+                for (a, &ya) in row.iter().enumerate() {
+                    for (gv, &yb) in g[a * l + a..a * l + l].iter_mut().zip(&row[a..]) {
+                        *gv += ya * yb;
+                    }
+                }
+            }
+            g
+        })
+        .collect();
+    let mut g = vec![0f64; l * l];
+    for part in &partials {
+        for (o, &v) in g.iter_mut().zip(part) {
+            *o += v;
+        }
+    }
+    for a in 0..l {
+        for b in 0..a {
+            g[a * l + b] = g[b * l + a];
+        }
+    }
+    g
+}
+
+/// `Y · V` for the row-major p × l `y` and l × k `v` (k ≤ l), written over
+/// `y`'s own buffer: row block by row block in order, each block's products
+/// (computed in parallel) overwrite only rows already read. Returns the p × k
+/// result in `y`'s allocation, shrunk: no second p-row buffer.
+fn rows_times_small_in_place(mut y: Vec<f64>, l: usize, v: &[f64], k: usize) -> Vec<f64> {
+    debug_assert!(k <= l);
+    let p = y.len() / l;
+    const BLOCK: usize = 4096;
+    let mut out = vec![0f64; BLOCK.min(p) * k];
+    for start in (0..p).step_by(BLOCK) {
+        let end = (start + BLOCK).min(p);
+        let out = &mut out[..(end - start) * k];
+        out.par_chunks_mut(k * 256)
+            .zip(y[start * l..end * l].par_chunks(l * 256))
+            .for_each(|(ob, yb)| {
+                for (o, yr) in ob.chunks_exact_mut(k).zip(yb.chunks_exact(l)) {
+                    o.fill(0.0);
+                    for (a, &ya) in yr.iter().enumerate() {
+                        for (x, &vv) in o.iter_mut().zip(&v[a * k..a * k + k]) {
+                            *x += ya * vv;
+                        }
+                    }
+                }
+            });
+        // Rows start..end of the result land at start·k..end·k ≤ end·l: rows of
+        // y that have all been read (this block's into `out`, above).
+        y[start * k..end * k].copy_from_slice(out);
+    }
+    y.truncate(p * k);
+    // Shrinking gives the tail back in place (no copy with the system allocator).
+    y.shrink_to_fit();
+    y
+}
+
 fn svd_core(a: &Csr<'_>, at: &Csr<'_>, k: usize, opts: &SvdOptions) -> Result<TruncatedSvd> {
     let (p, q) = (a.rows, a.cols);
     let l = (k + opts.n_oversamples).min(p.min(q));
@@ -280,40 +390,35 @@ fn svd_core(a: &Csr<'_>, at: &Csr<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
         sp_times(at, &y, l, &blocks_at, &mut qm);
         orthonormalize(&mut qm, l, 1, &mut part_q);
     }
+    // The f32 workspace is done with: free it before the f64 stage, whose
+    // p × l basis is the largest buffer of the whole SVD.
+    drop((y, part_p, part_q, blocks_a, blocks_at));
     // The last products and the final basis in f64, so that U has columns
-    // orthonormal to f64 precision (LSI reports them); Householder QR.
+    // orthonormal to f64 precision (LSI reports them).
     let qm64: Vec<f64> = qm.iter().map(|&v| v as f64).collect();
-    let y64 = sp_times_f64(a, &qm64, l);
-    let ymat = Mat::from_fn(p, l, |i, j| y64[i * l + j]);
-    let qmat = ymat.qr().compute_thin_Q();
-    let y: Vec<f64> = (0..p * l).map(|e| qmat[(e / l, e % l)]).collect();
-    let bt64 = sp_times_f64(at, &y, l); // q × l = Bᵀ
-    let bt = Mat::from_fn(q, l, |i, j| bt64[i * l + j]);
+    drop(qm);
+    let mut y = sp_times_f64(a, &qm64, l); // p × l
+    drop(qm64);
+    orthonormalize_f64(&mut y, l);
+    let bt = {
+        let bt64 = sp_times_f64(at, &y, l); // q × l = Bᵀ
+        Mat::from_fn(q, l, |i, j| bt64[i * l + j])
+    };
     let svd = bt.thin_svd().map_err(|_| NmfError::SvdNoConvergence)?;
+    drop(bt);
     // Bᵀ = Ub Σ Vbᵀ  ⇒  B = Vb Σ Ubᵀ: left vectors of B are Vb, right are Ub.
     let (ub, vb, sv) = (svd.U(), svd.V(), svd.S());
     let sv = sv.column_vector();
     let mut order: Vec<usize> = (0..l).collect();
     order.sort_by(|&i, &j| sv[j].total_cmp(&sv[i]));
     let order = &order[..k];
-    let mut u = vec![0.0; p * k];
     let mut vt = vec![0.0; k * q];
     let mut s = vec![0.0; k];
     let vsel: Vec<f64> = (0..l)
         .flat_map(|a| order.iter().map(move |&o| (a, o)))
         .map(|(a, o)| vb[(a, o)])
         .collect(); // l × k, row-major
-    u.par_chunks_mut(k * 256)
-        .zip(y.par_chunks(l * 256))
-        .for_each(|(ub, yb)| {
-            for (ur, yr) in ub.chunks_exact_mut(k).zip(yb.chunks_exact(l)) {
-                for (a, &ya) in yr.iter().enumerate() {
-                    for (o, &v) in ur.iter_mut().zip(&vsel[a * k..a * k + k]) {
-                        *o += ya * v;
-                    }
-                }
-            }
-        });
+    let u = rows_times_small_in_place(y, l, &vsel, k);
     for (c, &o) in order.iter().enumerate() {
         s[c] = sv[o];
         for j in 0..q {
@@ -321,4 +426,77 @@ fn svd_core(a: &Csr<'_>, at: &Csr<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
         }
     }
     Ok(TruncatedSvd { k, u, s, vt })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic p × l row-major matrix with entries in [-1, 1).
+    fn matrix(p: usize, l: usize, seed: u64) -> Vec<f64> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        (0..p * l)
+            .map(|_| rng.random::<f64>() * 2.0 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn in_place_product_matches_a_naive_one_across_blocks() {
+        // More rows than one 4096-row block, k < l so rows move forward.
+        let (p, l, k) = (9000, 7, 4);
+        let y = matrix(p, l, 1);
+        let v = matrix(l, k, 2);
+        let mut naive = vec![0f64; p * k];
+        for i in 0..p {
+            for c in 0..k {
+                naive[i * k + c] = (0..l).map(|a| y[i * l + a] * v[a * k + c]).sum();
+            }
+        }
+        let got = rows_times_small_in_place(y, l, &v, k);
+        assert_eq!(got.len(), p * k);
+        for (g, n) in got.iter().zip(&naive) {
+            assert!((g - n).abs() <= 1e-12 * (1.0 + n.abs()), "{g} vs {n}");
+        }
+    }
+
+    #[test]
+    fn cholesky_qr_gives_an_orthonormal_basis_of_the_same_columns() {
+        let (p, l) = (5000, 6);
+        let mut y = matrix(p, l, 3);
+        // Make the columns badly scaled and nearly dependent (condition ~1e4).
+        for i in 0..p {
+            y[i * l + 1] = y[i * l] + 1e-4 * y[i * l + 1];
+            y[i * l + 2] *= 1e3;
+        }
+        let original = y.clone();
+        orthonormalize_f64(&mut y, l);
+        let g = gram_f64(&y, l);
+        for a in 0..l {
+            for b in 0..l {
+                let want = if a == b { 1.0 } else { 0.0 };
+                assert!(
+                    (g[a * l + b] - want).abs() < 1e-12,
+                    "QᵀQ[{a}][{b}] = {}",
+                    g[a * l + b]
+                );
+            }
+        }
+        // Same span: each original column equals its projection on Q.
+        for c in 0..l {
+            let coef: Vec<f64> = (0..l)
+                .map(|a| (0..p).map(|i| y[i * l + a] * original[i * l + c]).sum())
+                .collect();
+            let (mut err, mut norm) = (0f64, 0f64);
+            for i in 0..p {
+                let proj: f64 = (0..l).map(|a| y[i * l + a] * coef[a]).sum();
+                err += (proj - original[i * l + c]).powi(2);
+                norm += original[i * l + c].powi(2);
+            }
+            assert!(
+                err.sqrt() <= 1e-10 * norm.sqrt(),
+                "column {c}: {}",
+                (err / norm).sqrt()
+            );
+        }
+    }
 }

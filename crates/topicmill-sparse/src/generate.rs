@@ -16,7 +16,9 @@
 //!   pairs of rows); values are the token counts.
 //!
 //! Rows are generated in parallel in chunks and written in order by a
-//! [`CorpusWriter`], so memory is O(rows + terms + chunk), never O(nnz).
+//! [`CorpusWriter`], so memory is O(rows + terms + chunk), never O(nnz); the
+//! transpose written at the end adds its bounded output buffer (see
+//! [`write_transpose`](crate::write_transpose)).
 
 use std::path::Path;
 

@@ -8,7 +8,8 @@
 //! - [`write_matrix`] and the row-streaming [`MatrixWriter`]: atomic writes
 //!   (temporary file in the same directory, sync, rename), with memory bounded
 //!   by the number of rows, never the number of entries.
-//! - [`transpose`] / [`write_transpose`], and zero-copy [`row_blocks`].
+//! - [`transpose`] / [`write_transpose`] (column block by column block, in
+//!   bounded memory), and zero-copy [`row_blocks`].
 //! - [`Corpus`], [`CorpusWriter`], [`write_corpus`]: a corpus directory (matrix,
 //!   its transpose, vocabulary, document ids, optional labels, `manifest.json`),
 //!   written atomically as a whole.
@@ -97,7 +98,7 @@ pub use crate::{
     generate::GenerateParams,
     mapped::{MappedMatrix, MappedRows},
     mtx::{read_mtx, write_mtx},
-    transpose::{transpose, write_transpose},
+    transpose::{transpose, write_transpose, write_transpose_buffered, DEFAULT_TRANSPOSE_BUFFER},
     writer::{write_matrix, MatrixSummary, MatrixWriter},
 };
 

@@ -1,13 +1,15 @@
 //! Transposition: in memory ([`transpose`]) and straight into a matrix file
-//! ([`write_transpose`]) with memory bounded by the output.
+//! ([`write_transpose`]) in bounded memory, column block by column block.
 
+use std::io::{Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::Path;
 
-use memmap2::MmapOptions;
+use rayon::prelude::*;
 
 use crate::error::SparseError;
-use crate::format::{encode_footer, ensure_little_endian, Header, FOOTER_LEN};
-use crate::writer::{crc32_parallel, parent_dir, persist, MatrixSummary};
+use crate::format::{encode_footer, ensure_little_endian, Header, HEADER_LEN};
+use crate::writer::{parent_dir, persist, MatrixSummary};
 use crate::{CsrMatrix, CsrView};
 
 /// The CSR matrix of `mᵀ`, built by a counting sort (rows stay sorted within each
@@ -49,13 +51,38 @@ fn column_pointers(indices: &[u32], ncols: usize) -> Vec<u64> {
     ptr
 }
 
-/// Write `mᵀ` in CSR to `path`, atomically.
-///
-/// A counting pass over the column indices gives the output layout; the output is
-/// then preallocated as a temporary file, mapped, and filled by one scatter pass
-/// over `m`. Memory beyond the output's page cache is O(ncols) (column pointers
-/// and cursors); nothing of size nnz is allocated.
+/// Output buffer of [`write_transpose`]: 512 MiB of column indices and values.
+pub const DEFAULT_TRANSPOSE_BUFFER: usize = 512 << 20;
+
+/// Write `mᵀ` in CSR to `path`, atomically, with an output buffer of
+/// [`DEFAULT_TRANSPOSE_BUFFER`] bytes; see [`write_transpose_buffered`].
 pub fn write_transpose(path: &Path, m: CsrView<'_>) -> Result<MatrixSummary, SparseError> {
+    write_transpose_buffered(path, m, DEFAULT_TRANSPOSE_BUFFER)
+}
+
+/// Write `mᵀ` in CSR to `path`, atomically (temporary file, sync, rename),
+/// column block by column block.
+///
+/// One counting pass over the column indices gives the output layout. The output
+/// rows (the columns of `m`) are then cut into consecutive ranges whose entries
+/// (4 bytes of index and 4 of value each) fit in `buffer_bytes`; for each range
+/// `m` is scanned in row order — in parallel over row blocks, each block
+/// scattering into its own precomputed slots, so the bytes do not depend on the
+/// thread count — and the range's indices and values are written with two
+/// sequential writes. Rows stay sorted within each column. Random access only
+/// ever touches the in-memory buffer, never the file.
+///
+/// Memory: the buffer, `max(buffer_bytes, 8 × the largest column's nnz)` bytes
+/// (a range holds at least one column); 8 bytes per column of `m` for the
+/// layout; and per-block cursors for one range, at most `buffer_bytes / 8`. The
+/// file is written through the page cache and never mapped. Work: one pass over
+/// `m`'s column indices to count, then per range a binary search in each row
+/// and two passes over the range's own entries.
+pub fn write_transpose_buffered(
+    path: &Path,
+    m: CsrView<'_>,
+    buffer_bytes: usize,
+) -> Result<MatrixSummary, SparseError> {
     ensure_little_endian(path)?;
     let (nrows, ncols) = m.shape();
     if nrows as u64 > u64::from(u32::MAX) {
@@ -69,51 +96,77 @@ pub fn write_transpose(path: &Path, m: CsrView<'_>) -> Result<MatrixSummary, Spa
     let nnz = src_idx.len() as u64;
     let indptr_t = column_pointers(src_idx, ncols);
     let header = Header::layout(ncols as u64, nrows as u64, nnz);
+    let io = |action: &'static str| move |e: std::io::Error| SparseError::io(path, action, e);
 
     let dir = parent_dir(path);
-    let tmp = crate::atomic_temp_builder(".topicmill-tmp-")
+    let mut tmp = crate::atomic_temp_builder(".topicmill-tmp-")
         .tempfile_in(dir)
         .map_err(|e| SparseError::io(dir, "cannot create a temporary file in", e))?;
+    // set_len fills the file with zeros (a hole): the padding between sections.
     tmp.as_file()
         .set_len(header.file_len)
-        .map_err(|e| SparseError::io(path, "cannot allocate", e))?;
-    // Pre-fault the pages (one sequential pass) so the scatter below writes to
-    // resident memory instead of taking a page fault at each new page it hits.
-    // SAFETY: the temporary file was just created by us under a random name and is
-    // mapped only here; nothing else writes to it while the map lives.
-    let mut map = unsafe { MmapOptions::new().populate().map_mut(tmp.as_file()) }
-        .map_err(|e| SparseError::io(path, "cannot map", e))?;
+        .map_err(io("cannot allocate"))?;
 
-    // set_len filled the file with zeros: the padding between sections is zero.
-    map[..crate::format::HEADER_LEN as usize].copy_from_slice(&header.encode());
-    {
-        let (front, back) = map.split_at_mut(header.data.offset as usize);
-        let indices: &mut [u32] = bytemuck::cast_slice_mut(&mut front[header.indices.range()]);
-        let data_end =
-            (header.data.offset + header.data.len) as usize - header.data.offset as usize;
-        let (data_bytes, rest) = back.split_at_mut(data_end);
-        let data: &mut [f32] = bytemuck::cast_slice_mut(data_bytes);
-        let ptr_start = (header.indptr.offset - header.data.offset) as usize - data_end;
-        let ptr_bytes = &mut rest[ptr_start..ptr_start + header.indptr.len as usize];
-        bytemuck::cast_slice_mut::<u8, u64>(ptr_bytes).copy_from_slice(&indptr_t);
-
-        let mut cursor: Vec<u64> = indptr_t[..ncols].to_vec();
-        for row in 0..nrows {
-            for k in indptr_src[row] as usize..indptr_src[row + 1] as usize {
-                let c = src_idx[k] as usize;
-                let pos = cursor[c] as usize;
-                cursor[c] += 1;
-                indices[pos] = row as u32;
-                data[pos] = src_val[k];
-            }
-        }
+    let blocks = RowBlocks::new(&indptr_src, rayon::current_num_threads());
+    let ranges = column_ranges(&indptr_t, buffer_bytes, blocks.len());
+    let largest = ranges
+        .iter()
+        .map(|r| (indptr_t[r.end] - indptr_t[r.start]) as usize)
+        .max()
+        .unwrap_or(0);
+    let mut out_idx = vec![0u32; largest];
+    let mut out_val = vec![0f32; largest];
+    let mut crc_idx = crc32fast::Hasher::new();
+    let mut crc_val = crc32fast::Hasher::new();
+    let file = tmp.as_file_mut();
+    for cols in ranges {
+        let (first, len) = (
+            indptr_t[cols.start],
+            (indptr_t[cols.end] - indptr_t[cols.start]) as usize,
+        );
+        let (idx, val) = (&mut out_idx[..len], &mut out_val[..len]);
+        fill_range(
+            &blocks,
+            (&indptr_src, src_idx, src_val),
+            &indptr_t,
+            cols,
+            idx,
+            val,
+        );
+        let (idx, val): (&[u8], &[u8]) = (bytemuck::cast_slice(idx), bytemuck::cast_slice(val));
+        rayon::join(|| crc_idx.update(idx), || crc_val.update(val));
+        file.seek(SeekFrom::Start(header.indices.offset + 4 * first))
+            .map_err(io("cannot write"))?;
+        file.write_all(idx).map_err(io("cannot write"))?;
+        file.seek(SeekFrom::Start(header.data.offset + 4 * first))
+            .map_err(io("cannot write"))?;
+        file.write_all(val).map_err(io("cannot write"))?;
     }
-    let footer = header.footer_offset() as usize;
-    let crc = crc32_parallel(&map[..footer]);
-    map[footer..footer + FOOTER_LEN as usize].copy_from_slice(&encode_footer(crc));
-    map.flush()
-        .map_err(|e| SparseError::io(path, "cannot write", e))?;
-    drop(map);
+    drop((out_idx, out_val));
+    let indptr_bytes: &[u8] = bytemuck::cast_slice(&indptr_t);
+    file.seek(SeekFrom::Start(header.indptr.offset))
+        .map_err(io("cannot write"))?;
+    file.write_all(indptr_bytes).map_err(io("cannot write"))?;
+
+    // The checksum of every byte before the footer, in file order: header,
+    // indices, padding, values, padding, row pointers, padding.
+    let header_bytes = header.encode();
+    let end = |s: crate::format::Section| s.offset + s.len;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&header_bytes);
+    crc_zeros(&mut crc, header.indices.offset - HEADER_LEN);
+    crc.combine(&crc_idx);
+    crc_zeros(&mut crc, header.data.offset - end(header.indices));
+    crc.combine(&crc_val);
+    crc_zeros(&mut crc, header.indptr.offset - end(header.data));
+    crc.update(indptr_bytes);
+    crc_zeros(&mut crc, header.footer_offset() - end(header.indptr));
+    file.seek(SeekFrom::Start(0)).map_err(io("cannot write"))?;
+    file.write_all(&header_bytes).map_err(io("cannot write"))?;
+    file.seek(SeekFrom::Start(header.footer_offset()))
+        .map_err(io("cannot write"))?;
+    file.write_all(&encode_footer(crc.finalize()))
+        .map_err(io("cannot write"))?;
     persist(tmp, path)?;
     Ok(MatrixSummary {
         nrows: ncols as u64,
@@ -121,4 +174,270 @@ pub fn write_transpose(path: &Path, m: CsrView<'_>) -> Result<MatrixSummary, Spa
         nnz,
         file_len: header.file_len,
     })
+}
+
+/// Feed `n` zero bytes (section padding, under 64) to `crc`.
+fn crc_zeros(crc: &mut crc32fast::Hasher, n: u64) {
+    crc.update(&[0u8; crate::format::ALIGN as usize][..n as usize]);
+}
+
+/// Consecutive ranges of rows holding about equal shares of the non-zeros.
+struct RowBlocks {
+    /// Block `b` is rows `starts[b]..starts[b + 1]`.
+    starts: Vec<usize>,
+}
+
+impl RowBlocks {
+    fn new(indptr: &[u64], blocks: usize) -> Self {
+        let nrows = indptr.len() - 1;
+        let nnz = indptr[nrows];
+        let blocks = blocks.clamp(1, nrows.max(1));
+        let mut starts: Vec<usize> = (0..blocks)
+            .map(|b| {
+                let target = (nnz as u128 * b as u128 / blocks as u128) as u64;
+                indptr[..nrows].partition_point(|&p| p < target)
+            })
+            .collect();
+        starts.push(nrows);
+        starts.dedup();
+        if starts.len() == 1 {
+            starts.insert(0, 0);
+        }
+        RowBlocks { starts }
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    fn rows(&self, b: usize) -> Range<usize> {
+        self.starts[b]..self.starts[b + 1]
+    }
+}
+
+/// Cut the columns into consecutive ranges of at most `buffer_bytes / 8`
+/// entries (at least one column each) and at most `buffer_bytes / (64 ×
+/// blocks)` columns, so that the per-block cursors stay within `buffer_bytes / 8`.
+fn column_ranges(indptr_t: &[u64], buffer_bytes: usize, blocks: usize) -> Vec<Range<usize>> {
+    let ncols = indptr_t.len() - 1;
+    let max_entries = (buffer_bytes / 8).max(1) as u64;
+    let max_width = (buffer_bytes / (64 * blocks.max(1))).max(1);
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    while start < ncols {
+        let limit = (start + max_width).min(ncols);
+        // The last column end such that the range holds at most max_entries.
+        let fits =
+            indptr_t[start + 1..=limit].partition_point(|&p| p - indptr_t[start] <= max_entries);
+        let end = start + fits.max(1);
+        ranges.push(start..end);
+        start = end;
+    }
+    ranges
+}
+
+/// Fill `idx`/`val` with the rows of `mᵀ` for the columns `cols` of `m`.
+fn fill_range(
+    blocks: &RowBlocks,
+    (indptr, src_idx, src_val): (&[u64], &[u32], &[f32]),
+    indptr_t: &[u64],
+    cols: Range<usize>,
+    idx: &mut [u32],
+    val: &mut [f32],
+) {
+    let (c0, c1) = (cols.start as u32, cols.end as u32);
+    let width = cols.len();
+    // The part of row `r` whose columns fall in the range (rows are sorted).
+    let in_range = |r: usize| {
+        let (a, b) = (indptr[r] as usize, indptr[r + 1] as usize);
+        let row = &src_idx[a..b];
+        let s = row.partition_point(|&c| c < c0);
+        let e = s + row[s..].partition_point(|&c| c < c1);
+        a + s..a + e
+    };
+    // Pass 1: how many entries each row block puts in each column.
+    let mut cursors: Vec<Vec<usize>> = (0..blocks.len())
+        .into_par_iter()
+        .map(|b| {
+            let mut count = vec![0usize; width];
+            for r in blocks.rows(b) {
+                for &c in &src_idx[in_range(r)] {
+                    count[(c - c0) as usize] += 1;
+                }
+            }
+            count
+        })
+        .collect();
+    // Block b's slots in column j follow those of blocks 0..b: scanning rows in
+    // order within a block keeps each column's rows sorted.
+    let base = indptr_t[cols.start];
+    for j in 0..width {
+        let mut at = (indptr_t[cols.start + j] - base) as usize;
+        for cursor in cursors.iter_mut() {
+            let n = cursor[j];
+            cursor[j] = at;
+            at += n;
+        }
+        debug_assert_eq!(at as u64, indptr_t[cols.start + j + 1] - base);
+    }
+    // Pass 2: scatter.
+    let (idx_out, val_out) = (SharedSlice::new(idx), SharedSlice::new(val));
+    cursors.par_iter_mut().enumerate().for_each(|(b, cursor)| {
+        for r in blocks.rows(b) {
+            for k in in_range(r) {
+                let slot = &mut cursor[(src_idx[k] - c0) as usize];
+                // SAFETY: the slots of (block b, column j) are the interval
+                // [cursor_b[j] at start, + count of block b in column j), set
+                // above from the counts of pass 1 over the same rows: the
+                // intervals of all (block, column) pairs are disjoint and lie
+                // in 0..len, so no slot is written twice or out of bounds.
+                unsafe {
+                    idx_out.write(*slot, r as u32);
+                    val_out.write(*slot, src_val[k]);
+                }
+                *slot += 1;
+            }
+        }
+    });
+}
+
+/// A mutable slice that row blocks write at disjoint positions from several threads.
+struct SharedSlice<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+// SAFETY: only `write` touches the memory, and its callers guarantee that no two
+// threads write the same position; T is plain data.
+unsafe impl<T: Send> Sync for SharedSlice<T> {}
+
+impl<T> SharedSlice<T> {
+    fn new(slice: &mut [T]) -> Self {
+        SharedSlice {
+            ptr: slice.as_mut_ptr(),
+            len: slice.len(),
+        }
+    }
+
+    /// # Safety
+    /// No other thread writes position `i` while the slice lives.
+    unsafe fn write(&self, i: usize, value: T) {
+        assert!(i < self.len, "slot {i} out of bounds {}", self.len);
+        // SAFETY: in bounds (checked above); exclusive by the caller's contract.
+        unsafe { self.ptr.add(i).write(value) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MappedMatrix;
+
+    /// A deterministic 300 × 97 matrix with skewed columns and a few empty rows
+    /// and columns.
+    fn skewed() -> CsrMatrix {
+        let (nrows, ncols) = (300usize, 97usize);
+        let mut indptr = vec![0u64];
+        let (mut indices, mut data) = (Vec::new(), Vec::new());
+        let mut state = 12345u64;
+        for r in 0..nrows {
+            for c in 0..ncols {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let u = (state >> 33) as f64 / (1u64 << 31) as f64;
+                // Column c is kept with probability about 1 / (1 + c / 8); column
+                // 50 and rows divisible by 37 stay empty.
+                if c != 50 && r % 37 != 0 && u * (1.0 + c as f64 / 8.0) < 1.0 {
+                    indices.push(c as u32);
+                    data.push((r * ncols + c) as f32 + 0.5);
+                }
+            }
+            indptr.push(indices.len() as u64);
+        }
+        CsrMatrix::new((nrows, ncols), indptr, indices, data)
+    }
+
+    #[test]
+    fn several_column_ranges_and_threads_give_the_in_memory_transpose() {
+        let m = skewed();
+        let expected = transpose(m.view());
+        let largest_column = (0..expected.rows())
+            .map(|j| expected.outer_view(j).unwrap().nnz())
+            .max()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        // 64 bytes: 8 entries per range, below the largest column (a range of
+        // one oversized column); 2 KiB: several columns per range; the default:
+        // one range.
+        for buffer in [64, 2048, DEFAULT_TRANSPOSE_BUFFER] {
+            let ranges = column_ranges(&column_pointers(m.indices(), m.cols()), buffer, 2);
+            assert!(
+                buffer == DEFAULT_TRANSPOSE_BUFFER || ranges.len() > 5,
+                "{buffer}: {ranges:?}"
+            );
+            for threads in [1, 2, 3] {
+                let path = dir.path().join(format!("t-{buffer}-{threads}.csr"));
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let summary = pool
+                    .install(|| write_transpose_buffered(&path, m.view(), buffer))
+                    .unwrap();
+                assert_eq!(
+                    (summary.nrows, summary.ncols, summary.nnz),
+                    (97, 300, m.nnz() as u64)
+                );
+                let mapped = MappedMatrix::open(&path).unwrap();
+                mapped.verify().unwrap();
+                assert_eq!(mapped.view(), expected.view());
+                files.push(std::fs::read(&path).unwrap());
+            }
+        }
+        assert!(
+            largest_column > 8,
+            "the 64-byte buffer must be exceeded by one column"
+        );
+        assert!(
+            files.windows(2).all(|w| w[0] == w[1]),
+            "the bytes depend on the buffer or threads"
+        );
+    }
+
+    #[test]
+    fn ranges_cover_the_columns_within_the_budget() {
+        let m = skewed();
+        let ptr = column_pointers(m.indices(), m.cols());
+        for (buffer, blocks) in [(64, 1), (800, 2), (4096, 4), (1 << 20, 2)] {
+            let ranges = column_ranges(&ptr, buffer, blocks);
+            assert_eq!(ranges.first().unwrap().start, 0);
+            assert_eq!(ranges.last().unwrap().end, m.cols());
+            for w in ranges.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+            }
+            for r in &ranges {
+                let entries = ptr[r.end] - ptr[r.start];
+                assert!(
+                    r.len() == 1
+                        || (entries * 8 <= buffer as u64 && r.len() * 64 * blocks <= buffer),
+                    "{buffer}: {r:?} holds {entries}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn empty_matrices_transpose() {
+        let dir = tempfile::tempdir().unwrap();
+        for (r, c) in [(0, 0), (0, 5), (4, 0), (3, 3)] {
+            let m = CsrMatrix::new((r, c), vec![0; r + 1], vec![], vec![]);
+            let path = dir.path().join(format!("e{r}{c}.csr"));
+            write_transpose_buffered(&path, m.view(), 64).unwrap();
+            let mapped = MappedMatrix::open(&path).unwrap();
+            mapped.verify().unwrap();
+            assert_eq!(mapped.shape(), (c, r));
+        }
+    }
 }
