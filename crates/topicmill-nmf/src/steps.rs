@@ -146,10 +146,11 @@ impl HalfStep {
     /// Returns ⟨F_new, N⟩ (f64, fixed order), the loss's cross term.
     ///
     /// # Panics
-    /// If `a` is not the matrix given to `new` in shape, `f` is not rows × k
-    /// or `g` has fewer than cols × k values.
+    /// If `a` has not as many rows as the matrix given to `new`, `f` is not
+    /// rows × k, `g` has fewer than cols × k values or `gram` is not k × k.
     pub fn update(&mut self, a: &CsrView<'_>, f: &mut [f32], g: &[f32], gram: &[f64]) -> f64 {
         let a = Csr::from_view(a);
+        assert_eq!(gram.len(), self.k * self.k, "the Gram is k × k");
         kernel::gram_to_f32(gram, &mut self.s32);
         kernel::update_frob(
             &a,
@@ -172,8 +173,9 @@ impl HalfStep {
     /// and `gram = GᵀG`. Returns ⟨F_new, N⟩.
     ///
     /// # Panics
-    /// If `f` is not rows × k.
+    /// If `f` is not rows × k or `gram` is not k × k.
     pub fn apply(&mut self, f: &mut [f32], gram: &[f64]) -> f64 {
+        assert_eq!(gram.len(), self.k * self.k, "the Gram is k × k");
         kernel::gram_to_f32(gram, &mut self.s32);
         kernel::apply_rule(f, &self.s32, self.k, &mut self.side, self.rule, self.reg)
     }
