@@ -40,7 +40,9 @@ def bench(args, nnz, k, threads=None):
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr}")
     out = json.loads(proc.stdout)
-    out["cmd"] = "topicmill " + " ".join(cmd[1:])
+    # Recorded with repository-relative paths, so the JSON names no machine.
+    shown = [os.path.relpath(a, REPO) if a == args.work_dir else a for a in cmd[1:]]
+    out["cmd"] = "topicmill " + " ".join(shown)
     out["started"], out["load_at_start"], out["load_at_end"] = started, load, os.getloadavg()[0]
     print(f"  nnz={nnz} k={k} threads={threads or 'all'}: " + ", ".join(
         f"{r['solver']} {r['sec_per_iter'] * 1e3:.2f} ms" for r in out["results"]), flush=True)
