@@ -19,7 +19,7 @@ use rand::{RngExt, SeedableRng};
 use topicmill_nmf::bench_api::{Gram, Iterations, Spmm};
 use topicmill_nmf::{Init, Loss, Nmf, Solver};
 use topicmill_sparse::CsrMatrix;
-use topicmill_text::{load_20newsgroups, DocFreq, NewsgroupsOptions, StopWords, TfidfParams};
+use topicmill_text::ReferenceMatrix;
 
 /// Rows of 0.2×–1.8× the mean length; column j drawn as `m·u³` (a few very
 /// frequent terms, a long tail), values in [0.05, 0.35).
@@ -124,17 +124,12 @@ fn kernels(c: &mut Criterion) {
 /// min_df = 2, as `topicmill demo` and the figures build them.
 fn newsgroups(all: bool) -> Option<CsrMatrix> {
     let tarball = topicmill_testdata::require("20news-bydate/20news-bydate.tar.gz")?;
-    let options = if all {
-        NewsgroupsOptions::all_stripped()
+    let which = if all {
+        ReferenceMatrix::All
     } else {
-        NewsgroupsOptions::seed()
+        ReferenceMatrix::Seed
     };
-    let docs = load_20newsgroups(&tarball, &options).ok()?;
-    let mut params = TfidfParams::default().stop_words(Some(StopWords::English));
-    if all {
-        params = params.min_df(DocFreq::Count(2));
-    }
-    Some(params.fit_transform(&docs.texts).ok()?.1)
+    which.build(&tarball).ok()
 }
 
 fn real(c: &mut Criterion) {

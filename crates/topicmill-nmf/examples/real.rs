@@ -31,22 +31,17 @@ use std::time::{Duration, Instant};
 
 use topicmill_nmf::{Init, Loss, Nmf, NmfParams, Solver};
 use topicmill_sparse::CsrMatrix;
-use topicmill_text::{load_20newsgroups, DocFreq, NewsgroupsOptions, StopWords, TfidfParams};
+use topicmill_text::ReferenceMatrix;
 
 fn matrix(all: bool) -> CsrMatrix {
     let tarball = topicmill_testdata::require("20news-bydate/20news-bydate.tar.gz")
         .expect("the 20 Newsgroups tarball (set TOPICMILL_DATA)");
-    let options = if all {
-        NewsgroupsOptions::all_stripped()
+    let which = if all {
+        ReferenceMatrix::All
     } else {
-        NewsgroupsOptions::seed()
+        ReferenceMatrix::Seed
     };
-    let docs = load_20newsgroups(&tarball, &options).expect("readable tarball");
-    let mut params = TfidfParams::default().stop_words(Some(StopWords::English));
-    if all {
-        params = params.min_df(DocFreq::Count(2));
-    }
-    params.fit_transform(&docs.texts).expect("vectorized").1
+    which.build(&tarball).expect("the 20 Newsgroups matrix")
 }
 
 /// CPU seconds (user + system, all threads) of this process so far.

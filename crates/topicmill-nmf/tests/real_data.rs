@@ -11,24 +11,19 @@ use std::sync::OnceLock;
 
 use topicmill_nmf::{Init, Loss, Nmf, NmfModel, NmfParams, Solver};
 use topicmill_sparse::CsrMatrix;
-use topicmill_text::{load_20newsgroups, DocFreq, NewsgroupsOptions, StopWords, TfidfParams};
+use topicmill_text::ReferenceMatrix;
 
 /// (X, Xᵀ), or `None` when the tarball is absent outside CI.
 type Pair = Option<(CsrMatrix, CsrMatrix)>;
 
 fn build(all: bool) -> Pair {
     let tarball = topicmill_testdata::require("20news-bydate/20news-bydate.tar.gz")?;
-    let options = if all {
-        NewsgroupsOptions::all_stripped()
+    let which = if all {
+        ReferenceMatrix::All
     } else {
-        NewsgroupsOptions::seed()
+        ReferenceMatrix::Seed
     };
-    let docs = load_20newsgroups(&tarball, &options).expect("readable tarball");
-    let mut params = TfidfParams::default().stop_words(Some(StopWords::English));
-    if all {
-        params = params.min_df(DocFreq::Count(2));
-    }
-    let x = params.fit_transform(&docs.texts).expect("vectorized").1;
+    let x = which.build(&tarball).expect("the 20 Newsgroups matrix");
     let xt = topicmill_sparse::transpose(x.view());
     Some((x, xt))
 }

@@ -45,7 +45,7 @@ pub use crate::{
     error::TextError,
     newsgroups::{
         load_20newsgroups, strip_newsgroup_footer, strip_newsgroup_header, strip_newsgroup_quoting,
-        NewsgroupsOptions, Remove, Subset, SEED_CATEGORIES,
+        NewsgroupsOptions, ReferenceMatrix, Remove, Subset, SEED_CATEGORIES,
     },
     pyunicode::lower,
     readers::{read_folder, read_jsonl, read_lines, JsonlFields, Utf8},

@@ -87,6 +87,43 @@ impl NewsgroupsOptions {
     }
 }
 
+/// The two TF-IDF matrices of 20 Newsgroups that topicmill's figures refer
+/// to (headers, footers and quotes removed, English stop words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReferenceMatrix {
+    /// The seed experiment: [`NewsgroupsOptions::seed`], 2034 × 26576.
+    Seed,
+    /// Every post, `min_df = 2`: 18846 × 51840.
+    All,
+}
+
+impl ReferenceMatrix {
+    /// The posts it is built from.
+    pub fn options(self) -> NewsgroupsOptions {
+        match self {
+            ReferenceMatrix::Seed => NewsgroupsOptions::seed(),
+            ReferenceMatrix::All => NewsgroupsOptions::all_stripped(),
+        }
+    }
+
+    /// The vectorizer's parameters.
+    pub fn params(self) -> crate::TfidfParams {
+        let params = crate::TfidfParams::default().stop_words(Some(crate::StopWords::English));
+        match self {
+            ReferenceMatrix::Seed => params,
+            ReferenceMatrix::All => params.min_df(crate::DocFreq::Count(2)),
+        }
+    }
+
+    /// The matrix, from the `20news-bydate.tar.gz` at `tarball`.
+    pub fn build(self, tarball: &Path) -> Result<topicmill_sparse::CsrMatrix, TextError> {
+        Ok(self
+            .params()
+            .fit_transform_20newsgroups(tarball, &self.options())?
+            .2)
+    }
+}
+
 const SPLITS: [(&str, Subset); 2] = [
     ("20news-bydate-train", Subset::Train),
     ("20news-bydate-test", Subset::Test),

@@ -2,7 +2,8 @@
 //! `TfidfVectorizer`), on the shared corpus.
 
 use topicmill_text::{
-    load_20newsgroups, DocFreq, NewsgroupsOptions, Remove, StopWords, Subset, TfidfParams,
+    load_20newsgroups, DocFreq, NewsgroupsOptions, ReferenceMatrix, Remove, StopWords, Subset,
+    TfidfParams,
 };
 
 const TARBALL: &str = "20news-bydate/20news-bydate.tar.gz";
@@ -27,6 +28,7 @@ fn four_categories_stripped_with_english_stop_words() {
     assert_eq!(x.shape(), (2034, 26576));
     assert_eq!(x.nnz(), 133_634);
     assert_eq!(model.vocabulary().len(), 26576);
+    assert_eq!(ReferenceMatrix::Seed.build(&tarball).unwrap(), x);
     // Order: train, category, file number; ids are group/number.
     assert_eq!(docs.ids[0], "alt.atheism/49960");
     assert_eq!(docs.labels.as_ref().unwrap()[0], "alt.atheism");
