@@ -53,13 +53,19 @@ fn fix_checksum(bytes: &mut [u8]) {
     put_u32(bytes, FOOTER, crc);
 }
 
-/// Write a patched copy of the sample and open it.
-fn open_patched(patch: impl FnOnce(&mut Vec<u8>)) -> (PathBuf, SparseError, tempfile::TempDir) {
+/// Write a patched copy of the sample; the directory lives as long as the guard.
+fn patched_file(patch: impl FnOnce(&mut Vec<u8>)) -> (PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = sample_bytes(dir.path());
     patch(&mut bytes);
     let path = dir.path().join("bad.csr");
     fs::write(&path, &bytes).unwrap();
+    (path, dir)
+}
+
+/// Write a patched copy of the sample and open it.
+fn open_patched(patch: impl FnOnce(&mut Vec<u8>)) -> (PathBuf, SparseError, tempfile::TempDir) {
+    let (path, dir) = patched_file(patch);
     let err = MappedMatrix::open(&path).expect_err("the defect must be caught at open");
     (path, err, dir)
 }
@@ -294,11 +300,7 @@ fn duplicate_column_indices() {
 
 /// Value defects pass the open (structure) and are caught by `verify`.
 fn verify_patched(patch: impl FnOnce(&mut Vec<u8>)) -> (PathBuf, SparseError, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut bytes = sample_bytes(dir.path());
-    patch(&mut bytes);
-    let path = dir.path().join("bad.csr");
-    fs::write(&path, &bytes).unwrap();
+    let (path, dir) = patched_file(patch);
     let m = MappedMatrix::open(&path).expect("values are not checked at open");
     let err = m.verify().expect_err("verify must catch the defect");
     (path, err, dir)
@@ -589,17 +591,6 @@ fn overlapping_sections() {
         "{err:?}"
     );
     assert_names(&err, &path, "overlaps section");
-}
-
-/// Write a patched copy of the sample for `MappedRows` (which checks a block's
-/// columns and values only when asked).
-fn patched_file(patch: impl FnOnce(&mut Vec<u8>)) -> (PathBuf, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut bytes = sample_bytes(dir.path());
-    patch(&mut bytes);
-    let path = dir.path().join("bad.csr");
-    fs::write(&path, &bytes).unwrap();
-    (path, dir)
 }
 
 #[test]
