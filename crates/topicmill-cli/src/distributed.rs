@@ -39,6 +39,11 @@ pub fn run(_args: fit::Args) -> Result<()> {
 /// Runs `topicmill fit --distributed`. Errors are printed here (the rank that
 /// failed names the cause; of the ranks that stop because another one failed,
 /// only rank 0 says so), then the process exits 1 once MPI is finalized.
+///
+/// Every rank prints before `MPI_Finalize`, which waits for all ranks: a rank
+/// that printed after it could be killed first by `mpirun`, which aborts the
+/// job as soon as one process (rank 0, say) has exited non-zero, and its
+/// message would be lost.
 #[cfg(feature = "mpi")]
 pub fn run(args: fit::Args) -> Result<()> {
     use topicmill_mpi::mpi::{self, traits::Communicator};
@@ -49,19 +54,20 @@ pub fn run(args: fit::Args) -> Result<()> {
     let world = universe.world();
     let rank = world.rank();
     let result = mpi_fit::run(&world, args);
-    drop(universe); // MPI_Finalize, before any exit
-    match result {
-        Ok(()) => Ok(()),
-        Err(err) => {
-            let echo = err
-                .downcast_ref::<topicmill_mpi::DistError>()
-                .is_some_and(|e| e.is_peer_failure());
-            if !echo || rank == 0 {
-                eprintln!("error: {err:#}");
-            }
-            std::process::exit(1);
+    let failed = result.is_err();
+    if let Err(err) = result {
+        let echo = err
+            .downcast_ref::<topicmill_mpi::DistError>()
+            .is_some_and(|e| e.is_peer_failure());
+        if !echo || rank == 0 {
+            eprintln!("error: {err:#}");
         }
     }
+    drop(universe); // MPI_Finalize, before any exit
+    if failed {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 #[cfg(feature = "mpi")]
