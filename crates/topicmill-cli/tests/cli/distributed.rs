@@ -99,13 +99,17 @@ mod with_mpi {
 
     /// `mpirun` with the flags this machine needs (root, more ranks than
     /// cores, no cross-memory attach in containers), then `apps`: one
-    /// `(ranks, topicmill arguments)` per application context.
+    /// `(ranks, topicmill arguments)` per application context. Its session
+    /// directory goes under `cwd` (the test's own temporary directory):
+    /// under the shared `/tmp`, two tests starting `mpirun` at once race to
+    /// create `/tmp/ompi.<host>.<uid>` and one fails in `orte_init`.
     fn mpirun_command(mpirun: &Path, cwd: &Path, apps: &[(usize, Vec<String>)]) -> Command {
         let mut cmd = Command::new(mpirun);
         cmd.current_dir(cwd)
             .args(["--allow-run-as-root", "--oversubscribe"])
             .args(["--mca", "btl_vader_single_copy_mechanism", "none"])
-            .env("RAYON_NUM_THREADS", "1");
+            .env("RAYON_NUM_THREADS", "1")
+            .env("TMPDIR", cwd);
         for (i, (np, args)) in apps.iter().enumerate() {
             if i > 0 {
                 cmd.arg(":");
