@@ -26,11 +26,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 echo "== clippy, feature mpi"
-cargo clippy -p topicmill-mpi --all-targets -- -D warnings
+cargo clippy -p topicmill-mpi --all-targets --features mpi -- -D warnings
 cargo clippy -p topicmill-cli --all-targets --features mpi -- -D warnings
 
 echo "== unit tests of topicmill-mpi"
-cargo test --release -p topicmill-mpi
+cargo test --release -p topicmill-mpi --features mpi
 
 echo "== MPI integration tests (mpirun on the built binary)"
 cargo test --release -p topicmill-cli --features mpi distributed

@@ -125,6 +125,26 @@ fn open_matrix(corpus_dir: &Path, rank: i32) -> Result<MappedRows> {
 /// parameters, a checkpoint that does not fit) are returned on every rank.
 /// A rank that dies is the MPI runtime's business: `mpirun` then stops the
 /// others.
+///
+/// ```no_run
+/// use topicmill_mpi::{fit_distributed, DistOptions};
+/// use topicmill_nmf::Nmf;
+///
+/// let universe = mpi::initialize().expect("MPI initializes once");
+/// let world = universe.world();
+/// let params = Nmf::params(20).max_iter(100);
+/// let out = fit_distributed(
+///     &world,
+///     "corpus".as_ref(),
+///     &params,
+///     &DistOptions::default(),
+///     |_| {},
+/// )?;
+/// if let Some(model) = out.model {
+///     println!("error {}", model.reconstruction_err()); // rank 0 only
+/// }
+/// # Ok::<(), topicmill_mpi::DistError>(())
+/// ```
 pub fn fit_distributed<C, F>(
     comm: &C,
     corpus_dir: &Path,
