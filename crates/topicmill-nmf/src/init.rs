@@ -55,7 +55,7 @@ pub(crate) fn initialize(
         return Ok(random(n, m, k, mean, seed, 0..n));
     }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let svd = svd_pair(
+    let svd = svd_pair::<f32>(
         x,
         xt,
         k,
@@ -72,19 +72,19 @@ pub(crate) fn initialize(
     let mut ht = vec![0f32; m * k];
     let s0 = svd.s[0].sqrt();
     for i in 0..n {
-        w[i * k] = store(s0 * svd.u[i * k].abs());
+        w[i * k] = store(s0 * (svd.u[i * k] as f64).abs());
     }
     for j in 0..m {
-        ht[j * k] = store(s0 * svd.vt[j].abs());
+        ht[j * k] = store(s0 * (svd.vt[j] as f64).abs());
     }
     let norm = |it: &mut dyn Iterator<Item = f64>| it.map(|v| v * v).sum::<f64>().sqrt();
     for c in 1..k {
-        let ucol = |i: usize| svd.u[i * k + c];
+        let ucol = |i: usize| svd.u[i * k + c] as f64;
         let vrow = &svd.vt[c * m..(c + 1) * m];
         let xp = norm(&mut (0..n).map(|i| ucol(i).max(0.0)));
         let xn = norm(&mut (0..n).map(|i| (-ucol(i)).max(0.0)));
-        let yp = norm(&mut vrow.iter().map(|v| v.max(0.0)));
-        let yn = norm(&mut vrow.iter().map(|v| (-v).max(0.0)));
+        let yp = norm(&mut vrow.iter().map(|&v| (v as f64).max(0.0)));
+        let yn = norm(&mut vrow.iter().map(|&v| (-v as f64).max(0.0)));
         let (mp, mn) = (xp * yp, xn * yn);
         let (sign, xnorm, ynorm, sigma) = if mp > mn {
             (1.0, xp, yp, mp)
@@ -99,7 +99,7 @@ pub(crate) fn initialize(
             w[i * k + c] = store(lbd * (sign * ucol(i)).max(0.0) / xnorm);
         }
         for j in 0..m {
-            ht[j * k + c] = store(lbd * (sign * vrow[j]).max(0.0) / ynorm);
+            ht[j * k + c] = store(lbd * (sign * vrow[j] as f64).max(0.0) / ynorm);
         }
     }
     drop(svd);

@@ -51,6 +51,54 @@ pub struct TruncatedSvd {
     pub vt: Vec<f64>,
 }
 
+/// The element type of the final basis and of the singular vectors: f64 for
+/// the public [`TruncatedSvd`], f32 for the NMF initialization (its factors
+/// are f32: an f64 basis and f64 vectors of the longer side would only double
+/// the footprint). Products and sums are in f64 either way.
+pub(crate) trait Real: Copy + Send + Sync + 'static {
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+    /// Orthonormalizes the columns of the row-major p × l `y` in place, to
+    /// the type's precision (Cholesky QR twice, Gram sums in f64).
+    fn orthonormalize(y: &mut [Self], l: usize);
+}
+
+impl Real for f64 {
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn orthonormalize(y: &mut [Self], l: usize) {
+        orthonormalize_f64(y, l);
+    }
+}
+
+impl Real for f32 {
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    fn orthonormalize(y: &mut [Self], l: usize) {
+        let mut partials = vec![0f64; kernel::gram_partials_len(y.len() / l, l)];
+        orthonormalize(y, l, 2, &mut partials);
+    }
+}
+
+/// [`TruncatedSvd`] with singular vectors of element type `T`.
+#[derive(Debug)]
+pub(crate) struct Svd<T> {
+    pub k: usize,
+    /// `n × k`, row-major.
+    pub u: Vec<T>,
+    pub s: Vec<f64>,
+    /// `k × m`, row-major.
+    pub vt: Vec<T>,
+}
+
 /// Randomized truncated SVD of the sparse `x` (n × m) with `k` components.
 ///
 /// Returns an error if `k` is 0 or larger than `min(n, m)`, or if X is empty.
@@ -76,62 +124,65 @@ pub fn randomized_svd(x: &CsrView<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
     }
     let xt: sprs::CsMatI<f32, u32, u64> = x.transpose_view().to_csr();
     let xt_view = xt.view();
-    svd_pair(&Csr::from_view(x), &Csr::from_view(&xt_view), k, opts)
+    let Svd { k, u, s, vt } =
+        svd_pair::<f64>(&Csr::from_view(x), &Csr::from_view(&xt_view), k, opts)?;
+    Ok(TruncatedSvd { k, u, s, vt })
 }
 
 /// The SVD given both X and Xᵀ in CSR.
-pub(crate) fn svd_pair(
+///
+/// Like scikit-learn's `transpose="auto"`, the basis is kept on the longer
+/// side of X (documents or terms, whichever are more); the singular vectors
+/// of the other side are formed from it a row at a time, B = Qᵀ·A is never
+/// stored, and the largest buffers are that basis (in f64, once) and the k
+/// singular vectors themselves. (Keeping the basis on the shorter side would
+/// save a little more, but the sketch's last components then differ enough
+/// to move NNDSVD's starting point, and HALS on all of 20 Newsgroups ended
+/// 3·10⁻⁵ above scikit-learn's coordinate-descent error instead of below.)
+pub(crate) fn svd_pair<T: Real>(
     x: &Csr<'_>,
     xt: &Csr<'_>,
     k: usize,
     opts: &SvdOptions,
-) -> Result<TruncatedSvd> {
+) -> Result<Svd<T>> {
     let (n, m) = (x.rows, x.cols);
-    // Like scikit-learn's transpose="auto": sketch the longer side.
-    if n < m {
-        let t = svd_core(xt, x, k, opts)?;
-        // Xᵀ = U' S V'ᵀ  ⇒  X = V' S U'ᵀ. Each source is freed once copied.
-        let mut vt = vec![0.0; k * m];
-        for j in 0..m {
-            for c in 0..k {
-                vt[c * m + j] = t.u[j * k + c];
-            }
-        }
-        drop(t.u);
-        let mut u = vec![0.0; n * k];
-        for c in 0..k {
-            for i in 0..n {
-                u[i * k + c] = t.vt[c * n + i];
-            }
-        }
-        drop(t.vt);
-        let mut out = TruncatedSvd { k, u, s: t.s, vt };
-        flip_signs(&mut out, n, m);
-        Ok(out)
+    let mut out = if n >= m {
+        // Documents are the longer side: U from the basis, Vt streamed.
+        let (u, s, vt) = svd_core(x, xt, k, opts, Layout::RowsByK, Layout::KByRows)?;
+        Svd { k, u, s, vt }
     } else {
-        let mut out = svd_core(x, xt, k, opts)?;
-        flip_signs(&mut out, n, m);
-        Ok(out)
-    }
+        // Terms are: Xᵀ = V S Uᵀ, so Vt comes from the basis, U is streamed.
+        let (vt, s, u) = svd_core(xt, x, k, opts, Layout::KByRows, Layout::RowsByK)?;
+        Svd { k, u, s, vt }
+    };
+    flip_signs(&mut out, n, m);
+    Ok(out)
 }
 
-fn flip_signs(t: &mut TruncatedSvd, n: usize, m: usize) {
+/// How k singular vectors of length `len` are stored: `len × k` row-major
+/// (the layout of U) or `k × len` row-major (the layout of Vt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    RowsByK,
+    KByRows,
+}
+
+fn flip_signs<T: Real>(t: &mut Svd<T>, n: usize, m: usize) {
     let k = t.k;
+    let neg = |v: &mut T| *v = T::from_f64(-v.to_f64());
     for c in 0..k {
         let mut best = 0.0f64;
         for i in 0..n {
-            let v = t.u[i * k + c];
+            let v = t.u[i * k + c].to_f64();
             if v.abs() > best.abs() {
                 best = v;
             }
         }
         if best < 0.0 {
             for i in 0..n {
-                t.u[i * k + c] = -t.u[i * k + c];
+                neg(&mut t.u[i * k + c]);
             }
-            for v in &mut t.vt[c * m..(c + 1) * m] {
-                *v = -*v;
-            }
+            t.vt[c * m..(c + 1) * m].iter_mut().for_each(neg);
         }
     }
 }
@@ -143,19 +194,25 @@ fn sp_times(a: &Csr<'_>, b: &[f32], l: usize, blocks: &Blocks, out: &mut [f32]) 
     kernel::spmm(a, b, l, blocks, out);
 }
 
-/// `A · B` in f64 for row-major B (q × l), rows in parallel chunks.
-fn sp_times_f64(a: &Csr<'_>, b: &[f64], l: usize) -> Vec<f64> {
-    let mut out = vec![0f64; a.rows * l];
+/// `A · B` for the row-major f32 B (q × l), rows in parallel chunks:
+/// products and sums in f64, each row stored as `T`.
+fn sp_times_to<T: Real>(a: &Csr<'_>, b: &[f32], l: usize) -> Vec<T> {
+    let mut out = vec![T::from_f64(0.0); a.rows * l];
     out.par_chunks_mut(l * 256)
         .enumerate()
         .for_each(|(chunk, rows)| {
+            let mut acc = vec![0f64; l];
             for (local, o) in rows.chunks_exact_mut(l).enumerate() {
+                acc.fill(0.0);
                 let (cols, vals) = a.row(chunk * 256 + local);
                 for (&c, &v) in cols.iter().zip(vals) {
                     let r = &b[c as usize * l..c as usize * l + l];
-                    for (x, &y) in o.iter_mut().zip(r) {
-                        *x += v as f64 * y;
+                    for (x, &y) in acc.iter_mut().zip(r) {
+                        *x += v as f64 * y as f64;
                     }
+                }
+                for (o, &x) in o.iter_mut().zip(&acc) {
+                    *o = T::from_f64(x);
                 }
             }
         });
@@ -328,23 +385,27 @@ fn gram_f64(y: &[f64], l: usize) -> Vec<f64> {
 /// `y`'s own buffer: row block by row block in order, each block's products
 /// (computed in parallel) overwrite only rows already read. Returns the p × k
 /// result in `y`'s allocation, shrunk: no second p-row buffer.
-fn rows_times_small_in_place(mut y: Vec<f64>, l: usize, v: &[f64], k: usize) -> Vec<f64> {
+fn rows_times_small_in_place<T: Real>(mut y: Vec<T>, l: usize, v: &[f64], k: usize) -> Vec<T> {
     debug_assert!(k <= l);
     let p = y.len() / l;
     const BLOCK: usize = 4096;
-    let mut out = vec![0f64; BLOCK.min(p) * k];
+    let mut out = vec![T::from_f64(0.0); BLOCK.min(p) * k];
     for start in (0..p).step_by(BLOCK) {
         let end = (start + BLOCK).min(p);
         let out = &mut out[..(end - start) * k];
         out.par_chunks_mut(k * 256)
             .zip(y[start * l..end * l].par_chunks(l * 256))
             .for_each(|(ob, yb)| {
+                let mut acc = vec![0f64; k];
                 for (o, yr) in ob.chunks_exact_mut(k).zip(yb.chunks_exact(l)) {
-                    o.fill(0.0);
+                    acc.fill(0.0);
                     for (a, &ya) in yr.iter().enumerate() {
-                        for (x, &vv) in o.iter_mut().zip(&v[a * k..a * k + k]) {
-                            *x += ya * vv;
+                        for (x, &vv) in acc.iter_mut().zip(&v[a * k..a * k + k]) {
+                            *x += ya.to_f64() * vv;
                         }
+                    }
+                    for (o, &x) in o.iter_mut().zip(&acc) {
+                        *o = T::from_f64(x);
                     }
                 }
             });
@@ -358,7 +419,17 @@ fn rows_times_small_in_place(mut y: Vec<f64>, l: usize, v: &[f64], k: usize) -> 
     y
 }
 
-fn svd_core(a: &Csr<'_>, at: &Csr<'_>, k: usize, opts: &SvdOptions) -> Result<TruncatedSvd> {
+/// The truncated SVD `A ≈ L·diag(S)·R` of the sparse p × q `a` (with `at` =
+/// Aᵀ), its basis kept on the p side: returns (L in `left`'s layout, S, the
+/// right vectors in `right`'s layout).
+fn svd_core<T: Real>(
+    a: &Csr<'_>,
+    at: &Csr<'_>,
+    k: usize,
+    opts: &SvdOptions,
+    left: Layout,
+    right: Layout,
+) -> Result<(Vec<T>, Vec<f64>, Vec<T>)> {
     let (p, q) = (a.rows, a.cols);
     let l = (k + opts.n_oversamples).min(p.min(q));
     let n_iter = opts
@@ -390,42 +461,247 @@ fn svd_core(a: &Csr<'_>, at: &Csr<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
         sp_times(at, &y, l, &blocks_at, &mut qm);
         orthonormalize(&mut qm, l, 1, &mut part_q);
     }
-    // The f32 workspace is done with: free it before the f64 stage, whose
-    // p × l basis is the largest buffer of the whole SVD.
+    // The power iterations' workspace is done with: free it first.
     drop((y, part_p, part_q, blocks_a, blocks_at));
-    // The last products and the final basis in f64, so that U has columns
+    // The last product and the basis as T: in f64 the singular vectors are
     // orthonormal to f64 precision (LSI reports them).
-    let qm64: Vec<f64> = qm.iter().map(|&v| v as f64).collect();
+    let mut y: Vec<T> = sp_times_to(a, &qm, l); // p × l
     drop(qm);
-    let mut y = sp_times_f64(a, &qm64, l); // p × l
-    drop(qm64);
-    orthonormalize_f64(&mut y, l);
-    let bt = {
-        let bt64 = sp_times_f64(at, &y, l); // q × l = Bᵀ
-        Mat::from_fn(q, l, |i, j| bt64[i * l + j])
-    };
-    let svd = bt.thin_svd().map_err(|_| NmfError::SvdNoConvergence)?;
-    drop(bt);
-    // Bᵀ = Ub Σ Vbᵀ  ⇒  B = Vb Σ Ubᵀ: left vectors of B are Vb, right are Ub.
-    let (ub, vb, sv) = (svd.U(), svd.V(), svd.S());
-    let sv = sv.column_vector();
+    T::orthonormalize(&mut y, l);
+    // B = Yᵀ·A (l × q) is never stored: its rows Bᵀ[j] = Aᵀ[j]·Y are formed a
+    // chunk at a time, twice. First G = B·Bᵀ = Vb Λ Vbᵀ (l × l): B's left
+    // singular vectors are Vb and its singular values √Λ.
+    let g = projected_gram(at, &y, l);
+    let (lambda, vbm) = symmetric_eigen(g, l).ok_or(NmfError::SvdNoConvergence)?;
+    let vb = |row: usize, col: usize| vbm[row * l + col];
     let mut order: Vec<usize> = (0..l).collect();
-    order.sort_by(|&i, &j| sv[j].total_cmp(&sv[i]));
-    let order = &order[..k];
-    let mut vt = vec![0.0; k * q];
+    order.sort_by(|&i, &j| lambda[j].total_cmp(&lambda[i]));
+    order.truncate(k);
+    let lambda_max = lambda[order[0]].max(0.0);
     let mut s = vec![0.0; k];
-    let vsel: Vec<f64> = (0..l)
-        .flat_map(|a| order.iter().map(move |&o| (a, o)))
-        .map(|(a, o)| vb[(a, o)])
-        .collect(); // l × k, row-major
-    let u = rows_times_small_in_place(y, l, &vsel, k);
+    let mut vsel = vec![0.0; l * k]; // l × k, row-major
+    let mut vscaled = vec![0.0; l * k];
     for (c, &o) in order.iter().enumerate() {
-        s[c] = sv[o];
-        for j in 0..q {
-            vt[c * q + j] = ub[(j, o)];
+        // A singular value below √(1e-14)·σ₁ is below the Gram's precision:
+        // it is reported as 0, with a zero right vector.
+        let sigma = if lambda[o] > 1e-14 * lambda_max {
+            lambda[o].sqrt()
+        } else {
+            0.0
+        };
+        s[c] = sigma;
+        for a_ in 0..l {
+            vsel[a_ * k + c] = vb(a_, o);
+            if sigma > 0.0 {
+                vscaled[a_ * k + c] = vb(a_, o) / sigma;
+            }
         }
     }
-    Ok(TruncatedSvd { k, u, s, vt })
+    // Then the right singular vectors: A's on its q side are B's, Bᵀ·Vb/σ.
+    let right = project_rows(at, &y, l, &vscaled, k, right);
+    // The left ones, on A's p side: Y·Vb, written over Y.
+    let yv = rows_times_small_in_place(y, l, &vsel, k);
+    let left = match left {
+        Layout::RowsByK => yv,
+        Layout::KByRows => {
+            let p = yv.len() / k;
+            let mut out = vec![T::from_f64(0.0); k * p];
+            fill_k_by_rows(&mut out, k, p, |i, o, _| {
+                for (x, &v) in o.iter_mut().zip(&yv[i * k..i * k + k]) {
+                    *x = v.to_f64();
+                }
+            });
+            out
+        }
+    };
+    Ok((left, s, right))
+}
+
+/// Eigenvalues and eigenvectors (the columns of the row-major l × l matrix
+/// returned) of the symmetric row-major l × l `a`, by cyclic Jacobi
+/// rotations: small, accurate to f64 precision, deterministic, and with no
+/// workspace beyond the two l × l matrices (faer's dense eigensolver keeps a
+/// 4 MiB per-thread buffer alive for the thread's lifetime, which would count
+/// in every later fit's footprint). `None` if the sweeps do not converge.
+fn symmetric_eigen(mut a: Vec<f64>, l: usize) -> Option<(Vec<f64>, Vec<f64>)> {
+    let mut v = vec![0f64; l * l];
+    for i in 0..l {
+        v[i * l + i] = 1.0;
+    }
+    let norm2: f64 = a.iter().map(|x| x * x).sum();
+    for _sweep in 0..60 {
+        let off2: f64 = (0..l)
+            .flat_map(|i| (0..l).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * l + j] * a[i * l + j])
+            .sum();
+        if off2 <= 1e-30 * norm2 {
+            let lambda = (0..l).map(|i| a[i * l + i]).collect();
+            return Some((lambda, v));
+        }
+        for p in 0..l {
+            for q in p + 1..l {
+                let apq = a[p * l + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                // The rotation that zeroes a[p][q] (Golub & Van Loan 8.5.2).
+                let theta = (a[q * l + q] - a[p * l + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for r in 0..l {
+                    // Columns p and q of A, then rows p and q: A ← JᵀAJ.
+                    let (arp, arq) = (a[r * l + p], a[r * l + q]);
+                    a[r * l + p] = c * arp - s * arq;
+                    a[r * l + q] = s * arp + c * arq;
+                }
+                for r in 0..l {
+                    let (apr, aqr) = (a[p * l + r], a[q * l + r]);
+                    a[p * l + r] = c * apr - s * aqr;
+                    a[q * l + r] = s * apr + c * aqr;
+                }
+                for r in 0..l {
+                    let (vrp, vrq) = (v[r * l + p], v[r * l + q]);
+                    v[r * l + p] = c * vrp - s * vrq;
+                    v[r * l + q] = s * vrp + c * vrq;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `o = row · V` for the l-vector `row` and the row-major l × k `v`.
+fn small_row_times(row: &[f64], v: &[f64], k: usize, o: &mut [f64]) {
+    o.fill(0.0);
+    for (a, &ra) in row.iter().enumerate() {
+        for (x, &vv) in o.iter_mut().zip(&v[a * k..a * k + k]) {
+            *x += ra * vv;
+        }
+    }
+}
+
+/// `b = Aᵀ[j] · Y`: row `j` of `at` (q × p, sparse) times the row-major
+/// p × l `y`, in f64.
+fn projected_row<T: Real>(at: &Csr<'_>, y: &[T], l: usize, j: usize, b: &mut [f64]) {
+    b.fill(0.0);
+    let (cols, vals) = at.row(j);
+    for (&c, &v) in cols.iter().zip(vals) {
+        let r = &y[c as usize * l..c as usize * l + l];
+        for (x, &yv) in b.iter_mut().zip(r) {
+            *x += v as f64 * yv.to_f64();
+        }
+    }
+}
+
+/// Rows per chunk of the streamed passes over the q rows of `at`: it
+/// depends on q only, so that sums over chunks, added in chunk order, do
+/// not depend on the thread count.
+fn chunk_rows(q: usize) -> usize {
+    q.div_ceil(64).max(1024)
+}
+
+/// `G = B·Bᵀ` (l × l, row-major) for `Bᵀ = Aᵀ·Y`, Bᵀ formed a row at a time.
+fn projected_gram<T: Real>(at: &Csr<'_>, y: &[T], l: usize) -> Vec<f64> {
+    let q = at.rows;
+    let rows = chunk_rows(q);
+    let partials: Vec<Vec<f64>> = (0..q.div_ceil(rows))
+        .into_par_iter()
+        .map(|chunk| {
+            let mut g = vec![0f64; l * l];
+            let mut b = vec![0f64; l];
+            for j in chunk * rows..((chunk + 1) * rows).min(q) {
+                projected_row(at, y, l, j, &mut b);
+                for (a, &ba) in b.iter().enumerate() {
+                    for (gv, &bb) in g[a * l + a..a * l + l].iter_mut().zip(&b[a..]) {
+                        *gv += ba * bb;
+                    }
+                }
+            }
+            g
+        })
+        .collect();
+    let mut g = vec![0f64; l * l];
+    for part in &partials {
+        for (o, &v) in g.iter_mut().zip(part) {
+            *o += v;
+        }
+    }
+    for a in 0..l {
+        for b in 0..a {
+            g[a * l + b] = g[b * l + a];
+        }
+    }
+    g
+}
+
+/// `Aᵀ·Y·V` (q × k) for the row-major l × k `v`, stored in `layout`, formed
+/// a row of `Aᵀ·Y` at a time.
+fn project_rows<T: Real>(
+    at: &Csr<'_>,
+    y: &[T],
+    l: usize,
+    v: &[f64],
+    k: usize,
+    layout: Layout,
+) -> Vec<T> {
+    let q = at.rows;
+    let mut out = vec![T::from_f64(0.0); q * k];
+    let row = |j: usize, o: &mut [f64], b: &mut Vec<f64>| {
+        b.resize(l, 0.0);
+        projected_row(at, y, l, j, b);
+        small_row_times(b, v, k, o);
+    };
+    match layout {
+        Layout::RowsByK => out
+            .par_chunks_mut(k * 256)
+            .enumerate()
+            .for_each(|(chunk, block)| {
+                let (mut b, mut o64) = (Vec::new(), vec![0f64; k]);
+                for (t, o) in block.chunks_exact_mut(k).enumerate() {
+                    row(chunk * 256 + t, &mut o64, &mut b);
+                    for (x, &v) in o.iter_mut().zip(&o64) {
+                        *x = T::from_f64(v);
+                    }
+                }
+            }),
+        Layout::KByRows => {
+            fill_k_by_rows(&mut out, k, q, row);
+        }
+    }
+    out
+}
+
+/// Fills the row-major k × len `out` column by column: `f(j, o, scratch)`
+/// writes the k values of column j into `o`. Columns are done in parallel
+/// chunks, each written back into its own piece of every row of `out`.
+fn fill_k_by_rows<T: Real, F>(out: &mut [T], k: usize, len: usize, f: F)
+where
+    F: Fn(usize, &mut [f64], &mut Vec<f64>) + Sync,
+{
+    const CHUNK: usize = 512;
+    let n_chunks = len.div_ceil(CHUNK);
+    // pieces[chunk][c] = row c of `out`, columns of that chunk.
+    let mut pieces: Vec<Vec<&mut [T]>> = (0..n_chunks).map(|_| Vec::with_capacity(k)).collect();
+    for row in out.chunks_exact_mut(len.max(1)).take(k) {
+        for (piece, chunk) in row.chunks_mut(CHUNK).zip(pieces.iter_mut()) {
+            chunk.push(piece);
+        }
+    }
+    pieces
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(chunk, mut rows)| {
+            let start = chunk * CHUNK;
+            let width = rows.first().map_or(0, |r| r.len());
+            let (mut o, mut scratch) = (vec![0f64; k], Vec::new());
+            for t in 0..width {
+                f(start + t, &mut o, &mut scratch);
+                for (row, &v) in rows.iter_mut().zip(&o) {
+                    row[t] = T::from_f64(v);
+                }
+            }
+        });
 }
 
 #[cfg(test)]
@@ -497,6 +773,105 @@ mod tests {
                 "column {c}: {}",
                 (err / norm).sqrt()
             );
+        }
+    }
+
+    #[test]
+    fn jacobi_eigen_diagonalizes_a_symmetric_matrix() {
+        let l = 9;
+        let b = matrix(l, l, 4);
+        // A = BᵀB + a repeated eigenvalue's worth of identity.
+        let mut a = vec![0f64; l * l];
+        for i in 0..l {
+            for j in 0..l {
+                a[i * l + j] = (0..l).map(|t| b[t * l + i] * b[t * l + j]).sum::<f64>();
+            }
+        }
+        let (lambda, v) = symmetric_eigen(a.clone(), l).unwrap();
+        for c in 0..l {
+            for r in 0..l {
+                // (A·v_c)[r] = λ_c v_c[r]
+                let av: f64 = (0..l).map(|t| a[r * l + t] * v[t * l + c]).sum();
+                assert!(
+                    (av - lambda[c] * v[r * l + c]).abs() < 1e-12,
+                    "A v - λ v at {r},{c}"
+                );
+            }
+            for d in 0..l {
+                let dot: f64 = (0..l).map(|t| v[t * l + c] * v[t * l + d]).sum();
+                assert!((dot - f64::from(u8::from(c == d))).abs() < 1e-13);
+            }
+        }
+    }
+
+    /// A sparse p × q matrix with about `density` of its entries non-zero.
+    fn sparse(p: usize, q: usize, density: f64, seed: u64) -> sprs::CsMatI<f32, u32, u64> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut tri = sprs::TriMatI::<f32, u32>::new((p, q));
+        for i in 0..p {
+            for j in 0..q {
+                if rng.random::<f64>() < density {
+                    tri.add_triplet(i, j, rng.random::<f32>());
+                }
+            }
+        }
+        tri.to_csr()
+    }
+
+    #[test]
+    fn streamed_svd_equals_a_dense_svd_when_the_sketch_spans_everything() {
+        // With l = min(n, m) the sketch spans the whole row space, so the
+        // randomized SVD is exact: it must equal a dense SVD of the same
+        // matrix, in both orientations.
+        for (n, m) in [(14, 40), (40, 14)] {
+            let x = sparse(n, m, 0.3, 5);
+            let xt: sprs::CsMatI<f32, u32, u64> = x.transpose_view().to_csr();
+            let (xv, xtv) = (x.view(), xt.view());
+            let (a, at) = (Csr::from_view(&xv), Csr::from_view(&xtv));
+            let k = 5;
+            let got = svd_pair::<f64>(&a, &at, k, &SvdOptions::default()).unwrap();
+            let dense = Mat::from_fn(n, m, |i, j| x.get(i, j).copied().unwrap_or(0.0) as f64);
+            let want = dense.thin_svd().unwrap();
+            let (wu, wv, ws) = (want.U(), want.V(), want.S().column_vector());
+            for c in 0..k {
+                assert!(
+                    (got.s[c] - ws[c]).abs() < 1e-10 * ws[0],
+                    "σ{c}: {} vs {}",
+                    got.s[c],
+                    ws[c]
+                );
+                // Same vectors up to sign (the singular values are distinct).
+                let sign = (0..n)
+                    .map(|i| got.u[i * k + c] * wu[(i, c)])
+                    .sum::<f64>()
+                    .signum();
+                for i in 0..n {
+                    assert!(
+                        (got.u[i * k + c] - sign * wu[(i, c)]).abs() < 1e-9,
+                        "U[{i}][{c}]"
+                    );
+                }
+                for j in 0..m {
+                    assert!(
+                        (got.vt[c * m + j] - sign * wv[(j, c)]).abs() < 1e-9,
+                        "Vt[{c}][{j}]"
+                    );
+                }
+            }
+            // The f32 form (basis and vectors in f32, sums in f64) agrees to
+            // f32 precision.
+            let single = svd_pair::<f32>(&a, &at, k, &SvdOptions::default()).unwrap();
+            for (g, w) in single.s.iter().zip(&got.s) {
+                assert!((g - w).abs() < 1e-6 * got.s[0], "σ: {g} vs {w}");
+            }
+            for (g, w) in single
+                .u
+                .iter()
+                .zip(&got.u)
+                .chain(single.vt.iter().zip(&got.vt))
+            {
+                assert!((*g as f64 - w).abs() < 1e-5, "{g} vs {w}");
+            }
         }
     }
 }
