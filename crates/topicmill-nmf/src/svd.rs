@@ -528,25 +528,26 @@ fn symmetric_eigen(mut a: Vec<f64>, l: usize) -> Option<(Vec<f64>, Vec<f64>)> {
     for i in 0..l {
         v[i * l + i] = 1.0;
     }
-    let norm2: f64 = a.iter().map(|x| x * x).sum();
     for _sweep in 0..60 {
-        let off2: f64 = (0..l)
-            .flat_map(|i| (0..l).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * l + j] * a[i * l + j])
-            .sum();
-        if off2 <= 1e-30 * norm2 {
-            let lambda = (0..l).map(|i| a[i * l + i]).collect();
-            return Some((lambda, v));
-        }
+        let mut rotated = false;
         for p in 0..l {
             for q in p + 1..l {
                 let apq = a[p * l + q];
-                if apq == 0.0 {
+                // Negligible beside both diagonal entries: adding it to
+                // either would not change it (the test of Numerical Recipes'
+                // `jacobi`), so the sweeps end once every pair passes it.
+                let (app, aqq) = (a[p * l + p].abs(), a[q * l + q].abs());
+                if apq == 0.0 || (app + 1e2 * apq.abs() == app && aqq + 1e2 * apq.abs() == aqq) {
                     continue;
                 }
+                rotated = true;
                 // The rotation that zeroes a[p][q] (Golub & Van Loan 8.5.2).
                 let theta = (a[q * l + q] - a[p * l + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta.abs() > 1e150 {
+                    0.5 / theta // θ² would overflow: t ≈ 1/(2θ)
+                } else {
+                    theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt())
+                };
                 let c = 1.0 / (t * t + 1.0).sqrt();
                 let s = t * c;
                 for r in 0..l {
@@ -565,7 +566,14 @@ fn symmetric_eigen(mut a: Vec<f64>, l: usize) -> Option<(Vec<f64>, Vec<f64>)> {
                     v[r * l + p] = c * vrp - s * vrq;
                     v[r * l + q] = s * vrp + c * vrq;
                 }
+                // Zero in exact arithmetic: rounding is not left behind.
+                a[p * l + q] = 0.0;
+                a[q * l + p] = 0.0;
             }
+        }
+        if !rotated {
+            let lambda = (0..l).map(|i| a[i * l + i]).collect();
+            return Some((lambda, v));
         }
     }
     None
@@ -780,26 +788,35 @@ mod tests {
     fn jacobi_eigen_diagonalizes_a_symmetric_matrix() {
         let l = 9;
         let b = matrix(l, l, 4);
-        // A = BᵀB + a repeated eigenvalue's worth of identity.
-        let mut a = vec![0f64; l * l];
-        for i in 0..l {
-            for j in 0..l {
-                a[i * l + j] = (0..l).map(|t| b[t * l + i] * b[t * l + j]).sum::<f64>();
-            }
-        }
-        let (lambda, v) = symmetric_eigen(a.clone(), l).unwrap();
-        for c in 0..l {
-            for r in 0..l {
-                // (A·v_c)[r] = λ_c v_c[r]
-                let av: f64 = (0..l).map(|t| a[r * l + t] * v[t * l + c]).sum();
-                assert!(
-                    (av - lambda[c] * v[r * l + c]).abs() < 1e-12,
-                    "A v - λ v at {r},{c}"
-                );
-            }
-            for d in 0..l {
-                let dot: f64 = (0..l).map(|t| v[t * l + c] * v[t * l + d]).sum();
-                assert!((dot - f64::from(u8::from(c == d))).abs() < 1e-13);
+        // BᵀB (full rank), a rank-one matrix (eight zero eigenvalues, one
+        // repeated), and a diagonal one with a 1e-12 spread of magnitudes.
+        let full: Vec<f64> = (0..l * l)
+            .map(|ij| (0..l).map(|t| b[t * l + ij / l] * b[t * l + ij % l]).sum())
+            .collect();
+        let rank_one: Vec<f64> = (0..l * l).map(|ij| b[ij / l] * b[ij % l]).collect();
+        let diagonal: Vec<f64> = (0..l * l)
+            .map(|ij| {
+                if ij / l == ij % l {
+                    10f64.powi(-((ij / l) as i32) * 3 / 2)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        for a in [full, rank_one, diagonal] {
+            let scale = a.iter().fold(0f64, |m, x| m.max(x.abs()));
+            let (lambda, v) = symmetric_eigen(a.clone(), l).unwrap();
+            for c in 0..l {
+                for r in 0..l {
+                    // (A·v_c)[r] = λ_c v_c[r]
+                    let av: f64 = (0..l).map(|t| a[r * l + t] * v[t * l + c]).sum();
+                    let err = (av - lambda[c] * v[r * l + c]).abs();
+                    assert!(err < 1e-13 * scale, "A v - λ v at {r},{c}: {err}");
+                }
+                for d in 0..l {
+                    let dot: f64 = (0..l).map(|t| v[t * l + c] * v[t * l + d]).sum();
+                    assert!((dot - f64::from(u8::from(c == d))).abs() < 1e-13);
+                }
             }
         }
     }
