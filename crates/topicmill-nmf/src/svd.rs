@@ -61,6 +61,10 @@ pub(crate) trait Real: Copy + Send + Sync + 'static {
     /// Orthonormalizes the columns of the row-major p × l `y` in place, to
     /// the type's precision (Cholesky QR twice, Gram sums in f64).
     fn orthonormalize(y: &mut [Self], l: usize);
+    /// `y` itself when `Self` is f32: the f32 path runs the AVX2 kernels.
+    fn as_f32(y: &[Self]) -> Option<&[f32]>;
+    /// [`Real::as_f32`], mutable.
+    fn as_f32_mut(y: &mut [Self]) -> Option<&mut [f32]>;
 }
 
 impl Real for f64 {
@@ -72,6 +76,12 @@ impl Real for f64 {
     }
     fn orthonormalize(y: &mut [Self], l: usize) {
         orthonormalize_f64(y, l);
+    }
+    fn as_f32(_: &[Self]) -> Option<&[f32]> {
+        None
+    }
+    fn as_f32_mut(_: &mut [Self]) -> Option<&mut [f32]> {
+        None
     }
 }
 
@@ -85,6 +95,12 @@ impl Real for f32 {
     fn orthonormalize(y: &mut [Self], l: usize) {
         let mut partials = vec![0f64; kernel::gram_partials_len(y.len() / l, l)];
         orthonormalize(y, l, 2, &mut partials);
+    }
+    fn as_f32(y: &[Self]) -> Option<&[f32]> {
+        Some(y)
+    }
+    fn as_f32_mut(y: &mut [Self]) -> Option<&mut [f32]> {
+        Some(y)
     }
 }
 
@@ -198,6 +214,11 @@ fn sp_times(a: &Csr<'_>, b: &[f32], l: usize, blocks: &Blocks, out: &mut [f32]) 
 /// products and sums in f64, each row stored as `T`.
 fn sp_times_to<T: Real>(a: &Csr<'_>, b: &[f32], l: usize) -> Vec<T> {
     let mut out = vec![T::from_f64(0.0); a.rows * l];
+    if let Some(out32) = T::as_f32_mut(&mut out) {
+        // f32: the AVX2 product kernel (f32 sums, as in the power iterations).
+        kernel::spmm(a, b, l, &Blocks::new(a, l), out32);
+        return out;
+    }
     out.par_chunks_mut(l * 256)
         .enumerate()
         .for_each(|(chunk, rows)| {
@@ -468,10 +489,25 @@ fn svd_core<T: Real>(
     let mut y: Vec<T> = sp_times_to(a, &qm, l); // p × l
     drop(qm);
     T::orthonormalize(&mut y, l);
-    // B = Yᵀ·A (l × q) is never stored: its rows Bᵀ[j] = Aᵀ[j]·Y are formed a
-    // chunk at a time, twice. First G = B·Bᵀ = Vb Λ Vbᵀ (l × l): B's left
-    // singular vectors are Vb and its singular values √Λ.
-    let g = projected_gram(at, &y, l);
+    // G = B·Bᵀ = Vb Λ Vbᵀ (l × l) for B = Yᵀ·A: B's left singular vectors are
+    // Vb and its singular values √Λ. In f64, B is never stored: its rows
+    // Bᵀ[j] = Aᵀ[j]·Y are formed a chunk at a time, twice (here and for the
+    // right vectors). In f32, Bᵀ (q × l, the shorter side) is formed once by
+    // the AVX2 product kernel, and its Gram by the Gram kernel.
+    let bt32 = T::as_f32(&y).map(|y32| {
+        let mut bt = vec![0f32; q * l];
+        kernel::spmm(at, y32, l, &Blocks::new(at, l), &mut bt);
+        bt
+    });
+    let g = match &bt32 {
+        Some(bt) => {
+            let mut g = vec![0f64; l * l];
+            let mut partials = vec![0f64; kernel::gram_partials_len(q, l)];
+            kernel::gram(bt, l, &mut partials, &mut g);
+            g
+        }
+        None => projected_gram(at, &y, l),
+    };
     let (lambda, vbm) = symmetric_eigen(g, l).ok_or(NmfError::SvdNoConvergence)?;
     let vb = |row: usize, col: usize| vbm[row * l + col];
     let mut order: Vec<usize> = (0..l).collect();
@@ -498,7 +534,10 @@ fn svd_core<T: Real>(
         }
     }
     // Then the right singular vectors: A's on its q side are B's, Bᵀ·Vb/σ.
-    let right = project_rows(at, &y, l, &vscaled, k, right);
+    let right = match bt32 {
+        Some(bt) => stored_rows_times(&bt, l, &vscaled, k, right),
+        None => project_rows(at, &y, l, &vscaled, k, right),
+    };
     // The left ones, on A's p side: Y·Vb, written over Y.
     let yv = rows_times_small_in_place(y, l, &vsel, k);
     let left = match left {
@@ -661,23 +700,48 @@ fn project_rows<T: Real>(
         small_row_times(b, v, k, o);
     };
     match layout {
-        Layout::RowsByK => out
-            .par_chunks_mut(k * 256)
-            .enumerate()
-            .for_each(|(chunk, block)| {
-                let (mut b, mut o64) = (Vec::new(), vec![0f64; k]);
-                for (t, o) in block.chunks_exact_mut(k).enumerate() {
-                    row(chunk * 256 + t, &mut o64, &mut b);
-                    for (x, &v) in o.iter_mut().zip(&o64) {
-                        *x = T::from_f64(v);
-                    }
-                }
-            }),
+        Layout::RowsByK => fill_rows_by_k(&mut out, k, row),
         Layout::KByRows => {
             fill_k_by_rows(&mut out, k, q, row);
         }
     }
     out
+}
+
+/// `Bᵀ·V` (q × k) for the stored row-major f32 q × l `bt` and the row-major
+/// l × k `v`, stored in `layout`.
+fn stored_rows_times<T: Real>(bt: &[f32], l: usize, v: &[f64], k: usize, layout: Layout) -> Vec<T> {
+    let q = bt.len() / l;
+    let mut out = vec![T::from_f64(0.0); q * k];
+    let row = |j: usize, o: &mut [f64], b: &mut Vec<f64>| {
+        b.clear();
+        b.extend(bt[j * l..j * l + l].iter().map(|&x| x as f64));
+        small_row_times(b, v, k, o);
+    };
+    match layout {
+        Layout::RowsByK => fill_rows_by_k(&mut out, k, row),
+        Layout::KByRows => fill_k_by_rows(&mut out, k, q, row),
+    }
+    out
+}
+
+/// Fills the row-major len × k `out` row by row: `f(j, o, scratch)` writes
+/// the k values of row j into `o`. Rows are done in parallel chunks.
+fn fill_rows_by_k<T: Real, F>(out: &mut [T], k: usize, f: F)
+where
+    F: Fn(usize, &mut [f64], &mut Vec<f64>) + Sync,
+{
+    out.par_chunks_mut(k * 256)
+        .enumerate()
+        .for_each(|(chunk, block)| {
+            let (mut o64, mut scratch) = (vec![0f64; k], Vec::new());
+            for (t, o) in block.chunks_exact_mut(k).enumerate() {
+                f(chunk * 256 + t, &mut o64, &mut scratch);
+                for (x, &v) in o.iter_mut().zip(&o64) {
+                    *x = T::from_f64(v);
+                }
+            }
+        });
 }
 
 /// Fills the row-major k × len `out` column by column: `f(j, o, scratch)`
