@@ -507,6 +507,40 @@ pub(crate) fn hals_row_k<const K: usize>(f: &mut [f32], n: &[f32], s: &[f32], kk
     }
 }
 
+/// [`hals_row_k`] on `R` rows at once (`f`: R rows × k, `n` likewise), their
+/// coordinate updates interleaved: each row's sweep is a chain of dependent
+/// steps (a division among them), and independent chains keep the core busy
+/// where one waits. Every operation of a row is the one of [`hals_row_k`] in
+/// the same order, so the results are bitwise the same.
+#[inline(always)]
+fn hals_rows_k<const K: usize, const R: usize>(f: &mut [f32], n: &[f32], s: &[f32], reg: Reg) {
+    debug_assert!(K > 0 && f.len() == R * K && n.len() == R * K);
+    let mut r = [[0f32; K]; R];
+    for (q, rq) in r.iter_mut().enumerate() {
+        row_times_gram_k::<K>(&f[q * K..q * K + K], s, K, rq);
+    }
+    for t in 0..K {
+        let hess = s[t * K + t] + reg.l2;
+        if hess == 0.0 {
+            continue;
+        }
+        let mut d = [0f32; R];
+        for q in 0..R {
+            let ft = f[q * K + t];
+            let grad = r[q][t] + reg.l2 * ft - (n[q * K + t] - reg.l1);
+            let new = flush((ft - grad / hess).max(0.0));
+            d[q] = new - ft;
+            f[q * K + t] = new;
+        }
+        let st: &[f32; K] = s[t * K..t * K + K].try_into().expect("K values");
+        for (rq, &dq) in r.iter_mut().zip(&d) {
+            for b in 0..K {
+                rq[b] += dq * st[b];
+            }
+        }
+    }
+}
+
 /// [`hals_row_k`] for a run-time k.
 #[inline(always)]
 pub(crate) fn hals_row(f: &mut [f32], n: &[f32], s: &[f32], k: usize, reg: Reg) {
@@ -570,6 +604,9 @@ impl Side {
     }
 }
 
+/// Rows per interleaved HALS sweep (see `hals_rows_k`).
+const HALS_ROWS: usize = 4;
+
 /// One block of the Frobenius half-step (see [`update_frob`]); with `a`
 /// `None` the block's rows of N are given in `nb` (see [`apply_rule`]).
 #[inline(always)]
@@ -595,7 +632,28 @@ fn frob_block<const K: usize>(
         &mut heap[..]
     };
     let mut acc = 0f64;
-    for (local, i) in r.clone().enumerate() {
+    let mut rows = r.clone().enumerate();
+    if K > 0 && rule == Rule::Hals {
+        // HALS_ROWS rows at a time (see `hals_rows_k`); the rest one by one.
+        while rows.len() >= HALS_ROWS {
+            let l0 = rows.next().map(|(l, _)| l).unwrap_or_default();
+            let first = r.start + l0;
+            rows.nth(HALS_ROWS - 2);
+            let span = l0 * k..(l0 + HALS_ROWS) * k;
+            let (fq, nq) = (&mut fb[span.clone()], &mut nb[span]);
+            if let Some(a) = a {
+                for (i, nr) in (first..first + HALS_ROWS).zip(nq.chunks_exact_mut(k)) {
+                    let (cols, vals) = a.row(i);
+                    sparse_row_times_k::<K>(cols, vals, g, k, nr);
+                }
+            }
+            hals_rows_k::<K, HALS_ROWS>(fq, nq, s32, reg);
+            for (fr, nr) in fq.chunks_exact(k).zip(nq.chunks_exact(k)) {
+                acc += dot_k::<K>(fr, nr, k) as f64;
+            }
+        }
+    }
+    for (local, i) in rows {
         let fr = &mut fb[local * k..(local + 1) * k];
         let nr = &mut nb[local * k..(local + 1) * k];
         if let Some(a) = a {
@@ -846,4 +904,48 @@ pub(crate) fn kl_loss(
     let sh = col_sums(ht, k);
     let sum_wh: f64 = sw.iter().zip(&sh).map(|(a, b)| a * b).sum();
     (xlogx - x.sum() + sum_wh).max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interleaved_hals_rows_equal_one_row_at_a_time_bitwise() {
+        const K: usize = 20;
+        // Deterministic pseudo-random values; some factor entries 0, so that
+        // the max(0, ·) clamp and the flush are exercised too.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let g: Vec<f32> = (0..K * 30).map(|_| next()).collect();
+        // S = GᵀG (symmetric, positive diagonal).
+        let mut s = vec![0f32; K * K];
+        for row in g.chunks_exact(K) {
+            for a in 0..K {
+                for b in 0..K {
+                    s[a * K + b] += row[a] * row[b];
+                }
+            }
+        }
+        for reg in [Reg { l1: 0.0, l2: 0.0 }, Reg { l1: 0.05, l2: 0.3 }] {
+            let f: Vec<f32> = (0..HALS_ROWS * K)
+                .map(|i| if i % 7 == 0 { 0.0 } else { next() })
+                .collect();
+            let n: Vec<f32> = (0..HALS_ROWS * K).map(|_| 4.0 * next()).collect();
+            let mut together = f.clone();
+            hals_rows_k::<K, HALS_ROWS>(&mut together, &n, &s, reg);
+            let mut alone = f.clone();
+            for (fr, nr) in alone.chunks_exact_mut(K).zip(n.chunks_exact(K)) {
+                hals_row_k::<K>(fr, nr, &s, K, reg);
+            }
+            assert_ne!(together, f, "the sweep moved something");
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&together), bits(&alone));
+        }
+    }
 }
