@@ -632,17 +632,15 @@ fn frob_block<const K: usize>(
         &mut heap[..]
     };
     let mut acc = 0f64;
-    let mut rows = r.clone().enumerate();
+    // Rows of the block done so far (by the interleaved HALS sweep).
+    let mut done = 0;
     if K > 0 && rule == Rule::Hals {
         // HALS_ROWS rows at a time (see `hals_rows_k`); the rest one by one.
-        while rows.len() >= HALS_ROWS {
-            let l0 = rows.next().map(|(l, _)| l).unwrap_or_default();
-            let first = r.start + l0;
-            rows.nth(HALS_ROWS - 2);
-            let span = l0 * k..(l0 + HALS_ROWS) * k;
+        while r.len() - done >= HALS_ROWS {
+            let span = done * k..(done + HALS_ROWS) * k;
             let (fq, nq) = (&mut fb[span.clone()], &mut nb[span]);
             if let Some(a) = a {
-                for (i, nr) in (first..first + HALS_ROWS).zip(nq.chunks_exact_mut(k)) {
+                for (i, nr) in (r.start + done..).zip(nq.chunks_exact_mut(k)) {
                     let (cols, vals) = a.row(i);
                     sparse_row_times_k::<K>(cols, vals, g, k, nr);
                 }
@@ -651,9 +649,10 @@ fn frob_block<const K: usize>(
             for (fr, nr) in fq.chunks_exact(k).zip(nq.chunks_exact(k)) {
                 acc += dot_k::<K>(fr, nr, k) as f64;
             }
+            done += HALS_ROWS;
         }
     }
-    for (local, i) in rows {
+    for (local, i) in r.clone().enumerate().skip(done) {
         let fr = &mut fb[local * k..(local + 1) * k];
         let nr = &mut nb[local * k..(local + 1) * k];
         if let Some(a) = a {
