@@ -1,8 +1,10 @@
 //! Randomized truncated SVD of a sparse matrix (Halko, Martinsson & Tropp
 //! 2011), shaped like scikit-learn's `randomized_svd`: a Gaussian sketch
 //! with `n_oversamples` extra columns, power iterations with QR
-//! re-orthonormalization, then a dense SVD of the small projected matrix.
-//! X stays sparse: only the products X·Ω and Xᵀ·Q are formed.
+//! re-orthonormalization, then the SVD of the small projected matrix
+//! B = QᵀX, taken from the eigendecomposition of its l × l Gram B·Bᵀ (B itself
+//! is never stored). X stays sparse: only the products X·Ω and Xᵀ·Q are
+//! formed.
 
 use faer::Mat;
 use rand::rngs::Xoshiro256PlusPlus;
