@@ -2,12 +2,11 @@
 //!
 //! `fit_distributed` (feature `mpi`, see below) runs MU or HALS (Frobenius
 //! loss) on a corpus directory with the documents split among the ranks of a
-//! communicator
-//! ([`row_partition`]: row blocks balanced by non-zeros). Every rank maps the
-//! same matrix file and reads only its rows; it builds the transpose of its
-//! own block. Per iteration the ranks exchange O(m·k) values (a
-//! reduce-scatter of WᵀX by term blocks, then an all-gather of Hᵀ) and a few
-//! k × k Grams, whatever the number of documents. Rank 0 gets the model.
+//! communicator ([`row_partition`]: row blocks balanced by non-zeros). Every
+//! rank maps the same matrix file and reads only its rows; it builds the
+//! transpose of its own block. Per iteration the ranks exchange O(m·k) values
+//! (a reduce-scatter of WᵀX by term blocks, then an all-gather of Hᵀ) and a
+//! few k × k Grams, whatever the number of documents. Rank 0 gets the model.
 //! Checkpoints (`DistOptions`) make a killed job resumable.
 //!
 //! # Same answer as one process
