@@ -489,29 +489,14 @@ pub(crate) fn hals_row_k<const K: usize>(f: &mut [f32], n: &[f32], s: &[f32], kk
     if K == 0 {
         return hals_row(f, n, s, kk, reg);
     }
-    let mut r = [0f32; K];
-    row_times_gram_k::<K>(f, s, K, &mut r);
-    for t in 0..K {
-        let hess = s[t * K + t] + reg.l2;
-        if hess == 0.0 {
-            continue;
-        }
-        let grad = r[t] + reg.l2 * f[t] - (n[t] - reg.l1);
-        let new = flush((f[t] - grad / hess).max(0.0));
-        let d = new - f[t];
-        f[t] = new;
-        let st: &[f32; K] = s[t * K..t * K + K].try_into().expect("K values");
-        for b in 0..K {
-            r[b] += d * st[b];
-        }
-    }
+    hals_rows_k::<K, 1>(f, n, s, reg);
 }
 
-/// [`hals_row_k`] on `R` rows at once (`f`: R rows × k, `n` likewise), their
-/// coordinate updates interleaved: each row's sweep is a chain of dependent
-/// steps (a division among them), and independent chains keep the core busy
-/// where one waits. Every operation of a row is the one of [`hals_row_k`] in
-/// the same order, so the results are bitwise the same.
+/// The sweep of [`hals_row_k`] on `R` rows at once (`f`: R rows × K, `n`
+/// likewise), their coordinate updates interleaved: each row's sweep is a
+/// chain of dependent steps (a division among them), and independent chains
+/// keep the core busy where one waits. A row's operations and their order do
+/// not depend on R, so any R gives the results of R = 1 bitwise.
 #[inline(always)]
 fn hals_rows_k<const K: usize, const R: usize>(f: &mut [f32], n: &[f32], s: &[f32], reg: Reg) {
     debug_assert!(K > 0 && f.len() == R * K && n.len() == R * K);
