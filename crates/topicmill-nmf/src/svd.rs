@@ -212,33 +212,15 @@ fn sp_times(a: &Csr<'_>, b: &[f32], l: usize, blocks: &Blocks, out: &mut [f32]) 
     kernel::spmm(a, b, l, blocks, out);
 }
 
-/// `A · B` for the row-major f32 B (q × l), rows in parallel chunks:
-/// products and sums in f64, each row stored as `T`.
-fn sp_times_to<T: Real>(a: &Csr<'_>, b: &[f32], l: usize) -> Vec<T> {
+/// `A · B` for the row-major f32 B (q × l), each row stored as `T`: in f32
+/// by the AVX2 product kernel (f32 sums, as in the power iterations), in f64
+/// a row at a time with f64 sums.
+fn sp_times_to<T: Real>(a: &Csr<'_>, b: &[f32], l: usize, blocks: &Blocks) -> Vec<T> {
     let mut out = vec![T::from_f64(0.0); a.rows * l];
-    if let Some(out32) = T::as_f32_mut(&mut out) {
-        // f32: the AVX2 product kernel (f32 sums, as in the power iterations).
-        kernel::spmm(a, b, l, &Blocks::new(a, l), out32);
-        return out;
+    match T::as_f32_mut(&mut out) {
+        Some(out32) => kernel::spmm(a, b, l, blocks, out32),
+        None => fill_rows_by_k(&mut out, l, |i, o, _| sparse_row_times(a, b, l, i, o)),
     }
-    out.par_chunks_mut(l * 256)
-        .enumerate()
-        .for_each(|(chunk, rows)| {
-            let mut acc = vec![0f64; l];
-            for (local, o) in rows.chunks_exact_mut(l).enumerate() {
-                acc.fill(0.0);
-                let (cols, vals) = a.row(chunk * 256 + local);
-                for (&c, &v) in cols.iter().zip(vals) {
-                    let r = &b[c as usize * l..c as usize * l + l];
-                    for (x, &y) in acc.iter_mut().zip(r) {
-                        *x += v as f64 * y as f64;
-                    }
-                }
-                for (o, &x) in o.iter_mut().zip(&acc) {
-                    *o = T::from_f64(x);
-                }
-            }
-        });
     out
 }
 
@@ -370,20 +352,32 @@ fn orthonormalize_f64(y: &mut [f64], l: usize) {
     }
 }
 
-/// `YᵀY` for the row-major f64 p × l `y`: partial Grams over fixed chunks of
-/// rows (their number depends on p only), summed in order, so that the result
-/// does not depend on the thread count.
+/// `YᵀY` for the row-major f64 p × l `y`.
 fn gram_f64(y: &[f64], l: usize) -> Vec<f64> {
-    let p = y.len() / l.max(1);
-    let chunk_rows = p.div_ceil(64).max(1024);
-    let partials: Vec<Vec<f64>> = y
-        .par_chunks(chunk_rows * l)
-        .map(|rows| {
+    rows_gram(y.len() / l.max(1), l, |i, row| {
+        row.copy_from_slice(&y[i * l..i * l + l])
+    })
+}
+
+/// `Σ_j b_j b_jᵀ` (l × l, row-major) over the `len` rows `b_j` that
+/// `row(j, b)` writes into `b`: partial Grams over fixed chunks of rows
+/// (their number depends on `len` only), summed in order, so that the result
+/// does not depend on the thread count.
+fn rows_gram<F>(len: usize, l: usize, row: F) -> Vec<f64>
+where
+    F: Fn(usize, &mut [f64]) + Sync,
+{
+    let rows = len.div_ceil(64).max(1024);
+    let partials: Vec<Vec<f64>> = (0..len.div_ceil(rows))
+        .into_par_iter()
+        .map(|chunk| {
             let mut g = vec![0f64; l * l];
-            for row in rows.chunks_exact(l) {
-                for (a, &ya) in row.iter().enumerate() {
-                    for (gv, &yb) in g[a * l + a..a * l + l].iter_mut().zip(&row[a..]) {
-                        *gv += ya * yb;
+            let mut b = vec![0f64; l];
+            for j in chunk * rows..((chunk + 1) * rows).min(len) {
+                row(j, &mut b);
+                for (a, &ba) in b.iter().enumerate() {
+                    for (gv, &bb) in g[a * l + a..a * l + l].iter_mut().zip(&b[a..]) {
+                        *gv += ba * bb;
                     }
                 }
             }
@@ -485,20 +479,20 @@ fn svd_core<T: Real>(
         orthonormalize(&mut qm, l, 1, &mut part_q);
     }
     // The power iterations' workspace is done with: free it first.
-    drop((y, part_p, part_q, blocks_a, blocks_at));
+    drop((y, part_p, part_q));
     // The last product and the basis as T: in f64 the singular vectors are
     // orthonormal to f64 precision (LSI reports them).
-    let mut y: Vec<T> = sp_times_to(a, &qm, l); // p × l
+    let mut y: Vec<T> = sp_times_to(a, &qm, l, &blocks_a); // p × l
     drop(qm);
     T::orthonormalize(&mut y, l);
     // G = B·Bᵀ = Vb Λ Vbᵀ (l × l) for B = Yᵀ·A: B's left singular vectors are
     // Vb and its singular values √Λ. In f64, B is never stored: its rows
-    // Bᵀ[j] = Aᵀ[j]·Y are formed a chunk at a time, twice (here and for the
+    // Bᵀ[j] = Aᵀ[j]·Y are formed a row at a time, twice (here and for the
     // right vectors). In f32, Bᵀ (q × l, the shorter side) is formed once by
     // the AVX2 product kernel, and its Gram by the Gram kernel.
     let bt32 = T::as_f32(&y).map(|y32| {
         let mut bt = vec![0f32; q * l];
-        kernel::spmm(at, y32, l, &Blocks::new(at, l), &mut bt);
+        kernel::spmm(at, y32, l, &blocks_at, &mut bt);
         bt
     });
     let g = match &bt32 {
@@ -508,7 +502,7 @@ fn svd_core<T: Real>(
             kernel::gram(bt, l, &mut partials, &mut g);
             g
         }
-        None => projected_gram(at, &y, l),
+        None => rows_gram(q, l, |j, b| sparse_row_times(at, &y, l, j, b)),
     };
     let (lambda, vbm) = symmetric_eigen(g, l).ok_or(NmfError::SvdNoConvergence)?;
     let vb = |row: usize, col: usize| vbm[row * l + col];
@@ -537,8 +531,14 @@ fn svd_core<T: Real>(
     }
     // Then the right singular vectors: A's on its q side are B's, Bᵀ·Vb/σ.
     let right = match bt32 {
-        Some(bt) => stored_rows_times(&bt, l, &vscaled, k, right),
-        None => project_rows(at, &y, l, &vscaled, k, right),
+        Some(bt) => rows_times_v(q, l, &vscaled, k, right, |j, b| {
+            for (x, &v) in b.iter_mut().zip(&bt[j * l..j * l + l]) {
+                *x = v as f64;
+            }
+        }),
+        None => rows_times_v(q, l, &vscaled, k, right, |j, b| {
+            sparse_row_times(at, &y, l, j, b)
+        }),
     };
     // The left ones, on A's p side: Y·Vb, written over Y.
     let yv = rows_times_small_in_place(y, l, &vsel, k);
@@ -630,11 +630,11 @@ fn small_row_times(row: &[f64], v: &[f64], k: usize, o: &mut [f64]) {
     }
 }
 
-/// `b = Aᵀ[j] · Y`: row `j` of `at` (q × p, sparse) times the row-major
-/// p × l `y`, in f64.
-fn projected_row<T: Real>(at: &Csr<'_>, y: &[T], l: usize, j: usize, b: &mut [f64]) {
+/// `b = A[j] · Y`: row `j` of the sparse `a` times the row-major dense
+/// (a.cols × l) `y`, products and sums in f64.
+fn sparse_row_times<T: Real>(a: &Csr<'_>, y: &[T], l: usize, j: usize, b: &mut [f64]) {
     b.fill(0.0);
-    let (cols, vals) = at.row(j);
+    let (cols, vals) = a.row(j);
     for (&c, &v) in cols.iter().zip(vals) {
         let r = &y[c as usize * l..c as usize * l + l];
         for (x, &yv) in b.iter_mut().zip(r) {
@@ -643,81 +643,17 @@ fn projected_row<T: Real>(at: &Csr<'_>, y: &[T], l: usize, j: usize, b: &mut [f6
     }
 }
 
-/// Rows per chunk of the streamed passes over the q rows of `at`: it
-/// depends on q only, so that sums over chunks, added in chunk order, do
-/// not depend on the thread count.
-fn chunk_rows(q: usize) -> usize {
-    q.div_ceil(64).max(1024)
-}
-
-/// `G = B·Bᵀ` (l × l, row-major) for `Bᵀ = Aᵀ·Y`, Bᵀ formed a row at a time.
-fn projected_gram<T: Real>(at: &Csr<'_>, y: &[T], l: usize) -> Vec<f64> {
-    let q = at.rows;
-    let rows = chunk_rows(q);
-    let partials: Vec<Vec<f64>> = (0..q.div_ceil(rows))
-        .into_par_iter()
-        .map(|chunk| {
-            let mut g = vec![0f64; l * l];
-            let mut b = vec![0f64; l];
-            for j in chunk * rows..((chunk + 1) * rows).min(q) {
-                projected_row(at, y, l, j, &mut b);
-                for (a, &ba) in b.iter().enumerate() {
-                    for (gv, &bb) in g[a * l + a..a * l + l].iter_mut().zip(&b[a..]) {
-                        *gv += ba * bb;
-                    }
-                }
-            }
-            g
-        })
-        .collect();
-    let mut g = vec![0f64; l * l];
-    for part in &partials {
-        for (o, &v) in g.iter_mut().zip(part) {
-            *o += v;
-        }
-    }
-    for a in 0..l {
-        for b in 0..a {
-            g[a * l + b] = g[b * l + a];
-        }
-    }
-    g
-}
-
-/// `Aᵀ·Y·V` (q × k) for the row-major l × k `v`, stored in `layout`, formed
-/// a row of `Aᵀ·Y` at a time.
-fn project_rows<T: Real>(
-    at: &Csr<'_>,
-    y: &[T],
-    l: usize,
-    v: &[f64],
-    k: usize,
-    layout: Layout,
-) -> Vec<T> {
-    let q = at.rows;
+/// `Bᵀ·V` (q × k) in `layout`, for the row-major l × k `v`, where `bt_row(j,
+/// b)` writes row j of the q × l Bᵀ into `b`: no row of Bᵀ is kept.
+fn rows_times_v<T, F>(q: usize, l: usize, v: &[f64], k: usize, layout: Layout, bt_row: F) -> Vec<T>
+where
+    T: Real,
+    F: Fn(usize, &mut [f64]) + Sync,
+{
     let mut out = vec![T::from_f64(0.0); q * k];
     let row = |j: usize, o: &mut [f64], b: &mut Vec<f64>| {
         b.resize(l, 0.0);
-        projected_row(at, y, l, j, b);
-        small_row_times(b, v, k, o);
-    };
-    match layout {
-        Layout::RowsByK => fill_rows_by_k(&mut out, k, row),
-        Layout::KByRows => {
-            fill_k_by_rows(&mut out, k, q, row);
-        }
-    }
-    out
-}
-
-/// `Bᵀ·V` (q × k) for the stored row-major f32 q × l `bt` and the row-major
-/// l × k `v`, stored in `layout`.
-fn stored_rows_times<T: Real>(bt: &[f32], l: usize, v: &[f64], k: usize, layout: Layout) -> Vec<T> {
-    let q = bt.len() / l;
-    let mut out = vec![T::from_f64(0.0); q * k];
-    let row = |j: usize, o: &mut [f64], b: &mut Vec<f64>| {
-        b.clear();
-        b.extend(bt[j * l..j * l + l].iter().map(|&x| x as f64));
+        bt_row(j, b);
         small_row_times(b, v, k, o);
     };
     match layout {
