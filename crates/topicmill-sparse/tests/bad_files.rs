@@ -70,6 +70,15 @@ fn open_patched(patch: impl FnOnce(&mut Vec<u8>)) -> (PathBuf, SparseError, temp
     (path, err, dir)
 }
 
+/// `err` is an invalid value of `kind` whose message names `path` and `place`.
+fn assert_invalid_value(err: &SparseError, kind: &str, path: &Path, place: &str) {
+    assert!(
+        matches!(err, SparseError::InvalidValue { kind: k, .. } if *k == kind),
+        "{err:?}"
+    );
+    assert_names(err, path, place);
+}
+
 fn assert_names(err: &SparseError, path: &Path, place: &str) {
     let msg = err.to_string();
     assert!(
@@ -312,12 +321,9 @@ fn nan_value() {
         put_f32(b, DATA + 8, f32::NAN); // row 1, column 1
         fix_checksum(b);
     });
-    assert!(
-        matches!(err, SparseError::InvalidValue { kind: "NaN", .. }),
-        "{err:?}"
-    );
-    assert_names(
+    assert_invalid_value(
         &err,
+        "NaN",
         &path,
         "section data, byte offset 200, row 1, column 1",
     );
@@ -329,18 +335,9 @@ fn infinite_value() {
         put_f32(b, DATA + 12, f32::INFINITY); // row 2, column 3
         fix_checksum(b);
     });
-    assert!(
-        matches!(
-            err,
-            SparseError::InvalidValue {
-                kind: "infinite",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert_names(
+    assert_invalid_value(
         &err,
+        "infinite",
         &path,
         "section data, byte offset 204, row 2, column 3",
     );
@@ -352,18 +349,9 @@ fn negative_value() {
         put_f32(b, DATA, -1.5); // row 0, column 0
         fix_checksum(b);
     });
-    assert!(
-        matches!(
-            err,
-            SparseError::InvalidValue {
-                kind: "negative",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert_names(
+    assert_invalid_value(
         &err,
+        "negative",
         &path,
         "section data, byte offset 192, row 0, column 0",
     );
@@ -656,18 +644,9 @@ fn a_bad_value_is_reported_for_its_block_only() {
     rows.check_values(0..1).unwrap();
     rows.check_values(2..3).unwrap();
     let err = rows.check_values(1..3).expect_err("row 1 holds -3");
-    assert!(
-        matches!(
-            err,
-            SparseError::InvalidValue {
-                kind: "negative",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert_names(
+    assert_invalid_value(
         &err,
+        "negative",
         &path,
         "section data, byte offset 200, row 1, column 1",
     );
