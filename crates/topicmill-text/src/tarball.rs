@@ -1,5 +1,5 @@
-//! A `.tar.gz` reader made for throughput: the whole compressed file is read
-//! at once, inflated straight into large blocks (zlib-rs's fast path, no
+//! A `.tar.gz` reader made for throughput: the whole compressed file is
+//! mapped, inflated straight into large blocks (zlib-rs's fast path, no
 //! intermediate buffer), and the tar entries are framed in place, so a file's
 //! bytes are a range of a block, never copied per entry.
 //!
@@ -50,7 +50,24 @@ pub(crate) fn for_each_block(
         path: path.to_owned(),
         message,
     };
-    let gz = std::fs::read(path).map_err(|e| TextError::io(path, e))?;
+    // Mapped, not read: no copy, and no fresh pages to fault in and zero.
+    // Whatever cannot be mapped (a pipe, a device) is read instead.
+    let file = std::fs::File::open(path).map_err(|e| TextError::io(path, e))?;
+    // SAFETY: the mapping is only read. As for every mapped input of
+    // topicmill, the file must not be truncated while it is being read.
+    let mapped = unsafe { memmap2::Mmap::map(&file) };
+    let read;
+    let gz: &[u8] = match &mapped {
+        Ok(map) => {
+            #[cfg(unix)]
+            let _ = map.advise(memmap2::Advice::Sequential);
+            map
+        }
+        Err(_) => {
+            read = std::fs::read(path).map_err(|e| TextError::io(path, e))?;
+            &read
+        }
+    };
     let mut at = 0usize; // in `gz`
     let mut tar = Framer::default();
     let mut block: Vec<u8> = buffer(BLOCK);
@@ -59,7 +76,7 @@ pub(crate) fn for_each_block(
     let mut members = 0;
     loop {
         // One gzip member.
-        at = skip_gzip_header(&gz, at).map_err(|m| bad(format!("byte {at}: {m}")))?;
+        at = skip_gzip_header(gz, at).map_err(|m| bad(format!("byte {at}: {m}")))?;
         members += 1;
         let mut inflate = Decompress::new(false);
         let mut crc = Crc::new();
