@@ -218,7 +218,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // Reading and vectorizing overlap: blocks are counted as they inflate.
         progress.set_message(format!("reading and vectorizing {}", args.path.display()));
         let (docs, model, matrix) = params
-            .fit_transform_20newsgroups(&args.path, &args.newsgroups())
+            .fit_transform_20newsgroups_without_texts(&args.path, &args.newsgroups())
             .with_context(|| format!("reading and vectorizing {}", args.path.display()))?;
         (docs, model, matrix, None)
     } else {

@@ -119,7 +119,7 @@ impl ReferenceMatrix {
     pub fn build(self, tarball: &Path) -> Result<topicmill_sparse::CsrMatrix, TextError> {
         Ok(self
             .params()
-            .fit_transform_20newsgroups(tarball, &self.options())?
+            .fit_transform_20newsgroups_without_texts(tarball, &self.options())?
             .2)
     }
 }
@@ -134,7 +134,7 @@ pub(crate) struct Post {
     group: String,
     number: u64,
     name: String,
-    text: String,
+    pub(crate) text: String,
     /// Where the post was read: its batch and its index in the batch.
     origin: (u32, u32),
 }
@@ -159,11 +159,12 @@ pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Doc
 pub(crate) type Loaded<T> = (Documents, Vec<(u32, u32)>, Vec<T>);
 
 /// [`load_20newsgroups`], also running `per_batch` on each batch of cleaned
-/// posts (in parallel, while the tarball is still being inflated).
+/// posts (in parallel, while the tarball is still being inflated). `per_batch`
+/// may take the posts' texts (the documents then have empty texts).
 pub(crate) fn load_20newsgroups_with<T: Send>(
     path: &Path,
     options: &NewsgroupsOptions,
-    per_batch: &(dyn Fn(&[Post]) -> T + Sync),
+    per_batch: &(dyn Fn(&mut [Post]) -> T + Sync),
 ) -> Result<Loaded<T>, TextError> {
     let wanted_split = |split: usize| match options.subset {
         Subset::All => true,
@@ -283,7 +284,7 @@ fn read_tarball<T: Send>(
     wanted_group: &(dyn Fn(&str) -> bool + Sync),
     groups_seen: &mut std::collections::BTreeSet<String>,
     remove: Remove,
-    per_batch: &(dyn Fn(&[Post]) -> T + Sync),
+    per_batch: &(dyn Fn(&mut [Post]) -> T + Sync),
 ) -> Result<(Vec<Post>, Vec<T>), TextError> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let (sender, receiver) = std::sync::mpsc::channel::<(u32, Vec<Post>, T)>();
@@ -324,7 +325,7 @@ fn read_tarball<T: Send>(
             let b = blocks;
             blocks += 1;
             let work = move || {
-                let posts: Vec<Post> = wanted
+                let mut posts: Vec<Post> = wanted
                     .into_iter()
                     .enumerate()
                     .map(|(i, (split, group, name, range))| {
@@ -334,7 +335,7 @@ fn read_tarball<T: Send>(
                     })
                     .collect();
                 spare.lock().expect("a pop does not panic").push(data);
-                let result = per_batch(&posts);
+                let result = per_batch(&mut posts);
                 // The receiver outlives the scope.
                 let _ = sender.send((b, posts, result));
             };

@@ -422,6 +422,28 @@ impl TfidfParams {
         path: &std::path::Path,
         options: &crate::NewsgroupsOptions,
     ) -> Result<(crate::Documents, TfidfModel, CsrMatrix), TextError> {
+        self.fit_transform_20newsgroups_texts(path, options, true)
+    }
+
+    /// [`fit_transform_20newsgroups`](Self::fit_transform_20newsgroups) for a
+    /// caller that needs the documents' ids and labels, not their texts: each
+    /// text is freed as soon as it is counted, and the documents' `texts` are
+    /// empty strings. Less memory (the 18,846 cleaned posts are about 28 MB),
+    /// and faster (that memory is not mapped afresh, page by page).
+    pub fn fit_transform_20newsgroups_without_texts(
+        &self,
+        path: &std::path::Path,
+        options: &crate::NewsgroupsOptions,
+    ) -> Result<(crate::Documents, TfidfModel, CsrMatrix), TextError> {
+        self.fit_transform_20newsgroups_texts(path, options, false)
+    }
+
+    fn fit_transform_20newsgroups_texts(
+        &self,
+        path: &std::path::Path,
+        options: &crate::NewsgroupsOptions,
+        keep_texts: bool,
+    ) -> Result<(crate::Documents, TfidfModel, CsrMatrix), TextError> {
         self.validate()?;
         let lowercase = self.lowercase;
         // Each block's terms are merged into one table as soon as the block
@@ -436,6 +458,11 @@ impl TfidfParams {
                 let remap = merged.lock().expect("a merge does not panic").add(&chunk);
                 let terms = std::mem::replace(&mut chunk.terms, Interner::with_capacity(0));
                 spare.lock().expect("a pop does not panic").push(terms);
+                if !keep_texts {
+                    // Freed while the tarball still inflates: the next
+                    // blocks' posts reuse the memory.
+                    posts.iter_mut().for_each(|p| p.text = String::new());
+                }
                 (chunk, remap)
             })?;
         if docs.is_empty() {
@@ -535,13 +562,32 @@ impl TfidfParams {
             }
         }
         let stats = TermStats { n_docs, terms };
-        let (model, kept) = self.model_from_stats(stats)?;
+        let (mut model, kept) = self.model_from_stats_unindexed(stats)?;
         // Column of each unique id in the final matrix, or MAX when dropped.
         let mut column = vec![u32::MAX; unique.len()];
         for (&u, &c) in stats_ids.iter().zip(&kept) {
             column[u as usize] = c;
         }
-        let rows: Vec<RowBlock> = chunks
+        // The model's term index (serial work) is built while the rows are.
+        let model_ref = &model;
+        let (rows, index) = rayon::join(
+            || self.rows_of_chunks(model_ref, chunks, remaps, &column),
+            || term_index(&model_ref.vocabulary),
+        );
+        model.index = index;
+        Ok((model, rows))
+    }
+
+    /// The rows of counted chunks: `remaps[c][local id]` is the unique id of a
+    /// chunk's term, `column[unique id]` its column or `u32::MAX` when pruned.
+    fn rows_of_chunks(
+        &self,
+        model: &TfidfModel,
+        chunks: &[ChunkCounts],
+        remaps: &[Vec<u32>],
+        column: &[u32],
+    ) -> Vec<RowBlock> {
+        chunks
             .par_iter()
             .zip(remaps)
             .map(|(chunk, remap)| {
@@ -567,14 +613,16 @@ impl TfidfParams {
                 }
                 block
             })
-            .collect();
-        Ok((model, rows))
+            .collect()
     }
 
     /// The fitted model for terms counted over a corpus: prunes by document
     /// frequency and `max_features`, computes idf. Also returns, for each term
-    /// of `stats`, its column or `u32::MAX` when pruned.
-    pub(crate) fn model_from_stats(
+    /// of `stats`, its column or `u32::MAX` when pruned. The model's term
+    /// index is left empty: the caller builds it with [`term_index`] (which
+    /// [`model_from_stats`](Self::model_from_stats) does), possibly while
+    /// doing other work.
+    pub(crate) fn model_from_stats_unindexed(
         &self,
         stats: TermStats<'_>,
     ) -> Result<(TfidfModel, Vec<u32>), TextError> {
@@ -623,21 +671,37 @@ impl TfidfParams {
                 .map(|&df| (n / (df as f64 + smooth)).ln() + 1.0)
                 .collect()
         });
-        let mut index = Interner::with_capacity(vocabulary.len());
-        for term in &vocabulary {
-            index.intern(term);
-        }
         Ok((
             TfidfModel {
                 params: self.clone(),
                 vocabulary,
-                index,
+                index: Interner::with_capacity(0),
                 idf,
                 n_docs,
             },
             kept,
         ))
     }
+
+    /// [`model_from_stats_unindexed`](Self::model_from_stats_unindexed) with
+    /// the model's term index built.
+    pub(crate) fn model_from_stats(
+        &self,
+        stats: TermStats<'_>,
+    ) -> Result<(TfidfModel, Vec<u32>), TextError> {
+        let (mut model, kept) = self.model_from_stats_unindexed(stats)?;
+        model.index = term_index(&model.vocabulary);
+        Ok((model, kept))
+    }
+}
+
+/// The look-up table of a model's vocabulary: term → column.
+fn term_index(vocabulary: &[String]) -> Interner {
+    let mut index = Interner::with_capacity(vocabulary.len());
+    for term in vocabulary {
+        index.intern(term);
+    }
+    index
 }
 
 /// Rows of a run of documents, in CSR parts.

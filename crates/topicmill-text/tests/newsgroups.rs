@@ -99,6 +99,24 @@ fn all_documents_stripped_english_min_df_2_one_and_two_threads() {
         assert_eq!(fused_model.idf(), model.idf());
         assert_eq!(fused_x, x);
     }
+    // Without the texts: the same ids, labels, model and matrix, and one
+    // empty text per document.
+    let (lean_docs, lean_model, lean_x) = params
+        .fit_transform_20newsgroups_without_texts(&tarball, &options)
+        .unwrap();
+    assert_eq!(lean_docs.ids, docs.ids);
+    assert_eq!(lean_docs.labels, docs.labels);
+    assert_eq!(lean_docs.len(), docs.len());
+    assert!(lean_docs.texts.iter().all(String::is_empty));
+    assert_eq!(lean_model.vocabulary(), model.vocabulary());
+    assert_eq!(lean_model.idf(), model.idf());
+    assert_eq!(lean_x, x);
+    // Its term index is built beside the rows: transforming fitted documents
+    // gives back their rows.
+    assert_eq!(
+        lean_model.transform(&docs.texts[..50]),
+        x.slice_outer(0..50).to_owned()
+    );
     let (_, no_stop) = TfidfParams::default()
         .min_df(DocFreq::Count(2))
         .fit_transform(&docs.texts)
