@@ -346,8 +346,19 @@ proptest! {
         prop_assume!(x.nnz() > 0 && k <= n.min(m));
         let model = Nmf::params(k).solver(Solver::Mu).init(Init::Random).seed(seed).max_iter(60).tol(0.0).fit(&x.view()).unwrap();
         let h = model.loss_history();
+        // The loss is evaluated from the trace identity ‖X‖² − 2⟨W, XH⟩ +
+        // ⟨WᵀW, HHᵀ⟩ with f32 factors and f32 products X·H: its absolute
+        // accuracy is a few f32 roundings of ‖X‖², whatever the loss. Where
+        // the fit explains nearly all of X (tiny matrices, k close to n) that
+        // noise is a visible fraction of the loss (seed 6941, 5 × 17, k = 4:
+        // the error "rose" by 4·10⁻⁵ of itself at iteration 43, 2·10⁻⁷ of
+        // ‖X‖²), so a rise is allowed up to 10⁻⁶·‖X‖².
+        let xnorm2: f64 = x.data().iter().map(|&v| v as f64 * v as f64).sum();
         for w in h.windows(2) {
-            prop_assert!(w[1].1 <= w[0].1 * (1.0 + 1e-5) + 1e-6, "error rose from {} to {} at {}", w[0].1, w[1].1, w[1].0);
+            prop_assert!(
+                w[1].1 * w[1].1 <= w[0].1 * w[0].1 + 1e-6 * xnorm2,
+                "error rose from {} to {} at {} (‖X‖² = {xnorm2})", w[0].1, w[1].1, w[1].0
+            );
         }
         prop_assert!(model.w().iter().chain(model.ht()).all(|v| v.is_finite() && *v >= 0.0));
     }
