@@ -94,7 +94,7 @@ pub fn fit<F>(
     callback: F,
 ) -> Result<(NmfModel, Vec<f64>)>
 where
-    F: FnMut(&Progress) -> ControlFlow<()>,
+    F: FnMut(&Progress) -> ControlFlow<()> + Send,
 {
     let (x, xt) = (corpus.matrix(), corpus.transpose());
     let (m_old, k) = (previous.vocabulary.len(), previous.model.k());

@@ -37,7 +37,9 @@ impl NmfParams {
 
     /// Fits X, using `xt` as Xᵀ in CSR when given (it is computed once
     /// otherwise), and calling `callback` after every iteration; the
-    /// callback returns `ControlFlow::Break(())` to stop early.
+    /// callback returns `ControlFlow::Break(())` to stop early. The fit runs
+    /// on a thread of rayon's pool (the calling thread when it is one of
+    /// them), and so does the callback.
     ///
     /// The returned model's W is `transform(X)` with the final H (see
     /// [`NmfModel::transform`]), so fitting and then transforming the same
@@ -49,7 +51,7 @@ impl NmfParams {
         callback: F,
     ) -> Result<NmfModel>
     where
-        F: FnMut(&Progress) -> ControlFlow<()>,
+        F: FnMut(&Progress) -> ControlFlow<()> + Send,
     {
         self.fit_impl(x, xt, None, callback)
     }
@@ -66,7 +68,7 @@ impl NmfParams {
         callback: F,
     ) -> Result<NmfModel>
     where
-        F: FnMut(&Progress) -> ControlFlow<()>,
+        F: FnMut(&Progress) -> ControlFlow<()> + Send,
     {
         let (n, m, k) = (x.rows(), x.cols(), self.k);
         if w0.len() != n * k || ht0.len() != m * k {
@@ -123,6 +125,25 @@ impl NmfParams {
     }
 
     fn fit_impl<F>(
+        &self,
+        x: &CsrView<'_>,
+        xt: Option<&CsrView<'_>>,
+        start_factors: Option<(Vec<f32>, Vec<f32>)>,
+        callback: F,
+    ) -> Result<NmfModel>
+    where
+        F: FnMut(&Progress) -> ControlFlow<()> + Send,
+    {
+        // A parallel loop started from outside rayon's pool hands its work
+        // to the pool and puts the caller to sleep until it is done: a
+        // wake-up and a context switch per loop, four loops per iteration.
+        // On the seed problem (2034 × 26576, k = 4) that was 15 % of the fit
+        // (116 → 98 ms for 200 MU iterations). On a worker of the pool the
+        // loops start in place.
+        rayon::scope(|_| self.fit_in_pool(x, xt, start_factors, callback))
+    }
+
+    fn fit_in_pool<F>(
         &self,
         x: &CsrView<'_>,
         xt: Option<&CsrView<'_>>,
