@@ -201,7 +201,7 @@ impl Interner {
             key,
             meta: ((bytes.len() as u64) << 32) | u64::from(id + 1),
         };
-        if self.ends.len() * 2 > self.slots.len() {
+        if self.ends.len() * 4 > self.slots.len() * 3 {
             self.grow();
         }
         id
@@ -214,7 +214,7 @@ impl Interner {
         (meta != 0).then(|| (meta as u32) - 1)
     }
 
-    /// Doubles the table (load factor at most one half).
+    /// Doubles the table (load factor at most three quarters).
     fn grow(&mut self) {
         let size = self.slots.len() * 2;
         self.shift -= 1;
