@@ -55,18 +55,10 @@ pub(crate) fn for_each_token(
         let class = CLASS[bytes[i] as usize];
         if class & WORD != 0 {
             let start = i;
-            let mut seen = class;
-            i += 1;
-            while i < n {
-                let c = CLASS[bytes[i] as usize];
-                if c & WORD == 0 {
-                    break;
-                }
-                seen |= c;
-                i += 1;
-            }
+            let (end, has_upper) = word_run(bytes, i + 1);
+            i = end;
             let run = &text[start..i];
-            let upper = lowercase && seen & UPPER != 0;
+            let upper = lowercase && (has_upper || class & UPPER != 0);
             if chars == 0 && (i == n || CLASS[bytes[i] as usize] & HIGH == 0) {
                 // The whole token is this ASCII run: no copy unless it
                 // has upper case to lower.
@@ -90,10 +82,7 @@ pub(crate) fn for_each_token(
             chars += run.len();
         } else if class & HIGH == 0 {
             flush(buf, &mut chars, &mut emit);
-            i += 1;
-            while i < n && CLASS[bytes[i] as usize] == 0 {
-                i += 1;
-            }
+            i = skip_separators(bytes, i + 1);
         } else {
             let c = text[i..]
                 .chars()
@@ -124,6 +113,102 @@ pub(crate) fn for_each_token(
         }
     }
     flush(buf, &mut chars, &mut emit);
+}
+
+/// The end of the run of ASCII word bytes (`[0-9A-Za-z_]`) that starts at
+/// `i` or earlier, and whether it has upper case from `i` on.
+///
+/// Sixteen bytes at a time: the run's end is the first zero bit of a byte
+/// mask, not the exit of a byte loop, whose unpredictable length cost a
+/// mispredicted branch per token.
+#[inline(always)]
+fn word_run(bytes: &[u8], mut i: usize) -> (usize, bool) {
+    let mut upper = false;
+    #[cfg(target_arch = "x86_64")]
+    while i + 16 <= bytes.len() {
+        let m = simd::classify(&bytes[i..i + 16]);
+        let not_word = !m.word & 0xffff;
+        if not_word != 0 {
+            let len = not_word.trailing_zeros();
+            return (i + len as usize, upper || m.upper & ((1 << len) - 1) != 0);
+        }
+        upper |= m.upper != 0;
+        i += 16;
+    }
+    while i < bytes.len() {
+        let c = CLASS[bytes[i] as usize];
+        if c & WORD == 0 {
+            break;
+        }
+        upper |= c & UPPER != 0;
+        i += 1;
+    }
+    (i, upper)
+}
+
+/// The first position at or after `i` that is not an ASCII separator (a
+/// word byte or a byte of a non-ASCII character), or the end. Sixteen bytes
+/// at a time, as [`word_run`].
+#[inline(always)]
+fn skip_separators(bytes: &[u8], mut i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    while i + 16 <= bytes.len() {
+        let m = simd::classify(&bytes[i..i + 16]);
+        let other = m.word | m.high;
+        if other != 0 {
+            return i + other.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    while i < bytes.len() && CLASS[bytes[i] as usize] == 0 {
+        i += 1;
+    }
+    i
+}
+
+/// Byte classes of sixteen bytes at once (SSE2, part of every x86-64 CPU).
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+
+    /// Bit j set when byte j is of the class (as [`super::CLASS`] says).
+    pub(super) struct Masks {
+        /// `[0-9A-Za-z_]`.
+        pub word: u32,
+        /// `[A-Z]`.
+        pub upper: u32,
+        /// Bytes ≥ 0x80 (of non-ASCII characters).
+        pub high: u32,
+    }
+
+    #[inline(always)]
+    pub(super) fn classify(chunk: &[u8]) -> Masks {
+        assert!(chunk.len() >= 16);
+        // SAFETY: SSE2 is part of x86-64; the load reads the 16 bytes of
+        // `chunk` checked above (unaligned load).
+        unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            // Signed compares: bytes ≥ 0x80 are negative, so they fall
+            // outside every ASCII range.
+            let within = |lo: u8, hi: u8, x: __m128i| {
+                _mm_and_si128(
+                    _mm_cmpgt_epi8(x, _mm_set1_epi8(lo as i8 - 1)),
+                    _mm_cmplt_epi8(x, _mm_set1_epi8(hi as i8 + 1)),
+                )
+            };
+            let upper = within(b'A', b'Z', v);
+            // Setting bit 5 maps A–Z onto a–z (and nothing else onto them).
+            let letter = within(b'a', b'z', _mm_or_si128(v, _mm_set1_epi8(0x20)));
+            let digit = within(b'0', b'9', v);
+            let underscore = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'_' as i8));
+            let word = _mm_or_si128(_mm_or_si128(letter, digit), underscore);
+            Masks {
+                word: _mm_movemask_epi8(word) as u32,
+                upper: _mm_movemask_epi8(upper) as u32,
+                high: _mm_movemask_epi8(v) as u32,
+            }
+        }
+    }
 }
 
 #[inline]
@@ -238,6 +323,27 @@ mod tests {
             let text: String = parts.concat();
             proptest::prop_assert_eq!(tokenize(&text), reference(&text));
         }
+    }
+
+    #[test]
+    fn runs_longer_than_a_sixteen_byte_block() {
+        // Upper case only past the first block, a run ending exactly at a
+        // block edge, separators longer than a block, non-ASCII after them.
+        let text = format!(
+            "abcdefghijklmnopqrstuvwxyZ {}{}x{}é1",
+            "0123456789abcdef",
+            " ".repeat(40),
+            "-".repeat(33)
+        );
+        assert_eq!(
+            tokenize(&text),
+            ["abcdefghijklmnopqrstuvwxyz", "0123456789abcdef", "é1"]
+        );
+        assert_eq!(word_run(b"abcdefghijklmnopqrstuvwxyz!", 0), (26, false));
+        assert_eq!(word_run(b"abcdefghijklmnopqRstuvwxyz!", 0), (26, true));
+        assert_eq!(word_run(b"abcdefghijklmnopqrstuvwxyz", 3), (26, false));
+        assert_eq!(skip_separators(&[b' '; 40], 0), 40);
+        assert_eq!(skip_separators(b"                   \xc3\xa9", 0), 19);
     }
 
     #[test]
