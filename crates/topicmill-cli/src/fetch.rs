@@ -91,9 +91,29 @@ pub fn find_archive(dirs: &[PathBuf]) -> Option<PathBuf> {
 /// Finds the archive in `dirs` and checks it, or downloads it from `remote` into
 /// the first of `dirs`.
 pub fn locate_or_fetch(dirs: &[PathBuf], remote: &Remote) -> Result<PathBuf> {
-    if let Some(found) = find_archive(dirs) {
-        check_local_copy(&found)?;
-        return Ok(found);
+    let found = locate_or_download(dirs, remote)?;
+    if !found.downloaded {
+        check_local_copy(&found.path)?;
+    }
+    Ok(found.path)
+}
+
+/// Where the archive is.
+pub struct Located {
+    pub path: PathBuf,
+    /// Downloaded just now, its sha256 checked; otherwise a local copy, not
+    /// checked yet (see [`check_local_copy`] and [`check_counts`]).
+    pub downloaded: bool,
+}
+
+/// [`locate_or_fetch`] without the check of a local copy, for a caller that
+/// reads the whole archive anyway and checks its counts then.
+pub fn locate_or_download(dirs: &[PathBuf], remote: &Remote) -> Result<Located> {
+    if let Some(path) = find_archive(dirs) {
+        return Ok(Located {
+            path,
+            downloaded: false,
+        });
     }
     let dir = dirs.first().context("no data directory to download into")?;
     let dest = dir.join(ARCHIVE_NAME);
@@ -112,13 +132,22 @@ pub fn locate_or_fetch(dirs: &[PathBuf], remote: &Remote) -> Result<PathBuf> {
             dest = dest.display(),
         )
     })?;
-    Ok(dest)
+    Ok(Located {
+        path: dest,
+        downloaded: true,
+    })
 }
 
 /// Accepts a copy of the archive (original or repacked) by its contents.
 pub fn check_local_copy(path: &Path) -> Result<()> {
-    let (train, test) = topicmill_text::count_20newsgroups_files(path)
+    let counts = topicmill_text::count_20newsgroups_files(path)
         .with_context(|| format!("{} is not a readable .tar.gz archive", path.display()))?;
+    check_counts(path, counts)
+}
+
+/// Accepts the archive at `path` if it holds `(train, test)` documents as the
+/// original does.
+pub fn check_counts(path: &Path, (train, test): (usize, usize)) -> Result<()> {
     if (train, test) != SPLIT_COUNTS {
         bail!(
             "{} is not the 20 Newsgroups \"bydate\" archive: it holds {train} train and {test} \

@@ -44,9 +44,9 @@ pub use crate::{
     documents::Documents,
     error::TextError,
     newsgroups::{
-        count_20newsgroups_files, load_20newsgroups, strip_newsgroup_footer,
-        strip_newsgroup_header, strip_newsgroup_quoting, NewsgroupsOptions, ReferenceMatrix,
-        Remove, Subset, SEED_CATEGORIES,
+        count_20newsgroups_files, load_20newsgroups, load_20newsgroups_counting,
+        strip_newsgroup_footer, strip_newsgroup_header, strip_newsgroup_quoting, NewsgroupsOptions,
+        ReferenceMatrix, Remove, Subset, SEED_CATEGORIES,
     },
     pyunicode::lower,
     readers::{read_folder, read_jsonl, read_lines, JsonlFields, Utf8},

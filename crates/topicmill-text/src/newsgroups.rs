@@ -151,7 +151,19 @@ impl AsRef<str> for Post {
 /// Files are decoded as Latin-1 (as scikit-learn's loader does), so any byte
 /// sequence is accepted. Ids are `group/number`, labels the group names.
 pub fn load_20newsgroups(path: &Path, options: &NewsgroupsOptions) -> Result<Documents, TextError> {
-    load_20newsgroups_with(path, options, &|_| ()).map(|(docs, _, _)| docs)
+    load_20newsgroups_with(path, options, &|_| ()).map(|(docs, ..)| docs)
+}
+
+/// [`load_20newsgroups`], also returning, for a `.tar.gz`, its numbers of
+/// files per split (train, test) over all categories, whatever `options`
+/// select: the same counts as [`count_20newsgroups_files`], taken in the
+/// same pass (a tarball is inflated whole anyway). `None` for a folder,
+/// whose unselected sub-folders are not listed.
+pub fn load_20newsgroups_counting(
+    path: &Path,
+    options: &NewsgroupsOptions,
+) -> Result<(Documents, Option<(usize, usize)>), TextError> {
+    load_20newsgroups_with(path, options, &|_| ()).map(|(docs, _, _, files)| (docs, files))
 }
 
 /// The numbers of regular files under `20news-bydate-train/<group>/` and
@@ -185,8 +197,9 @@ pub fn count_20newsgroups_files(path: &Path) -> Result<(usize, usize), TextError
 }
 
 /// The documents of a load, where each was read (batch, index in the batch:
-/// see [`Post::origin`]), and the results of the per-batch work by batch.
-pub(crate) type Loaded<T> = (Documents, Vec<(u32, u32)>, Vec<T>);
+/// see [`Post::origin`]), the results of the per-batch work by batch, and
+/// the files per split of a tarball (see [`load_20newsgroups_counting`]).
+pub(crate) type Loaded<T> = (Documents, Vec<(u32, u32)>, Vec<T>, Option<(usize, usize)>);
 
 /// [`load_20newsgroups`], also running `per_batch` on each batch of cleaned
 /// posts (in parallel, while the tarball is still being inflated). `per_batch`
@@ -207,6 +220,7 @@ pub(crate) fn load_20newsgroups_with<T: Send>(
             .is_none_or(|c| c.iter().any(|g| g == group))
     };
     let mut groups_seen = std::collections::BTreeSet::new();
+    let mut files = None;
     let (mut posts, results) = if path.is_dir() {
         let mut posts = Vec::new();
         read_folders(
@@ -229,14 +243,18 @@ pub(crate) fn load_20newsgroups_with<T: Send>(
             .collect();
         (posts, results)
     } else {
-        read_tarball(
+        let mut counts = [0usize; SPLITS.len()];
+        let read = read_tarball(
             path,
             &wanted_split,
             &wanted_group,
             &mut groups_seen,
+            &mut counts,
             options.remove,
             per_batch,
-        )?
+        )?;
+        files = Some((counts[0], counts[1]));
+        read
     };
     if groups_seen.is_empty() {
         return Err(TextError::Newsgroups {
@@ -267,7 +285,7 @@ pub(crate) fn load_20newsgroups_with<T: Send>(
         labels: Some(labels),
         texts,
     };
-    Ok((docs, origins, results))
+    Ok((docs, origins, results, files))
 }
 
 /// Posts per batch of an extracted corpus (a tarball's batches are its blocks).
@@ -313,6 +331,7 @@ fn read_tarball<T: Send>(
     wanted_split: &(dyn Fn(usize) -> bool + Sync),
     wanted_group: &(dyn Fn(&str) -> bool + Sync),
     groups_seen: &mut std::collections::BTreeSet<String>,
+    files: &mut [usize; SPLITS.len()],
     remove: Remove,
     per_batch: &(dyn Fn(&mut [Post]) -> T + Sync),
 ) -> Result<(Vec<Post>, Vec<T>), TextError> {
@@ -339,6 +358,7 @@ fn read_tarball<T: Send>(
                 let Some((split, group, name)) = classify(Path::new(&file.path)) else {
                     continue;
                 };
+                files[split] += 1;
                 if !groups_seen.contains(&group) {
                     groups_seen.insert(group.clone());
                 }

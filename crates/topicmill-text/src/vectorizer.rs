@@ -451,7 +451,7 @@ impl TfidfParams {
         let merged = std::sync::Mutex::new(MergedTerms::with_capacity(1 << 17));
         // The term tables of merged blocks, for the next blocks to reuse.
         let spare: std::sync::Mutex<Vec<Interner>> = std::sync::Mutex::default();
-        let (docs, origins, counted) =
+        let (docs, origins, counted, _) =
             crate::newsgroups::load_20newsgroups_with(path, options, &|posts| {
                 let reused = spare.lock().expect("a push does not panic").pop();
                 let mut chunk = count_chunk_reusing(posts, lowercase, reused);

@@ -398,3 +398,39 @@ fn demo_offline_says_where_to_put_the_archive() {
         "partial download left"
     );
 }
+
+#[test]
+fn demo_rejects_another_archive_by_its_counts() {
+    // A .tar.gz with the corpus' layout but two documents: the demo reads it,
+    // and says what it holds against what the archive holds.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("20news-bydate.tar.gz");
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        fs::File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    ));
+    for name in [
+        "20news-bydate-train/sci.space/1",
+        "20news-bydate-test/sci.space/2",
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(5);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, name, &b"hello"[..])
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_topicmill"))
+        .args(["demo", "--data-dir", dir.path().to_str().unwrap()])
+        .env_remove("TOPICMILL_DATA")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("holds 1 train and 1 test documents, expected 11314 and 7532"),
+        "{err}"
+    );
+}
