@@ -2,8 +2,8 @@
 //! `TfidfVectorizer`), on the shared corpus.
 
 use topicmill_text::{
-    load_20newsgroups, DocFreq, NewsgroupsOptions, ReferenceMatrix, Remove, StopWords, Subset,
-    TfidfParams,
+    count_20newsgroups_files, load_20newsgroups, load_20newsgroups_counting, DocFreq,
+    NewsgroupsOptions, ReferenceMatrix, Remove, StopWords, Subset, TfidfParams,
 };
 
 const TARBALL: &str = "20news-bydate/20news-bydate.tar.gz";
@@ -48,6 +48,12 @@ fn four_categories_with_headers() {
         return;
     };
     let docs = load_20newsgroups(&tarball, &four_categories(Remove::default())).unwrap();
+    // The whole archive's files per split, counted alone or while loading.
+    let (counted, files) =
+        load_20newsgroups_counting(&tarball, &four_categories(Remove::default())).unwrap();
+    assert_eq!(counted, docs);
+    assert_eq!(files, Some((11_314, 7_532)));
+    assert_eq!(count_20newsgroups_files(&tarball).unwrap(), (11_314, 7_532));
     let (_, x) = TfidfParams::default().fit_transform(&docs.texts).unwrap();
     assert_eq!(x.shape(), (2034, 34118));
     // scikit-learn's documentation: 159.01327... non-zeros per document.
