@@ -60,7 +60,13 @@ pub fn run(args: fit::Args) -> Result<()> {
             .downcast_ref::<topicmill_mpi::DistError>()
             .is_some_and(|e| e.is_peer_failure());
         if !echo || rank == 0 {
-            eprintln!("error: {err:#}");
+            // One write of the whole line: `mpirun` merges the ranks' stderr
+            // into one stream, and `eprintln!` writes a line piece by piece
+            // (stderr is unbuffered), so another rank's line could land in
+            // the middle of it (seen in CI: rank 0's line inside rank 1's).
+            use std::io::Write;
+            let line = format!("error: {err:#}\n");
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
     }
     drop(universe); // MPI_Finalize, before any exit
