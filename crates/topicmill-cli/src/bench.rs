@@ -36,11 +36,10 @@ use serde::Serialize;
 use topicmill_nmf::{Init, Loss, Nmf, Solver};
 use topicmill_sparse::{read_docword, transpose, Corpus, CsrMatrix, CsrView, GenerateParams};
 use topicmill_text::{
-    load_20newsgroups, DocFreq, NewsgroupsOptions, Remove, StopWords, Subset, TfidfParams,
-    SEED_CATEGORIES,
+    DocFreq, NewsgroupsOptions, Remove, StopWords, Subset, TfidfParams, SEED_CATEGORIES,
 };
 
-use crate::fetch::{data_dirs, locate_or_fetch, Remote};
+use crate::fetch::{data_dirs, load_checked, locate_or_download, Remote};
 use crate::generate::parse_shape;
 use crate::nmf_args::InitArg;
 
@@ -363,17 +362,16 @@ fn load(args: &Args) -> Result<(Matrices, usize, Prepared)> {
     };
     let w = args.workload.as_str();
     let text = |subset: Subset, categories: Option<Vec<String>>, min_df: u64| {
-        let archive = locate_or_fetch(&dirs, &Remote::from_env())?;
+        let archive = locate_or_download(&dirs, &Remote::from_env())?;
         let start = Instant::now();
-        let docs = load_20newsgroups(
+        let docs = load_checked(
             &archive,
             &NewsgroupsOptions {
                 subset,
                 categories,
                 remove: Remove::ALL,
             },
-        )
-        .with_context(|| format!("cannot read {}", archive.display()))?;
+        )?;
         let load = start.elapsed().as_secs_f64();
         let bytes: u64 = docs.texts.iter().map(|t| t.len() as u64).sum();
         let start = Instant::now();

@@ -12,11 +12,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use topicmill_nmf::{Init, Nmf};
-use topicmill_text::{
-    load_20newsgroups_counting, NewsgroupsOptions, StopWords, TfidfParams, SEED_CATEGORIES,
-};
+use topicmill_text::{NewsgroupsOptions, StopWords, TfidfParams, SEED_CATEGORIES};
 
-use crate::fetch::{check_counts, check_local_copy, data_dirs, locate_or_download, Remote};
+use crate::fetch::{data_dirs, load_checked, locate_or_download, Remote};
 use crate::fit::FitOutputs;
 use crate::nmf_args::{FitProgress, SolverArg};
 use crate::output::{frobenius_norm, print_topics, topic_words};
@@ -49,30 +47,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let stage = Instant::now();
     let found = locate_or_download(&data_dirs(args.data_dir.as_deref()), &Remote::from_env())?;
-    let archive = &found.path;
     let locate = stage.elapsed();
 
-    // Reading inflates the whole archive, so it also counts the documents of
-    // both splits: a local copy is checked by those counts, with no pass of
-    // its own.
     let stage = Instant::now();
-    let (docs, files) = match load_20newsgroups_counting(archive, &NewsgroupsOptions::seed()) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            // Another archive than 20 Newsgroups fails to load (no seed
-            // categories, say): its counts tell the user what is wrong.
-            if !found.downloaded {
-                check_local_copy(archive)?;
-            }
-            return Err(e).with_context(|| format!("cannot read {}", archive.display()));
-        }
-    };
-    if !found.downloaded {
-        match files {
-            Some(counts) => check_counts(archive, counts)?,
-            None => check_local_copy(archive)?,
-        }
-    }
+    let docs = load_checked(&found, &NewsgroupsOptions::seed())?;
     let load = stage.elapsed();
 
     let stage = Instant::now();

@@ -21,6 +21,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
+use topicmill_text::{Documents, NewsgroupsOptions};
 
 /// The archive's file name, as scikit-learn names it.
 pub const ARCHIVE_NAME: &str = "20news-bydate.tar.gz";
@@ -88,26 +89,17 @@ pub fn find_archive(dirs: &[PathBuf]) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-/// Finds the archive in `dirs` and checks it, or downloads it from `remote` into
-/// the first of `dirs`.
-pub fn locate_or_fetch(dirs: &[PathBuf], remote: &Remote) -> Result<PathBuf> {
-    let found = locate_or_download(dirs, remote)?;
-    if !found.downloaded {
-        check_local_copy(&found.path)?;
-    }
-    Ok(found.path)
-}
-
 /// Where the archive is.
 pub struct Located {
     pub path: PathBuf,
-    /// Downloaded just now, its sha256 checked; otherwise a local copy, not
-    /// checked yet (see [`check_local_copy`] and [`check_counts`]).
+    /// Downloaded just now, its sha256 checked; otherwise a local copy, which
+    /// [`load_checked`] checks.
     pub downloaded: bool,
 }
 
-/// [`locate_or_fetch`] without the check of a local copy, for a caller that
-/// reads the whole archive anyway and checks its counts then.
+/// Finds the archive in `dirs`, or downloads it from `remote` into the first
+/// of `dirs`. A local copy is not checked here: [`load_checked`] does it
+/// while reading.
 pub fn locate_or_download(dirs: &[PathBuf], remote: &Remote) -> Result<Located> {
     if let Some(path) = find_archive(dirs) {
         return Ok(Located {
@@ -138,8 +130,33 @@ pub fn locate_or_download(dirs: &[PathBuf], remote: &Remote) -> Result<Located> 
     })
 }
 
+/// The documents `options` select from the archive `found`, a local copy
+/// being checked by its document counts per split, which the read takes in
+/// passing (it inflates the whole archive anyway): no pass of its own.
+pub fn load_checked(found: &Located, options: &NewsgroupsOptions) -> Result<Documents> {
+    let archive = &found.path;
+    let (docs, files) = match topicmill_text::load_20newsgroups_counting(archive, options) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            // Another archive than 20 Newsgroups fails to load (no such
+            // categories, say): its counts tell the user what is wrong.
+            if !found.downloaded {
+                check_local_copy(archive)?;
+            }
+            return Err(e).with_context(|| format!("cannot read {}", archive.display()));
+        }
+    };
+    if !found.downloaded {
+        match files {
+            Some(counts) => check_counts(archive, counts)?,
+            None => check_local_copy(archive)?,
+        }
+    }
+    Ok(docs)
+}
+
 /// Accepts a copy of the archive (original or repacked) by its contents.
-pub fn check_local_copy(path: &Path) -> Result<()> {
+fn check_local_copy(path: &Path) -> Result<()> {
     let counts = topicmill_text::count_20newsgroups_files(path)
         .with_context(|| format!("{} is not a readable .tar.gz archive", path.display()))?;
     check_counts(path, counts)
@@ -147,7 +164,7 @@ pub fn check_local_copy(path: &Path) -> Result<()> {
 
 /// Accepts the archive at `path` if it holds `(train, test)` documents as the
 /// original does.
-pub fn check_counts(path: &Path, (train, test): (usize, usize)) -> Result<()> {
+fn check_counts(path: &Path, (train, test): (usize, usize)) -> Result<()> {
     if (train, test) != SPLIT_COUNTS {
         bail!(
             "{} is not the 20 Newsgroups \"bydate\" archive: it holds {train} train and {test} \
@@ -327,7 +344,10 @@ mod tests {
             sha256: ARCHIVE_SHA256.to_owned(),
         };
         let dir = tempfile::tempdir().unwrap();
-        let err = locate_or_fetch(&[dir.path().to_path_buf()], &remote).unwrap_err();
+        let err = match locate_or_download(&[dir.path().to_path_buf()], &remote) {
+            Err(err) => err,
+            Ok(_) => panic!("nothing to find or download"),
+        };
         let msg = format!("{err:#}");
         let dest = dir.path().join(ARCHIVE_NAME);
         assert!(msg.contains(&dest.display().to_string()), "{msg}");
