@@ -413,14 +413,12 @@ fn rows_times_small_in_place<T: Real>(mut y: Vec<T>, l: usize, v: &[f64], k: usi
         out.par_chunks_mut(k * 256)
             .zip(y[start * l..end * l].par_chunks(l * 256))
             .for_each(|(ob, yb)| {
-                let mut acc = vec![0f64; k];
+                let (mut row, mut acc) = (vec![0f64; l], vec![0f64; k]);
                 for (o, yr) in ob.chunks_exact_mut(k).zip(yb.chunks_exact(l)) {
-                    acc.fill(0.0);
-                    for (a, &ya) in yr.iter().enumerate() {
-                        for (x, &vv) in acc.iter_mut().zip(&v[a * k..a * k + k]) {
-                            *x += ya.to_f64() * vv;
-                        }
+                    for (x, &y) in row.iter_mut().zip(yr) {
+                        *x = y.to_f64();
                     }
+                    small_row_times(&row, v, k, &mut acc);
                     for (o, &x) in o.iter_mut().zip(&acc) {
                         *o = T::from_f64(x);
                     }
