@@ -152,13 +152,14 @@ fn main() {
             .tol(0.0);
         let r = best(repeat, || run(&p, &x, &xt, None));
         println!(
-            "seed {}x{} nnz={} k=4 MU 200 it: {:.1} ms (whole fit, min of {repeat}; CPU {:.0} ms), first iteration done at {:.1} ms, rel err {:.6}",
+            "seed {}x{} nnz={} k=4 MU 200 it: {:.1} ms (whole fit, min of {repeat}; CPU {:.0} ms), first iteration done at {:.1} ms, last at {:.1} ms, rel err {:.6}",
             x.rows(),
             x.cols(),
             x.nnz(),
             r.total.as_secs_f64() * 1e3,
             r.total_cpu * 1e3,
             r.marks[0].as_secs_f64() * 1e3,
+            r.marks[r.marks.len() - 1].as_secs_f64() * 1e3,
             r.err / xn
         );
     }

@@ -8,7 +8,8 @@ use topicmill_sparse::{CsrMatrix, CsrView};
 use crate::error::{NmfError, Result};
 use crate::init::initialize;
 use crate::kernel::{
-    self, gram, gram_partials_len, update_frob, update_kl, Blocks, Csr, Rule, Side,
+    self, apply_rule, gram, gram_partials_len, update_frob, update_kl, Blocks, Csr, Rule, Scatter,
+    Side,
 };
 use crate::model::{solve_w, NmfModel, StopReason};
 use crate::params::{Loss, NmfParams, Reg, Solver};
@@ -245,6 +246,8 @@ pub(crate) struct Iterate<'x> {
     pub ht: Vec<f32>,
     pub side_w: Side,
     side_h: Side,
+    /// Xᵀ·W by scattering X's rows, when that is the faster form.
+    scatter_h: Option<Scatter>,
     part_w: Vec<f64>,
     part_h: Vec<f64>,
     s_w: Vec<f64>,
@@ -292,6 +295,11 @@ impl<'x> Iterate<'x> {
             s32: vec![0f32; k * k],
             sums: vec![0f32; k],
             xnorm2: a.sq_norm(),
+            scatter_h: if p.loss == Loss::Frobenius {
+                Scatter::plan(&a, &at, k)
+            } else {
+                None
+            },
             is_kl: p.loss == Loss::KullbackLeibler,
             rule: match p.solver {
                 Solver::Mu => Rule::Mu,
@@ -390,16 +398,29 @@ impl<'x> Iterate<'x> {
             );
             gram(&self.w, k, &mut self.part_w, &mut self.s_w);
             to32(&self.s_w, &mut self.s32);
-            let dot_h = update_frob(
-                &self.at,
-                &mut self.ht,
-                &self.w,
-                &self.s32,
-                k,
-                &mut self.side_h,
-                self.rule,
-                self.reg_h,
-            );
+            let dot_h = match &mut self.scatter_h {
+                Some(scatter) => {
+                    scatter.run(&self.a, &self.w, k, &mut self.side_h.n);
+                    apply_rule(
+                        &mut self.ht,
+                        &self.s32,
+                        k,
+                        &mut self.side_h,
+                        self.rule,
+                        self.reg_h,
+                    )
+                }
+                None => update_frob(
+                    &self.at,
+                    &mut self.ht,
+                    &self.w,
+                    &self.s32,
+                    k,
+                    &mut self.side_h,
+                    self.rule,
+                    self.reg_h,
+                ),
+            };
             gram(&self.ht, k, &mut self.part_h, &mut self.s_h);
             Some(crate::steps::frobenius_error(
                 self.xnorm2,
