@@ -330,8 +330,10 @@ pub(crate) fn sparse_row_times(cols: &[u32], vals: &[f32], g: &[f32], k: usize, 
 }
 
 /// [`sparse_row_times`] with the accumulators in registers when `K > 0`:
-/// two independent sets (even and odd non-zeros) added at the end, so the
-/// additions of consecutive non-zeros do not wait on each other.
+/// independent sets (non-zero `p` goes to set `p mod S`) added at the end,
+/// `((0 + 1) + (2 + 3))`, so the additions of consecutive non-zeros do not
+/// wait on each other. S = 4 for K ≤ 8, where one set is a register or two
+/// and a row's chain of additions is what it waits on; S = 2 above.
 #[inline(always)]
 pub(crate) fn sparse_row_times_k<const K: usize>(
     cols: &[u32],
@@ -343,30 +345,54 @@ pub(crate) fn sparse_row_times_k<const K: usize>(
     if K == 0 {
         return sparse_row_times(cols, vals, g, kk, n);
     }
-    let mut acc0 = [0f32; K];
-    let mut acc1 = [0f32; K];
     let row = |c: u32| -> &[f32; K] {
         g[c as usize * K..c as usize * K + K]
             .try_into()
             .expect("K values")
     };
-    let mut pairs_c = cols.chunks_exact(2);
-    let mut pairs_v = vals.chunks_exact(2);
-    for (c, v) in (&mut pairs_c).zip(&mut pairs_v) {
-        let (g0, g1) = (row(c[0]), row(c[1]));
-        for t in 0..K {
-            acc0[t] += v[0] * g0[t];
-            acc1[t] += v[1] * g1[t];
+    let mut acc = [[0f32; K]; 4];
+    if K <= 8 {
+        let mut quads_c = cols.chunks_exact(4);
+        let mut quads_v = vals.chunks_exact(4);
+        for (c, v) in (&mut quads_c).zip(&mut quads_v) {
+            let (g0, g1, g2, g3) = (row(c[0]), row(c[1]), row(c[2]), row(c[3]));
+            for t in 0..K {
+                acc[0][t] += v[0] * g0[t];
+                acc[1][t] += v[1] * g1[t];
+                acc[2][t] += v[2] * g2[t];
+                acc[3][t] += v[3] * g3[t];
+            }
         }
-    }
-    if let (Some(&c), Some(&v)) = (pairs_c.remainder().first(), pairs_v.remainder().first()) {
-        let g0 = row(c);
-        for t in 0..K {
-            acc0[t] += v * g0[t];
+        for (s, (&c, &v)) in quads_c
+            .remainder()
+            .iter()
+            .zip(quads_v.remainder())
+            .enumerate()
+        {
+            let g0 = row(c);
+            for t in 0..K {
+                acc[s][t] += v * g0[t];
+            }
+        }
+    } else {
+        let mut pairs_c = cols.chunks_exact(2);
+        let mut pairs_v = vals.chunks_exact(2);
+        for (c, v) in (&mut pairs_c).zip(&mut pairs_v) {
+            let (g0, g1) = (row(c[0]), row(c[1]));
+            for t in 0..K {
+                acc[0][t] += v[0] * g0[t];
+                acc[1][t] += v[1] * g1[t];
+            }
+        }
+        if let (Some(&c), Some(&v)) = (pairs_c.remainder().first(), pairs_v.remainder().first()) {
+            let g0 = row(c);
+            for t in 0..K {
+                acc[0][t] += v * g0[t];
+            }
         }
     }
     for t in 0..K {
-        n[t] = acc0[t] + acc1[t];
+        n[t] = (acc[0][t] + acc[1][t]) + (acc[2][t] + acc[3][t]);
     }
 }
 
