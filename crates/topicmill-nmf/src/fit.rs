@@ -12,6 +12,7 @@ use crate::kernel::{
     Side,
 };
 use crate::model::{solve_w, NmfModel, StopReason};
+use crate::panels::Panels;
 use crate::params::{Loss, NmfParams, Reg, Solver};
 
 /// What the progress callback sees after each iteration.
@@ -236,6 +237,32 @@ pub(crate) fn kl_err(d: f64) -> f64 {
     (2.0 * d.max(0.0)).sqrt()
 }
 
+/// How a Frobenius iteration forms `X·Hᵀ` and `Xᵀ·W`.
+pub(crate) enum Form {
+    /// Each gathered over the rows of its sparse operand (X, then Xᵀ).
+    Gather,
+    /// `X·Hᵀ` gathered, `Xᵀ·W` scattered from X's rows ([`Scatter`]): short
+    /// rows of Xᵀ.
+    Scatter(Scatter),
+    /// Both by column panels of X ([`Panels`]): short rows of Xᵀ, and few
+    /// enough documents for a share of `X·Hᵀ` per panel.
+    Panels(Panels),
+}
+
+impl Form {
+    /// The form for X (`a`, with `at` = Xᵀ) at rank k; KL's iteration is its
+    /// own, and gathers.
+    fn plan(a: &Csr<'_>, at: &Csr<'_>, k: usize, loss: Loss) -> Self {
+        if loss != Loss::Frobenius {
+            return Form::Gather;
+        }
+        if let Some(p) = Panels::plan(a, k) {
+            return Form::Panels(p);
+        }
+        Scatter::plan(a, at, k).map_or(Form::Gather, Form::Scatter)
+    }
+}
+
 /// The state of the alternating iterations: factors, Grams and workspaces,
 /// all allocated once.
 pub(crate) struct Iterate<'x> {
@@ -246,8 +273,8 @@ pub(crate) struct Iterate<'x> {
     pub ht: Vec<f32>,
     pub side_w: Side,
     side_h: Side,
-    /// Xᵀ·W by scattering X's rows, when that is the faster form.
-    scatter_h: Option<Scatter>,
+    /// How a Frobenius iteration forms its sparse products.
+    form: Form,
     part_w: Vec<f64>,
     part_h: Vec<f64>,
     s_w: Vec<f64>,
@@ -295,11 +322,7 @@ impl<'x> Iterate<'x> {
             s32: vec![0f32; k * k],
             sums: vec![0f32; k],
             xnorm2: a.sq_norm(),
-            scatter_h: if p.loss == Loss::Frobenius {
-                Scatter::plan(&a, &at, k)
-            } else {
-                None
-            },
+            form: Form::plan(&a, &at, k, p.loss),
             is_kl: p.loss == Loss::KullbackLeibler,
             rule: match p.solver {
                 Solver::Mu => Rule::Mu,
@@ -317,6 +340,9 @@ impl<'x> Iterate<'x> {
         };
         gram(&it.ht, k, &mut it.part_h, &mut it.s_h);
         gram(&it.w, k, &mut it.part_w, &mut it.s_w);
+        if let Form::Panels(panels) = &mut it.form {
+            panels.start(&it.a, &mut it.ht, k);
+        }
         it
     }
 
@@ -386,42 +412,74 @@ impl<'x> Iterate<'x> {
             })
         } else {
             to32(&self.s_h, &mut self.s32);
-            update_frob(
-                &self.a,
-                &mut self.w,
-                &self.ht,
-                &self.s32,
-                k,
-                &mut self.side_w,
-                self.rule,
-                self.reg_w,
-            );
+            match &self.form {
+                Form::Panels(panels) => {
+                    panels.n_w(k, &mut self.side_w.n);
+                    apply_rule(
+                        &mut self.w,
+                        &self.s32,
+                        k,
+                        &mut self.side_w,
+                        self.rule,
+                        self.reg_w,
+                    );
+                }
+                Form::Gather | Form::Scatter(_) => {
+                    update_frob(
+                        &self.a,
+                        &mut self.w,
+                        &self.ht,
+                        &self.s32,
+                        k,
+                        &mut self.side_w,
+                        self.rule,
+                        self.reg_w,
+                    );
+                }
+            }
             gram(&self.w, k, &mut self.part_w, &mut self.s_w);
             to32(&self.s_w, &mut self.s32);
-            let dot_h = match &mut self.scatter_h {
-                Some(scatter) => {
+            let dot_h = match &mut self.form {
+                // The panels' tasks sum the Gram of Hᵀ as they go.
+                Form::Panels(panels) => panels.h_step(
+                    &self.a,
+                    &self.w,
+                    &mut self.ht,
+                    &mut self.side_h.n,
+                    &self.s32,
+                    k,
+                    self.rule,
+                    self.reg_h,
+                    &mut self.s_h,
+                ),
+                Form::Scatter(scatter) => {
                     scatter.run(&self.a, &self.w, k, &mut self.side_h.n);
-                    apply_rule(
+                    let dot = apply_rule(
                         &mut self.ht,
                         &self.s32,
                         k,
                         &mut self.side_h,
                         self.rule,
                         self.reg_h,
-                    )
+                    );
+                    gram(&self.ht, k, &mut self.part_h, &mut self.s_h);
+                    dot
                 }
-                None => update_frob(
-                    &self.at,
-                    &mut self.ht,
-                    &self.w,
-                    &self.s32,
-                    k,
-                    &mut self.side_h,
-                    self.rule,
-                    self.reg_h,
-                ),
+                Form::Gather => {
+                    let dot = update_frob(
+                        &self.at,
+                        &mut self.ht,
+                        &self.w,
+                        &self.s32,
+                        k,
+                        &mut self.side_h,
+                        self.rule,
+                        self.reg_h,
+                    );
+                    gram(&self.ht, k, &mut self.part_h, &mut self.s_h);
+                    dot
+                }
             };
-            gram(&self.ht, k, &mut self.part_h, &mut self.s_h);
             Some(crate::steps::frobenius_error(
                 self.xnorm2,
                 dot_h,

@@ -56,11 +56,11 @@ pub(crate) fn has_avx2() -> bool {
 }
 
 /// Defines `$plain` (baseline ISA) and `$avx2` (compiled with AVX2) around the
-/// `#[inline(always)]` body `$body`, and `$pick` that runs the best one.
-/// Both compute the same operations in the same order (no FMA contraction),
-/// so they give bitwise-identical results.
+/// `#[inline(always)]` body `$body`, and `$pick` (with visibility `$vis`) that
+/// runs the best one. Both compute the same operations in the same order (no
+/// FMA contraction), so they give bitwise-identical results.
 macro_rules! multiversion {
-    ($pick:ident, $avx2:ident, $body:ident, ($($p:ident : $t:ty),*) -> $ret:ty) => {
+    ($vis:vis $pick:ident, $avx2:ident, $body:ident, ($($p:ident : $t:ty),*) -> $ret:ty) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2")]
         #[allow(clippy::too_many_arguments)]
@@ -69,7 +69,7 @@ macro_rules! multiversion {
         }
         #[inline]
         #[allow(clippy::too_many_arguments)]
-        fn $pick<const K: usize>($($p: $t),*) -> $ret {
+        $vis fn $pick<const K: usize>($($p: $t),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             if $crate::kernel::has_avx2() {
                 // SAFETY: `has_avx2` checked at run time that this CPU has AVX2.
@@ -277,7 +277,7 @@ fn gram_chunk<const K: usize>(p: &mut [f64], rows: &[f32], kk: usize) {
     }
 }
 
-multiversion!(gram_chunk_best, gram_chunk_avx2, gram_chunk, (p: &mut [f64], rows: &[f32], kk: usize) -> ());
+multiversion!(pub(crate) gram_chunk_best, gram_chunk_avx2, gram_chunk, (p: &mut [f64], rows: &[f32], kk: usize) -> ());
 
 fn gram_k<const K: usize>(g: &[f32], k: usize, partials: &mut [f64]) {
     partials
@@ -317,19 +317,8 @@ pub(crate) fn inner(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// `n ← Σ_j a_j · G[col_j]` for one sparse row, f32 accumulation.
-#[inline(always)]
-pub(crate) fn sparse_row_times(cols: &[u32], vals: &[f32], g: &[f32], k: usize, n: &mut [f32]) {
-    n.fill(0.0);
-    for (&c, &v) in cols.iter().zip(vals) {
-        let gr = &g[c as usize * k..c as usize * k + k];
-        for (o, &x) in n.iter_mut().zip(gr) {
-            *o += v * x;
-        }
-    }
-}
-
-/// [`sparse_row_times`] with the accumulators in registers when `K > 0`:
+/// `n ← Σ_j a_j · G[col_j]` for one sparse row (f32), with the accumulators
+/// in registers when `K > 0`:
 /// independent sets (non-zero `p` goes to set `p mod S`) added at the end,
 /// `((0 + 1) + (2 + 3))`, so the additions of consecutive non-zeros do not
 /// wait on each other. S = 4 for K ≤ 8, where one set is a register or two
@@ -342,13 +331,33 @@ pub(crate) fn sparse_row_times_k<const K: usize>(
     kk: usize,
     n: &mut [f32],
 ) {
+    sparse_row_times_from::<K>(cols, vals, g, 0, kk, n)
+}
+
+/// [`sparse_row_times_k`] where `g` holds G's rows from `first` on (every
+/// column of the row is at least `first`).
+#[inline(always)]
+pub(crate) fn sparse_row_times_from<const K: usize>(
+    cols: &[u32],
+    vals: &[f32],
+    g: &[f32],
+    first: usize,
+    kk: usize,
+    n: &mut [f32],
+) {
     if K == 0 {
-        return sparse_row_times(cols, vals, g, kk, n);
+        n.fill(0.0);
+        for (&c, &v) in cols.iter().zip(vals) {
+            let c = c as usize - first;
+            for (o, &x) in n.iter_mut().zip(&g[c * kk..c * kk + kk]) {
+                *o += v * x;
+            }
+        }
+        return;
     }
     let row = |c: u32| -> &[f32; K] {
-        g[c as usize * K..c as usize * K + K]
-            .try_into()
-            .expect("K values")
+        let c = c as usize - first;
+        g[c * K..c * K + K].try_into().expect("K values")
     };
     let mut acc = [[0f32; K]; 4];
     if K <= 8 {
@@ -742,7 +751,7 @@ fn frob_block<const K: usize>(
     acc
 }
 
-multiversion!(frob_block_best, frob_block_avx2, frob_block,
+multiversion!(pub(crate) frob_block_best, frob_block_avx2, frob_block,
     (a: Option<&Csr<'_>>, r: &Range<usize>, fb: &mut [f32], nb: &mut [f32], g: &[f32], s32: &[f32], kk: usize, rule: Rule, reg: Reg) -> f64);
 
 #[allow(clippy::too_many_arguments)]

@@ -38,6 +38,7 @@ mod fit;
 mod init;
 mod kernel;
 mod model;
+mod panels;
 mod params;
 pub mod steps;
 mod svd;

@@ -57,14 +57,15 @@ fn same_seed_same_bits_with_one_or_two_threads() {
     // Large enough for several row blocks (~14 on X) and Gram chunks (3 on W at k = 3),
     // so the fixed-order reductions really combine several partial sums.
     let x = random_csr(20000, 2000, 0.01, 5, &[3], &[]);
-    // Terms of 6 documents on average (60k non-zeros over 10000 terms, under
-    // 8 per term; a lane of 10000 × 3 values, under half the non-zeros):
-    // Xᵀ·W is scattered from X's rows in two lanes, the seed matrix's case.
-    let short_terms = random_csr(1500, 10000, 0.004, 6, &[7], &[11]);
-    for (x, p) in all_solvers()
+    // Terms of 4 documents on average (under 8): the iteration by column
+    // panels of X, two panels (160k non-zeros), the seed matrix's case.
+    let panels = random_csr(2000, 40000, 0.002, 6, &[7], &[11]);
+    // Terms of 3 documents, but too many documents for a share of X·Hᵀ per
+    // panel: Xᵀ·W scattered from X's rows in two lanes.
+    let lanes = random_csr(12000, 10000, 0.0005, 7, &[5], &[13]);
+    for (x, p) in [&x, &panels, &lanes]
         .into_iter()
-        .map(|p| (&x, p))
-        .chain(all_solvers().into_iter().map(|p| (&short_terms, p)))
+        .flat_map(|x| all_solvers().into_iter().map(move |p| (x, p)))
     {
         for init in [Init::Random, Init::Nndsvdar] {
             let p = p.clone().init(init).max_iter(15).seed(42);

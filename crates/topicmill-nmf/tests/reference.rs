@@ -83,8 +83,10 @@ fn reference(
 }
 
 fn check(solver: Solver, loss: Loss, alpha: f64, l1_ratio: f64, tol: f64) {
-    for seed in 0..3 {
-        let x = random_csr(17, 13, 0.3, seed, &[], &[]);
+    // 17 × 13: Xᵀ·W scattered from X's rows in lanes; 6 × 40 (terms of 2
+    // documents, few documents): the Frobenius iteration by column panels.
+    for (seed, (n, m)) in (0..3).flat_map(|s| [(s, (17, 13)), (s, (6, 40))]) {
+        let x = random_csr(n, m, 0.3, seed, &[], &[]);
         for iters in [1, 2, 5, 20] {
             let model = run(&x, solver, loss, iters, alpha, l1_ratio, seed);
             let (_, ht_ref, errs) = reference(&x, solver, loss, iters, alpha, l1_ratio, seed);
