@@ -26,8 +26,8 @@
 //! W's half-step then adds the P shares of each row in panel order and applies
 //! the rule over row blocks of W. The panels and every order of summation
 //! depend on the matrix only, never on the thread count. On the seed problem
-//! (200 MU iterations, NNDSVDa) the whole fit went from 80–85 to 64–71 ms on
-//! two threads, and stayed at 103–111 ms on one.
+//! (200 MU iterations, NNDSVDa) the whole fit went from 77–85 to 63–74 ms on
+//! two threads; on one it is a little slower, 103–104 → 105–111 ms.
 //!
 //! [`Scatter`]: crate::kernel::Scatter
 
