@@ -469,13 +469,14 @@ fn svd_core<T: Real>(
     let mut part_q = vec![0f64; kernel::gram_partials_len(q, l)];
     // Power iterations: a subspace iteration, so any well-conditioned basis
     // does between the products. One Cholesky-QR pass per iteration, on the
-    // q side only (the shorter one in `svd_pair`), keeps it so: the p side's product of an orthonormal basis
-    // has at most the condition of A, and the next product takes it back to
-    // the q side, where it is orthonormalized. (Orthonormalizing the p side
-    // too, as scikit-learn does with its LU steps, spans the same subspace
-    // and cost a third of NNDSVDa's time on the seed matrix, 12.5 → 8.9 ms,
-    // and a fifth on ng20, 169 → 133 ms; HALS on ng20 reaches the same error,
-    // 0.979665 after 200 iterations.)
+    // q side only (the shorter one in `svd_pair`), keeps it so: the p side's
+    // product of an orthonormal basis has at most the condition of A, and
+    // the next product takes it back to the q side, where it is
+    // orthonormalized. (Orthonormalizing the p side too, as scikit-learn
+    // does with its LU steps, spans the same subspace and cost a third of
+    // NNDSVDa's time on the seed matrix, 12.5 → 8.9 ms, and a fifth on ng20,
+    // 169 → 133 ms; HALS on ng20 reaches the same error, 0.979665 after 200
+    // iterations.)
     for _ in 0..n_iter {
         sp_times(a, &qm, l, &blocks_a, &mut y);
         sp_times(at, &y, l, &blocks_at, &mut qm);

@@ -60,7 +60,7 @@ fn same_seed_same_bits_with_one_or_two_threads() {
     // Terms of 4 documents on average (under 8): the iteration by column
     // panels of X, two panels (160k non-zeros), the seed matrix's case.
     let panels = random_csr(2000, 40000, 0.002, 6, &[7], &[11]);
-    // Terms of 3 documents, but too many documents for a share of X·Hᵀ per
+    // Terms of 6 documents, but too many documents for a share of X·Hᵀ per
     // panel: Xᵀ·W scattered from X's rows in two lanes.
     let lanes = random_csr(12000, 10000, 0.0005, 7, &[5], &[13]);
     for (x, p) in [&x, &panels, &lanes]
