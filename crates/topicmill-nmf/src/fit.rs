@@ -8,11 +8,10 @@ use topicmill_sparse::{CsrMatrix, CsrView};
 use crate::error::{NmfError, Result};
 use crate::init::initialize;
 use crate::kernel::{
-    self, apply_rule, gram, gram_partials_len, update_frob, update_kl, Blocks, Csr, Rule, Scatter,
-    Side,
+    self, gram, gram_partials_len, update_frob, update_kl, Blocks, Csr, Rule, Scatter, Side,
 };
 use crate::model::{solve_w, NmfModel, StopReason};
-use crate::panels::Panels;
+use crate::panels::{HStep, Panels};
 use crate::params::{Loss, NmfParams, Reg, Solver};
 
 /// What the progress callback sees after each iteration.
@@ -256,7 +255,7 @@ impl Form {
         if loss != Loss::Frobenius {
             return Form::Gather;
         }
-        if let Some(p) = Panels::plan(a, k) {
+        if let Some(p) = Panels::plan(a, at, k) {
             return Form::Panels(p);
         }
         Scatter::plan(a, at, k).map_or(Form::Gather, Form::Scatter)
@@ -412,62 +411,52 @@ impl<'x> Iterate<'x> {
             })
         } else {
             to32(&self.s_h, &mut self.s32);
-            match &self.form {
+            // W's N: gathered over X's rows, or the sum of the panels' shares.
+            let x = match &self.form {
                 Form::Panels(panels) => {
-                    panels.n_w(k, &mut self.side_w.n);
-                    apply_rule(
-                        &mut self.w,
-                        &self.s32,
-                        k,
-                        &mut self.side_w,
-                        self.rule,
-                        self.reg_w,
-                    );
+                    panels.n_w(&mut self.side_w.n);
+                    None
                 }
-                Form::Gather | Form::Scatter(_) => {
-                    update_frob(
-                        &self.a,
-                        &mut self.w,
-                        &self.ht,
-                        &self.s32,
-                        k,
-                        &mut self.side_w,
-                        self.rule,
-                        self.reg_w,
-                    );
-                }
-            }
+                Form::Gather | Form::Scatter(_) => Some(&self.a),
+            };
+            update_frob(
+                x,
+                &mut self.w,
+                &self.ht,
+                &self.s32,
+                k,
+                &mut self.side_w,
+                self.rule,
+                self.reg_w,
+            );
             gram(&self.w, k, &mut self.part_w, &mut self.s_w);
             to32(&self.s_w, &mut self.s32);
             let dot_h = match &mut self.form {
                 // The panels' tasks sum the Gram of Hᵀ as they go.
                 Form::Panels(panels) => panels.h_step(
                     &self.a,
-                    &self.w,
                     &mut self.ht,
-                    &mut self.side_h.n,
-                    &self.s32,
                     k,
-                    self.rule,
-                    self.reg_h,
+                    HStep {
+                        w: &self.w,
+                        nh: &mut self.side_h.n,
+                        s32: &self.s32,
+                        rule: self.rule,
+                        reg: self.reg_h,
+                    },
                     &mut self.s_h,
                 ),
-                Form::Scatter(scatter) => {
-                    scatter.run(&self.a, &self.w, k, &mut self.side_h.n);
-                    let dot = apply_rule(
-                        &mut self.ht,
-                        &self.s32,
-                        k,
-                        &mut self.side_h,
-                        self.rule,
-                        self.reg_h,
-                    );
-                    gram(&self.ht, k, &mut self.part_h, &mut self.s_h);
-                    dot
-                }
-                Form::Gather => {
+                form => {
+                    // Hᵀ's N: scattered from X's rows, or gathered over Xᵀ's.
+                    let xt = match form {
+                        Form::Scatter(scatter) => {
+                            scatter.run(&self.a, &self.w, k, &mut self.side_h.n);
+                            None
+                        }
+                        _ => Some(&self.at),
+                    };
                     let dot = update_frob(
-                        &self.at,
+                        xt,
                         &mut self.ht,
                         &self.w,
                         &self.s32,

@@ -630,7 +630,7 @@ const HALS_ROWS: usize = 4;
 /// The rule of [`frob_block`] on the block's rows in groups of `R` (N's
 /// rows computed first when `a` is given), adding ⟨F_new, N⟩ of each row to
 /// `acc` in row order. Returns the rows done: the block's rows but the last
-/// `len mod R`, which the caller does one by one.
+/// `len mod R`, which the caller passes on with R = 1.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn rule_groups<const K: usize, const R: usize>(
@@ -694,7 +694,7 @@ fn mu_rows_k<const K: usize, const R: usize>(f: &mut [f32], n: &[f32], s: &[f32]
 }
 
 /// One block of the Frobenius half-step (see [`update_frob`]); with `a`
-/// `None` the block's rows of N are given in `nb` (see [`apply_rule`]).
+/// `None` the block's rows of N are given in `nb` (see [`update_frob`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn frob_block<const K: usize>(
@@ -708,45 +708,47 @@ fn frob_block<const K: usize>(
     rule: Rule,
     reg: Reg,
 ) -> f64 {
-    let k = if K == 0 { kk } else { K };
-    let mut fs = [0f32; 512];
-    let mut heap;
-    let fs: &mut [f32] = if k <= 512 {
-        &mut fs[..k]
-    } else {
-        heap = vec![0f32; k];
-        &mut heap[..]
-    };
-    // N's rows are computed inline in both loops below, not through a shared
-    // closure: a closure does not inherit `frob_block_avx2`'s AVX2 target
-    // feature, and with one the MU and HALS half-steps ran 2× slower.
+    // N's rows are computed inline, not through a shared closure: a closure
+    // does not inherit `frob_block_avx2`'s AVX2 target feature, and with one
+    // the MU and HALS half-steps ran 2× slower.
     let mut acc = 0f64;
-    // Rows of the block done so far (by the interleaved sweeps).
-    let done = match (K, rule) {
-        (0, _) => 0,
-        (_, Rule::Hals) => rule_groups::<K, HALS_ROWS>(a, r, fb, nb, g, s32, rule, reg, &mut acc),
-        (1..=8, Rule::Mu) => rule_groups::<K, 4>(a, r, fb, nb, g, s32, rule, reg, &mut acc),
-        (_, Rule::Mu) => rule_groups::<K, 2>(a, r, fb, nb, g, s32, rule, reg, &mut acc),
-    };
+    if K > 0 {
+        // Groups of R rows with their sweeps interleaved, then the last
+        // `len mod R` rows one by one (R = 1: the same operations per row).
+        let done = match (K, rule) {
+            (_, Rule::Hals) => {
+                rule_groups::<K, HALS_ROWS>(a, r, fb, nb, g, s32, rule, reg, &mut acc)
+            }
+            (1..=8, Rule::Mu) => rule_groups::<K, 4>(a, r, fb, nb, g, s32, rule, reg, &mut acc),
+            (_, Rule::Mu) => rule_groups::<K, 2>(a, r, fb, nb, g, s32, rule, reg, &mut acc),
+        };
+        let rest = r.start + done..r.end;
+        let (fr, nr) = (&mut fb[done * K..], &mut nb[done * K..]);
+        rule_groups::<K, 1>(a, &rest, fr, nr, g, s32, rule, reg, &mut acc);
+        return acc;
+    }
+    // Run-time k: one row at a time.
+    let k = kk;
+    let mut fs = vec![0f32; k];
     let mut own = vec![0f32; if a.is_some() { k } else { 0 }];
-    for (local, i) in r.clone().enumerate().skip(done) {
+    for (local, i) in r.clone().enumerate() {
         let fr = &mut fb[local * k..(local + 1) * k];
         let nr: &mut [f32] = match a {
             Some(a) => {
                 let (cols, vals) = a.row(i);
-                sparse_row_times_k::<K>(cols, vals, g, k, &mut own);
+                sparse_row_times_k::<0>(cols, vals, g, k, &mut own);
                 &mut own
             }
             None => &mut nb[local * k..(local + 1) * k],
         };
         match rule {
             Rule::Mu => {
-                row_times_gram_k::<K>(fr, s32, k, fs);
-                mu_row(fr, nr, fs, reg);
+                row_times_gram(fr, s32, k, &mut fs);
+                mu_row(fr, nr, &fs, reg);
             }
-            Rule::Hals => hals_row_k::<K>(fr, nr, s32, k, reg),
+            Rule::Hals => hals_row(fr, nr, s32, k, reg),
         }
-        acc += dot_k::<K>(fr, nr, k) as f64;
+        acc += dot_k::<0>(fr, nr, k) as f64;
     }
     acc
 }
@@ -780,12 +782,14 @@ fn update_frob_k<const K: usize>(
     side.block_sums.iter().sum()
 }
 
-/// The Frobenius half-step `update(A, F, G)`: `N = A·G`, then the rule on
-/// every row of F with the Gram `s32 = GᵀG` (f32 copy). Returns ⟨F_new, N⟩
-/// (f64, fixed order), the term the loss needs.
+/// The Frobenius half-step: `N = A·G` when `a` is given (else N is the one
+/// in `side.n`, computed elsewhere: scattered, or summed over the ranks of a
+/// distributed fit), then the rule on every row of F with the Gram `s32 =
+/// GᵀG` (f32 copy). Returns ⟨F_new, N⟩ (f64, fixed order), the term the loss
+/// needs.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn update_frob(
-    a: &Csr<'_>,
+    a: Option<&Csr<'_>>,
     f: &mut [f32],
     g: &[f32],
     s32: &[f32],
@@ -794,24 +798,11 @@ pub(crate) fn update_frob(
     rule: Rule,
     reg: Reg,
 ) -> f64 {
-    assert!(f.len() == a.rows * k && side.n.len() == a.rows * k && g.len() >= a.cols * k);
-    dispatch_k!(k, update_frob_k(Some(a), f, g, s32, k, side, rule, reg))
-}
-
-/// The rule of [`update_frob`] alone, on every row of F with its row of N
-/// given in `side.n` (computed elsewhere: summed over the ranks of a
-/// distributed fit). Returns ⟨F_new, N⟩.
-pub(crate) fn apply_rule(
-    f: &mut [f32],
-    s32: &[f32],
-    k: usize,
-    side: &mut Side,
-    rule: Rule,
-    reg: Reg,
-) -> f64 {
-    // The blocks of `Side::for_rows` lie within its N, and F is as long.
     assert_eq!(f.len(), side.n.len());
-    dispatch_k!(k, update_frob_k(None, f, &[], s32, k, side, rule, reg))
+    if let Some(a) = a {
+        assert!(f.len() == a.rows * k && g.len() >= a.cols * k);
+    }
+    dispatch_k!(k, update_frob_k(a, f, g, s32, k, side, rule, reg))
 }
 
 /// One block of [`spmm`].
@@ -949,20 +940,24 @@ fn scatter_k<const K: usize>(
     outs.par_iter_mut()
         .zip(lanes.par_iter())
         .for_each(|(out, rows)| scatter_lane_best::<K>(a, rows, f, k, out));
-    // Lanes 1.. added into lane 0 in lane order, in parallel over chunks.
-    let chunk = 4096 * k.max(1);
     let (first, rest) = outs.split_first_mut().expect("one lane at least");
-    first
-        .par_chunks_mut(chunk)
-        .enumerate()
-        .for_each(|(c, out)| {
-            let span = c * chunk..c * chunk + out.len();
-            for lane in rest.iter() {
-                for (o, &v) in out.iter_mut().zip(&lane[span.clone()]) {
-                    *o += v;
-                }
+    let rest: Vec<&[f32]> = rest.iter().map(|lane| &**lane).collect();
+    add_in_order(first, &rest);
+}
+
+/// `out += Σ parts`, element by element in part order (`((out + p₀) + p₁)
+/// + …`), in parallel over chunks: the sum does not depend on the thread
+/// count. Every part is as long as `out`.
+pub(crate) fn add_in_order(out: &mut [f32], parts: &[&[f32]]) {
+    const CHUNK: usize = 1 << 14;
+    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| {
+        let span = c * CHUNK..c * CHUNK + o.len();
+        for part in parts {
+            for (x, &v) in o.iter_mut().zip(&part[span.clone()]) {
+                *x += v;
             }
-        });
+        }
+    });
 }
 
 /// Column sums of a rows × k factor, f64, fixed order.

@@ -36,8 +36,8 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::kernel::{
-    dispatch_k, frob_block_best, gram_chunk_best, multiversion, sparse_row_times_from, Csr,
-    RowsPtr, Rule,
+    add_in_order, dispatch_k, frob_block_best, gram_chunk_best, multiversion,
+    sparse_row_times_from, Csr, RowsPtr, Rule,
 };
 use crate::params::Reg;
 
@@ -61,23 +61,22 @@ const NNZ_PER_PANEL: usize = 65536;
 const MAX_PANELS: usize = 8;
 
 impl Panels {
-    /// The plan for X (`a`, n × m) at rank k, or `None` when the usual
-    /// iteration suits better: X's columns of 8 non-zeros or more on average,
-    /// or panel shares (P × n × k values) above half of X's non-zeros.
-    pub fn plan(a: &Csr<'_>, k: usize) -> Option<Self> {
+    /// The plan for X (`a`, n × m, with `at` = Xᵀ) at rank k, or `None` when
+    /// the usual iteration suits better: X's columns of 8 non-zeros or more on
+    /// average, or panel shares (P × n × k values) above half of X's
+    /// non-zeros.
+    pub fn plan(a: &Csr<'_>, at: &Csr<'_>, k: usize) -> Option<Self> {
         let (n, m, nnz) = (a.rows, a.cols, a.nnz());
         let p = (nnz / NNZ_PER_PANEL).clamp(1, MAX_PANELS);
         if m == 0 || nnz >= 8 * m || 2 * p * n * k > nnz {
             return None;
         }
-        // Column counts, then P contiguous ranges of about nnz / P each.
-        let mut df = vec![0usize; m];
-        for &c in &a.indices[..nnz] {
-            df[c as usize] += 1;
-        }
+        // P contiguous ranges of about nnz / P each (column counts: the row
+        // lengths of Xᵀ).
+        let df = (0..m).map(|j| (at.indptr[j + 1] - at.indptr[j]) as usize);
         let mut ranges = Vec::with_capacity(p);
         let (mut start, mut acc) = (0, 0);
-        for (j, &d) in df.iter().enumerate() {
+        for (j, d) in df.enumerate() {
             acc += d;
             if ranges.len() + 1 < p && acc * p >= nnz * (ranges.len() + 1) {
                 ranges.push(start..j + 1);
@@ -106,46 +105,29 @@ impl Panels {
     /// The shares of `X·Hᵀ` from the current Hᵀ (before the first W
     /// half-step); Hᵀ is only read.
     pub fn start(&mut self, a: &Csr<'_>, ht: &mut [f32], k: usize) {
-        let reg = Reg { l1: 0.0, l2: 0.0 };
-        self.run(a, &[], ht, &mut [], &[], k, Rule::Mu, reg, false);
+        self.run(a, ht, k, None);
     }
 
     /// W's N: the sum of the panels' shares of each row, in panel order.
-    pub fn n_w(&self, k: usize, n: &mut [f32]) {
-        let rows = n.len() / k.max(1);
-        let shares = &self.shares;
-        n.par_chunks_mut(4096 * k.max(1))
-            .enumerate()
-            .for_each(|(c, out)| {
-                let (lo, len) = (c * 4096 * k, out.len());
-                out.copy_from_slice(&shares[lo..lo + len]);
-                for p in 1..self.ranges.len() {
-                    let base = p * rows * k + lo;
-                    for (o, &v) in out.iter_mut().zip(&shares[base..base + len]) {
-                        *o += v;
-                    }
-                }
-            });
+    pub fn n_w(&self, n: &mut [f32]) {
+        let shares: Vec<&[f32]> = self.shares.chunks_exact(n.len().max(1)).collect();
+        n.copy_from_slice(shares[0]);
+        add_in_order(n, &shares[1..]);
     }
 
-    /// Hᵀ's half-step by panels (see the module's documentation) with W
-    /// new, `s32` = WᵀW (f32 copy) and `nh` an m × k workspace; then the
+    /// Hᵀ's half-step by panels (see the module's documentation), then the
     /// shares of the next `X·Hᵀ`. Returns ⟨Hᵀ_new, Xᵀ·W⟩, and the Gram of
     /// Hᵀ_new into `gram`.
-    #[allow(clippy::too_many_arguments)]
     pub fn h_step(
         &mut self,
         a: &Csr<'_>,
-        w: &[f32],
         ht: &mut [f32],
-        nh: &mut [f32],
-        s32: &[f32],
         k: usize,
-        rule: Rule,
-        reg: Reg,
+        step: HStep<'_>,
         gram: &mut [f64],
     ) -> f64 {
-        self.run(a, w, ht, nh, s32, k, rule, reg, true);
+        assert!(step.w.len() == a.rows * k && step.nh.len() == ht.len());
+        self.run(a, ht, k, Some(step));
         gram.fill(0.0);
         for g in self.grams.chunks_exact(k * k) {
             for (o, &v) in gram.iter_mut().zip(g) {
@@ -155,33 +137,23 @@ impl Panels {
         self.dots.iter().sum()
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &mut self,
-        a: &Csr<'_>,
-        w: &[f32],
-        ht: &mut [f32],
-        nh: &mut [f32],
-        s32: &[f32],
-        k: usize,
-        rule: Rule,
-        reg: Reg,
-        update: bool,
-    ) {
+    /// Every panel's task: with `step`, the half-step and the shares; without,
+    /// the shares alone.
+    fn run(&mut self, a: &Csr<'_>, ht: &mut [f32], k: usize, step: Option<HStep<'_>>) {
         assert!(ht.len() == a.cols * k && self.shares.len() == self.ranges.len() * a.rows * k);
-        assert!(!update || (w.len() == a.rows * k && nh.len() == ht.len()));
         let panel = Panel {
             a,
             seg: &self.seg,
             panels: self.ranges.len(),
-            w,
             ht: RowsPtr::new(ht),
-            nh: RowsPtr::new(nh),
             shares: RowsPtr::new(&mut self.shares),
-            s32,
-            rule,
-            reg,
-            update,
+            step: step.map(|s| Update {
+                w: s.w,
+                nh: RowsPtr::new(s.nh),
+                s32: s.s32,
+                rule: s.rule,
+                reg: s.reg,
+            }),
         };
         let grams = self.grams.par_chunks_mut(k * k);
         self.dots
@@ -195,19 +167,35 @@ impl Panels {
     }
 }
 
+/// What Hᵀ's half-step by panels takes: W new, N_H's workspace (m × k),
+/// `s32` = WᵀW (f32 copy), the rule and Hᵀ's regularization.
+pub(crate) struct HStep<'a> {
+    pub w: &'a [f32],
+    pub nh: &'a mut [f32],
+    pub s32: &'a [f32],
+    pub rule: Rule,
+    pub reg: Reg,
+}
+
+/// [`HStep`] as the panel tasks share it (N_H by raw pointer: each task
+/// owns its panel's rows).
+struct Update<'a> {
+    w: &'a [f32],
+    nh: RowsPtr,
+    s32: &'a [f32],
+    rule: Rule,
+    reg: Reg,
+}
+
 /// What every panel task reads, and raw pointers to the rows each one owns.
 struct Panel<'a> {
     a: &'a Csr<'a>,
     seg: &'a [u32],
     panels: usize,
-    w: &'a [f32],
     ht: RowsPtr,
-    nh: RowsPtr,
     shares: RowsPtr,
-    s32: &'a [f32],
-    rule: Rule,
-    reg: Reg,
-    update: bool,
+    /// The half-step, or `None` for the shares alone.
+    step: Option<Update<'a>>,
 }
 
 /// The segment of row i of X in panel p.
@@ -220,7 +208,7 @@ fn segment<'a>(t: &Panel<'a>, i: usize, p: usize) -> (&'a [u32], &'a [f32]) {
 }
 
 /// Panel p's task (terms `r`): steps 1-3 of the module's documentation when
-/// `update`, else step 3 alone. Returns the panel's ⟨Hᵀ_new, N_H⟩.
+/// given a half-step, else step 3 alone. Returns the panel's ⟨Hᵀ_new, N_H⟩.
 #[inline(always)]
 fn panel_task<const K: usize>(
     t: &Panel<'_>,
@@ -232,17 +220,17 @@ fn panel_task<const K: usize>(
     let k = if K == 0 { kk } else { K };
     let n = t.a.rows;
     // SAFETY: the panels' term ranges are disjoint and inside 0..m, and Hᵀ
-    // and N_H have m rows of k (checked by `Panels::run`): this task owns
-    // rows `r` of both.
+    // and N_H have m rows of k (checked by `Panels::run` and `h_step`): this
+    // task owns rows `r` of both.
     let htp = unsafe { t.ht.rows_mut(r, k) };
     let mut dot = 0.0;
-    if t.update {
+    if let Some(u) = &t.step {
         // SAFETY: as above.
-        let nhp = unsafe { t.nh.rows_mut(r, k) };
+        let nhp = unsafe { u.nh.rows_mut(r, k) };
         nhp.fill(0.0);
         for i in 0..n {
             let (cols, vals) = segment(t, i, p);
-            let wr = &t.w[i * k..(i + 1) * k];
+            let wr = &u.w[i * k..(i + 1) * k];
             if K > 0 {
                 // A copy in registers: stores into N_H then cannot alias it,
                 // and the loop below vectorizes.
@@ -267,7 +255,7 @@ fn panel_task<const K: usize>(
         // Through the rule's own function: inlined here, it ran 2.5× slower
         // (the factor rows come from a raw pointer, and the compiler no
         // longer knew that stores into them leave the Gram alone).
-        dot = frob_block_best::<K>(None, r, htp, nhp, &[], t.s32, k, t.rule, t.reg);
+        dot = frob_block_best::<K>(None, r, htp, nhp, &[], u.s32, k, u.rule, u.reg);
         gram_chunk_best::<K>(gram, htp, k);
     }
     // Step 3: the segment's columns all lie in `r`, and `htp` holds rows r

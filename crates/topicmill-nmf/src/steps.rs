@@ -153,7 +153,7 @@ impl HalfStep {
         assert_eq!(gram.len(), self.k * self.k, "the Gram is k × k");
         kernel::gram_to_f32(gram, &mut self.s32);
         kernel::update_frob(
-            &a,
+            Some(&a),
             f,
             g,
             &self.s32,
@@ -177,7 +177,16 @@ impl HalfStep {
     pub fn apply(&mut self, f: &mut [f32], gram: &[f64]) -> f64 {
         assert_eq!(gram.len(), self.k * self.k, "the Gram is k × k");
         kernel::gram_to_f32(gram, &mut self.s32);
-        kernel::apply_rule(f, &self.s32, self.k, &mut self.side, self.rule, self.reg)
+        kernel::update_frob(
+            None,
+            f,
+            &[],
+            &self.s32,
+            self.k,
+            &mut self.side,
+            self.rule,
+            self.reg,
+        )
     }
 }
 
