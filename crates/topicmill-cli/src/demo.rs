@@ -45,6 +45,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    args.outputs.check(None, None)?;
     let stage = Instant::now();
     let found = locate_or_download(&data_dirs(args.data_dir.as_deref()), &Remote::from_env())?;
     let locate = stage.elapsed();
@@ -77,7 +78,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let fit = stage.elapsed();
     model.set_vocabulary(Some(tfidf.vocabulary().to_vec()));
-    args.outputs.write(&model, &docs.ids)?;
+    args.outputs.write(None, &model, &docs.ids, None)?;
 
     let mut out = std::io::stdout().lock();
     writeln!(

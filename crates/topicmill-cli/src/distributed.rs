@@ -88,7 +88,7 @@ mod mpi_fit {
 
     use crate::fit;
     use crate::nmf_args::FitProgress;
-    use crate::output::{frobenius_norm, save_model};
+    use crate::output::frobenius_norm;
 
     pub fn run(world: &SimpleCommunicator, args: fit::Args) -> Result<()> {
         let rank = world.rank();
@@ -122,8 +122,10 @@ mod mpi_fit {
         let corpus = Corpus::open(&args.corpus)
             .with_context(|| format!("cannot open corpus {}", args.corpus.display()))?;
         model.set_vocabulary(Some(corpus.vocabulary().to_vec()));
-        save_model(&args.output, &model)?;
-        args.outputs.write(&model, corpus.doc_ids())?;
+        // Not checked before the fit: rank 0 alone writes, and an early error
+        // there would leave the other ranks waiting in the fit's collectives.
+        args.outputs
+            .write(Some(&args.output), &model, corpus.doc_ids(), None)?;
         if opts.checkpoint_every > 0 || opts.resume {
             // The model supersedes the checkpoint.
             let _ = std::fs::remove_file(&checkpoint);

@@ -429,13 +429,13 @@ pub fn read_npy(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::write_npy;
+    use crate::output::{npy, write_atomic};
 
     #[test]
     fn npy_round_trip_and_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.npy");
-        write_npy(&path, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3).unwrap();
+        write_atomic(&path, |out| npy(out, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3)).unwrap();
         assert_eq!(
             read_npy(&path).unwrap(),
             (vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3)

@@ -1,6 +1,6 @@
 //! `topicmill fit`: factorize a corpus directory and save the model.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -9,7 +9,7 @@ use topicmill_nmf::NmfModel;
 use topicmill_sparse::Corpus;
 
 use crate::nmf_args::{FitProgress, NmfArgs};
-use crate::output::{frobenius_norm, save_model, write_atomic, write_doc_topics, write_npy};
+use crate::output::{check_outputs, commit_all, doc_topics, frobenius_norm, npy, stage_all};
 
 /// Fit NMF topics on a corpus directory and save the model.
 #[derive(Debug, clap::Args)]
@@ -57,6 +57,8 @@ pub fn run(args: Args) -> Result<()> {
         Some(path) => Some(crate::warm::load_previous(path, &corpus, args.nmf.k)?),
         None => None,
     };
+    let change_report = args.warm.change_report.as_deref();
+    args.outputs.check(Some(&args.output), change_report)?;
     let start = Instant::now();
     let (model, similarity) = {
         let progress = FitProgress::new(args.nmf.max_iter);
@@ -77,18 +79,20 @@ pub fn run(args: Args) -> Result<()> {
         (model, similarity)
     };
     let seconds = start.elapsed().as_secs_f64();
-    save_model(&args.output, &model)?;
-    if let Some(previous) = &previous {
-        crate::warm::report(
+    let report = match &previous {
+        Some(previous) => Some(crate::warm::report(
             &args.warm,
             previous,
             &model,
             corpus.vocabulary(),
             &similarity,
             &args.output,
-        )?;
-    }
-    args.outputs.write(&model, corpus.doc_ids())?;
+        )?),
+        None => None,
+    };
+    let report = change_report.zip(report.as_deref());
+    args.outputs
+        .write(Some(&args.output), &model, corpus.doc_ids(), report)?;
 
     let norm = frobenius_norm(&corpus.matrix());
     writeln!(
@@ -129,41 +133,81 @@ pub(crate) fn fit_summary(
 }
 
 impl FitOutputs {
-    /// Writes every output that was asked for.
-    pub fn write(&self, model: &NmfModel, doc_ids: &[String]) -> Result<()> {
-        if let Some(path) = &self.loss_history {
-            write_loss_history(path, model.loss_history())?;
+    /// The files of a fit: the model's (`demo` writes none), the change report
+    /// of a warm start, then every output asked for.
+    fn paths<'a>(
+        &'a self,
+        model: Option<&'a Path>,
+        change_report: Option<&'a Path>,
+    ) -> [Option<&'a Path>; 6] {
+        [
+            model,
+            change_report,
+            self.loss_history.as_deref(),
+            self.doc_topics.as_deref(),
+            self.w_npy.as_deref(),
+            self.h_npy.as_deref(),
+        ]
+    }
+
+    /// Checks before the fit that every file can be written (see
+    /// [`check_outputs`]).
+    pub fn check(&self, model: Option<&Path>, change_report: Option<&Path>) -> Result<()> {
+        check_outputs(&self.paths(model, change_report))
+    }
+
+    /// Writes the model (to `model_file`), the change report (path and text)
+    /// and every output asked for, then moves them all into place: when one
+    /// cannot be written, none is left behind.
+    pub fn write(
+        &self,
+        model_file: Option<&Path>,
+        model: &NmfModel,
+        doc_ids: &[String],
+        change_report: Option<(&Path, &str)>,
+    ) -> Result<()> {
+        let [mut file, mut report, mut loss, mut docs, mut w, mut h] =
+            stage_all(self.paths(model_file, change_report.map(|(path, _)| path)))?;
+        if let Some(f) = &mut file {
+            f.write(|out| model.save(out).map_err(io::Error::other))?;
         }
-        if let Some(path) = &self.doc_topics {
-            write_doc_topics(path, doc_ids, model.w(), model.k())?;
+        if let (Some(f), Some((_, text))) = (&mut report, change_report) {
+            f.write(|out| writeln!(out, "{text}"))?;
         }
-        if let Some(path) = &self.w_npy {
-            write_npy(path, model.w(), model.n_docs(), model.k())?;
+        if let Some(f) = &mut loss {
+            let json = self
+                .loss_history
+                .as_deref()
+                .and_then(Path::extension)
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            f.write(|out| loss_history(out, model.loss_history(), json))?;
         }
-        if let Some(path) = &self.h_npy {
-            write_npy(path, &model.h(), model.k(), model.n_features())?;
+        if let Some(f) = &mut docs {
+            f.write(|out| doc_topics(out, doc_ids, model.w(), model.k()))?;
         }
-        Ok(())
+        if let Some(f) = &mut w {
+            f.write(|out| npy(out, model.w(), model.n_docs(), model.k()))?;
+        }
+        if let Some(f) = &mut h {
+            f.write(|out| npy(out, &model.h(), model.k(), model.n_features()))?;
+        }
+        commit_all([file, report, loss, docs, w, h])
     }
 }
 
-fn write_loss_history(path: &Path, history: &[(usize, f64)]) -> Result<()> {
-    let json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    write_atomic(path, |out| {
-        if json {
-            let rows: Vec<_> = history
-                .iter()
-                .map(|&(iteration, loss)| serde_json::json!({"iteration": iteration, "loss": loss}))
-                .collect();
-            serde_json::to_writer_pretty(&mut *out, &rows)?;
-            writeln!(out)
-        } else {
-            writeln!(out, "iteration,loss")?;
-            history
-                .iter()
-                .try_for_each(|(iteration, loss)| writeln!(out, "{iteration},{loss}"))
-        }
-    })
+/// The loss history: CSV (`iteration,loss`), or JSON.
+fn loss_history<W: Write>(out: &mut W, history: &[(usize, f64)], json: bool) -> io::Result<()> {
+    if json {
+        let rows: Vec<_> = history
+            .iter()
+            .map(|&(iteration, loss)| serde_json::json!({"iteration": iteration, "loss": loss}))
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &rows)?;
+        writeln!(out)
+    } else {
+        writeln!(out, "iteration,loss")?;
+        history
+            .iter()
+            .try_for_each(|(iteration, loss)| writeln!(out, "{iteration},{loss}"))
+    }
 }

@@ -3,11 +3,98 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use tempfile::NamedTempFile;
 use topicmill_nmf::NmfModel;
 use topicmill_sparse::CsrView;
+
+/// An output file in the making: a temporary file in the target's directory,
+/// renamed over the target by [`Staged::commit`] and removed if dropped
+/// before.
+pub struct Staged {
+    path: PathBuf,
+    tmp: NamedTempFile,
+}
+
+impl Staged {
+    pub fn create(path: &Path) -> Result<Self> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = topicmill_sparse::atomic_temp_builder(".topicmill-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Staged {
+            path: path.to_path_buf(),
+            tmp,
+        })
+    }
+
+    /// Writes the file's whole content with `body`, and syncs it.
+    pub fn write<F>(&mut self, body: F) -> Result<()>
+    where
+        F: FnOnce(&mut BufWriter<&File>) -> io::Result<()>,
+    {
+        {
+            let mut out = BufWriter::new(self.tmp.as_file());
+            body(&mut out)
+                .and_then(|()| out.flush())
+                .with_context(|| format!("cannot write {}", self.path.display()))?;
+        }
+        self.tmp
+            .as_file()
+            .sync_all()
+            .with_context(|| format!("cannot sync {}", self.path.display()))
+    }
+
+    /// Renames the written file over the target.
+    pub fn commit(self) -> Result<()> {
+        let Staged { path, tmp } = self;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot move the new file into {}", path.display()))?;
+        Ok(())
+    }
+}
+
+/// Checks, before a command does its work, that each of its output files can
+/// be created (a temporary file is made in its directory and removed) and
+/// that no two outputs name the same file: a wrong path fails at once, not
+/// after a long fit.
+pub fn check_outputs(paths: &[Option<&Path>]) -> Result<()> {
+    let named: Vec<&Path> = paths.iter().flatten().copied().collect();
+    for (i, a) in named.iter().enumerate() {
+        let same = |b: &&Path| std::path::absolute(a).ok() == std::path::absolute(b).ok();
+        if named[..i].iter().any(same) {
+            bail!(
+                "two outputs are both {}: give each its own file",
+                a.display()
+            );
+        }
+        drop(Staged::create(a)?);
+    }
+    Ok(())
+}
+
+/// Stages the output files of one command (see [`Staged`]) once its work is
+/// done; they are written, then moved into place by [`commit_all`].
+pub fn stage_all<const N: usize>(paths: [Option<&Path>; N]) -> Result<[Option<Staged>; N]> {
+    let mut staged = paths.map(|_| None);
+    for (slot, path) in staged.iter_mut().zip(paths) {
+        *slot = path.map(Staged::create).transpose()?;
+    }
+    Ok(staged)
+}
+
+/// Renames written files into place. Called once all of a command's outputs
+/// are written, so that a failure to write one leaves none of them.
+pub fn commit_all(files: impl IntoIterator<Item = Option<Staged>>) -> Result<()> {
+    files.into_iter().flatten().try_for_each(Staged::commit)
+}
 
 /// Writes `path` atomically: `body` writes into a temporary file in the same
 /// directory, which is synced and renamed over `path` only when `body`
@@ -16,48 +103,29 @@ pub fn write_atomic<F>(path: &Path, body: F) -> Result<()>
 where
     F: FnOnce(&mut BufWriter<&File>) -> io::Result<()>,
 {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = topicmill_sparse::atomic_temp_builder(".topicmill-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-    {
-        let mut out = BufWriter::new(tmp.as_file());
-        body(&mut out)
-            .and_then(|()| out.flush())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot sync {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot move the new file into {}", path.display()))?;
-    Ok(())
+    let mut file = Staged::create(path)?;
+    file.write(body)?;
+    file.commit()
 }
 
-/// Writes a row-major `rows × cols` f32 matrix as a NumPy `.npy` file (format
-/// 1.0, little-endian `<f4`, C order), atomically.
-pub fn write_npy(path: &Path, data: &[f32], rows: usize, cols: usize) -> Result<()> {
+/// A row-major `rows × cols` f32 matrix as a NumPy `.npy` file (format 1.0,
+/// little-endian `<f4`, C order).
+pub fn npy<W: Write>(out: &mut W, data: &[f32], rows: usize, cols: usize) -> io::Result<()> {
     assert_eq!(data.len(), rows * cols, "npy shape does not match the data");
-    write_atomic(path, |out| {
-        let mut header =
-            format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-        // magic (6) + version (2) + header length (2) + header + '\n' is a multiple of 64.
-        let unpadded = 10 + header.len() + 1;
-        header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
-        header.push('\n');
-        out.write_all(b"\x93NUMPY\x01\x00")?;
-        let len = u16::try_from(header.len()).expect("npy header is short");
-        out.write_all(&len.to_le_bytes())?;
-        out.write_all(header.as_bytes())?;
-        for value in data {
-            out.write_all(&value.to_le_bytes())?;
-        }
-        Ok(())
-    })
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    // magic (6) + version (2) + header length (2) + header + '\n' is a multiple of 64.
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+    header.push('\n');
+    out.write_all(b"\x93NUMPY\x01\x00")?;
+    let len = u16::try_from(header.len()).expect("npy header is short");
+    out.write_all(&len.to_le_bytes())?;
+    out.write_all(header.as_bytes())?;
+    for value in data {
+        out.write_all(&value.to_le_bytes())?;
+    }
+    Ok(())
 }
 
 /// Quotes a CSV field when it needs it (RFC 4180).
@@ -135,11 +203,6 @@ pub fn top_indices(scores: impl Iterator<Item = f32>, n: usize) -> Vec<usize> {
     indexed.into_iter().map(|(i, _)| i).collect()
 }
 
-/// Saves a model atomically.
-pub fn save_model(path: &Path, model: &NmfModel) -> Result<()> {
-    write_atomic(path, |out| model.save(out).map_err(io::Error::other))
-}
-
 /// Loads a model, naming the file in any error.
 pub fn load_model(path: &Path) -> Result<NmfModel> {
     let file = File::open(path).with_context(|| format!("cannot open model {}", path.display()))?;
@@ -175,26 +238,29 @@ pub fn print_topics<W: Write>(out: &mut W, topics: &[Vec<(String, f32)>]) -> io:
 
 /// Per-document CSV: id, dominant topic (1-based, empty for a document with no
 /// weight at all), then the k weights.
-pub fn write_doc_topics(path: &Path, doc_ids: &[String], w: &[f32], k: usize) -> Result<()> {
-    write_atomic(path, |out| {
-        write!(out, "doc_id,dominant_topic")?;
-        for t in 1..=k {
-            write!(out, ",topic_{t:02}")?;
+pub fn doc_topics<W: Write>(
+    out: &mut W,
+    doc_ids: &[String],
+    w: &[f32],
+    k: usize,
+) -> io::Result<()> {
+    write!(out, "doc_id,dominant_topic")?;
+    for t in 1..=k {
+        write!(out, ",topic_{t:02}")?;
+    }
+    writeln!(out)?;
+    for (id, row) in doc_ids.iter().zip(w.chunks_exact(k)) {
+        write!(out, "{}", csv_field(id))?;
+        match top_indices(row.iter().copied(), 1).first() {
+            Some(&t) if row[t] > 0.0 => write!(out, ",{}", t + 1)?,
+            _ => write!(out, ",")?,
+        }
+        for v in row {
+            write!(out, ",{v}")?;
         }
         writeln!(out)?;
-        for (id, row) in doc_ids.iter().zip(w.chunks_exact(k)) {
-            write!(out, "{}", csv_field(id))?;
-            match top_indices(row.iter().copied(), 1).first() {
-                Some(&t) if row[t] > 0.0 => write!(out, ",{}", t + 1)?,
-                _ => write!(out, ",")?,
-            }
-            for v in row {
-                write!(out, ",{v}")?;
-            }
-            writeln!(out)?;
-        }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 /// ‖X‖_F, accumulated in f64.
@@ -214,7 +280,7 @@ mod tests {
     fn npy_header_is_aligned_and_parsable() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.npy");
-        write_npy(&path, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3).unwrap();
+        write_atomic(&path, |out| npy(out, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3)).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
         let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use topicmill_sparse::Corpus;
 
-use crate::output::{load_model, write_doc_topics, write_npy};
+use crate::output::{check_outputs, commit_all, doc_topics, load_model, npy, stage_all};
 
 /// Topic weights of a corpus's documents under a fitted model (H fixed).
 ///
@@ -41,13 +41,20 @@ pub fn run(args: Args) -> Result<()> {
             );
         }
     }
+    let outputs = [Some(args.output.as_path()), args.w_npy.as_deref()];
+    check_outputs(&outputs)?;
     let w = model
         .transform(&corpus.matrix())
         .with_context(|| format!("cannot transform {}", args.corpus.display()))?;
-    write_doc_topics(&args.output, corpus.doc_ids(), &w, model.k())?;
-    if let Some(path) = &args.w_npy {
-        write_npy(path, &w, corpus.doc_ids().len(), model.k())?;
+    let [mut csv, mut w_npy] = stage_all(outputs)?;
+    let (ids, k) = (corpus.doc_ids(), model.k());
+    if let Some(file) = &mut csv {
+        file.write(|out| doc_topics(out, ids, &w, k))?;
     }
+    if let Some(file) = &mut w_npy {
+        file.write(|out| npy(out, &w, ids.len(), k))?;
+    }
+    commit_all([csv, w_npy])?;
     writeln!(
         std::io::stdout().lock(),
         "{} documents → {}",

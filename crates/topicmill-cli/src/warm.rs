@@ -23,7 +23,7 @@ use topicmill_eval::match_topics;
 use topicmill_nmf::{NmfModel, NmfParams, Progress, Solver};
 use topicmill_sparse::{Corpus, CsrMatrix};
 
-use crate::output::{load_model, top_indices, write_atomic};
+use crate::output::{load_model, top_indices};
 
 /// Warm-start options of `topicmill fit`.
 #[derive(Debug, Default, clap::Args)]
@@ -192,7 +192,7 @@ struct ChangeReport {
     vanished_topics: Vec<TopicChange>,
 }
 
-/// Writes the change report (if asked) and prints a one-line summary per topic.
+/// Prints a one-line summary per topic and returns the change report (JSON).
 pub fn report(
     args: &WarmArgs,
     previous: &Previous,
@@ -200,7 +200,7 @@ pub fn report(
     vocabulary: &[String],
     similarity: &[f64],
     model_path: &Path,
-) -> Result<()> {
+) -> Result<String> {
     let k = model.k();
     let words = |ht: &[f32], t: usize, vocab: &[String]| -> Vec<String> {
         top_indices(ht.chunks_exact(k).map(|row| row[t]), 10)
@@ -261,9 +261,5 @@ pub fn report(
             topic.top_words.join(" ")
         )?;
     }
-    if let Some(path) = &args.change_report {
-        let text = serde_json::to_string_pretty(&report)?;
-        write_atomic(path, |out| writeln!(out, "{text}"))?;
-    }
-    Ok(())
+    Ok(serde_json::to_string_pretty(&report)?)
 }

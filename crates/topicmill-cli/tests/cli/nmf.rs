@@ -274,6 +274,52 @@ fn bad_input_is_a_clear_error_without_partial_output() {
         &["fit", "sample", "-k", "3", "-o", "no/such/dir/x.model"],
     );
     assert_fails(&out, "no/such/dir");
+    // A secondary output that cannot be written fails before the fit, and
+    // leaves no model: the outputs of a command land together or not at all.
+    for flag in ["--loss-history", "--doc-topics", "--w-npy", "--h-npy"] {
+        let out = topicmill(
+            d,
+            &[
+                "fit",
+                "sample",
+                "-k",
+                "3",
+                "-o",
+                "b.model",
+                flag,
+                "no/dir/out",
+            ],
+        );
+        assert_fails(&out, "no/dir/out");
+        assert!(stdout(&out).is_empty(), "{flag}: the fit ran");
+    }
+    let out = topicmill(
+        d,
+        &[
+            "fit",
+            "sample",
+            "-k",
+            "3",
+            "-o",
+            "b.model",
+            "--w-npy",
+            "./b.model",
+        ],
+    );
+    assert_fails(&out, "b.model");
+    let out = topicmill(
+        d,
+        &[
+            "transform",
+            "good.model",
+            "sample",
+            "-o",
+            "t.csv",
+            "--w-npy",
+            "no/dir/w.npy",
+        ],
+    );
+    assert_fails(&out, "no/dir/w.npy");
 
     // Nothing half-written anywhere.
     let leftovers = extra_files(
