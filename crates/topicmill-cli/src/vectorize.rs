@@ -1,6 +1,7 @@
 //! `topicmill vectorize`: a corpus in, a TF-IDF matrix out.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -9,8 +10,10 @@ use clap::ValueEnum;
 use topicmill_sparse::CsrMatrix;
 use topicmill_text::{
     DocFreq, Documents, JsonlFields, NewsgroupsOptions, Norm, Remove, StopWords, Subset,
-    TfidfModel, TfidfParams, Utf8,
+    TfidfParams, Utf8,
 };
+
+use crate::output::{commit_all, stage_all};
 
 /// Kinds of input corpus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
@@ -287,7 +290,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", dir.display()))?;
     }
     if let Some(dir) = &args.export {
-        export(dir, &model, matrix, &docs, &manifest)
+        export(dir, vocabulary, matrix, &docs, &manifest)
             .with_context(|| format!("writing {}", dir.display()))?;
     }
     progress.finish_and_clear();
@@ -388,40 +391,62 @@ fn stream(
     Ok(())
 }
 
+/// `--export`: the matrix, vocabulary, ids, labels and manifest as text files
+/// in `dir`, moved into place together once all are written.
 fn export(
     dir: &Path,
-    model: &TfidfModel,
+    vocabulary: &[String],
     matrix: &CsrMatrix,
     docs: &Documents,
     manifest: &serde_json::Value,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let lines = |name: &str, items: &[String]| -> anyhow::Result<()> {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join(name))?);
+    let labels = docs.labels.as_deref();
+    let [matrix_mtx, vocab_txt, ids_txt, labels_txt, manifest_json] = [
+        "matrix.mtx",
+        "vocab.txt",
+        "ids.txt",
+        "labels.txt",
+        "manifest.json",
+    ]
+    .map(|n| dir.join(n));
+    let [mut mtx, mut vocab, mut ids, mut label_file, mut json] = stage_all([
+        Some(matrix_mtx.as_path()),
+        Some(&vocab_txt),
+        Some(&ids_txt),
+        labels.map(|_| labels_txt.as_path()),
+        Some(&manifest_json),
+    ])?;
+    let lines = |out: &mut BufWriter<&File>, items: &[String]| -> std::io::Result<()> {
         for item in items {
             // Ids and labels from JSON may hold newlines: escape them.
             writeln!(out, "{}", item.replace('\\', "\\\\").replace('\n', "\\n"))?;
         }
-        out.flush()?;
         Ok(())
     };
-    lines("vocab.txt", model.vocabulary())?;
-    lines("ids.txt", &docs.ids)?;
-    if let Some(labels) = &docs.labels {
-        lines("labels.txt", labels)?;
-    }
-    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("matrix.mtx"))?);
-    writeln!(out, "%%MatrixMarket matrix coordinate real general")?;
-    writeln!(out, "{} {} {}", matrix.rows(), matrix.cols(), matrix.nnz())?;
-    for (i, row) in matrix.outer_iterator().enumerate() {
-        for (j, v) in row.iter() {
-            writeln!(out, "{} {} {}", i + 1, j + 1, v)?;
+    let text = serde_json::to_string_pretty(manifest)? + "\n";
+    for (file, items) in [
+        (&mut vocab, Some(vocabulary)),
+        (&mut ids, Some(&docs.ids[..])),
+        (&mut label_file, labels),
+    ] {
+        if let (Some(file), Some(items)) = (file, items) {
+            file.write(|out| lines(out, items))?;
         }
     }
-    out.flush()?;
-    std::fs::write(
-        dir.join("manifest.json"),
-        serde_json::to_string_pretty(manifest)? + "\n",
-    )?;
+    if let Some(file) = &mut mtx {
+        file.write(|out| topicmill_sparse::write_mtx_to(out, matrix.view()))?;
+    }
+    if let Some(file) = &mut json {
+        file.write(|out| out.write_all(text.as_bytes()))?;
+    }
+    commit_all([mtx, vocab, ids, label_file, json])?;
+    if labels.is_none() {
+        // A previous export's labels would not belong to these documents.
+        match std::fs::remove_file(&labels_txt) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e)?,
+            _ => {}
+        }
+    }
     Ok(())
 }

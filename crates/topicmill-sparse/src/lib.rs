@@ -97,7 +97,7 @@ pub use crate::{
     error::SparseError,
     generate::GenerateParams,
     mapped::{MappedMatrix, MappedRows},
-    mtx::{read_mtx, write_mtx},
+    mtx::{read_mtx, write_mtx, write_mtx_to},
     transpose::{transpose, write_transpose, write_transpose_buffered, DEFAULT_TRANSPOSE_BUFFER},
     writer::{write_matrix, MatrixSummary, MatrixWriter},
 };

@@ -216,14 +216,19 @@ pub fn write_mtx(path: &Path, m: CsrView<'_>) -> Result<(), SparseError> {
         .map_err(|e| SparseError::io(dir, "cannot create a temporary file in", e))?;
     let mut w = BufWriter::with_capacity(1 << 20, tmp);
     let io = |e: std::io::Error| SparseError::io(path, "cannot write", e);
-    writeln!(w, "%%MatrixMarket matrix coordinate real general").map_err(io)?;
-    writeln!(w, "% written by topicmill-sparse").map_err(io)?;
-    writeln!(w, "{} {} {}", m.rows(), m.cols(), m.nnz()).map_err(io)?;
-    write_triples(&mut w, m).map_err(io)?;
+    write_mtx_to(&mut w, m).map_err(io)?;
     let tmp = w
         .into_inner()
         .map_err(|e| SparseError::io(path, "cannot write", e.into_error()))?;
     persist(tmp, path)
+}
+
+/// The content of [`write_mtx`]'s file, written to `w` (buffer it).
+pub fn write_mtx_to(w: &mut impl Write, m: CsrView<'_>) -> std::io::Result<()> {
+    writeln!(w, "%%MatrixMarket matrix coordinate real general")?;
+    writeln!(w, "% written by topicmill-sparse")?;
+    writeln!(w, "{} {} {}", m.rows(), m.cols(), m.nnz())?;
+    write_triples(w, m)
 }
 
 /// `row col value` lines, 1-based, in row order.

@@ -84,6 +84,72 @@ fn lines_to_corpus_in_memory_and_streaming_agree() {
 }
 
 #[test]
+fn export_writes_the_corpus_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("docs.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"id": "a", "label": "fruit", "text": "apple banana apple"}"#,
+            "\n",
+            r#"{"id": "b", "label": "back\\slash", "text": "banana cherry"}"#,
+            "\n",
+            r#"{"id": "c", "label": "fruit", "text": "cherry dates"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let (corpus, export) = (dir.path().join("corpus"), dir.path().join("export"));
+    let labelled = [
+        "vectorize",
+        "--input",
+        "jsonl",
+        path(&input),
+        "--id-field",
+        "id",
+        "--label-field",
+        "label",
+        "-o",
+        path(&corpus),
+        "--export",
+        path(&export),
+    ];
+    let out = topicmill(&labelled);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| std::fs::read_to_string(export.join(name)).unwrap();
+    assert_eq!(read("vocab.txt"), "apple\nbanana\ncherry\ndates\n");
+    assert_eq!(read("ids.txt"), "a\nb\nc\n");
+    assert_eq!(read("labels.txt"), "fruit\nback\\\\slash\nfruit\n");
+    let manifest: serde_json::Value = serde_json::from_str(&read("manifest.json")).unwrap();
+    assert_eq!(manifest["nnz"], 6);
+    // The MatrixMarket file holds exactly the corpus's matrix.
+    let a = Corpus::open(&corpus).unwrap();
+    let b = topicmill_sparse::read_mtx(&export.join("matrix.mtx")).unwrap();
+    assert_eq!(a.matrix(), b.view());
+
+    // Again without labels: the old labels.txt goes, nothing else is left.
+    let out = topicmill(&[&labelled[..6], &labelled[10..], &["--overwrite"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&export)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["ids.txt", "manifest.json", "matrix.mtx", "vocab.txt"]
+    );
+}
+
+#[test]
 fn user_errors_exit_1_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.txt");
