@@ -187,26 +187,31 @@ pub(crate) fn jsonl_into(
         let serde_json::Value::Object(mut object) = value else {
             return Err(err("not a JSON object".into()));
         };
+        // Id and label are read before the text is moved out, so that one
+        // field may serve as two of them.
+        let scalar = |object: &serde_json::Map<String, serde_json::Value>, name: &str| match object
+            .get(name)
+        {
+            Some(serde_json::Value::String(s)) => Ok(s.clone()),
+            Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+            Some(_) => Err(err(format!("field `{name}` is not a string or number"))),
+            None => Err(err(format!("missing field `{name}`"))),
+        };
+        let id = match &fields.id {
+            Some(name) => scalar(&object, name)?,
+            None => line.to_string(),
+        };
+        let label = match (&fields.label, docs.labels.is_some()) {
+            (Some(name), true) => Some(scalar(&object, name)?),
+            _ => None,
+        };
         let text = match object.remove(&fields.text) {
             Some(serde_json::Value::String(s)) => s,
             Some(_) => return Err(err(format!("field `{}` is not a string", fields.text))),
             None => return Err(err(format!("missing text field `{}`", fields.text))),
         };
-        let scalar =
-            |object: &mut serde_json::Map<String, serde_json::Value>, name: &str| match object
-                .remove(name)
-            {
-                Some(serde_json::Value::String(s)) => Ok(s),
-                Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
-                Some(_) => Err(err(format!("field `{name}` is not a string or number"))),
-                None => Err(err(format!("missing field `{name}`"))),
-            };
-        let id = match &fields.id {
-            Some(name) => scalar(&mut object, name)?,
-            None => line.to_string(),
-        };
-        if let (Some(name), Some(labels)) = (&fields.label, docs.labels.as_mut()) {
-            labels.push(scalar(&mut object, name)?);
+        if let (Some(label), Some(labels)) = (label, docs.labels.as_mut()) {
+            labels.push(label);
         }
         docs.ids.push(id);
         docs.texts.push(text);
@@ -267,6 +272,16 @@ mod tests {
         let docs = read_jsonl(&path, &fields, Utf8::Strict).unwrap();
         assert_eq!(docs.texts, ["hello world", "second"]);
         assert_eq!(docs.ids, ["7", "x2"]);
+        assert_eq!(docs.labels.unwrap(), ["a", "b"]);
+        // One field may be the id, the label and the text at once.
+        let same = JsonlFields {
+            text: "tag".into(),
+            id: Some("tag".into()),
+            label: Some("tag".into()),
+        };
+        let docs = read_jsonl(&path, &same, Utf8::Strict).unwrap();
+        assert_eq!(docs.texts, ["a", "b"]);
+        assert_eq!(docs.ids, ["a", "b"]);
         assert_eq!(docs.labels.unwrap(), ["a", "b"]);
         let err = read_jsonl(&path, &JsonlFields::default(), Utf8::Strict).unwrap_err();
         assert_eq!(
