@@ -29,7 +29,7 @@ use topicmill_eval::{evaluate, stability, EvalOptions, Factors};
 use topicmill_nmf::{Init, Nmf, Solver};
 use topicmill_sparse::Corpus;
 
-use crate::output::{frobenius_norm, write_atomic};
+use crate::output::{check_outputs, frobenius_norm, write_atomic};
 use crate::svg::{self, Panel};
 
 /// Fit a range of k with several seeds; report error, coherence, diversity and
@@ -114,6 +114,7 @@ pub fn run(args: Args) -> Result<()> {
     ks.dedup();
     let corpus = Corpus::open(&args.corpus)
         .with_context(|| format!("cannot open corpus {}", args.corpus.display()))?;
+    check_outputs(&[args.svg.as_deref()])?;
     let (x, xt) = (corpus.matrix(), corpus.transpose());
     let norm = frobenius_norm(&x);
     let solver: Solver = args.solver.into();
