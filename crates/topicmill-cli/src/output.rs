@@ -62,9 +62,9 @@ impl Staged {
 }
 
 /// Checks, before a command does its work, that each of its output files can
-/// be created (a temporary file is made in its directory and removed) and
-/// that no two outputs name the same file: a wrong path fails at once, not
-/// after a long fit.
+/// be created (a temporary file is made in its directory and removed), that
+/// none is a directory and that no two outputs name the same file: a wrong
+/// path fails at once, not after a long fit.
 pub fn check_outputs(paths: &[Option<&Path>]) -> Result<()> {
     let named: Vec<&Path> = paths.iter().flatten().copied().collect();
     for (i, a) in named.iter().enumerate() {
@@ -74,6 +74,9 @@ pub fn check_outputs(paths: &[Option<&Path>]) -> Result<()> {
                 "two outputs are both {}: give each its own file",
                 a.display()
             );
+        }
+        if a.is_dir() {
+            bail!("cannot write {}: it is a directory", a.display());
         }
         drop(Staged::create(a)?);
     }

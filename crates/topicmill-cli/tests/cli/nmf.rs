@@ -307,6 +307,8 @@ fn bad_input_is_a_clear_error_without_partial_output() {
         ],
     );
     assert_fails(&out, "b.model");
+    let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "sample"]);
+    assert_fails(&out, "directory");
     let out = topicmill(
         d,
         &[
