@@ -194,6 +194,32 @@ fn user_errors_exit_1_with_one_line() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("max_df must be"));
+    // A label with a line break cannot go into a corpus directory: said
+    // before the vectorizing, with the document's number.
+    let broken = dir.path().join("broken.jsonl");
+    std::fs::write(
+        &broken,
+        "{\"text\": \"one doc\", \"g\": \"a\"}\n{\"text\": \"two\", \"g\": \"b\\nc\"}\n",
+    )
+    .unwrap();
+    let broken_out = dir.path().join("broken");
+    let out = topicmill(&[
+        "vectorize",
+        "--input",
+        "jsonl",
+        path(&broken),
+        "--label-field",
+        "g",
+        "-o",
+        path(&broken_out),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("broken.jsonl: document 2: its label"),
+        "{stderr}"
+    );
+    assert!(!broken_out.exists(), "no partial output");
     // Usage errors are clap's: exit 2.
     let out = topicmill(&["vectorize", "--input", "pdf", path(&bad)]);
     assert_eq!(out.status.code(), Some(2));
