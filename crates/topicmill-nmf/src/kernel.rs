@@ -183,6 +183,27 @@ impl Blocks {
     }
 }
 
+/// `parts` contiguous ranges covering `0..ptr.len() - 1` (fewer when there
+/// are fewer items), balanced by weight, item i weighing `ptr[i + 1] -
+/// ptr[i]`: a CSR row pointer splits rows by non-zeros. Range l ends after
+/// the first item at which the running weight reaches l/parts of the total;
+/// the last range takes the rest. Depends on `ptr` only.
+pub(crate) fn balanced_ranges(ptr: &[u64], parts: usize) -> Vec<Range<usize>> {
+    let items = ptr.len() - 1;
+    let total = ptr[items] - ptr[0];
+    let mut ranges = Vec::with_capacity(parts);
+    let mut start = 0;
+    for i in 0..items {
+        let done = ranges.len() as u64 + 1;
+        if ranges.len() + 1 < parts && (ptr[i + 1] - ptr[0]) * parts as u64 >= total * done {
+            ranges.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    ranges.push(start..items);
+    ranges
+}
+
 /// Fixed chunks of rows for the Gram reduction.
 /// Rows per Gram chunk: about 64k products per chunk, at least 512 rows.
 /// Depends on k only, never on the thread count.
@@ -290,9 +311,14 @@ fn gram_k<const K: usize>(g: &[f32], k: usize, partials: &mut [f64]) {
 /// `partials` is a workspace of `ceil(rows / gram_chunk_rows(k)) · k²` values.
 pub(crate) fn gram(g: &[f32], k: usize, partials: &mut [f64], out: &mut [f64]) {
     dispatch_k!(k, gram_k(g, k, partials));
-    out.fill(0.0);
     let chunks = g.len().div_ceil(gram_chunk_rows(k) * k.max(1));
-    for p in partials.chunks_exact(k * k).take(chunks) {
+    sum_partials(&partials[..chunks * k * k], out);
+}
+
+/// `out = Σ` of the `out`-long partials in `partials`, in their order.
+pub(crate) fn sum_partials(partials: &[f64], out: &mut [f64]) {
+    out.fill(0.0);
+    for p in partials.chunks_exact(out.len()) {
         for (o, &v) in out.iter_mut().zip(p) {
             *o += v;
         }
@@ -864,19 +890,8 @@ impl Scatter {
         if at.rows == 0 || nnz >= 8 * at.rows || extra * 4 > nnz * 8 / 2 {
             return None;
         }
-        let mut lanes = Vec::with_capacity(SCATTER_LANES);
-        let mut start = 0;
-        for l in 1..SCATTER_LANES {
-            let goal = (nnz * l / SCATTER_LANES) as u64 + a.base;
-            let end = a.indptr[..=a.rows]
-                .partition_point(|&p| p < goal)
-                .clamp(start, a.rows);
-            lanes.push(start..end);
-            start = end;
-        }
-        lanes.push(start..a.rows);
         Some(Scatter {
-            lanes,
+            lanes: balanced_ranges(&a.indptr[..=a.rows], SCATTER_LANES),
             extra: vec![0.0; extra],
         })
     }

@@ -36,8 +36,8 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::kernel::{
-    add_in_order, dispatch_k, frob_block_best, gram_chunk_best, multiversion,
-    sparse_row_times_from, Csr, RowsPtr, Rule,
+    add_in_order, balanced_ranges, dispatch_k, frob_block_best, gram_chunk_best, multiversion,
+    sparse_row_times_from, sum_partials, Csr, RowsPtr, Rule,
 };
 use crate::params::Reg;
 
@@ -73,17 +73,7 @@ impl Panels {
         }
         // P contiguous ranges of about nnz / P each (column counts: the row
         // lengths of Xᵀ).
-        let df = (0..m).map(|j| (at.indptr[j + 1] - at.indptr[j]) as usize);
-        let mut ranges = Vec::with_capacity(p);
-        let (mut start, mut acc) = (0, 0);
-        for (j, d) in df.enumerate() {
-            acc += d;
-            if ranges.len() + 1 < p && acc * p >= nnz * (ranges.len() + 1) {
-                ranges.push(start..j + 1);
-                start = j + 1;
-            }
-        }
-        ranges.push(start..m);
+        let ranges = balanced_ranges(&at.indptr[..=m], p);
         let mut seg = vec![0u32; n * (ranges.len() + 1)];
         for (i, s) in seg.chunks_exact_mut(ranges.len() + 1).enumerate() {
             let (cols, _) = a.row(i);
@@ -128,12 +118,7 @@ impl Panels {
     ) -> f64 {
         assert!(step.w.len() == a.rows * k && step.nh.len() == ht.len());
         self.run(a, ht, k, Some(step));
-        gram.fill(0.0);
-        for g in self.grams.chunks_exact(k * k) {
-            for (o, &v) in gram.iter_mut().zip(g) {
-                *o += v;
-            }
-        }
+        sum_partials(&self.grams, gram);
         self.dots.iter().sum()
     }
 
