@@ -1123,50 +1123,12 @@ pub(crate) fn kl_loss(
 mod tests {
     use super::*;
 
-    /// A sparse matrix of `rows × cols` with about `per_row` non-zeros a
-    /// row (deterministic), as owned CSR arrays.
-    fn sparse(rows: usize, cols: usize, per_row: usize) -> (Vec<u64>, Vec<u32>, Vec<f32>) {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let (mut indptr, mut indices, mut data) = (vec![0u64], Vec::new(), Vec::new());
-        for _ in 0..rows {
-            let mut cs: Vec<u32> = (0..next() as usize % (2 * per_row + 1))
-                .map(|_| (next() % cols as u64) as u32)
-                .collect();
-            cs.sort_unstable();
-            cs.dedup();
-            for c in cs {
-                indices.push(c);
-                data.push((next() >> 40) as f32 / (1u64 << 24) as f32);
-            }
-            indptr.push(indices.len() as u64);
-        }
-        (indptr, indices, data)
-    }
-
     #[test]
     fn scatter_matches_the_gather_and_not_the_thread_count() {
         let (rows, cols) = (400, 1000);
-        let (indptr, indices, data) = sparse(rows, cols, 12);
-        let a = Csr {
-            indptr: &indptr,
-            base: 0,
-            indices: &indices,
-            data: &data,
-            rows,
-            cols,
-        };
-        let m = topicmill_sparse::CsrMatrix::new(
-            (rows, cols),
-            indptr.clone(),
-            indices.clone(),
-            data.clone(),
-        );
+        let m = crate::testing::sparse(rows, cols, 0.015, 7);
+        let mv = m.view();
+        let a = Csr::from_view(&mv);
         let mt = m.transpose_view().to_csr();
         let tv = mt.view();
         let at = Csr::from_view(&tv);

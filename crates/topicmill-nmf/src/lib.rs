@@ -50,3 +50,23 @@ pub use crate::{
     params::{Init, Loss, Nmf, NmfParams, Solver},
     svd::{randomized_svd, SvdOptions, TruncatedSvd},
 };
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use rand::rngs::Xoshiro256PlusPlus;
+    use rand::{RngExt, SeedableRng};
+
+    /// A sparse p × q matrix with about `density` of its entries non-zero.
+    pub fn sparse(p: usize, q: usize, density: f64, seed: u64) -> sprs::CsMatI<f32, u32, u64> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut tri = sprs::TriMatI::<f32, u32>::new((p, q));
+        for i in 0..p {
+            for j in 0..q {
+                if rng.random::<f64>() < density {
+                    tri.add_triplet(i, j, rng.random::<f32>());
+                }
+            }
+        }
+        tri.to_csr()
+    }
+}

@@ -827,27 +827,13 @@ mod tests {
         }
     }
 
-    /// A sparse p × q matrix with about `density` of its entries non-zero.
-    fn sparse(p: usize, q: usize, density: f64, seed: u64) -> sprs::CsMatI<f32, u32, u64> {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let mut tri = sprs::TriMatI::<f32, u32>::new((p, q));
-        for i in 0..p {
-            for j in 0..q {
-                if rng.random::<f64>() < density {
-                    tri.add_triplet(i, j, rng.random::<f32>());
-                }
-            }
-        }
-        tri.to_csr()
-    }
-
     #[test]
     fn streamed_svd_equals_a_dense_svd_when_the_sketch_spans_everything() {
         // With l = min(n, m) the sketch spans the whole row space, so the
         // randomized SVD is exact: it must equal a dense SVD of the same
         // matrix, in both orientations.
         for (n, m) in [(14, 40), (40, 14)] {
-            let x = sparse(n, m, 0.3, 5);
+            let x = crate::testing::sparse(n, m, 0.3, 5);
             let xt: sprs::CsMatI<f32, u32, u64> = x.transpose_view().to_csr();
             let (xv, xtv) = (x.view(), xt.view());
             let (a, at) = (Csr::from_view(&xv), Csr::from_view(&xtv));
