@@ -276,37 +276,16 @@ fn bad_input_is_a_clear_error_without_partial_output() {
     assert_fails(&out, "no/such/dir");
     // A secondary output that cannot be written fails before the fit, and
     // leaves no model: the outputs of a command land together or not at all.
+    let fit_b = |extra: &[&str]| {
+        let base = ["fit", "sample", "-k", "3", "-o", "b.model"];
+        topicmill(d, &[&base[..], extra].concat())
+    };
     for flag in ["--loss-history", "--doc-topics", "--w-npy", "--h-npy"] {
-        let out = topicmill(
-            d,
-            &[
-                "fit",
-                "sample",
-                "-k",
-                "3",
-                "-o",
-                "b.model",
-                flag,
-                "no/dir/out",
-            ],
-        );
+        let out = fit_b(&[flag, "no/dir/out"]);
         assert_fails(&out, "no/dir/out");
         assert!(stdout(&out).is_empty(), "{flag}: the fit ran");
     }
-    let out = topicmill(
-        d,
-        &[
-            "fit",
-            "sample",
-            "-k",
-            "3",
-            "-o",
-            "b.model",
-            "--w-npy",
-            "./b.model",
-        ],
-    );
-    assert_fails(&out, "b.model");
+    assert_fails(&fit_b(&["--w-npy", "./b.model"]), "b.model");
     let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "sample"]);
     assert_fails(&out, "directory");
     let out = topicmill(
