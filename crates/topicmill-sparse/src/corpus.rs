@@ -341,15 +341,29 @@ impl CorpusWriter {
                 )));
             }
         }
+        let lists = [
+            ("term", Some(vocabulary)),
+            ("document id", Some(doc_ids)),
+            ("label", labels),
+        ];
+        for (what, list) in lists {
+            if let Some((i, entry)) = list.and_then(line_break) {
+                return Err(mismatch(format!(
+                    "{what} {} of {} ({entry:?}) holds a line break: a corpus directory keeps one per line",
+                    i + 1,
+                    list.map_or(0, <[S]>::len)
+                )));
+            }
+        }
         let summary = matrix.finish()?;
         let dir = tmp.path();
         let mapped = MappedMatrix::open(dir.join(MATRIX_FILE))?;
         write_transpose(&dir.join(TRANSPOSE_FILE), mapped.view())?;
         drop(mapped);
-        write_lines(&dir.join(VOCAB_FILE), vocabulary, &target, "vocabulary")?;
-        write_lines(&dir.join(DOC_IDS_FILE), doc_ids, &target, "document id")?;
+        write_lines(&dir.join(VOCAB_FILE), vocabulary)?;
+        write_lines(&dir.join(DOC_IDS_FILE), doc_ids)?;
         if let Some(labels) = labels {
-            write_lines(&dir.join(LABELS_FILE), labels, &target, "label")?;
+            write_lines(&dir.join(LABELS_FILE), labels)?;
         }
         let manifest = Manifest {
             format: CORPUS_FORMAT.to_string(),
@@ -439,24 +453,25 @@ fn write_synced(path: &Path, data: &[u8]) -> Result<(), SparseError> {
         .map_err(|e| SparseError::io(path, "cannot write", e))
 }
 
-/// One entry per line; entries may not contain line breaks.
-fn write_lines<S: AsRef<str>>(
-    path: &Path,
-    lines: &[S],
-    target: &Path,
-    what: &str,
-) -> Result<(), SparseError> {
+/// The first of `entries` that holds a line break (`\n` or `\r`), with its
+/// index: a corpus directory keeps its terms, document ids and labels one
+/// per line, and cannot store such an entry. [`CorpusWriter::finish`]
+/// refuses it; callers that read documents can check early with it, before
+/// the work.
+pub fn line_break<S: AsRef<str>>(entries: &[S]) -> Option<(usize, &str)> {
+    entries
+        .iter()
+        .map(AsRef::as_ref)
+        .enumerate()
+        .find(|(_, e)| e.contains(['\n', '\r']))
+}
+
+/// One entry per line (`finish` has refused entries with line breaks).
+fn write_lines<S: AsRef<str>>(path: &Path, lines: &[S]) -> Result<(), SparseError> {
     let f = fs::File::create(path).map_err(|e| SparseError::io(path, "cannot create", e))?;
     let mut w = BufWriter::with_capacity(1 << 16, f);
-    for (i, line) in lines.iter().enumerate() {
-        let line = line.as_ref();
-        if line.contains(['\n', '\r']) {
-            return Err(SparseError::CorpusMismatch {
-                path: target.to_path_buf(),
-                message: format!("{what} {i} ({line:?}) contains a line break"),
-            });
-        }
-        w.write_all(line.as_bytes())
+    for line in lines {
+        w.write_all(line.as_ref().as_bytes())
             .and_then(|()| w.write_all(b"\n"))
             .map_err(|e| SparseError::io(path, "cannot write", e))?;
     }

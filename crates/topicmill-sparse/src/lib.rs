@@ -92,7 +92,9 @@ pub type CsrView<'a> = sprs::CsMatViewI<'a, f32, u32, u64>;
 
 pub use crate::{
     blocks::row_blocks,
-    corpus::{write_corpus, Corpus, CorpusWriter, Manifest, CORPUS_FORMAT, CORPUS_VERSION},
+    corpus::{
+        line_break, write_corpus, Corpus, CorpusWriter, Manifest, CORPUS_FORMAT, CORPUS_VERSION,
+    },
     docword::{read_docword, read_vocab, write_docword, DocwordHeader, DocwordReader},
     error::SparseError,
     generate::GenerateParams,

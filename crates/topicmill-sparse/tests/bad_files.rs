@@ -523,6 +523,53 @@ fn corpus_refuses_to_overwrite_unless_asked() {
 }
 
 #[test]
+fn an_entry_with_a_line_break_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("corpus");
+    let vocab = ["w0", "w1", "w2", "w3"];
+    let cases: [(&[&str], &[&str], Option<&[&str]>, &str); 3] = [
+        (
+            &["w0", "w\n1", "w2", "w3"],
+            &["a", "b", "c"],
+            None,
+            "term 2 of 4 (\"w\\n1\")",
+        ),
+        (
+            &vocab,
+            &["a", "b", "c\r"],
+            None,
+            "document id 3 of 3 (\"c\\r\")",
+        ),
+        (
+            &vocab,
+            &["a", "b", "c"],
+            Some(&["x", "y\r\nz", "w"]),
+            "label 2 of 3",
+        ),
+    ];
+    for (vocab, ids, labels, said) in cases {
+        let err = write_corpus(
+            &target,
+            sample().view(),
+            vocab,
+            ids,
+            labels,
+            serde_json::json!({}),
+        )
+        .unwrap_err();
+        assert!(matches!(err, SparseError::CorpusMismatch { .. }), "{err:?}");
+        assert_names(&err, &target, said);
+        assert!(err.to_string().contains("holds a line break"), "{err}");
+        assert!(entries(dir.path()).is_empty(), "nothing left behind");
+    }
+    assert_eq!(topicmill_sparse::line_break(&["a", "b"]), None);
+    assert_eq!(
+        topicmill_sparse::line_break(&["a", "b\r", "c\n"]),
+        Some((1, "b\r"))
+    );
+}
+
+#[test]
 fn corpus_with_damaged_parts_is_rejected_naming_the_part() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("corpus");
