@@ -228,7 +228,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress.set_message(format!("reading {}", args.path.display()));
         let docs = read(&args).with_context(|| format!("reading {}", args.path.display()))?;
         if args.out.is_some() {
-            one_line_each(&docs).with_context(|| format!("reading {}", args.path.display()))?;
+            // Said before the vectorizing; the corpus writer would say it after.
+            if let Err(e) = docs.check_one_per_line(0) {
+                bail!(
+                    "reading {}: {e} (--export alone escapes it)",
+                    args.path.display()
+                );
+            }
         }
         let read_secs = started.elapsed().as_secs_f64();
         progress.set_message(format!("vectorizing {} documents", docs.len()));
@@ -305,24 +311,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         write_started.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
-    Ok(())
-}
-
-/// A corpus directory keeps one id and one label per line: a line break in
-/// either is reported before the vectorizing, with the document's number
-/// (`--export` alone escapes them).
-fn one_line_each(docs: &Documents) -> anyhow::Result<()> {
-    let labels = docs.labels.iter().flatten().map(|l| ("label", l));
-    let ids = docs.ids.iter().map(|id| ("id", id));
-    for (i, (what, value)) in ids.enumerate().chain(labels.enumerate()) {
-        if value.contains(['\n', '\r']) {
-            bail!(
-                "document {}: its {what} {value:?} holds a line break, which a corpus \
-                 directory cannot store (--export alone escapes it)",
-                i + 1
-            );
-        }
-    }
     Ok(())
 }
 

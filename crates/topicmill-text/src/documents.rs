@@ -1,5 +1,9 @@
 //! An in-memory collection of documents.
 
+use topicmill_sparse::line_break;
+
+use crate::TextError;
+
 /// Documents with their ids and optional labels, in corpus order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Documents {
@@ -20,5 +24,54 @@ impl Documents {
     /// Whether there are no documents.
     pub fn is_empty(&self) -> bool {
         self.texts.is_empty()
+    }
+
+    /// Checks that no id or label holds a line break, which a corpus
+    /// directory (one per line) cannot store, so that a run stops before its
+    /// work rather than at the writing. `before` is the number of documents
+    /// that precede these in the source (a streamed chunk's offset): the
+    /// error names the first such document, 1-based, in the whole source.
+    pub fn check_one_per_line(&self, before: usize) -> Result<(), TextError> {
+        let id = line_break(&self.ids).map(|(i, v)| (i, "id", v));
+        let label = self
+            .labels
+            .as_deref()
+            .and_then(line_break)
+            .map(|(i, v)| (i, "label", v));
+        match [id, label].into_iter().flatten().min_by_key(|&(i, ..)| i) {
+            Some((i, what, value)) => Err(TextError::LineBreak {
+                document: before + i + 1,
+                what,
+                value: value.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_document_with_a_line_break_is_named_in_the_whole_source() {
+        let docs = |ids: &[&str], labels: Option<&[&str]>| Documents {
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            labels: labels.map(|l| l.iter().map(|s| s.to_string()).collect()),
+            texts: vec![String::new(); ids.len()],
+        };
+        let ok = docs(&["a", "b"], Some(&["x", "y"]));
+        assert!(ok.check_one_per_line(0).is_ok());
+        let both = docs(&["a", "b", "c\n"], Some(&["x", "y\r", "z"]));
+        let err = both.check_one_per_line(10).unwrap_err();
+        assert!(
+            matches!(&err, TextError::LineBreak { document: 12, what: "label", value } if value == "y\r"),
+            "{err:?}"
+        );
+        let id = docs(&["a\n"], None).check_one_per_line(0).unwrap_err();
+        assert_eq!(
+            id.to_string(),
+            "document 1: its id \"a\\n\" holds a line break, which a corpus directory cannot store"
+        );
     }
 }

@@ -70,6 +70,19 @@ pub enum TextError {
         /// Documents in the matrix pass.
         second: usize,
     },
+    /// A document's id or label holds a line break, which a corpus directory
+    /// (one id and one label per line) cannot store.
+    #[error(
+        "document {document}: its {what} {value:?} holds a line break, which a corpus directory cannot store"
+    )]
+    LineBreak {
+        /// 1-based number of the document in its source.
+        document: usize,
+        /// `id` or `label`.
+        what: &'static str,
+        /// The id or label.
+        value: String,
+    },
     /// Writing the corpus directory failed.
     #[error(transparent)]
     Sparse(#[from] topicmill_sparse::SparseError),

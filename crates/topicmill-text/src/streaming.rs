@@ -141,6 +141,8 @@ pub fn stream_to_corpus(
                 }
             }
         }
+        // The corpus writer would refuse it only after both passes.
+        docs.check_one_per_line(n_docs)?;
         if n_docs == 0 {
             labels = docs.labels.as_ref().map(|_| Vec::new());
         }

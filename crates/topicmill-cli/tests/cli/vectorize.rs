@@ -220,6 +220,27 @@ fn user_errors_exit_1_with_one_line() {
         "{stderr}"
     );
     assert!(!broken_out.exists(), "no partial output");
+    // Streamed, the same error comes from the counting pass's chunk.
+    let out = topicmill(&[
+        "vectorize",
+        "--input",
+        "jsonl",
+        path(&broken),
+        "--label-field",
+        "g",
+        "--streaming",
+        "--chunk-docs",
+        "1",
+        "-o",
+        path(&broken_out),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("document 2: its label \"b\\nc\" holds a line break"),
+        "{stderr}"
+    );
+    assert!(!broken_out.exists(), "no partial output");
     // Usage errors are clap's: exit 2.
     let out = topicmill(&["vectorize", "--input", "pdf", path(&bad)]);
     assert_eq!(out.status.code(), Some(2));
