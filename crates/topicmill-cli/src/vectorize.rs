@@ -13,7 +13,7 @@ use topicmill_text::{
     TfidfParams, Utf8,
 };
 
-use crate::output::{commit_all, stage_all};
+use crate::output::{commit_all, stage_all, Staged};
 
 /// Kinds of input corpus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
@@ -281,6 +281,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let write_started = Instant::now();
+    // The export is written first and moved into place after the corpus
+    // directory: when either cannot be written, neither is left.
+    let export = match &args.export {
+        Some(dir) => Some(
+            Export::write(dir, vocabulary, matrix, &docs, &manifest)
+                .with_context(|| format!("writing {}", dir.display()))?,
+        ),
+        None => None,
+    };
     if let Some(dir) = &args.out {
         progress.set_message(format!("writing {}", dir.display()));
         let mut writer = topicmill_sparse::CorpusWriter::create(dir, matrix.cols())
@@ -298,8 +307,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )
             .with_context(|| format!("writing {}", dir.display()))?;
     }
-    if let Some(dir) = &args.export {
-        export(dir, vocabulary, matrix, &docs, &manifest)
+    if let (Some(export), Some(dir)) = (export, &args.export) {
+        export
+            .commit()
             .with_context(|| format!("writing {}", dir.display()))?;
     }
     progress.finish_and_clear();
@@ -400,62 +410,102 @@ fn stream(
     Ok(())
 }
 
-/// `--export`: the matrix, vocabulary, ids, labels and manifest as text files
-/// in `dir`, moved into place together once all are written.
-fn export(
-    dir: &Path,
-    vocabulary: &[String],
-    matrix: &CsrMatrix,
-    docs: &Documents,
-    manifest: &serde_json::Value,
-) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let labels = docs.labels.as_deref();
-    let [matrix_mtx, vocab_txt, ids_txt, labels_txt, manifest_json] = [
-        "matrix.mtx",
-        "vocab.txt",
-        "ids.txt",
-        "labels.txt",
-        "manifest.json",
-    ]
-    .map(|n| dir.join(n));
-    let [mut mtx, mut vocab, mut ids, mut label_file, mut json] = stage_all([
-        Some(matrix_mtx.as_path()),
-        Some(&vocab_txt),
-        Some(&ids_txt),
-        labels.map(|_| labels_txt.as_path()),
-        Some(&manifest_json),
-    ])?;
-    let lines = |out: &mut BufWriter<&File>, items: &[String]| -> std::io::Result<()> {
-        for item in items {
-            // Ids and labels from JSON may hold newlines: escape them.
-            writeln!(out, "{}", item.replace('\\', "\\\\").replace('\n', "\\n"))?;
+/// `--export`: the matrix, vocabulary, ids, labels and manifest as text
+/// files in a directory, written by [`Export::write`] and moved into place
+/// together by [`Export::commit`]. Dropped before, it leaves nothing behind
+/// (not even the directory, when it made it).
+struct Export {
+    /// matrix.mtx, vocab.txt, ids.txt, labels.txt (when there are labels),
+    /// manifest.json.
+    files: [Option<Staged>; 5],
+    labels_txt: PathBuf,
+    made_dir: Option<PathBuf>,
+}
+
+impl Export {
+    fn write(
+        dir: &Path,
+        vocabulary: &[String],
+        matrix: &CsrMatrix,
+        docs: &Documents,
+        manifest: &serde_json::Value,
+    ) -> anyhow::Result<Self> {
+        let made_dir = (!dir.exists()).then(|| dir.to_path_buf());
+        std::fs::create_dir_all(dir)?;
+        let labels = docs.labels.as_deref();
+        let [matrix_mtx, vocab_txt, ids_txt, labels_txt, manifest_json] = [
+            "matrix.mtx",
+            "vocab.txt",
+            "ids.txt",
+            "labels.txt",
+            "manifest.json",
+        ]
+        .map(|n| dir.join(n));
+        let mut export = Export {
+            files: [None, None, None, None, None],
+            labels_txt,
+            made_dir,
+        };
+        export.files = stage_all([
+            Some(matrix_mtx.as_path()),
+            Some(&vocab_txt),
+            Some(&ids_txt),
+            labels.map(|_| export.labels_txt.as_path()),
+            Some(&manifest_json),
+        ])?;
+        let [mtx, vocab, ids, label_file, json] = &mut export.files;
+        let lines = |out: &mut BufWriter<&File>, items: &[String]| -> std::io::Result<()> {
+            for item in items {
+                // Ids and labels from JSON may hold line breaks: escaped.
+                let escaped = item
+                    .replace('\\', "\\\\")
+                    .replace('\n', "\\n")
+                    .replace('\r', "\\r");
+                writeln!(out, "{escaped}")?;
+            }
+            Ok(())
+        };
+        for (file, items) in [
+            (vocab, Some(vocabulary)),
+            (ids, Some(&docs.ids[..])),
+            (label_file, labels),
+        ] {
+            if let (Some(file), Some(items)) = (file, items) {
+                file.write(|out| lines(out, items))?;
+            }
+        }
+        if let Some(file) = mtx {
+            file.write(|out| topicmill_sparse::write_mtx_to(out, matrix.view()))?;
+        }
+        let text = serde_json::to_string_pretty(manifest)? + "\n";
+        if let Some(file) = json {
+            file.write(|out| out.write_all(text.as_bytes()))?;
+        }
+        Ok(export)
+    }
+
+    fn commit(mut self) -> anyhow::Result<()> {
+        let has_labels = self.files[3].is_some();
+        self.made_dir = None;
+        commit_all(std::mem::take(&mut self.files))?;
+        if !has_labels {
+            // A previous export's labels would not belong to these documents.
+            match std::fs::remove_file(&self.labels_txt) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e)?,
+                _ => {}
+            }
         }
         Ok(())
-    };
-    let text = serde_json::to_string_pretty(manifest)? + "\n";
-    for (file, items) in [
-        (&mut vocab, Some(vocabulary)),
-        (&mut ids, Some(&docs.ids[..])),
-        (&mut label_file, labels),
-    ] {
-        if let (Some(file), Some(items)) = (file, items) {
-            file.write(|out| lines(out, items))?;
+    }
+}
+
+impl Drop for Export {
+    fn drop(&mut self) {
+        // The staged files go first (their temporary files are in the
+        // directory), then the directory if this run made it.
+        self.files = Default::default();
+        if let Some(dir) = &self.made_dir {
+            let _ = std::fs::remove_dir(dir);
         }
     }
-    if let Some(file) = &mut mtx {
-        file.write(|out| topicmill_sparse::write_mtx_to(out, matrix.view()))?;
-    }
-    if let Some(file) = &mut json {
-        file.write(|out| out.write_all(text.as_bytes()))?;
-    }
-    commit_all([mtx, vocab, ids, label_file, json])?;
-    if labels.is_none() {
-        // A previous export's labels would not belong to these documents.
-        match std::fs::remove_file(&labels_txt) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e)?,
-            _ => {}
-        }
-    }
-    Ok(())
 }

@@ -147,6 +147,40 @@ fn export_writes_the_corpus_as_text() {
         names,
         ["ids.txt", "manifest.json", "matrix.mtx", "vocab.txt"]
     );
+
+    // The corpus directory and the export land together or not at all: an
+    // export that cannot be written leaves no corpus ...
+    let (fresh, blocked) = (dir.path().join("fresh"), dir.path().join("blocked"));
+    std::fs::write(&blocked, "a file, not a directory").unwrap();
+    let both = |corpus: &Path, export: &Path| {
+        topicmill(
+            &[
+                &labelled[..8],
+                &["-o", path(corpus), "--export", path(export)],
+            ]
+            .concat(),
+        )
+    };
+    let out = both(&fresh, &blocked);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("blocked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!fresh.exists(), "no corpus without its export");
+    // ... and a corpus that cannot be written (it exists, no --overwrite)
+    // leaves no export, nor the directory made for it.
+    let new_export = dir.path().join("new_export");
+    let out = both(&corpus, &new_export);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!new_export.exists(), "no export without its corpus");
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["blocked", "corpus", "docs.jsonl", "export"]);
 }
 
 #[test]
