@@ -267,6 +267,40 @@ mod with_mpi {
     }
 
     #[test]
+    fn an_output_that_cannot_be_written_stops_every_rank_before_the_fit() {
+        let Some(mpirun) = mpirun() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        write_random_corpus(&dir.path().join("c"), 50, 30, 0.2, 2);
+        let out = run_mpi(
+            &mpirun,
+            dir.path(),
+            2,
+            &[
+                "fit",
+                "c",
+                "-k",
+                "3",
+                "-o",
+                "m.bin",
+                "--w-npy",
+                "missing/w.npy",
+                "--checkpoint-every",
+                "1",
+                "--distributed",
+            ],
+        );
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains("cannot create missing/w.npy"), "{err}");
+        // Rank 0 names the cause; rank 1 stops with it, silently.
+        assert!(!err.contains("rank(s) [0] failed"), "{err}");
+        assert!(stdout(&out).is_empty(), "no fit summary");
+        assert!(!dir.path().join("m.bin").exists(), "no model");
+        // The fit did not start: it would have left a checkpoint behind.
+        assert!(!dir.path().join("m.bin.ckpt").exists(), "the fit ran");
+    }
+
+    #[test]
     fn each_rank_checks_only_its_own_rows() {
         let Some(mpirun) = mpirun() else { return };
         let dir = tempfile::tempdir().unwrap();
