@@ -1,24 +1,4 @@
-//! Synthetic corpora with planted topics and Zipf-distributed term frequencies,
-//! of any shape, written straight to a corpus directory.
-//!
-//! The model, per document `i` (everything drawn from a generator seeded by
-//! `(seed, i)` alone, so the output does not depend on the thread count):
-//!
-//! - term `j` has the Zipf weight `z_j = 1 / (j + 1)^s` (term 0 is the most
-//!   frequent) and a *home topic* `home(j)`, a hash of `(seed, j)` modulo k;
-//! - topic `t` draws a token from its own terms (`home(j) = t`, in proportion to
-//!   `z_j`) with probability `1 − background`, else from the whole vocabulary
-//!   (in proportion to `z_j`): the frequent words are shared, as in real text;
-//! - the document has a dominant topic (its label) and a second one; a token
-//!   comes from the dominant topic with probability 0.8;
-//! - tokens are drawn until the document holds its number of distinct terms
-//!   (the row lengths sum to exactly `nnz`, varying ±75 % around the mean in
-//!   pairs of rows); values are the token counts.
-//!
-//! Rows are generated in parallel in chunks and written in order by a
-//! [`CorpusWriter`], so memory is O(rows + terms + chunk), never O(nnz); the
-//! transpose written at the end adds its bounded output buffer (see
-//! [`write_transpose`](crate::write_transpose)).
+//! Synthetic corpora: see [`GenerateParams`].
 
 use std::path::Path;
 
@@ -27,7 +7,28 @@ use rayon::prelude::*;
 use crate::corpus::{CorpusWriter, Manifest};
 use crate::error::SparseError;
 
-/// The shape and model of a synthetic corpus; see the [module docs](self).
+/// The shape and model of a synthetic corpus with planted topics and
+/// Zipf-distributed term frequencies, of any shape, written straight to a
+/// corpus directory.
+///
+/// The model, per document `i` (everything drawn from a generator seeded by
+/// `(seed, i)` alone, so the output does not depend on the thread count):
+///
+/// - term `j` has the Zipf weight `z_j = 1 / (j + 1)^s` (term 0 is the most
+///   frequent) and a *home topic* `home(j)`, a hash of `(seed, j)` modulo k;
+/// - topic `t` draws a token from its own terms (`home(j) = t`, in proportion to
+///   `z_j`) with probability `1 − background`, else from the whole vocabulary
+///   (in proportion to `z_j`): the frequent words are shared, as in real text;
+/// - the document has a dominant topic (its label) and a second one; a token
+///   comes from the dominant topic with probability 0.8;
+/// - tokens are drawn until the document holds its number of distinct terms
+///   (the row lengths sum to exactly `nnz`, varying ±75 % around the mean in
+///   pairs of rows); values are the token counts.
+///
+/// Rows are generated in parallel in chunks and written in order by a
+/// [`CorpusWriter`], so memory is O(rows + terms + chunk), never O(nnz); the
+/// transpose written at the end adds its bounded output buffer (see
+/// [`write_transpose`](crate::write_transpose)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerateParams {
     /// Documents (rows).
