@@ -527,27 +527,7 @@ fn an_entry_with_a_line_break_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("corpus");
     let vocab = ["w0", "w1", "w2", "w3"];
-    let cases: [(&[&str], &[&str], Option<&[&str]>, &str); 3] = [
-        (
-            &["w0", "w\n1", "w2", "w3"],
-            &["a", "b", "c"],
-            None,
-            "term 2 of 4 (\"w\\n1\")",
-        ),
-        (
-            &vocab,
-            &["a", "b", "c\r"],
-            None,
-            "document id 3 of 3 (\"c\\r\")",
-        ),
-        (
-            &vocab,
-            &["a", "b", "c"],
-            Some(&["x", "y\r\nz", "w"]),
-            "label 2 of 3",
-        ),
-    ];
-    for (vocab, ids, labels, said) in cases {
+    let refused = |vocab: &[&str], ids: &[&str], labels: Option<&[&str]>, said: &str| {
         let err = write_corpus(
             &target,
             sample().view(),
@@ -561,7 +541,21 @@ fn an_entry_with_a_line_break_is_refused_before_anything_is_written() {
         assert_names(&err, &target, said);
         assert!(err.to_string().contains("holds a line break"), "{err}");
         assert!(entries(dir.path()).is_empty(), "nothing left behind");
-    }
+    };
+    let ids = ["a", "b", "c"];
+    refused(
+        &["w0", "w\n1", "w2", "w3"],
+        &ids,
+        None,
+        "term 2 of 4 (\"w\\n1\")",
+    );
+    refused(
+        &vocab,
+        &["a", "b", "c\r"],
+        None,
+        "document id 3 of 3 (\"c\\r\")",
+    );
+    refused(&vocab, &ids, Some(&["x", "y\r\nz", "w"]), "label 2 of 3");
     assert_eq!(topicmill_sparse::line_break(&["a", "b"]), None);
     assert_eq!(
         topicmill_sparse::line_break(&["a", "b\r", "c\n"]),
