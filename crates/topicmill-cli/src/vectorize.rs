@@ -413,13 +413,14 @@ fn stream(
 /// `--export`: the matrix, vocabulary, ids, labels and manifest as text
 /// files in a directory, written by [`Export::write`] and moved into place
 /// together by [`Export::commit`]. Dropped before, it leaves nothing behind
-/// (not even the directory, when it made it).
+/// (not even the directories it made).
 struct Export {
     /// matrix.mtx, vocab.txt, ids.txt, labels.txt (when there are labels),
     /// manifest.json.
     files: [Option<Staged>; 5],
     labels_txt: PathBuf,
-    made_dir: Option<PathBuf>,
+    /// The directories this export made, the innermost first.
+    made_dirs: Vec<PathBuf>,
 }
 
 impl Export {
@@ -430,7 +431,11 @@ impl Export {
         docs: &Documents,
         manifest: &serde_json::Value,
     ) -> anyhow::Result<Self> {
-        let made_dir = (!dir.exists()).then(|| dir.to_path_buf());
+        let made_dirs = dir
+            .ancestors()
+            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
         std::fs::create_dir_all(dir)?;
         let labels = docs.labels.as_deref();
         let [matrix_mtx, vocab_txt, ids_txt, labels_txt, manifest_json] = [
@@ -444,7 +449,7 @@ impl Export {
         let mut export = Export {
             files: [None, None, None, None, None],
             labels_txt,
-            made_dir,
+            made_dirs,
         };
         export.files = stage_all([
             Some(matrix_mtx.as_path()),
@@ -486,7 +491,7 @@ impl Export {
 
     fn commit(mut self) -> anyhow::Result<()> {
         let has_labels = self.files[3].is_some();
-        self.made_dir = None;
+        self.made_dirs.clear();
         commit_all(std::mem::take(&mut self.files))?;
         if !has_labels {
             // A previous export's labels would not belong to these documents.
@@ -502,10 +507,12 @@ impl Export {
 impl Drop for Export {
     fn drop(&mut self) {
         // The staged files go first (their temporary files are in the
-        // directory), then the directory if this run made it.
+        // directory), then the directories this run made.
         self.files = Default::default();
-        if let Some(dir) = &self.made_dir {
-            let _ = std::fs::remove_dir(dir);
+        for dir in &self.made_dirs {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
         }
     }
 }

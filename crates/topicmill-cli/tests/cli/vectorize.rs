@@ -171,10 +171,13 @@ fn export_writes_the_corpus_as_text() {
     assert!(!fresh.exists(), "no corpus without its export");
     // ... and a corpus that cannot be written (it exists, no --overwrite)
     // leaves no export, nor the directory made for it.
-    let new_export = dir.path().join("new_export");
+    let new_export = dir.path().join("new/export");
     let out = both(&corpus, &new_export);
     assert_eq!(out.status.code(), Some(1));
-    assert!(!new_export.exists(), "no export without its corpus");
+    assert!(
+        !dir.path().join("new").exists(),
+        "no export without its corpus, nor the directories made for it"
+    );
     let mut left: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
