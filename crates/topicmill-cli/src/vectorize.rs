@@ -490,7 +490,7 @@ impl Export {
     }
 
     fn commit(mut self) -> anyhow::Result<()> {
-        let has_labels = self.files[3].is_some();
+        let has_labels = matches!(self.files, [_, _, _, Some(_), _]);
         self.made_dirs.clear();
         commit_all(std::mem::take(&mut self.files))?;
         if !has_labels {
