@@ -245,13 +245,55 @@ impl Corpus {
 
 /// Writes a corpus directory row by row. Nothing is visible at the target until
 /// [`finish`](CorpusWriter::finish) renames the complete directory into place;
-/// on error or drop the temporary directory (next to the target) is removed.
+/// on error or drop the temporary directory (next to the target) is removed,
+/// and so are the parent directories that `create` made.
 #[derive(Debug)]
 pub struct CorpusWriter {
     target: PathBuf,
-    tmp: TempDir,
+    /// Before `tmp`, which holds its file.
     matrix: MatrixWriter,
+    tmp: TempDir,
     overwrite: bool,
+    /// Last: fields drop in order, and these directories hold `tmp`.
+    made: MadeDirs,
+}
+
+/// The directories an output made on its way (a missing target directory
+/// and its missing ancestors), removed on drop — innermost first, each only
+/// if empty — unless [`MadeDirs::keep`] is called once the output is in
+/// place: a failed write leaves no empty directories behind. Hold it after
+/// (declare it below) whatever lives inside those directories, so that it
+/// drops last.
+#[derive(Debug)]
+pub struct MadeDirs(Vec<PathBuf>);
+
+impl MadeDirs {
+    /// Makes `dir` and its missing ancestors (`create_dir_all`), remembering
+    /// which ones it made.
+    pub fn create(dir: &Path) -> std::io::Result<Self> {
+        let missing = dir
+            .ancestors()
+            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        fs::create_dir_all(dir)?;
+        Ok(MadeDirs(missing))
+    }
+
+    /// The output is in place: the directories stay.
+    pub fn keep(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for MadeDirs {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            if fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
 }
 
 impl CorpusWriter {
@@ -261,7 +303,7 @@ impl CorpusWriter {
     pub fn create(dir: impl AsRef<Path>, ncols: usize) -> Result<Self, SparseError> {
         let target = dir.as_ref().to_path_buf();
         let parent = parent_dir(&target);
-        fs::create_dir_all(parent)
+        let made = MadeDirs::create(parent)
             .map_err(|e| SparseError::io(parent, "cannot create output directory", e))?;
         let name = target
             .file_name()
@@ -277,6 +319,7 @@ impl CorpusWriter {
             tmp,
             matrix,
             overwrite: false,
+            made,
         })
     }
 
@@ -313,79 +356,101 @@ impl CorpusWriter {
             tmp,
             matrix,
             overwrite,
+            made,
         } = self;
-        let nrows = matrix.nrows();
-        let ncols = vocabulary.len();
-        let mismatch = |message: String| SparseError::CorpusMismatch {
-            path: target.clone(),
-            message,
-        };
-        let summary_ncols = matrix.ncols();
-        if vocabulary.len() as u64 != summary_ncols {
+        // On error `finish_in` has removed the temporary directory by the
+        // time `made` drops, so the directories it lived in can go too.
+        let manifest = finish_in(
+            &target, tmp, matrix, overwrite, vocabulary, doc_ids, labels, extra,
+        )?;
+        made.keep();
+        Ok(manifest)
+    }
+}
+
+/// [`CorpusWriter::finish`] once the writer is taken apart.
+#[allow(clippy::too_many_arguments)]
+fn finish_in<S: AsRef<str>>(
+    target: &Path,
+    tmp: TempDir,
+    matrix: MatrixWriter,
+    overwrite: bool,
+    vocabulary: &[S],
+    doc_ids: &[S],
+    labels: Option<&[S]>,
+    extra: serde_json::Value,
+) -> Result<Manifest, SparseError> {
+    let nrows = matrix.nrows();
+    let ncols = vocabulary.len();
+    let mismatch = |message: String| SparseError::CorpusMismatch {
+        path: target.to_path_buf(),
+        message,
+    };
+    let summary_ncols = matrix.ncols();
+    if vocabulary.len() as u64 != summary_ncols {
+        return Err(mismatch(format!(
+            "vocabulary has {} terms but the matrix has {summary_ncols} columns",
+            vocabulary.len()
+        )));
+    }
+    if doc_ids.len() != nrows {
+        return Err(mismatch(format!(
+            "{} document ids for {nrows} rows",
+            doc_ids.len()
+        )));
+    }
+    if let Some(labels) = labels {
+        if labels.len() != nrows {
             return Err(mismatch(format!(
-                "vocabulary has {} terms but the matrix has {summary_ncols} columns",
-                vocabulary.len()
+                "{} labels for {nrows} rows",
+                labels.len()
             )));
         }
-        if doc_ids.len() != nrows {
+    }
+    let lists = [
+        ("term", Some(vocabulary)),
+        ("document id", Some(doc_ids)),
+        ("label", labels),
+    ];
+    for (what, list) in lists {
+        if let Some((i, entry)) = list.and_then(line_break) {
             return Err(mismatch(format!(
-                "{} document ids for {nrows} rows",
-                doc_ids.len()
-            )));
-        }
-        if let Some(labels) = labels {
-            if labels.len() != nrows {
-                return Err(mismatch(format!(
-                    "{} labels for {nrows} rows",
-                    labels.len()
-                )));
-            }
-        }
-        let lists = [
-            ("term", Some(vocabulary)),
-            ("document id", Some(doc_ids)),
-            ("label", labels),
-        ];
-        for (what, list) in lists {
-            if let Some((i, entry)) = list.and_then(line_break) {
-                return Err(mismatch(format!(
                     "{what} {} of {} ({entry:?}) holds a line break: a corpus directory keeps one per line",
                     i + 1,
                     list.map_or(0, <[S]>::len)
                 )));
-            }
         }
-        let summary = matrix.finish()?;
-        let dir = tmp.path();
-        let mapped = MappedMatrix::open(dir.join(MATRIX_FILE))?;
-        write_transpose(&dir.join(TRANSPOSE_FILE), mapped.view())?;
-        drop(mapped);
-        write_lines(&dir.join(VOCAB_FILE), vocabulary)?;
-        write_lines(&dir.join(DOC_IDS_FILE), doc_ids)?;
-        if let Some(labels) = labels {
-            write_lines(&dir.join(LABELS_FILE), labels)?;
-        }
-        let manifest = Manifest {
-            format: CORPUS_FORMAT.to_string(),
-            version: CORPUS_VERSION,
-            nrows: summary.nrows,
-            ncols: ncols as u64,
-            nnz: summary.nnz,
-            matrix: MATRIX_FILE.to_string(),
-            transpose: TRANSPOSE_FILE.to_string(),
-            vocabulary: VOCAB_FILE.to_string(),
-            doc_ids: DOC_IDS_FILE.to_string(),
-            labels: labels.map(|_| LABELS_FILE.to_string()),
-            created_by: concat!("topicmill-sparse ", env!("CARGO_PKG_VERSION")).to_string(),
-            extra,
-        };
-        let manifest_path = dir.join(MANIFEST_FILE);
-        let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
-        write_synced(&manifest_path, &json)?;
-        sync_dir(dir);
-        install(tmp, &target, overwrite)?;
-        Ok(manifest)
     }
+    let summary = matrix.finish()?;
+    let dir = tmp.path();
+    let mapped = MappedMatrix::open(dir.join(MATRIX_FILE))?;
+    write_transpose(&dir.join(TRANSPOSE_FILE), mapped.view())?;
+    drop(mapped);
+    write_lines(&dir.join(VOCAB_FILE), vocabulary)?;
+    write_lines(&dir.join(DOC_IDS_FILE), doc_ids)?;
+    if let Some(labels) = labels {
+        write_lines(&dir.join(LABELS_FILE), labels)?;
+    }
+    let manifest = Manifest {
+        format: CORPUS_FORMAT.to_string(),
+        version: CORPUS_VERSION,
+        nrows: summary.nrows,
+        ncols: ncols as u64,
+        nnz: summary.nnz,
+        matrix: MATRIX_FILE.to_string(),
+        transpose: TRANSPOSE_FILE.to_string(),
+        vocabulary: VOCAB_FILE.to_string(),
+        doc_ids: DOC_IDS_FILE.to_string(),
+        labels: labels.map(|_| LABELS_FILE.to_string()),
+        created_by: concat!("topicmill-sparse ", env!("CARGO_PKG_VERSION")).to_string(),
+        extra,
+    };
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+    write_synced(&manifest_path, &json)?;
+    sync_dir(dir);
+    install(tmp, target, overwrite)?;
+    Ok(manifest)
 }
 
 /// Rename the finished temporary directory to `target`.

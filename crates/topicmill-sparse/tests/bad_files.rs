@@ -511,6 +511,41 @@ fn corpus_refuses_to_overwrite_unless_asked() {
 }
 
 #[test]
+fn a_corpus_that_fails_leaves_no_directory_it_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("new/deeper/corpus");
+    // Dropped before `finish`.
+    let mut w = CorpusWriter::create(&target, 4).unwrap();
+    w.push_row(&[1], &[5.0]).unwrap();
+    assert!(dir.path().join("new/deeper").is_dir());
+    drop(w);
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+    // `finish` refusing its input.
+    let w = CorpusWriter::create(&target, 4).unwrap();
+    let err = w
+        .finish(&["w0"], &["a"], None, serde_json::json!({}))
+        .unwrap_err();
+    assert!(matches!(err, SparseError::CorpusMismatch { .. }), "{err:?}");
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+    // A directory that was there stays.
+    fs::create_dir(dir.path().join("kept")).unwrap();
+    drop(CorpusWriter::create(dir.path().join("kept/corpus"), 4).unwrap());
+    assert_eq!(entries(dir.path()), ["kept"]);
+    // A finished corpus keeps the directories made for it.
+    let vocab = ["w0", "w1", "w2", "w3"];
+    write_corpus(
+        &target,
+        sample().view(),
+        &vocab,
+        &["a", "b", "c"],
+        None,
+        serde_json::json!({}),
+    )
+    .unwrap();
+    Corpus::open(&target).unwrap().verify().unwrap();
+}
+
+#[test]
 fn an_entry_with_a_line_break_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("corpus");
