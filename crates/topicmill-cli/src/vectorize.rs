@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::ValueEnum;
-use topicmill_sparse::CsrMatrix;
+use topicmill_sparse::{CsrMatrix, MadeDirs};
 use topicmill_text::{
     DocFreq, Documents, JsonlFields, NewsgroupsOptions, Norm, Remove, StopWords, Subset,
     TfidfParams, Utf8,
@@ -419,8 +419,8 @@ struct Export {
     /// manifest.json.
     files: [Option<Staged>; 5],
     labels_txt: PathBuf,
-    /// The directories this export made, the innermost first.
-    made_dirs: Vec<PathBuf>,
+    /// Last: dropped after the staged files, which its directories hold.
+    made: MadeDirs,
 }
 
 impl Export {
@@ -431,12 +431,7 @@ impl Export {
         docs: &Documents,
         manifest: &serde_json::Value,
     ) -> anyhow::Result<Self> {
-        let made_dirs = dir
-            .ancestors()
-            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
-            .map(Path::to_path_buf)
-            .collect();
-        std::fs::create_dir_all(dir)?;
+        let made = MadeDirs::create(dir)?;
         let labels = docs.labels.as_deref();
         let [matrix_mtx, vocab_txt, ids_txt, labels_txt, manifest_json] = [
             "matrix.mtx",
@@ -447,9 +442,9 @@ impl Export {
         ]
         .map(|n| dir.join(n));
         let mut export = Export {
-            files: [None, None, None, None, None],
+            files: Default::default(),
             labels_txt,
-            made_dirs,
+            made,
         };
         export.files = stage_all([
             Some(matrix_mtx.as_path()),
@@ -489,30 +484,22 @@ impl Export {
         Ok(export)
     }
 
-    fn commit(mut self) -> anyhow::Result<()> {
-        let has_labels = matches!(self.files, [_, _, _, Some(_), _]);
-        self.made_dirs.clear();
-        commit_all(std::mem::take(&mut self.files))?;
+    fn commit(self) -> anyhow::Result<()> {
+        let Export {
+            files,
+            labels_txt,
+            made,
+        } = self;
+        let has_labels = matches!(files, [_, _, _, Some(_), _]);
+        made.keep();
+        commit_all(files)?;
         if !has_labels {
             // A previous export's labels would not belong to these documents.
-            match std::fs::remove_file(&self.labels_txt) {
+            match std::fs::remove_file(&labels_txt) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e)?,
                 _ => {}
             }
         }
         Ok(())
-    }
-}
-
-impl Drop for Export {
-    fn drop(&mut self) {
-        // The staged files go first (their temporary files are in the
-        // directory), then the directories this run made.
-        self.files = Default::default();
-        for dir in &self.made_dirs {
-            if std::fs::remove_dir(dir).is_err() {
-                break;
-            }
-        }
     }
 }
