@@ -201,9 +201,9 @@ pub(crate) fn jsonl_into(
             Some(name) => scalar(&object, name)?,
             None => line.to_string(),
         };
-        let label = match (&fields.label, docs.labels.is_some()) {
-            (Some(name), true) => Some(scalar(&object, name)?),
-            _ => None,
+        let label = match &fields.label {
+            Some(name) => Some(scalar(&object, name)?),
+            None => None,
         };
         let text = match object.remove(&fields.text) {
             Some(serde_json::Value::String(s)) => s,
