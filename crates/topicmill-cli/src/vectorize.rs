@@ -441,19 +441,15 @@ impl Export {
             "manifest.json",
         ]
         .map(|n| dir.join(n));
-        let mut export = Export {
-            files: Default::default(),
-            labels_txt,
-            made,
-        };
-        export.files = stage_all([
+        // Declared after `made`, the staged files drop before it on an error.
+        let mut files = stage_all([
             Some(matrix_mtx.as_path()),
             Some(&vocab_txt),
             Some(&ids_txt),
-            labels.map(|_| export.labels_txt.as_path()),
+            labels.map(|_| labels_txt.as_path()),
             Some(&manifest_json),
         ])?;
-        let [mtx, vocab, ids, label_file, json] = &mut export.files;
+        let [mtx, vocab, ids, label_file, json] = &mut files;
         let lines = |out: &mut BufWriter<&File>, items: &[String]| -> std::io::Result<()> {
             for item in items {
                 // Ids and labels from JSON may hold line breaks: escaped.
@@ -481,7 +477,11 @@ impl Export {
         if let Some(file) = json {
             file.write(|out| out.write_all(text.as_bytes()))?;
         }
-        Ok(export)
+        Ok(Export {
+            files,
+            labels_txt,
+            made,
+        })
     }
 
     fn commit(self) -> anyhow::Result<()> {
