@@ -46,11 +46,9 @@ fn assert_fails(out: &std::process::Output, needle: &str) {
 
 /// Files in `dir` other than the listed ones (no partial output left behind).
 fn extra_files(dir: &Path, expected: &[&str]) -> Vec<String> {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| !expected.contains(&name.as_str()))
-        .collect()
+    let mut names = crate::file_names(dir);
+    names.retain(|name| !expected.contains(&name.as_str()));
+    names
 }
 
 #[test]

@@ -2,15 +2,15 @@
 //! tarball (scikit-learn 1.9.1's figures).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use topicmill_sparse::Corpus;
 
+use crate::file_names;
+
+/// The binary, run in the test's own working directory (paths are absolute).
 fn topicmill(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_topicmill"))
-        .args(args)
-        .output()
-        .expect("the topicmill binary runs")
+    crate::topicmill(Path::new("."), args)
 }
 
 fn path(p: &Path) -> &str {
@@ -138,13 +138,8 @@ fn export_writes_the_corpus_as_text() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut names: Vec<String> = std::fs::read_dir(&export)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
     assert_eq!(
-        names,
+        file_names(&export),
         ["ids.txt", "manifest.json", "matrix.mtx", "vocab.txt"]
     );
 
@@ -178,12 +173,10 @@ fn export_writes_the_corpus_as_text() {
         !dir.path().join("new").exists(),
         "no export without its corpus, nor the directories made for it"
     );
-    let mut left: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    left.sort();
-    assert_eq!(left, ["blocked", "corpus", "docs.jsonl", "export"]);
+    assert_eq!(
+        file_names(dir.path()),
+        ["blocked", "corpus", "docs.jsonl", "export"]
+    );
 }
 
 #[test]
@@ -240,16 +233,18 @@ fn user_errors_exit_1_with_one_line() {
     )
     .unwrap();
     let broken_out = dir.path().join("broken");
-    let out = topicmill(&[
-        "vectorize",
-        "--input",
-        "jsonl",
-        path(&broken),
-        "--label-field",
-        "g",
-        "-o",
-        path(&broken_out),
-    ]);
+    let broken_run = |extra: &[&str]| {
+        let base = [
+            "vectorize",
+            "--input",
+            "jsonl",
+            path(&broken),
+            "--label-field",
+            "g",
+        ];
+        topicmill(&[&base[..], extra, &["-o", path(&broken_out)]].concat())
+    };
+    let out = broken_run(&[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -258,19 +253,7 @@ fn user_errors_exit_1_with_one_line() {
     );
     assert!(!broken_out.exists(), "no partial output");
     // Streamed, the same error comes from the counting pass's chunk.
-    let out = topicmill(&[
-        "vectorize",
-        "--input",
-        "jsonl",
-        path(&broken),
-        "--label-field",
-        "g",
-        "--streaming",
-        "--chunk-docs",
-        "1",
-        "-o",
-        path(&broken_out),
-    ]);
+    let out = broken_run(&["--streaming", "--chunk-docs", "1"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
