@@ -19,6 +19,20 @@ fn sample() -> CsrMatrix {
     )
 }
 
+/// `sample()` as a corpus: terms w0..w3, documents a, b, c, no labels.
+fn write_sample_corpus(target: &Path) {
+    let vocab = ["w0", "w1", "w2", "w3"];
+    write_corpus(
+        target,
+        sample().view(),
+        &vocab,
+        &["a", "b", "c"],
+        None,
+        serde_json::json!({}),
+    )
+    .unwrap();
+}
+
 // Layout of `sample()` as written (see the format module): header 128 bytes,
 // indices at 128 (16 bytes), data at 192 (16 bytes), indptr at 256 (32 bytes),
 // footer at 320, file length 336.
@@ -532,16 +546,7 @@ fn a_corpus_that_fails_leaves_no_directory_it_made() {
     drop(CorpusWriter::create(dir.path().join("kept/corpus"), 4).unwrap());
     assert_eq!(entries(dir.path()), ["kept"]);
     // A finished corpus keeps the directories made for it.
-    let vocab = ["w0", "w1", "w2", "w3"];
-    write_corpus(
-        &target,
-        sample().view(),
-        &vocab,
-        &["a", "b", "c"],
-        None,
-        serde_json::json!({}),
-    )
-    .unwrap();
+    write_sample_corpus(&target);
     Corpus::open(&target).unwrap().verify().unwrap();
 }
 
@@ -590,16 +595,7 @@ fn an_entry_with_a_line_break_is_refused_before_anything_is_written() {
 fn corpus_with_damaged_parts_is_rejected_naming_the_part() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("corpus");
-    let vocab = ["w0", "w1", "w2", "w3"];
-    write_corpus(
-        &target,
-        sample().view(),
-        &vocab,
-        &["a", "b", "c"],
-        None,
-        serde_json::json!({}),
-    )
-    .unwrap();
+    write_sample_corpus(&target);
 
     fs::write(target.join("vocab.txt"), "w0\nw1\nw2\n").unwrap();
     let err = Corpus::open(&target).unwrap_err();
