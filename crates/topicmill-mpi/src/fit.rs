@@ -101,18 +101,12 @@ fn count(len: usize, what: &str) -> Result<Count> {
 /// Maps the corpus matrix named by `corpus_dir/manifest.json`, checking its
 /// header and row pointers only (each rank checks its own rows later).
 fn open_matrix(corpus_dir: &Path, rank: i32) -> Result<MappedRows> {
-    let manifest_path = corpus_dir.join("manifest.json");
-    let bad = |message: String| DistError::Checkpoint {
-        rank,
-        path: manifest_path.clone(),
-        message,
-    };
-    let text = std::fs::read_to_string(&manifest_path)
-        .map_err(|e| bad(format!("cannot read corpus manifest: {e}")))?;
-    let manifest: Manifest = serde_json::from_str(&text)
-        .map_err(|e| bad(format!("corpus manifest is not valid: {e}")))?;
-    MappedRows::open(corpus_dir.join(&manifest.matrix))
-        .map_err(|source| DistError::Corpus { rank, source })
+    let opened = Manifest::read(corpus_dir).and_then(|manifest| {
+        let rows = MappedRows::open(corpus_dir.join(&manifest.matrix))?;
+        manifest.check_matrix(rows.path(), rows.shape(), rows.nnz())?;
+        Ok(rows)
+    });
+    opened.map_err(|source| DistError::Corpus { rank, source })
 }
 
 /// Fits X = the corpus in `corpus_dir` over the ranks of `comm`, the same

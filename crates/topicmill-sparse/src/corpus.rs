@@ -56,41 +56,19 @@ pub struct Manifest {
     pub extra: serde_json::Value,
 }
 
-/// An opened corpus directory. The matrix and its transpose are memory-mapped.
-///
-/// The transpose is stored rather than built on demand: the NMF H-step reads Xᵀ
-/// in CSR at every iteration, and building it costs a pass over X plus an
-/// nnz-sized buffer each time a model is fitted. Stored, it is mapped for free and
-/// shared by every process that opens the corpus (MPI ranks included), for the
-/// price of doubling the bytes on disk.
-#[derive(Debug)]
-pub struct Corpus {
-    dir: PathBuf,
-    manifest: Manifest,
-    matrix: MappedMatrix,
-    transpose: MappedMatrix,
-    vocabulary: Vec<String>,
-    doc_ids: Vec<String>,
-    labels: Option<Vec<String>>,
-}
-
-impl Corpus {
-    /// Open `dir`: read the manifest, map and check both matrices (see
-    /// [`MappedMatrix::open`]), read the text files, and check that all sizes agree.
-    pub fn open(dir: impl AsRef<Path>) -> Result<Self, SparseError> {
-        let dir = dir.as_ref().to_path_buf();
+impl Manifest {
+    /// Reads `dir`'s manifest and checks it: the format, a version this build
+    /// reads, and file names that stay inside the directory.
+    pub fn read(dir: &Path) -> Result<Self, SparseError> {
         let manifest_path = dir.join(MANIFEST_FILE);
         let text = fs::read_to_string(&manifest_path)
             .map_err(|e| SparseError::io(&manifest_path, "cannot read corpus manifest", e))?;
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|e| SparseError::Manifest {
-                path: manifest_path.clone(),
-                message: e.to_string(),
-            })?;
         let bad_manifest = |message: String| SparseError::Manifest {
             path: manifest_path.clone(),
             message,
         };
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| bad_manifest(e.to_string()))?;
         if manifest.format != CORPUS_FORMAT {
             return Err(bad_manifest(format!(
                 "format is {:?}, expected {CORPUS_FORMAT:?}",
@@ -118,23 +96,59 @@ impl Corpus {
                 )));
             }
         }
+        Ok(manifest)
+    }
+
+    /// Checks that the matrix file at `path`, of `shape` with `nnz` entries,
+    /// is the one this manifest describes.
+    pub fn check_matrix(
+        &self,
+        path: &Path,
+        shape: (usize, usize),
+        nnz: usize,
+    ) -> Result<(), SparseError> {
+        let (nrows, ncols) = shape;
+        if (nrows as u64, ncols as u64, nnz as u64) == (self.nrows, self.ncols, self.nnz) {
+            return Ok(());
+        }
+        Err(SparseError::CorpusMismatch {
+            path: path.to_path_buf(),
+            message: format!(
+                "matrix is {nrows} x {ncols} with {nnz} entries, the manifest says {} x {} with {}",
+                self.nrows, self.ncols, self.nnz
+            ),
+        })
+    }
+}
+
+/// An opened corpus directory. The matrix and its transpose are memory-mapped.
+///
+/// The transpose is stored rather than built on demand: the NMF H-step reads Xᵀ
+/// in CSR at every iteration, and building it costs a pass over X plus an
+/// nnz-sized buffer each time a model is fitted. Stored, it is mapped for free and
+/// shared by every process that opens the corpus (MPI ranks included), for the
+/// price of doubling the bytes on disk.
+#[derive(Debug)]
+pub struct Corpus {
+    dir: PathBuf,
+    manifest: Manifest,
+    matrix: MappedMatrix,
+    transpose: MappedMatrix,
+    vocabulary: Vec<String>,
+    doc_ids: Vec<String>,
+    labels: Option<Vec<String>>,
+}
+
+impl Corpus {
+    /// Open `dir`: read the manifest, map and check both matrices (see
+    /// [`MappedMatrix::open`]), read the text files, and check that all sizes agree.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, SparseError> {
+        let dir = dir.as_ref().to_path_buf();
+        let manifest = Manifest::read(&dir)?;
         let matrix = MappedMatrix::open(dir.join(&manifest.matrix))?;
         let transpose = MappedMatrix::open(dir.join(&manifest.transpose))?;
+        manifest.check_matrix(matrix.path(), matrix.shape(), matrix.nnz())?;
         let (nrows, ncols) = matrix.shape();
-        if (nrows as u64, ncols as u64, matrix.nnz() as u64)
-            != (manifest.nrows, manifest.ncols, manifest.nnz)
-        {
-            return Err(SparseError::CorpusMismatch {
-                path: matrix.path().to_path_buf(),
-                message: format!(
-                    "matrix is {nrows} x {ncols} with {} entries, the manifest says {} x {} with {}",
-                    matrix.nnz(),
-                    manifest.nrows,
-                    manifest.ncols,
-                    manifest.nnz
-                ),
-            });
-        }
         if transpose.shape() != (ncols, nrows) || transpose.nnz() != matrix.nnz() {
             let (tr, tc) = transpose.shape();
             return Err(SparseError::CorpusMismatch {
