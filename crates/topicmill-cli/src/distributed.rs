@@ -65,7 +65,7 @@ pub fn run(args: fit::Args) -> Result<()> {
             // (stderr is unbuffered), so another rank's line could land in
             // the middle of it (seen in CI: rank 0's line inside rank 1's).
             use std::io::Write;
-            let line = format!("error: {err:#}\n");
+            let line = format!("error: {}\n", crate::message(&err));
             let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
     }

@@ -103,7 +103,7 @@ fn main() -> ExitCode {
 /// The error and its causes on one line. Library errors often repeat their
 /// source in their own message (so that they read well alone): a cause already
 /// spelled out by the message before it is not printed twice.
-fn message(err: &anyhow::Error) -> String {
+pub(crate) fn message(err: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in err.chain() {
         let text = cause.to_string();
