@@ -301,6 +301,55 @@ mod with_mpi {
     }
 
     #[test]
+    fn a_bad_manifest_is_named_once_by_every_rank() {
+        let Some(mpirun) = mpirun() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = dir.path().join("c");
+        write_random_corpus(&corpus, 50, 30, 0.2, 2);
+        let manifest = std::fs::read_to_string(corpus.join("manifest.json")).unwrap();
+        let edit = |from: &str, to: &str| {
+            assert!(manifest.contains(from), "{manifest}");
+            manifest.replacen(from, to, 1)
+        };
+        for (text, cause) in [
+            (
+                edit("\"version\": 1", "\"version\": 99"),
+                "corpus version 99 is not supported",
+            ),
+            (
+                edit("\"matrix\": \"", "\"matrix\": \"../"),
+                "must be a plain name inside the corpus directory",
+            ),
+            (String::new(), "cannot read corpus manifest"),
+        ] {
+            if text.is_empty() {
+                std::fs::remove_file(corpus.join("manifest.json")).unwrap();
+            } else {
+                std::fs::write(corpus.join("manifest.json"), text).unwrap();
+            }
+            let out = run_mpi(
+                &mpirun,
+                dir.path(),
+                2,
+                &["fit", "c", "-k", "3", "-o", "m.bin", "--distributed"],
+            );
+            assert!(!out.status.success());
+            let err = stderr(&out);
+            for rank in 0..2 {
+                let line = err
+                    .lines()
+                    .find(|l| l.contains(&format!("rank {rank}: cannot read its part")))
+                    .unwrap_or_else(|| panic!("no line of rank {rank}: {err}"));
+                assert!(
+                    line.contains("c/manifest.json: ") && line.contains(cause),
+                    "{line}"
+                );
+                assert_eq!(line.matches("manifest.json").count(), 1, "{line}");
+            }
+        }
+    }
+
+    #[test]
     fn each_rank_checks_only_its_own_rows() {
         let Some(mpirun) = mpirun() else { return };
         let dir = tempfile::tempdir().unwrap();
