@@ -41,15 +41,33 @@ fn f32_bytes(v: &[f32]) -> impl Iterator<Item = [u8; 4]> + '_ {
     v.iter().map(|x| x.to_le_bytes())
 }
 
+/// The directory a checkpoint's temporary file is made in: the path's own.
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Checks, before a fit, that [`write`] can put a checkpoint at `path`: not
+/// a directory, and a temporary file can be made beside it (and is removed).
+pub(crate) fn probe(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err("is a directory".into());
+    }
+    let dir = dir_of(path);
+    topicmill_sparse::atomic_temp_builder(".topicmill-ckpt-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))
+}
+
 /// Writes a checkpoint atomically (rank 0, with the full W and Hᵀ).
 pub(crate) fn write(path: &Path, meta: &Meta, w: &[f32], ht: &[f32]) -> Result<(), String> {
     let k = meta.params.k();
     assert_eq!(w.len(), meta.n * k);
     assert_eq!(ht.len(), meta.m * k);
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = dir_of(path);
     let payload = bincode::serde::encode_to_vec(meta, bincode::config::standard())
         .map_err(|e| format!("cannot encode: {e}"))?;
     let tmp = topicmill_sparse::atomic_temp_builder(".topicmill-ckpt-")

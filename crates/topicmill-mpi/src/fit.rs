@@ -170,6 +170,11 @@ where
             "resume needs a checkpoint path".into(),
         ));
     }
+    if opts.checkpoint_every > 0 && opts.checkpoint.is_none() {
+        return Err(DistError::Unsupported(
+            "checkpoints every N iterations need a checkpoint path".into(),
+        ));
+    }
 
     // Every rank maps the same file; each then touches only the row pointers
     // and its own rows.
@@ -217,6 +222,22 @@ where
     let w_counts: Vec<Count> = all_rows.iter().map(|r| (r.len() * k) as Count).collect();
     let w_displs: Vec<Count> = all_rows.iter().map(|r| (r.start * k) as Count).collect();
     debug_assert_eq!(w_counts.iter().sum::<Count>(), blocks_w);
+
+    // Rank 0 writes the checkpoints: it finds out now, not after the first
+    // N iterations, whether it can.
+    if opts.checkpoint_every > 0 {
+        let path = opts.checkpoint.as_deref().expect("checked above");
+        let probe = if rank == 0 {
+            checkpoint::probe(path).map_err(|message| DistError::Checkpoint {
+                rank,
+                path: path.to_path_buf(),
+                message,
+            })
+        } else {
+            Ok(())
+        };
+        agree(comm, probe)?;
+    }
 
     // Initial state: a checkpoint, or the initialization.
     let mut resumed: Option<Meta> = None;
@@ -371,9 +392,7 @@ where
             break;
         }
         if opts.checkpoint_every > 0 && it % opts.checkpoint_every == 0 && it < max_iter {
-            let path = opts.checkpoint.as_deref().ok_or_else(|| {
-                DistError::Unsupported("--checkpoint-every needs a checkpoint path".into())
-            })?;
+            let path = opts.checkpoint.as_deref().expect("checked before the fit");
             let meta = Meta {
                 n,
                 m,

@@ -301,6 +301,45 @@ mod with_mpi {
     }
 
     #[test]
+    fn a_checkpoint_that_cannot_be_written_stops_every_rank_before_the_fit() {
+        let Some(mpirun) = mpirun() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        write_random_corpus(&dir.path().join("c"), 50, 30, 0.2, 2);
+        std::fs::create_dir(dir.path().join("ckpt")).unwrap();
+        for (checkpoint, cause) in [
+            (
+                "missing/m.ckpt",
+                "checkpoint missing/m.ckpt: cannot create a file in missing",
+            ),
+            ("ckpt", "checkpoint ckpt: is a directory"),
+        ] {
+            let out = run_mpi(
+                &mpirun,
+                dir.path(),
+                2,
+                &[
+                    "fit",
+                    "c",
+                    "-k",
+                    "3",
+                    "-o",
+                    "m.bin",
+                    "--checkpoint-every",
+                    "5",
+                    "--checkpoint",
+                    checkpoint,
+                    "--distributed",
+                ],
+            );
+            assert!(!out.status.success());
+            let err = stderr(&out);
+            assert!(err.contains(&format!("rank 0: {cause}")), "{err}");
+            assert!(stdout(&out).is_empty(), "no fit summary");
+            assert!(!dir.path().join("m.bin").exists(), "no model");
+        }
+    }
+
+    #[test]
     fn a_bad_manifest_is_named_once_by_every_rank() {
         let Some(mpirun) = mpirun() else { return };
         let dir = tempfile::tempdir().unwrap();
