@@ -233,9 +233,19 @@ impl RowsPtr {
     }
 }
 
-/// Partial Gram of one chunk of rows, f64 accumulation.
+/// Partial Gram of one chunk of rows, f64 accumulation (at k = 4 by
+/// [`fused4::gram_4`](crate::fused4::gram_4) where it runs: the same bits).
 #[inline(always)]
 fn gram_chunk<const K: usize>(p: &mut [f64], rows: &[f32], kk: usize) {
+    if K == 4 && crate::fused4::gram_4(p, rows) {
+        return;
+    }
+    gram_chunk_loops::<K>(p, rows, kk);
+}
+
+/// [`gram_chunk`] by plain loops.
+#[inline(always)]
+pub(crate) fn gram_chunk_loops<const K: usize>(p: &mut [f64], rows: &[f32], kk: usize) {
     let k = if K == 0 { kk } else { K };
     p.fill(0.0);
     if K > 0 {
@@ -723,7 +733,7 @@ fn mu_rows_k<const K: usize, const R: usize>(f: &mut [f32], n: &[f32], s: &[f32]
 /// `None` the block's rows of N are given in `nb` (see [`update_frob`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn frob_block<const K: usize>(
+pub(crate) fn frob_block<const K: usize>(
     a: Option<&Csr<'_>>,
     r: &Range<usize>,
     fb: &mut [f32],

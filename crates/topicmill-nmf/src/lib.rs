@@ -35,6 +35,7 @@
 pub mod bench_api;
 mod error;
 mod fit;
+mod fused4;
 mod init;
 mod kernel;
 mod model;

@@ -19,7 +19,8 @@
 //! 1. `N_H = Xᵀ·W` for its terms, scattering the panel's segment of each row
 //!    of X (the segments are found once per fit, by binary search);
 //! 2. the rule on its rows of Hᵀ, with ⟨Hᵀ_new, N_H⟩ and the Gram of its new
-//!    rows (f64, as the usual half-step);
+//!    rows (f64, as the usual half-step; MU at k = 4 in one pass, see
+//!    `fused4`);
 //! 3. `X_p·Hᵀ_p`, the panel's share of the next W half-step's N, from the
 //!    rows it has just written, still in its core's cache.
 //!
@@ -35,6 +36,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use crate::fused4::mu_gram_4;
 use crate::kernel::{
     add_in_order, balanced_ranges, dispatch_k, frob_block_best, gram_chunk_best, multiversion,
     sparse_row_times_from, sum_partials, Csr, RowsPtr, Rule,
@@ -237,11 +239,21 @@ fn panel_task<const K: usize>(
                 }
             }
         }
-        // Through the rule's own function: inlined here, it ran 2.5× slower
-        // (the factor rows come from a raw pointer, and the compiler no
-        // longer knew that stores into them leave the Gram alone).
-        dot = frob_block_best::<K>(None, r, htp, nhp, &[], u.s32, k, u.rule, u.reg);
-        gram_chunk_best::<K>(gram, htp, k);
+        let fused = match (K, u.rule) {
+            // The rule and the Gram in one pass, where AVX2 runs (the same
+            // bits as below).
+            (4, Rule::Mu) => mu_gram_4(htp, nhp, u.s32, u.reg, gram),
+            _ => None,
+        };
+        dot = fused.unwrap_or_else(|| {
+            // Through the rule's own function: inlined here, it ran 2.5×
+            // slower (the factor rows come from a raw pointer, and the
+            // compiler no longer knew that stores into them leave the Gram
+            // alone).
+            let dot = frob_block_best::<K>(None, r, htp, nhp, &[], u.s32, k, u.rule, u.reg);
+            gram_chunk_best::<K>(gram, htp, k);
+            dot
+        });
     }
     // Step 3: the segment's columns all lie in `r`, and `htp` holds rows r
     // of Hᵀ.
