@@ -157,16 +157,27 @@ pub(crate) fn lines_into(docs: &mut Documents, batch: Vec<(u64, String)>) {
 /// Reads a JSON-lines corpus: one object per line with a string text field and
 /// optional id and label fields (strings or numbers). Blank lines are skipped.
 pub fn read_jsonl(path: &Path, fields: &JsonlFields, utf8: Utf8) -> Result<Documents, TextError> {
-    let mut docs = Documents {
-        labels: fields.label.as_ref().map(|_| Vec::new()),
-        ..Documents::default()
-    };
+    let mut docs = fields.no_documents();
     for_each_line_batch(path, utf8, None, |batch| {
         jsonl_into(&mut docs, batch, path, fields)
     })?;
     Ok(docs)
 }
 
+impl JsonlFields {
+    /// No documents yet, with a (still empty) list of labels exactly when
+    /// the label field is named: [`jsonl_into`] adds to it, and a file or a
+    /// chunk of only blank lines still says whether it has labels.
+    pub(crate) fn no_documents(&self) -> Documents {
+        Documents {
+            labels: self.label.as_ref().map(|_| Vec::new()),
+            ..Documents::default()
+        }
+    }
+}
+
+/// Adds the documents of `batch` (JSON lines) to `docs`, made by
+/// [`JsonlFields::no_documents`].
 pub(crate) fn jsonl_into(
     docs: &mut Documents,
     batch: Vec<(u64, String)>,

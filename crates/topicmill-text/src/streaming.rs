@@ -75,10 +75,7 @@ impl DocumentSource for JsonlSource<'_> {
         each: &mut dyn FnMut(Documents) -> Result<(), TextError>,
     ) -> Result<(), TextError> {
         for_each_line_batch(self.path, self.utf8, Some(chunk_docs), |batch| {
-            let mut docs = Documents {
-                labels: self.fields.label.as_ref().map(|_| Vec::new()),
-                ..Documents::default()
-            };
+            let mut docs = self.fields.no_documents();
             jsonl_into(&mut docs, batch, self.path, &self.fields)?;
             each(docs)
         })
