@@ -42,6 +42,7 @@ pub(crate) use dispatch_k;
 
 /// Whether the AVX2 versions of the block loops can run here (checked once).
 #[inline]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
