@@ -350,16 +350,28 @@ mod with_mpi {
             assert!(manifest.contains(from), "{manifest}");
             manifest.replacen(from, to, 1)
         };
-        for (text, cause) in [
+        // The manifest as written, the file the error names, its cause.
+        for (text, file, cause) in [
             (
                 edit("\"version\": 1", "\"version\": 99"),
+                "c/manifest.json",
                 "corpus version 99 is not supported",
             ),
             (
                 edit("\"matrix\": \"", "\"matrix\": \"../"),
+                "c/manifest.json",
                 "must be a plain name inside the corpus directory",
             ),
-            (String::new(), "cannot read corpus manifest"),
+            (
+                edit("\"nrows\": 50,", "\"nrows\": 51,"),
+                "c/matrix.csr",
+                "the manifest says 51 x 30",
+            ),
+            (
+                String::new(),
+                "c/manifest.json",
+                "cannot read corpus manifest",
+            ),
         ] {
             if text.is_empty() {
                 std::fs::remove_file(corpus.join("manifest.json")).unwrap();
@@ -380,10 +392,10 @@ mod with_mpi {
                     .find(|l| l.contains(&format!("rank {rank}: cannot read its part")))
                     .unwrap_or_else(|| panic!("no line of rank {rank}: {err}"));
                 assert!(
-                    line.contains("c/manifest.json: ") && line.contains(cause),
+                    line.contains(&format!("{file}: ")) && line.contains(cause),
                     "{line}"
                 );
-                assert_eq!(line.matches("manifest.json").count(), 1, "{line}");
+                assert_eq!(line.matches(file).count(), 1, "{line}");
             }
         }
     }
