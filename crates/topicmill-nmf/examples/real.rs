@@ -24,7 +24,9 @@
 //!
 //! Beside each wall time, the process CPU time (all threads, from
 //! `/proc/self/stat`, 10 ms ticks) over the same span: on a machine shared
-//! with other jobs the wall time is inflated, the CPU time much less so.
+//! with other jobs the wall time is inflated, the CPU time much less so. It is
+//! read after every iteration only where a figure needs it (`mu`, `kl`, the
+//! time to the error of `hals`): each read costs tens of µs.
 
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -66,7 +68,16 @@ struct Run {
     iterations: usize,
 }
 
-fn run(params: &NmfParams, x: &CsrMatrix, xt: &CsrMatrix, stop_below: Option<f64>) -> Run {
+/// A fit, with the CPU time read after every iteration when `cpu_each` (a
+/// read of `/proc/self/stat` costs tens of µs: 200 of them added 4–10 ms to
+/// the seed fit's 62 ms), else only at the end.
+fn run(
+    params: &NmfParams,
+    x: &CsrMatrix,
+    xt: &CsrMatrix,
+    stop_below: Option<f64>,
+    cpu_each: bool,
+) -> Run {
     let mut marks = Vec::new();
     let mut cpu = Vec::new();
     let c0 = cpu_secs();
@@ -74,7 +85,9 @@ fn run(params: &NmfParams, x: &CsrMatrix, xt: &CsrMatrix, stop_below: Option<f64
     let model = params
         .fit_with(&x.view(), Some(&xt.view()), |p| {
             marks.push(p.elapsed);
-            cpu.push(cpu_secs() - c0);
+            if cpu_each {
+                cpu.push(cpu_secs() - c0);
+            }
             match (stop_below, p.loss) {
                 (Some(target), Some(l)) if l <= target => ControlFlow::Break(()),
                 _ => ControlFlow::Continue(()),
@@ -112,7 +125,7 @@ fn per_iteration(
 ) -> (f64, f64) {
     (0..repeat)
         .map(|_| {
-            let r = run(p, x, xt, None);
+            let r = run(p, x, xt, None, true);
             let n = r.marks.len();
             let its = (n - from) as f64;
             (
@@ -150,7 +163,7 @@ fn main() {
             .init(Init::Nndsvda)
             .max_iter(200)
             .tol(0.0);
-        let r = best(repeat, || run(&p, &x, &xt, None));
+        let r = best(repeat, || run(&p, &x, &xt, None, false));
         println!(
             "seed {}x{} nnz={} k=4 MU 200 it: {:.1} ms (whole fit, min of {repeat}; CPU {:.0} ms), first iteration done at {:.1} ms, last at {:.1} ms, rel err {:.6}",
             x.rows(),
@@ -179,7 +192,7 @@ fn main() {
     if has("mu") {
         let p = base.clone().solver(Solver::Mu).max_iter(60);
         let (ms, cpu) = per_iteration(repeat, &p, &x, &xt, 10);
-        let r = best(repeat, || run(&p, &x, &xt, None));
+        let r = best(repeat, || run(&p, &x, &xt, None, false));
         println!(
             "full k=20 MU: {ms:.3} ms/iteration (iterations 11..=60, min of {repeat}; CPU {cpu:.1} ms/iteration); 60-iteration fit {:.1} ms, first iteration done at {:.1} ms",
             r.total.as_secs_f64() * 1e3,
@@ -188,7 +201,7 @@ fn main() {
     }
     if has("hals") {
         let p = base.clone().solver(Solver::Hals).max_iter(1000);
-        let r = best(repeat, || run(&p, &x, &xt, Some(target)));
+        let r = best(repeat, || run(&p, &x, &xt, Some(target), true));
         let reached = r.marks.last().copied().unwrap_or_default();
         println!(
             "full k=20 HALS to error {target}: reached at iteration {} after {:.1} ms (init included; CPU {:.0} ms), whole fit with final W {:.1} ms, final err {:.6} (rel {:.6})",
@@ -204,6 +217,7 @@ fn main() {
             &x,
             &xt,
             None,
+            false,
         );
         println!(
             "full k=20 HALS 200 it: rel err {:.6}, whole fit {:.1} ms",
