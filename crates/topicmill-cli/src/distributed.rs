@@ -82,8 +82,8 @@ mod mpi_fit {
 
     use anyhow::{Context, Result};
     use topicmill_mpi::mpi::topology::SimpleCommunicator;
-    use topicmill_mpi::mpi::traits::{Communicator, Root};
-    use topicmill_mpi::{fit_distributed, DistError, DistOptions};
+    use topicmill_mpi::mpi::traits::Communicator;
+    use topicmill_mpi::{agree, fit_distributed, DistOptions};
     use topicmill_sparse::Corpus;
 
     use crate::fit;
@@ -104,19 +104,14 @@ mod mpi_fit {
             resume: args.dist.resume,
         };
         // Rank 0 alone writes the outputs: it checks them before the fit,
-        // and every rank learns the verdict (one broadcast), so that all stop
-        // at once rather than some waiting in the fit's collectives.
+        // and every rank learns the verdict, so that all stop at once rather
+        // than some waiting in the fit's collectives.
         let check = if rank == 0 {
             args.outputs.check(Some(&args.output), None)
         } else {
             Ok(())
         };
-        let mut failed = i32::from(check.is_err());
-        world.process_at_rank(0).broadcast_into(&mut failed);
-        check?;
-        if failed != 0 {
-            return Err(DistError::PeerFailed { ranks: vec![0] }.into());
-        }
+        agree(world, check)?;
         let start = std::time::Instant::now();
         let outcome = {
             // Progress and logs from rank 0 only.

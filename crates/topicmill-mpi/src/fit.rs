@@ -59,9 +59,14 @@ pub struct DistOutcome {
     pub rows: Range<usize>,
 }
 
-/// All ranks agree on whether every rank succeeded: a rank that failed
-/// returns its own error, the others [`DistError::PeerFailed`].
-fn agree<T, C: Communicator>(comm: &C, local: Result<T>) -> Result<T> {
+/// All ranks agree on whether every rank succeeded (one collective, so every
+/// rank must call it): a rank that failed returns its own error, the others
+/// [`DistError::PeerFailed`] naming the ranks that failed. A check that only
+/// some ranks make passes `Ok` on the others.
+pub fn agree<T, E: From<DistError>, C: Communicator>(
+    comm: &C,
+    local: std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
     let flag = i32::from(local.is_err());
     let mut flags = vec![0i32; comm.size() as usize];
     comm.all_gather_into(&flag, &mut flags[..]);
@@ -70,7 +75,7 @@ fn agree<T, C: Communicator>(comm: &C, local: Result<T>) -> Result<T> {
         .collect();
     match local {
         Err(e) => Err(e),
-        Ok(_) if !failed.is_empty() => Err(DistError::PeerFailed { ranks: failed }),
+        Ok(_) if !failed.is_empty() => Err(DistError::PeerFailed { ranks: failed }.into()),
         Ok(v) => Ok(v),
     }
 }

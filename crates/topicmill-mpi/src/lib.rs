@@ -38,7 +38,7 @@ mod partition;
 #[cfg(feature = "mpi")]
 pub use crate::{
     checkpoint::CHECKPOINT_VERSION,
-    fit::{fit_distributed, DistOptions, DistOutcome},
+    fit::{agree, fit_distributed, DistOptions, DistOutcome},
 };
 pub use crate::{
     error::{DistError, Result},
