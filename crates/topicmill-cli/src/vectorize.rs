@@ -491,8 +491,8 @@ impl Export {
             made,
         } = self;
         let has_labels = matches!(files, [_, _, _, Some(_), _]);
-        made.keep();
         commit_all(files)?;
+        made.keep();
         if !has_labels {
             // A previous export's labels would not belong to these documents.
             match std::fs::remove_file(&labels_txt) {
