@@ -142,6 +142,23 @@ mod with_mpi {
         wait_bounded(mpirun_command(mpirun, cwd, &[(np, args)]).spawn().unwrap())
     }
 
+    /// `fit c -k 3 -o m.bin FLAGS --distributed` on two ranks in `dir`, which
+    /// must stop before the fit: it fails, prints no summary and writes no
+    /// model. Returns its stderr.
+    fn refused_fit(mpirun: &Path, dir: &Path, flags: &[&str]) -> String {
+        let args = [
+            &["fit", "c", "-k", "3", "-o", "m.bin"],
+            flags,
+            &["--distributed"],
+        ]
+        .concat();
+        let out = run_mpi(mpirun, dir, 2, &args);
+        assert!(!out.status.success());
+        assert!(stdout(&out).is_empty(), "no fit summary");
+        assert!(!dir.join("m.bin").exists(), "no model");
+        stderr(&out)
+    }
+
     fn load(path: &Path) -> NmfModel {
         NmfModel::load(std::fs::File::open(path).unwrap()).unwrap()
     }
@@ -271,31 +288,14 @@ mod with_mpi {
         let Some(mpirun) = mpirun() else { return };
         let dir = tempfile::tempdir().unwrap();
         write_random_corpus(&dir.path().join("c"), 50, 30, 0.2, 2);
-        let out = run_mpi(
+        let err = refused_fit(
             &mpirun,
             dir.path(),
-            2,
-            &[
-                "fit",
-                "c",
-                "-k",
-                "3",
-                "-o",
-                "m.bin",
-                "--w-npy",
-                "missing/w.npy",
-                "--checkpoint-every",
-                "1",
-                "--distributed",
-            ],
+            &["--w-npy", "missing/w.npy", "--checkpoint-every", "1"],
         );
-        assert!(!out.status.success());
-        let err = stderr(&out);
         assert!(err.contains("cannot create missing/w.npy"), "{err}");
         // Rank 0 names the cause; rank 1 stops with it, silently.
         assert!(!err.contains("rank(s) [0] failed"), "{err}");
-        assert!(stdout(&out).is_empty(), "no fit summary");
-        assert!(!dir.path().join("m.bin").exists(), "no model");
         // The fit did not start: it would have left a checkpoint behind.
         assert!(!dir.path().join("m.bin.ckpt").exists(), "the fit ran");
     }
@@ -313,29 +313,12 @@ mod with_mpi {
             ),
             ("ckpt", "checkpoint ckpt: is a directory"),
         ] {
-            let out = run_mpi(
+            let err = refused_fit(
                 &mpirun,
                 dir.path(),
-                2,
-                &[
-                    "fit",
-                    "c",
-                    "-k",
-                    "3",
-                    "-o",
-                    "m.bin",
-                    "--checkpoint-every",
-                    "5",
-                    "--checkpoint",
-                    checkpoint,
-                    "--distributed",
-                ],
+                &["--checkpoint-every", "5", "--checkpoint", checkpoint],
             );
-            assert!(!out.status.success());
-            let err = stderr(&out);
             assert!(err.contains(&format!("rank 0: {cause}")), "{err}");
-            assert!(stdout(&out).is_empty(), "no fit summary");
-            assert!(!dir.path().join("m.bin").exists(), "no model");
         }
     }
 
@@ -378,14 +361,7 @@ mod with_mpi {
             } else {
                 std::fs::write(corpus.join("manifest.json"), text).unwrap();
             }
-            let out = run_mpi(
-                &mpirun,
-                dir.path(),
-                2,
-                &["fit", "c", "-k", "3", "-o", "m.bin", "--distributed"],
-            );
-            assert!(!out.status.success());
-            let err = stderr(&out);
+            let err = refused_fit(&mpirun, dir.path(), &[]);
             for rank in 0..2 {
                 let line = err
                     .lines()
