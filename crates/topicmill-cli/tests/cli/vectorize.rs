@@ -233,6 +233,7 @@ fn user_errors_exit_1_with_one_line() {
     )
     .unwrap();
     let broken_out = dir.path().join("broken");
+    // Fails with exit 1 and no partial output; returns stderr.
     let broken_run = |extra: &[&str]| {
         let base = [
             "vectorize",
@@ -242,25 +243,22 @@ fn user_errors_exit_1_with_one_line() {
             "--label-field",
             "g",
         ];
-        topicmill(&[&base[..], extra, &["-o", path(&broken_out)]].concat())
+        let out = topicmill(&[&base[..], extra, &["-o", path(&broken_out)]].concat());
+        assert_eq!(out.status.code(), Some(1));
+        assert!(!broken_out.exists(), "no partial output");
+        String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    let out = broken_run(&[]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = broken_run(&[]);
     assert!(
         stderr.contains("broken.jsonl: document 2: its label"),
         "{stderr}"
     );
-    assert!(!broken_out.exists(), "no partial output");
     // Streamed, the same error comes from the counting pass's chunk.
-    let out = broken_run(&["--streaming", "--chunk-docs", "1"]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = broken_run(&["--streaming", "--chunk-docs", "1"]);
     assert!(
         stderr.contains("document 2: its label \"b\\nc\" holds a line break"),
         "{stderr}"
     );
-    assert!(!broken_out.exists(), "no partial output");
     // Usage errors are clap's: exit 2.
     let out = topicmill(&["vectorize", "--input", "pdf", path(&bad)]);
     assert_eq!(out.status.code(), Some(2));
