@@ -281,7 +281,38 @@ impl NmfModel {
                 "factor or vocabulary sizes do not match the shape".into(),
             ));
         }
+        model.check_values()?;
         Ok(model)
+    }
+
+    /// What decoding alone cannot vouch for: the parameters are valid, every
+    /// factor entry is a finite number ≥ 0 (a fit never leaves anything
+    /// else), and so are the recorded errors. A damaged value would
+    /// otherwise load, and `transform` or `topics` would turn it into
+    /// silently wrong output.
+    fn check_values(&self) -> Result<()> {
+        self.params
+            .validate()
+            .map_err(|e| NmfError::Corrupt(format!("its parameters are invalid: {e}")))?;
+        let k = self.params.k;
+        for (name, factor, what) in [("W", &self.w, "document"), ("H", &self.ht, "term")] {
+            if let Some(at) = factor.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+                return Err(NmfError::Corrupt(format!(
+                    "{name} holds {} at {what} {}, topic {}",
+                    factor[at],
+                    at / k + 1,
+                    at % k + 1
+                )));
+            }
+        }
+        let errors = self.history.iter().map(|&(_, e)| e);
+        if let Some(e) = errors
+            .chain([self.reconstruction_err])
+            .find(|e| !(e.is_finite() && *e >= 0.0))
+        {
+            return Err(NmfError::Corrupt(format!("a recorded error is {e}")));
+        }
+        Ok(())
     }
 }
 

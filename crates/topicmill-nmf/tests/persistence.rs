@@ -3,7 +3,7 @@
 mod common;
 
 use common::random_csr;
-use topicmill_nmf::{Nmf, NmfError, NmfModel, MODEL_FORMAT_VERSION};
+use topicmill_nmf::{Nmf, NmfError, NmfModel, StopReason, MODEL_FORMAT_VERSION};
 
 fn saved() -> (NmfModel, Vec<u8>) {
     let x = random_csr(20, 15, 0.3, 4, &[], &[]);
@@ -78,6 +78,61 @@ fn corrupt_payload() {
         NmfModel::load(&bytes[..]),
         Err(NmfError::Corrupt(_))
     ));
+}
+
+/// A model file that decodes but holds a value no fit leaves: refused with
+/// what and where, instead of loading into silently wrong output.
+#[test]
+fn damaged_values_are_refused() {
+    let (n, m, k) = (4, 5, 2);
+    let part = |w: Vec<f32>, ht: Vec<f32>, tol: f64, err: f64| {
+        let model = NmfModel::from_parts(
+            Nmf::params(k).tol(tol),
+            n,
+            m,
+            w,
+            ht,
+            vec![(0, 1.0), (1, err)],
+            1,
+            StopReason::MaxIter,
+            err,
+        );
+        let mut bytes = Vec::new();
+        model.save(&mut bytes).unwrap();
+        NmfModel::load(&bytes[..])
+    };
+    let good = || (vec![0.5f32; n * k], vec![0.25f32; m * k]);
+    let (w, ht) = good();
+    assert!(part(w, ht, 1e-4, 0.5).is_ok());
+    let cases = [
+        ("W holds NaN at document 3, topic 2", 5, f32::NAN, true),
+        ("W holds -1 at document 1, topic 1", 0, -1.0, true),
+        ("H holds inf at term 5, topic 1", 8, f32::INFINITY, false),
+    ];
+    for (want, at, value, in_w) in cases {
+        let (mut w, mut ht) = good();
+        if in_w {
+            w[at] = value;
+        } else {
+            ht[at] = value;
+        }
+        match part(w, ht, 1e-4, 0.5) {
+            Err(NmfError::Corrupt(msg)) => assert_eq!(msg, want),
+            other => panic!("{want}: {other:?}"),
+        }
+    }
+    let (w, ht) = good();
+    match part(w, ht, 1e-4, f64::NAN) {
+        Err(NmfError::Corrupt(msg)) => assert_eq!(msg, "a recorded error is NaN"),
+        other => panic!("{other:?}"),
+    }
+    let (w, ht) = good();
+    match part(w, ht, -1.0, 0.5) {
+        Err(NmfError::Corrupt(msg)) => {
+            assert!(msg.starts_with("its parameters are invalid"), "{msg}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
