@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use clap::ValueEnum;
 use serde::Serialize;
 use topicmill_nmf::{Init, Loss, Nmf, Solver};
@@ -89,7 +89,7 @@ pub struct Args {
     /// Stop each fit once the relative error ‖X−WH‖/‖X‖ is at or below this
     /// (Frobenius solvers), and report the time it took, initialization
     /// included; --iters is then the cap.
-    #[arg(long, value_name = "REL")]
+    #[arg(long, value_name = "REL", allow_negative_numbers = true)]
     pub until_error: Option<f64>,
     /// Random seed of the initialization and of generated corpora.
     #[arg(long, default_value_t = 0)]
@@ -200,6 +200,12 @@ pub fn run(args: Args) -> Result<()> {
     }
     if args.iters < 2 {
         bail!("--iters must be at least 2 (the first iteration is not timed)");
+    }
+    if let Some(rel) = args.until_error {
+        ensure!(
+            rel.is_finite() && rel >= 0.0,
+            "--until-error must be a relative error ≥ 0, got {rel}"
+        );
     }
     let (matrices, default_k, prepared) = load(&args)?;
     let (x, xt) = matrices.views();

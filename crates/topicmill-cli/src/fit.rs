@@ -47,6 +47,7 @@ pub struct FitOutputs {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    args.warm.check()?;
     if args.dist.distributed {
         return crate::distributed::run(args);
     }

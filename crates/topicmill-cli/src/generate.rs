@@ -34,10 +34,10 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Zipf exponent of the term frequencies.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub zipf: f64,
     /// Share of tokens drawn from the whole vocabulary instead of the topic's own terms.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     pub background: f64,
     /// Replace an existing corpus at the output.
     #[arg(long)]

@@ -54,22 +54,22 @@ pub struct NmfArgs {
     pub max_iter: usize,
     /// Relative tolerance on the loss decrease, checked every 10 iterations
     /// (0 runs all iterations).
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
     pub tol: f64,
     /// Random seed (random init, NNDSVDar, the randomized SVD).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Regularization of W (scikit-learn's alpha_W).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub alpha_w: f64,
     /// Regularization of H (scikit-learn's alpha_H) [default: same as --alpha-w].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub alpha_h: Option<f64>,
     /// Mix of L1 in the regularization, 0 (L2) to 1 (L1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub l1_ratio: f64,
     /// Stop after this many seconds (checked after each iteration).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub time_budget: Option<f64>,
 }
 

@@ -54,11 +54,11 @@ pub struct Args {
     #[arg(long, default_value_t = 200)]
     pub max_iter: usize,
     /// Relative tolerance on the loss decrease.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
     pub tol: f64,
     /// A k is stable when its topics match across seeds at least this well
     /// (mean best-match cosine similarity).
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     pub min_stability: f64,
     /// Write the curves (error, coherence, diversity, stability against k) as SVG.
     #[arg(long, value_name = "FILE")]
@@ -108,6 +108,11 @@ pub fn run(args: Args) -> Result<()> {
     ensure!(
         args.seeds >= 2,
         "--seeds must be at least 2 (stability compares seeds)"
+    );
+    ensure!(
+        (0.0..=1.0).contains(&args.min_stability),
+        "--min-stability must be a cosine similarity in [0, 1], got {}",
+        args.min_stability
     );
     let mut ks = args.ks.clone();
     ks.sort_unstable();

@@ -37,11 +37,44 @@ pub struct WarmArgs {
     #[arg(long, value_name = "FILE", requires = "warm_start")]
     pub change_report: Option<PathBuf>,
     /// Cosine similarity from which a topic counts as kept.
-    #[arg(long, default_value_t = 0.9, requires = "warm_start")]
+    #[arg(
+        long,
+        default_value_t = 0.9,
+        requires = "warm_start",
+        allow_negative_numbers = true
+    )]
     pub keep_similarity: f64,
     /// Cosine similarity from which a topic counts as drifted (below: new).
-    #[arg(long, default_value_t = 0.5, requires = "warm_start")]
+    #[arg(
+        long,
+        default_value_t = 0.5,
+        requires = "warm_start",
+        allow_negative_numbers = true
+    )]
     pub drift_similarity: f64,
+}
+
+impl WarmArgs {
+    /// The thresholds are cosine similarities of non-negative topics, in
+    /// [0, 1], and a drifted topic is less similar than a kept one.
+    pub fn check(&self) -> Result<()> {
+        for (flag, v) in [
+            ("--keep-similarity", self.keep_similarity),
+            ("--drift-similarity", self.drift_similarity),
+        ] {
+            ensure!(
+                (0.0..=1.0).contains(&v),
+                "{flag} must be a cosine similarity in [0, 1], got {v}"
+            );
+        }
+        ensure!(
+            self.drift_similarity <= self.keep_similarity,
+            "--drift-similarity ({}) must not exceed --keep-similarity ({})",
+            self.drift_similarity,
+            self.keep_similarity
+        );
+        Ok(())
+    }
 }
 
 /// A previous model, checked against today's corpus.

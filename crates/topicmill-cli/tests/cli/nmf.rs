@@ -300,6 +300,43 @@ fn bad_input_is_a_clear_error_without_partial_output() {
     );
     assert_fails(&out, "no/dir/w.npy");
 
+    // Options out of their range, negative numbers included (parsed as
+    // values, then refused by name before any work).
+    let warm = "fit sample -k 3 -o c.model --warm-start good.model";
+    let refused = [
+        ("fit sample -k 3 -o c.model --tol -1".to_string(), "tol"),
+        (
+            "fit sample -k 3 -o c.model --alpha-w -0.5".into(),
+            "alpha_w",
+        ),
+        (
+            format!("{warm} --keep-similarity 1.5"),
+            "--keep-similarity must be a cosine similarity in [0, 1], got 1.5",
+        ),
+        (
+            format!("{warm} --keep-similarity 0.4 --drift-similarity 0.6"),
+            "--drift-similarity (0.6) must not exceed --keep-similarity (0.4)",
+        ),
+        (
+            "sweep sample --k 2,3 --min-stability nan".into(),
+            "--min-stability must be a cosine similarity in [0, 1], got NaN",
+        ),
+        (
+            "bench generated:200x300x2000x3 --until-error -1".into(),
+            "--until-error must be a relative error ≥ 0, got -1",
+        ),
+        (
+            "generate -o g --shape 100x200x1000x3 --background -0.5".into(),
+            "background -0.5",
+        ),
+    ];
+    for (command, needle) in &refused {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        let out = topicmill(d, &args);
+        assert_fails(&out, needle);
+        assert!(stdout(&out).is_empty(), "{command}: work was done");
+    }
+
     // Nothing half-written anywhere.
     let leftovers = extra_files(
         d,
