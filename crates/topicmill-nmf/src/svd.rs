@@ -877,22 +877,25 @@ mod tests {
         let xt: sprs::CsMatI<f32, u32, u64> = x.transpose_view().to_csr();
         let (xv, xtv) = (x.view(), xt.view());
         let (a, at) = (Csr::from_view(&xv), Csr::from_view(&xtv));
-        let l = 14;
-        let q0: Vec<f32> = matrix(2000, l, 4).iter().map(|&v| v as f32).collect();
-        let mut panels = PowerPanels::plan(&a, 2000, l).expect("a plan");
-        assert_eq!(panels.ranges.len(), 3);
-        let mut got = q0.clone();
-        panels.step(&a, &mut got, l);
-        let mut y = vec![0f32; 20000 * l];
-        let mut want = vec![0f32; 2000 * l];
-        sp_times(&a, &q0, l, &Blocks::new(&a, l), &mut y);
-        sp_times(&at, &y, l, &Blocks::new(&at, l), &mut want);
-        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        for (g, w) in got.iter().zip(&want) {
-            assert!((g - w).abs() <= 1e-5 * scale, "{g} vs {w}");
+        // l = 14 (k = 4) has its own compiled width; l = 17 runs the
+        // run-time width.
+        for l in [14, 17] {
+            let q0: Vec<f32> = matrix(2000, l, 4).iter().map(|&v| v as f32).collect();
+            let mut panels = PowerPanels::plan(&a, 2000, l).expect("a plan");
+            assert_eq!(panels.ranges.len(), 3);
+            let mut got = q0.clone();
+            panels.step(&a, &mut got, l);
+            let mut y = vec![0f32; 20000 * l];
+            let mut want = vec![0f32; 2000 * l];
+            sp_times(&a, &q0, l, &Blocks::new(&a, l), &mut y);
+            sp_times(&at, &y, l, &Blocks::new(&at, l), &mut want);
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-5 * scale, "l = {l}: {g} vs {w}");
+            }
+            // No plan where A has fewer rows than columns.
+            assert!(PowerPanels::plan(&at, 20000, l).is_none());
         }
-        // No plan where A has fewer rows than columns.
-        assert!(PowerPanels::plan(&at, 20000, l).is_none());
     }
 
     #[test]
