@@ -76,6 +76,14 @@ pub struct Args {
     /// `topicmill fit --warm-start`). Values are those of an ordinary fit.
     #[arg(long, value_name = "CORPUS_OR_MODEL")]
     pub vocabulary_from: Option<PathBuf>,
+    /// With --vocabulary-from: keep only its terms, in its order, and drop
+    /// this corpus's others, as scikit-learn's `TfidfVectorizer(vocabulary=…)`
+    /// does (--min-df, --max-df and --max-features then do not apply; idf and
+    /// row norms come from this corpus, over those terms). The corpus then
+    /// has exactly that vocabulary: what `topicmill transform` needs to score
+    /// new documents with a model.
+    #[arg(long, requires = "vocabulary_from")]
+    pub no_new_terms: bool,
     /// Stream (lines and jsonl inputs): two passes over chunks of documents,
     /// memory bounded by the term table and one chunk, straight to `--out`.
     #[arg(long)]
@@ -143,12 +151,19 @@ pub struct Args {
 
 impl Args {
     fn params(&self) -> TfidfParams {
+        // A fixed vocabulary takes no document-frequency limits (scikit-learn
+        // ignores them when given a vocabulary).
+        let (min_df, max_df, max_features) = if self.no_new_terms {
+            (DocFreq::Count(1), DocFreq::Proportion(1.0), None)
+        } else {
+            (self.min_df, self.max_df, self.max_features)
+        };
         TfidfParams::default()
             .lowercase(!self.no_lowercase)
             .stop_words((self.stop_words == "english").then_some(StopWords::English))
-            .min_df(self.min_df)
-            .max_df(self.max_df)
-            .max_features(self.max_features)
+            .min_df(min_df)
+            .max_df(max_df)
+            .max_features(max_features)
             .norm(match self.norm {
                 NormArg::L2 => Norm::L2,
                 NormArg::L1 => Norm::L1,
@@ -211,8 +226,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let progress = indicatif::ProgressBar::new_spinner();
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
-    if args.vocabulary_from.is_some() && (args.streaming || args.export.is_some()) {
-        bail!("--vocabulary-from writes a corpus directory only (no --streaming, no --export)");
+    if args.vocabulary_from.is_some() && args.streaming {
+        bail!("--vocabulary-from and --streaming do not go together");
     }
     if args.streaming {
         return stream(&args, &params, &progress);
@@ -246,14 +261,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let aligned = match &args.vocabulary_from {
         Some(previous) => {
             let vocabulary = crate::align::previous_vocabulary(previous)?;
-            let aligned =
-                crate::align::extend_vocabulary(&vocabulary, model.vocabulary(), matrix.view())?;
+            let aligned = if args.no_new_terms {
+                crate::align::restrict_vocabulary(
+                    &vocabulary,
+                    model.vocabulary(),
+                    matrix.view(),
+                    params.norm,
+                )?
+            } else {
+                crate::align::extend_vocabulary(&vocabulary, model.vocabulary(), matrix.view())?
+            };
             eprintln!(
-                "vocabulary of {}: {} terms kept in place ({} unused today), {} new terms appended",
+                "vocabulary of {}: {} terms kept in place ({} unused today), {}",
                 previous.display(),
                 vocabulary.len(),
                 aligned.unused_previous_terms,
-                aligned.new_terms
+                if args.no_new_terms {
+                    format!("{} terms of this corpus left out", aligned.dropped_terms)
+                } else {
+                    format!("{} new terms appended", aligned.new_terms)
+                }
             );
             Some(aligned)
         }
