@@ -31,14 +31,30 @@ pub fn run(args: Args) -> Result<()> {
     let corpus = Corpus::open(&args.corpus)
         .with_context(|| format!("cannot open corpus {}", args.corpus.display()))?;
     if let Some(vocabulary) = model.vocabulary() {
-        if vocabulary != corpus.vocabulary() {
-            bail!(
-                "corpus {} has a vocabulary of {} terms that is not the model's ({} terms): \
-                 vectorize it with the model's vocabulary",
-                args.corpus.display(),
-                corpus.vocabulary().len(),
-                vocabulary.len()
+        let ours = corpus.vocabulary();
+        if vocabulary != ours {
+            let how = format!(
+                "vectorize the documents onto the model's vocabulary \
+                 (`topicmill vectorize … --vocabulary-from {} --no-new-terms`)",
+                args.model.display()
             );
+            match vocabulary.iter().zip(ours).position(|(a, b)| a != b) {
+                Some(j) if vocabulary.len() == ours.len() => bail!(
+                    "corpus {} has {} terms, as many as the model, but its column {} is {:?} \
+                     where the model has {:?}; {how}",
+                    args.corpus.display(),
+                    ours.len(),
+                    j + 1,
+                    ours[j],
+                    vocabulary[j]
+                ),
+                _ => bail!(
+                    "corpus {} has a vocabulary of {} terms, the model {}; {how}",
+                    args.corpus.display(),
+                    ours.len(),
+                    vocabulary.len()
+                ),
+            }
         }
     }
     let outputs = [Some(args.output.as_path()), args.w_npy.as_deref()];

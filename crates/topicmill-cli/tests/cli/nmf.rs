@@ -187,6 +187,84 @@ fn the_same_seed_gives_the_same_model_whatever_the_thread_count() {
     assert_eq!(models[1], models[3], "hals differs between 1 and 2 threads");
 }
 
+/// New documents, some of their words unknown to the model: vectorized onto
+/// the model's vocabulary (`--no-new-terms`), `transform` scores them; with
+/// the new words appended instead, it says how to vectorize them.
+#[test]
+fn transform_scores_new_documents_vectorized_onto_the_models_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    vectorize_sample(d, "sample");
+    let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "m.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut new = fs::read_to_string(sample_jsonl())
+        .unwrap()
+        .lines()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    new.push_str("\n{\"id\": \"n1\", \"text\": \"Quarks and gluons bind in hadrons.\"}\n");
+    new.push_str(
+        "{\"id\": \"n2\", \"text\": \"Knead the dough, then bake the bread in a hot oven.\"}\n",
+    );
+    fs::write(d.join("new.jsonl"), new).unwrap();
+    let vectorize = |name: &str, extra: &[&str]| {
+        let base = [
+            "vectorize",
+            "--input",
+            "jsonl",
+            "new.jsonl",
+            "--id-field",
+            "id",
+            "--stop-words",
+            "english",
+            "--vocabulary-from",
+            "m.model",
+            "-o",
+            name,
+        ];
+        let out = topicmill(d, &[&base[..], extra].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+
+    // New words appended: not the model's vocabulary.
+    vectorize("appended", &[]);
+    let out = topicmill(d, &["transform", "m.model", "appended", "-o", "a.csv"]);
+    assert_fails(&out, "--vocabulary-from m.model --no-new-terms");
+    assert!(!d.join("a.csv").exists());
+
+    // Onto the model's vocabulary: exactly its terms, and transform runs.
+    let said = vectorize("onto", &["--no-new-terms"]);
+    assert!(said.contains("terms of this corpus left out"), "{said}");
+    assert_eq!(
+        fs::read_to_string(d.join("onto/vocab.txt")).unwrap(),
+        fs::read_to_string(d.join("sample/vocab.txt")).unwrap()
+    );
+    let out = topicmill(d, &["transform", "m.model", "onto", "-o", "t.csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = fs::read_to_string(d.join("t.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4, "{csv}");
+    // The baking document has known words: a dominant topic and finite,
+    // non-negative weights; the physics one knows none: all zero.
+    for row in &rows {
+        let fields: Vec<&str> = row.split(',').collect();
+        for w in &fields[2..] {
+            let w: f64 = w.parse().unwrap();
+            assert!(w.is_finite() && w >= 0.0, "{row}");
+        }
+    }
+    let n1: Vec<&str> = rows[2].split(',').collect();
+    assert_eq!(n1[0], "n1");
+    assert!(
+        n1[2..].iter().all(|w| w.parse::<f64>().unwrap() == 0.0),
+        "{csv}"
+    );
+    let n2: Vec<&str> = rows[3].split(',').collect();
+    assert!(!n2[1].is_empty(), "{csv}");
+}
+
 #[test]
 fn bad_input_is_a_clear_error_without_partial_output() {
     let dir = tempfile::tempdir().unwrap();
