@@ -6,7 +6,10 @@ fed the shared tarball through the cache it builds with `load_files(...,
 encoding="latin1")`) and `TfidfVectorizer` give the reference; topicmill runs
 on the tarball and exports its matrix. Vocabularies must be equal and every
 TF-IDF value equal to 1e-6, matched per document id (`group/number`): the two
-tools order documents differently (scikit-learn shuffles).
+tools order documents differently (scikit-learn shuffles). One more case
+vectorizes the test split onto the train split's vocabulary
+(`--vocabulary-from TRAIN --no-new-terms`) against
+`TfidfVectorizer(vocabulary=...)`.
 
 Then both sides are timed in the same run on all 18,846 documents: scikit-learn's
 `fit_transform` on text already in memory, topicmill from the tarball
@@ -222,6 +225,7 @@ def main():
             failures += bool(problems)
             if k == TIMED:
                 timed = (data, vec, flags)
+        failures += fixed_vocabulary_case(args, home, tmp)
         data, vec, flags = timed
         n = len(data.data)
         sk_runs = [_time(lambda: TfidfVectorizer(**vec).fit_transform(data.data))
@@ -249,11 +253,39 @@ def main():
               f"{sk_cpu:.3f} s, topicmill whole process {cpu:.3f} s -> {sk_cpu / cpu:.2f}x; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"  command: {' '.join(runs[0][2])}")
+    cases = len(CASES) + 1
     if failures:
-        print(f"{failures} of {len(CASES)} cases differ from scikit-learn")
+        print(f"{failures} of {cases} cases differ from scikit-learn")
         return 1
-    print(f"all {len(CASES)} cases equal to scikit-learn (vocabulary, ids, every value to 1e-6)")
+    print(f"all {cases} cases equal to scikit-learn (vocabulary, ids, every value to 1e-6)")
     return 0
+
+
+def fixed_vocabulary_case(args, home, tmp):
+    """The test split vectorized onto the train split's vocabulary
+    (`--vocabulary-from TRAIN --no-new-terms`) against
+    `TfidfVectorizer(vocabulary=train_vocabulary).fit_transform(test)`.
+    Returns 1 if they differ."""
+    name = "4 categories, test, stripped, english stop words, on the train vocabulary"
+    print(f"[{name}]")
+    common = ["--categories", ",".join(FOUR), "--remove", "headers,footers,quotes",
+              "--stop-words", "english"]
+    train = os.path.join(tmp, "train_corpus")
+    run_topicmill(args.topicmill, args.tarball, ["--subset", "train"] + common, train, True)
+    vocabulary = read_lines(os.path.join(train, "vocab.txt"))
+    data = fetch_20newsgroups(data_home=home, download_if_missing=False, subset="test",
+                              categories=FOUR, remove=ALL_REMOVED)
+    vectorizer = TfidfVectorizer(stop_words="english", vocabulary=vocabulary)
+    x_ref = vectorizer.fit_transform(data.data)
+    out = os.path.join(tmp, "fixed")
+    flags = ["--subset", "test"] + common + ["--vocabulary-from", train, "--no-new-terms"]
+    run_topicmill(args.topicmill, args.tarball, flags, out)
+    problems, shape, nnz = compare(name, data, x_ref, vectorizer.get_feature_names_out(), out)
+    print(f"  topicmill {shape[0]} x {shape[1]}, {nnz} non-zeros; "
+          f"scikit-learn {x_ref.shape[0]} x {x_ref.shape[1]}, {x_ref.nnz} non-zeros")
+    for p in problems:
+        print(f"  MISMATCH: {p}")
+    return int(bool(problems))
 
 
 def _time(f):
