@@ -306,6 +306,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "vocabulary_from".into(),
             serde_json::Value::String(previous.display().to_string()),
         );
+        object.insert("no_new_terms".into(), args.no_new_terms.into());
     }
     let write_started = Instant::now();
     // The export is written first and moved into place after the corpus

@@ -241,6 +241,8 @@ fn transform_scores_new_documents_vectorized_onto_the_models_vocabulary() {
         fs::read_to_string(d.join("onto/vocab.txt")).unwrap(),
         fs::read_to_string(d.join("sample/vocab.txt")).unwrap()
     );
+    let manifest = fs::read_to_string(d.join("onto/manifest.json")).unwrap();
+    assert!(manifest.contains("\"no_new_terms\": true"), "{manifest}");
     let out = topicmill(d, &["transform", "m.model", "onto", "-o", "t.csv"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let csv = fs::read_to_string(d.join("t.csv")).unwrap();
