@@ -260,7 +260,7 @@ impl NmfModel {
         }
         let (model, used): (NmfModel, usize) =
             bincode::serde::decode_from_slice(&payload, bincode::config::standard())
-                .map_err(|e| NmfError::Corrupt(e.to_string()))?;
+                .map_err(|e| NmfError::Corrupt(decode_error(&e)))?;
         if used as u64 != len {
             return Err(NmfError::Corrupt(format!(
                 "{} bytes after the model",
@@ -297,9 +297,15 @@ impl NmfModel {
         let k = self.params.k;
         for (name, factor, what) in [("W", &self.w, "document"), ("H", &self.ht, "term")] {
             if let Some(at) = factor.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+                let v = factor[at];
+                // -1.7e38 rather than its 39 digits.
+                let shown = if v.is_finite() && v.abs() >= 1e6 {
+                    format!("{v:e}")
+                } else {
+                    v.to_string()
+                };
                 return Err(NmfError::Corrupt(format!(
-                    "{name} holds {} at {what} {}, topic {}",
-                    factor[at],
+                    "{name} holds {shown} at {what} {}, topic {}",
                     at / k + 1,
                     at % k + 1
                 )));
@@ -313,6 +319,27 @@ impl NmfModel {
             return Err(NmfError::Corrupt(format!("a recorded error is {e}")));
         }
         Ok(())
+    }
+}
+
+/// What went wrong in the payload, in words: bincode's own `Display` prints
+/// its `Debug` form (`UnexpectedVariant { type_name: "Option<T>", … }`).
+fn decode_error(e: &bincode::error::DecodeError) -> String {
+    use bincode::error::DecodeError as E;
+    match e {
+        E::UnexpectedEnd { .. } => "the payload ends in the middle of a value".into(),
+        E::Utf8 { inner } => format!("a text value (a vocabulary term) is not UTF-8: {inner}"),
+        E::UnexpectedVariant {
+            type_name, found, ..
+        } => format!("a value of type {type_name} has the impossible tag {found}"),
+        E::InvalidIntegerType { expected, found } => {
+            format!("an integer is encoded as {found:?} where {expected:?} belongs")
+        }
+        E::InvalidBooleanValue(b) => format!("a yes/no value is the byte {b}"),
+        E::OutsideUsizeRange(v) => format!("a length of {v} does not fit this machine"),
+        E::OtherString(s) => s.clone(),
+        E::Other(s) => (*s).into(),
+        other => format!("{other:?}"),
     }
 }
 

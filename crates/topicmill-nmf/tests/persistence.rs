@@ -107,6 +107,7 @@ fn damaged_values_are_refused() {
     let cases = [
         ("W holds NaN at document 3, topic 2", 5, f32::NAN, true),
         ("W holds -1 at document 1, topic 1", 0, -1.0, true),
+        ("W holds -3e38 at document 2, topic 1", 2, -3e38, true),
         ("H holds inf at term 5, topic 1", 8, f32::INFINITY, false),
     ];
     for (want, at, value, in_w) in cases {
@@ -130,6 +131,24 @@ fn damaged_values_are_refused() {
     match part(w, ht, -1.0, 0.5) {
         Err(NmfError::Corrupt(msg)) => {
             assert!(msg.starts_with("its parameters are invalid"), "{msg}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_damaged_payload_is_described_in_words() {
+    let (_, mut bytes) = saved();
+    // The payload ends with the last vocabulary term, "term14".
+    let last = bytes.len() - 1;
+    assert_eq!(bytes[last], b'4');
+    bytes[last] = 0xff;
+    match NmfModel::load(&bytes[..]) {
+        Err(NmfError::Corrupt(msg)) => {
+            assert!(
+                msg.starts_with("a text value (a vocabulary term) is not UTF-8"),
+                "{msg}"
+            )
         }
         other => panic!("{other:?}"),
     }
