@@ -271,13 +271,13 @@ const MAX_POWER_PANELS: usize = 8;
 
 impl PowerPanels {
     /// The plan for A (p × q) and l columns, or `None` where P·q ≤ p has no
-    /// P ≥ 1 (A has fewer rows than columns).
+    /// P ≥ 1 (A has fewer rows than columns) or Q is empty.
     fn plan(a: &Csr<'_>, q: usize, l: usize) -> Option<Self> {
         let (p, nnz) = (a.rows, a.nnz());
         let panels = (nnz / NNZ_PER_POWER_PANEL)
             .clamp(1, MAX_POWER_PANELS)
             .min(p / q.max(1));
-        if panels == 0 {
+        if panels == 0 || q * l == 0 {
             return None;
         }
         let ranges = kernel::balanced_ranges(&a.indptr[..=p], panels);
