@@ -69,47 +69,25 @@ pub fn extend_vocabulary(
     let position = positions(previous)?;
     let mut extended = previous.to_vec();
     let mut column = Vec::with_capacity(vocabulary.len());
-    let mut used = vec![false; previous.len()];
     for term in vocabulary {
         let index = match position.get(term.as_str()) {
-            Some(&i) => {
-                used[i as usize] = true;
-                i
-            }
+            Some(&i) => i,
             None => {
                 extended.push(term.clone());
                 u32::try_from(extended.len() - 1).context("vocabulary exceeds u32 columns")?
             }
         };
-        column.push(index);
+        column.push(Some(index));
     }
-    let new_terms = extended.len() - previous.len();
-    let mut indptr = Vec::with_capacity(matrix.rows() + 1);
-    let mut indices = Vec::with_capacity(matrix.nnz());
-    let mut data = Vec::with_capacity(matrix.nnz());
-    indptr.push(0u64);
-    let mut row: Vec<(u32, f32)> = Vec::new();
-    for vector in matrix.outer_iterator() {
-        row.clear();
-        row.extend(
-            vector
-                .indices()
-                .iter()
-                .zip(vector.data())
-                .map(|(&j, &v)| (column[j as usize], v)),
-        );
-        row.sort_unstable_by_key(|&(j, _)| j);
-        indices.extend(row.iter().map(|&(j, _)| j));
-        data.extend(row.iter().map(|&(_, v)| v));
-        indptr.push(indices.len() as u64);
-    }
-    let matrix = CsrMatrix::new((matrix.rows(), extended.len()), indptr, indices, data);
+    // Values as they are: no term is dropped, so rows keep their norms.
+    let (matrix, unused_previous_terms) =
+        remap(matrix, &column, extended.len(), previous.len(), Norm::None);
     Ok(Aligned {
-        unused_previous_terms: used.iter().filter(|u| !**u).count(),
+        new_terms: extended.len() - previous.len(),
         vocabulary: extended,
         matrix,
-        new_terms,
         dropped_terms: 0,
+        unused_previous_terms,
     })
 }
 
@@ -130,7 +108,29 @@ pub fn restrict_vocabulary(
         .iter()
         .map(|term| position.get(term.as_str()).copied())
         .collect();
-    let mut used = vec![false; previous.len()];
+    let (matrix, unused_previous_terms) =
+        remap(matrix, &column, previous.len(), previous.len(), norm);
+    Ok(Aligned {
+        dropped_terms: column.iter().filter(|c| c.is_none()).count(),
+        vocabulary: previous.to_vec(),
+        matrix,
+        new_terms: 0,
+        unused_previous_terms,
+    })
+}
+
+/// `matrix` with its column j moved to `column[j]` (dropped where `None`),
+/// `cols` columns wide, each row normalized again by `norm` over what it
+/// keeps (`Norm::None` leaves the values as they are). Also returns how many
+/// of the first `previous` columns hold no value.
+fn remap(
+    matrix: CsrView<'_>,
+    column: &[Option<u32>],
+    cols: usize,
+    previous: usize,
+    norm: Norm,
+) -> (CsrMatrix, usize) {
+    let mut used = vec![false; cols];
     let mut indptr = Vec::with_capacity(matrix.rows() + 1);
     let mut indices = Vec::with_capacity(matrix.nnz());
     let mut data = Vec::with_capacity(matrix.nnz());
@@ -159,18 +159,16 @@ pub fn restrict_vocabulary(
         for &(j, v) in &row {
             used[j as usize] = true;
             indices.push(j);
+            // Dividing by 1 in f64 and back gives v's own bits.
             data.push((v as f64 / scale) as f32);
         }
         indptr.push(indices.len() as u64);
     }
-    let matrix = CsrMatrix::new((matrix.rows(), previous.len()), indptr, indices, data);
-    Ok(Aligned {
-        unused_previous_terms: used.iter().filter(|u| !**u).count(),
-        dropped_terms: column.iter().filter(|c| c.is_none()).count(),
-        vocabulary: previous.to_vec(),
-        matrix,
-        new_terms: 0,
-    })
+    let unused = used[..previous].iter().filter(|u| !**u).count();
+    (
+        CsrMatrix::new((matrix.rows(), cols), indptr, indices, data),
+        unused,
+    )
 }
 
 #[cfg(test)]
