@@ -144,17 +144,36 @@ impl Checkpoint {
         file.read_exact(&mut payload)
             .map_err(|e| format!("cannot read: {e}"))?;
         let (meta, used): (Meta, usize) =
-            bincode::serde::decode_from_slice(&payload, bincode::config::standard())
-                .map_err(|e| format!("corrupt metadata: {e}"))?;
+            bincode::serde::decode_from_slice(&payload, bincode::config::standard()).map_err(
+                |e| {
+                    format!(
+                        "corrupt metadata: {}",
+                        topicmill_nmf::describe_decode_error(&e)
+                    )
+                },
+            )?;
         if used as u64 != meta_len {
             return Err("corrupt metadata: trailing bytes".into());
         }
+        // Damaged metadata (the CRC is checked later) may hold any shape.
         let k = meta.params.k() as u64;
-        let expected = PREFIX + meta_len + 4 * k * (meta.n as u64 + meta.m as u64) + TRAILER;
-        if len != expected {
-            return Err(format!(
-                "truncated or foreign: {len} bytes, expected {expected}"
-            ));
+        let expected = (meta.n as u64)
+            .checked_add(meta.m as u64)
+            .and_then(|rows| rows.checked_mul(4 * k))
+            .and_then(|factors| factors.checked_add(PREFIX + meta_len + TRAILER));
+        match expected {
+            Some(expected) if expected == len => {}
+            Some(expected) => {
+                return Err(format!(
+                    "truncated or foreign: {len} bytes, expected {expected}"
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "corrupt metadata: a {} × {} fit at k = {k} is too large for any file",
+                    meta.n, meta.m
+                ))
+            }
         }
         Ok(Checkpoint {
             file,
@@ -276,5 +295,22 @@ mod tests {
         std::fs::write(&path, b"something else entirely, long enough").unwrap();
         let err = Checkpoint::open(&path).err().unwrap();
         assert!(err.contains("wrong magic"), "{err}");
+    }
+
+    #[test]
+    fn damaged_metadata_is_described_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fit.ckpt");
+        write(&path, &meta(), &[1.0; 6], &[2.0; 4]).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        // The first metadata byte (n, a varint) now announces a u128.
+        bytes[20] = 254;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Checkpoint::open(&path).err().unwrap();
+        assert!(
+            err.starts_with("corrupt metadata: an integer is encoded as U128 where"),
+            "{err}"
+        );
+        assert!(!err.contains('{'), "{err}");
     }
 }

@@ -260,7 +260,7 @@ impl NmfModel {
         }
         let (model, used): (NmfModel, usize) =
             bincode::serde::decode_from_slice(&payload, bincode::config::standard())
-                .map_err(|e| NmfError::Corrupt(decode_error(&e)))?;
+                .map_err(|e| NmfError::Corrupt(describe_decode_error(&e)))?;
         if used as u64 != len {
             return Err(NmfError::Corrupt(format!(
                 "{} bytes after the model",
@@ -322,9 +322,11 @@ impl NmfModel {
     }
 }
 
-/// What went wrong in the payload, in words: bincode's own `Display` prints
-/// its `Debug` form (`UnexpectedVariant { type_name: "Option<T>", … }`).
-fn decode_error(e: &bincode::error::DecodeError) -> String {
+/// What went wrong in a bincode payload, in words: bincode's own `Display`
+/// prints its `Debug` form (`UnexpectedVariant { type_name: "Option<T>", … }`).
+/// Model files use it, and so do other topicmill files holding bincode
+/// (the distributed fit's checkpoints).
+pub fn describe_decode_error(e: &bincode::error::DecodeError) -> String {
     use bincode::error::DecodeError as E;
     match e {
         E::UnexpectedEnd { .. } => "the payload ends in the middle of a value".into(),
