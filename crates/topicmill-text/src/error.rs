@@ -89,6 +89,12 @@ pub enum TextError {
     /// There are no documents at all.
     #[error("the corpus has no documents")]
     NoDocuments,
+    /// A vectorizer cannot be rebuilt from the given vocabulary and document
+    /// frequencies ([`TfidfModel::from_document_frequencies`]).
+    ///
+    /// [`TfidfModel::from_document_frequencies`]: crate::TfidfModel::from_document_frequencies
+    #[error("cannot rebuild the vectorizer: {0}")]
+    Rebuild(String),
 }
 
 impl TextError {

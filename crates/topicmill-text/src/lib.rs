@@ -53,5 +53,5 @@ pub use crate::{
     streaming::{stream_to_corpus, DocumentSource, JsonlSource, LinesSource},
     tokenize::{tokenize, Tokenizer},
     unicode_tables::UNICODE_VERSION,
-    vectorizer::{DocFreq, Norm, StopWords, TfidfModel, TfidfParams},
+    vectorizer::{DocFreq, Norm, StopWords, TfidfModel, TfidfParams, UnseenTerms},
 };

@@ -158,16 +158,46 @@ impl Default for TfidfParams {
     }
 }
 
-/// A fitted vectorizer: the sorted vocabulary and, with `use_idf`, the idf
-/// weights. [`TfidfModel::transform`] maps new documents onto it.
+/// A fitted vectorizer: the vocabulary (sorted, for a fit) and, with
+/// `use_idf`, the idf weights. [`TfidfModel::transform`] maps new documents
+/// onto it.
 #[derive(Debug, Clone)]
 pub struct TfidfModel {
     params: TfidfParams,
     vocabulary: Vec<String>,
-    /// Column of each term: the vocabulary interned in order.
+    /// The known terms, interned in column order: id = column, unless
+    /// `columns` maps ids to columns.
     index: Interner,
+    /// The column of each id of `index`, when some columns are not known
+    /// terms ([`UnseenTerms::Dropped`]).
+    columns: Option<Vec<u32>>,
     idf: Option<Vec<f64>>,
     n_docs: usize,
+}
+
+/// What a vectorizer rebuilt by [`TfidfModel::from_document_frequencies`]
+/// does with the vocabulary's terms that no document held (document
+/// frequency 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnseenTerms {
+    /// They are not terms of the fitted vectorizer: new documents' tokens
+    /// equal to them are dropped, like any unknown token. An ordinary fit has
+    /// no such terms; a corpus whose columns were aligned on a previous
+    /// vocabulary (new terms appended) has the previous terms its own fit did
+    /// not keep, and this treats them as that fit did.
+    Dropped,
+    /// They are terms with document frequency 0, as
+    /// `TfidfVectorizer(vocabulary=…)` keeps every term of its vocabulary
+    /// (idf ln((n + 1) / 1) + 1 with smoothing; without, an error).
+    Kept,
+}
+
+/// The idf of a term in `df` of `n_docs` documents: `ln(n / df) + 1`, both
+/// counts plus one with smoothing (scikit-learn's formula, in f64).
+fn idf_of(df: u64, n_docs: usize, smooth_idf: bool) -> f64 {
+    let smooth = if smooth_idf { 1.0 } else { 0.0 };
+    let n = n_docs as f64 + smooth;
+    (n / (df as f64 + smooth)).ln() + 1.0
 }
 
 /// The per-term statistics of a counting pass.
@@ -665,10 +695,8 @@ impl TfidfParams {
             return Err(TextError::NoTermsAfterPruning);
         }
         let idf = self.use_idf.then(|| {
-            let smooth = if self.smooth_idf { 1.0 } else { 0.0 };
-            let n = n_docs as f64 + smooth;
             dfs.iter()
-                .map(|&df| (n / (df as f64 + smooth)).ln() + 1.0)
+                .map(|&df| idf_of(df, n_docs, self.smooth_idf))
                 .collect()
         });
         Ok((
@@ -676,6 +704,7 @@ impl TfidfParams {
                 params: self.clone(),
                 vocabulary,
                 index: Interner::with_capacity(0),
+                columns: None,
                 idf,
                 n_docs,
             },
@@ -732,12 +761,94 @@ fn assemble(n_rows: usize, n_cols: usize, blocks: Vec<RowBlock>) -> CsrMatrix {
 }
 
 impl TfidfModel {
-    /// The terms, sorted; column `j` of the matrix is `vocabulary()[j]`.
+    /// The vectorizer a fit with `params` learned from `n_docs` documents,
+    /// rebuilt from its vocabulary (in column order, any order) and the
+    /// number of documents holding each term (`df`, per column): the idf
+    /// follows from them with the fit's formula, to the bit. What a corpus
+    /// directory holds is enough: a column's document frequency is its
+    /// number of non-zeros. `unseen` says what terms of document frequency
+    /// 0 are.
+    pub fn from_document_frequencies(
+        params: TfidfParams,
+        vocabulary: Vec<String>,
+        df: &[u64],
+        n_docs: usize,
+        unseen: UnseenTerms,
+    ) -> Result<Self, TextError> {
+        let fail = |message: String| Err(TextError::Rebuild(message));
+        if df.len() != vocabulary.len() {
+            return fail(format!(
+                "{} document frequencies for {} terms",
+                df.len(),
+                vocabulary.len()
+            ));
+        }
+        if vocabulary.len() > u32::MAX as usize {
+            return fail(format!("{} terms is too many", vocabulary.len()));
+        }
+        if let Some(j) = df.iter().position(|&d| d > n_docs as u64) {
+            return fail(format!(
+                "term `{}` is in {} documents of {n_docs}",
+                vocabulary[j], df[j]
+            ));
+        }
+        // Stop words never reach the vocabulary look-up (scikit-learn's
+        // analyzer removes them first), even when the vocabulary lists them.
+        let stop = |j: usize| {
+            params
+                .stop_words
+                .as_ref()
+                .is_some_and(|s| s.contains(&vocabulary[j]))
+        };
+        let known = |j: usize| !stop(j) && (df[j] > 0 || unseen == UnseenTerms::Kept);
+        if params.use_idf && !params.smooth_idf {
+            if let Some(j) = (0..df.len()).find(|&j| known(j) && df[j] == 0) {
+                return fail(format!(
+                    "term `{}` is in none of the {n_docs} documents and idf smoothing is \
+                     off: its idf would be infinite",
+                    vocabulary[j]
+                ));
+            }
+        }
+        let mut index = Interner::with_capacity(vocabulary.len());
+        let mut columns = Vec::new();
+        for (j, term) in vocabulary.iter().enumerate() {
+            if !known(j) {
+                continue;
+            }
+            let id = index.intern(term);
+            if id as usize != columns.len() {
+                return fail(format!("the vocabulary lists `{term}` twice"));
+            }
+            columns.push(j as u32);
+        }
+        let identity = columns.len() == vocabulary.len();
+        let idf = params.use_idf.then(|| {
+            (0..df.len())
+                .map(|j| match known(j) {
+                    true => idf_of(df[j], n_docs, params.smooth_idf),
+                    false => 0.0,
+                })
+                .collect()
+        });
+        Ok(TfidfModel {
+            params,
+            vocabulary,
+            index,
+            columns: (!identity).then_some(columns),
+            idf,
+            n_docs,
+        })
+    }
+
+    /// The terms in column order (sorted, for a fit): column `j` of the
+    /// matrix is `vocabulary()[j]`.
     pub fn vocabulary(&self) -> &[String] {
         &self.vocabulary
     }
 
-    /// The idf weight of each column, when `use_idf`.
+    /// The idf weight of each column, when `use_idf` (0 for a column that is
+    /// not a known term, see [`UnseenTerms`]).
     pub fn idf(&self) -> Option<&[f64]> {
         self.idf.as_deref()
     }
@@ -752,9 +863,15 @@ impl TfidfModel {
         self.n_docs
     }
 
-    /// The column of `term`, if in the vocabulary.
+    /// The column of `term`, if in the vocabulary (and known: see
+    /// [`UnseenTerms`]).
+    #[inline]
     pub fn column(&self, term: &str) -> Option<u32> {
-        self.index.find(term)
+        let id = self.index.find(term)?;
+        Some(match &self.columns {
+            Some(columns) => columns[id as usize],
+            None => id,
+        })
     }
 
     /// The TF-IDF matrix of new documents over the fitted vocabulary and idf;
@@ -776,7 +893,7 @@ impl TfidfModel {
         let mut buf = String::new();
         for doc in docs {
             for_each_token(doc.as_ref(), self.params.lowercase, &mut buf, |token| {
-                if let Some(col) = self.index.find(token) {
+                if let Some(col) = self.column(token) {
                     let slot = &mut tally[col as usize];
                     if *slot == 0 {
                         touched.push(col);
@@ -1015,5 +1132,128 @@ mod tests {
         assert_eq!(m1.vocabulary(), m2.vocabulary());
         assert_eq!(x1, x2);
         assert_eq!(m1.vocabulary().len(), 97 + 13 + 1 + 5);
+    }
+
+    /// Column j's document frequency in x: its non-zeros.
+    fn column_counts(x: &CsrMatrix) -> Vec<u64> {
+        let mut df = vec![0u64; x.cols()];
+        for &c in x.indices() {
+            df[c as usize] += 1;
+        }
+        df
+    }
+
+    #[test]
+    fn rebuilt_from_document_frequencies_transforms_as_the_fit() {
+        let new = [
+            "the cat and the mat",
+            "DOG dog zebra",
+            "",
+            "barked barked end",
+        ];
+        for params in [
+            TfidfParams::default(),
+            TfidfParams::default().smooth_idf(false).norm(Norm::L1),
+            TfidfParams::default().use_idf(false).sublinear_tf(true),
+            TfidfParams::default()
+                .stop_words(Some(StopWords::English))
+                .min_df(DocFreq::Count(2)),
+        ] {
+            let (model, x) = params.fit_transform(&DOCS).unwrap();
+            let rebuilt = TfidfModel::from_document_frequencies(
+                params.clone(),
+                model.vocabulary().to_vec(),
+                &column_counts(&x),
+                DOCS.len(),
+                UnseenTerms::Dropped,
+            )
+            .unwrap();
+            assert_eq!(rebuilt.idf(), model.idf(), "{params:?}");
+            assert_eq!(rebuilt.transform(&new), model.transform(&new), "{params:?}");
+            assert_eq!(rebuilt.transform(&DOCS), x, "{params:?}");
+        }
+    }
+
+    #[test]
+    fn unseen_terms_are_dropped_or_kept() {
+        // Columns in any order; "zebra" is in no document.
+        let vocabulary: Vec<String> = ["zebra", "cat", "dog"].map(String::from).to_vec();
+        let df = [0, 2, 1];
+        let rebuild = |unseen| {
+            TfidfModel::from_document_frequencies(
+                TfidfParams::default().norm(Norm::None),
+                vocabulary.clone(),
+                &df,
+                3,
+                unseen,
+            )
+            .unwrap()
+        };
+        let dropped = rebuild(UnseenTerms::Dropped);
+        assert_eq!(dropped.column("zebra"), None);
+        assert_eq!(dropped.column("dog"), Some(2));
+        let x = dropped.transform(&["zebra cat dog dog"]);
+        assert_eq!(x.indices(), [1, 2]);
+        let idf = |df: f64| (4.0 / (df + 1.0)).ln() + 1.0;
+        assert_eq!(x.data(), [idf(2.0) as f32, (2.0 * idf(1.0)) as f32]);
+        assert_eq!(dropped.idf().unwrap()[0], 0.0);
+        let kept = rebuild(UnseenTerms::Kept);
+        assert_eq!(kept.column("zebra"), Some(0));
+        let x = kept.transform(&["zebra cat dog dog"]);
+        assert_eq!(x.indices(), [0, 1, 2]);
+        assert_eq!(x.data()[0], idf(0.0) as f32);
+        // A stop word in the vocabulary is never a known term.
+        let with_stop = TfidfModel::from_document_frequencies(
+            TfidfParams::default().stop_words(Some(StopWords::English)),
+            ["the", "cat"].map(String::from).to_vec(),
+            &[0, 1],
+            3,
+            UnseenTerms::Kept,
+        )
+        .unwrap();
+        assert_eq!(with_stop.column("the"), None);
+        assert_eq!(with_stop.transform(&["the cat the"]).indices(), [1]);
+    }
+
+    #[test]
+    fn rebuilding_checks_its_input() {
+        let terms = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let rebuild = |params: TfidfParams, vocabulary: &[&str], df: &[u64], unseen| {
+            TfidfModel::from_document_frequencies(params, terms(vocabulary), df, 2, unseen)
+                .unwrap_err()
+                .to_string()
+        };
+        let p = TfidfParams::default;
+        assert_eq!(
+            rebuild(p(), &["a", "b"], &[1], UnseenTerms::Dropped),
+            "cannot rebuild the vectorizer: 1 document frequencies for 2 terms"
+        );
+        assert_eq!(
+            rebuild(p(), &["ab"], &[3], UnseenTerms::Dropped),
+            "cannot rebuild the vectorizer: term `ab` is in 3 documents of 2"
+        );
+        assert_eq!(
+            rebuild(p(), &["ab", "cd", "ab"], &[1, 1, 1], UnseenTerms::Dropped),
+            "cannot rebuild the vectorizer: the vocabulary lists `ab` twice"
+        );
+        assert_eq!(
+            rebuild(
+                p().smooth_idf(false),
+                &["ab", "cd"],
+                &[1, 0],
+                UnseenTerms::Kept
+            ),
+            "cannot rebuild the vectorizer: term `cd` is in none of the 2 documents and idf \
+             smoothing is off: its idf would be infinite"
+        );
+        // Dropped, the same term is no term: no idf to compute.
+        assert!(TfidfModel::from_document_frequencies(
+            p().smooth_idf(false),
+            terms(&["ab", "cd"]),
+            &[1, 0],
+            2,
+            UnseenTerms::Dropped
+        )
+        .is_ok());
     }
 }
