@@ -9,7 +9,9 @@ TF-IDF value equal to 1e-6, matched per document id (`group/number`): the two
 tools order documents differently (scikit-learn shuffles). One more case
 vectorizes the test split onto the train split's vocabulary
 (`--vocabulary-from TRAIN --no-new-terms`) against
-`TfidfVectorizer(vocabulary=...)`.
+`TfidfVectorizer(vocabulary=...)`, and one more through the train split's
+fitted vectorizer (`--vectorizer-from TRAIN`, with min_df, sublinear tf and
+no idf smoothing) against `TfidfVectorizer(...).fit(train).transform(test)`.
 
 Then both sides are timed in the same run on all 18,846 documents: scikit-learn's
 `fit_transform` on text already in memory, topicmill from the tarball
@@ -226,6 +228,7 @@ def main():
             if k == TIMED:
                 timed = (data, vec, flags)
         failures += fixed_vocabulary_case(args, home, tmp)
+        failures += fitted_vectorizer_case(args, home, tmp)
         data, vec, flags = timed
         n = len(data.data)
         sk_runs = [_time(lambda: TfidfVectorizer(**vec).fit_transform(data.data))
@@ -253,7 +256,7 @@ def main():
               f"{sk_cpu:.3f} s, topicmill whole process {cpu:.3f} s -> {sk_cpu / cpu:.2f}x; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"  command: {' '.join(runs[0][2])}")
-    cases = len(CASES) + 1
+    cases = len(CASES) + 2
     if failures:
         print(f"{failures} of {cases} cases differ from scikit-learn")
         return 1
@@ -280,6 +283,38 @@ def fixed_vocabulary_case(args, home, tmp):
     out = os.path.join(tmp, "fixed")
     flags = ["--subset", "test"] + common + ["--vocabulary-from", train, "--no-new-terms"]
     run_topicmill(args.topicmill, args.tarball, flags, out)
+    problems, shape, nnz = compare(name, data, x_ref, vectorizer.get_feature_names_out(), out)
+    print(f"  topicmill {shape[0]} x {shape[1]}, {nnz} non-zeros; "
+          f"scikit-learn {x_ref.shape[0]} x {x_ref.shape[1]}, {x_ref.nnz} non-zeros")
+    for p in problems:
+        print(f"  MISMATCH: {p}")
+    return int(bool(problems))
+
+
+def fitted_vectorizer_case(args, home, tmp):
+    """The test split through the train split's fitted vectorizer
+    (`--vectorizer-from TRAIN`: its vocabulary, idf and options, read back
+    from the train corpus directory) against
+    `TfidfVectorizer(...).fit(train).transform(test)`. Returns 1 if they
+    differ."""
+    name = ("4 categories, test, stripped, through the train split's vectorizer "
+            "(english stop words, min_df 2, sublinear tf, no idf smoothing)")
+    print(f"[{name}]")
+    common = ["--categories", ",".join(FOUR), "--remove", "headers,footers,quotes"]
+    options = ["--stop-words", "english", "--min-df", "2", "--sublinear-tf", "--no-smooth-idf"]
+    train = os.path.join(tmp, "fitted_train_corpus")
+    run_topicmill(args.topicmill, args.tarball, ["--subset", "train"] + common + options,
+                  train, True)
+    fetch = dict(data_home=home, download_if_missing=False, categories=FOUR,
+                 remove=ALL_REMOVED)
+    vectorizer = TfidfVectorizer(stop_words="english", min_df=2, sublinear_tf=True,
+                                 smooth_idf=False)
+    vectorizer.fit(fetch_20newsgroups(subset="train", **fetch).data)
+    data = fetch_20newsgroups(subset="test", **fetch)
+    x_ref = vectorizer.transform(data.data)
+    out = os.path.join(tmp, "fitted")
+    run_topicmill(args.topicmill, args.tarball,
+                  ["--subset", "test"] + common + ["--vectorizer-from", train], out)
     problems, shape, nnz = compare(name, data, x_ref, vectorizer.get_feature_names_out(), out)
     print(f"  topicmill {shape[0]} x {shape[1]}, {nnz} non-zeros; "
           f"scikit-learn {x_ref.shape[0]} x {x_ref.shape[1]}, {x_ref.nnz} non-zeros")

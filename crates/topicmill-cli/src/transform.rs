@@ -34,8 +34,10 @@ pub fn run(args: Args) -> Result<()> {
         let ours = corpus.vocabulary();
         if vocabulary != ours {
             let how = format!(
-                "vectorize the documents onto the model's vocabulary \
-                 (`topicmill vectorize … --vocabulary-from {} --no-new-terms`)",
+                "vectorize the documents with the vectorizer of the corpus the model \
+                 was fitted on (`topicmill vectorize … --vectorizer-from CORPUS`), or \
+                 onto the model's vocabulary alone (`topicmill vectorize … \
+                 --vocabulary-from {} --no-new-terms`)",
                 args.model.display()
             );
             match vocabulary.iter().zip(ours).position(|(a, b)| a != b) {

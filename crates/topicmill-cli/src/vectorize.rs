@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::ValueEnum;
-use topicmill_sparse::{CsrMatrix, MadeDirs};
+use topicmill_sparse::{Corpus, CsrMatrix, MadeDirs};
 use topicmill_text::{
     DocFreq, Documents, JsonlFields, NewsgroupsOptions, Norm, Remove, StopWords, Subset,
-    TfidfParams, Utf8,
+    TfidfModel, TfidfParams, UnseenTerms, Utf8,
 };
 
 use crate::output::{commit_all, stage_all, Staged};
@@ -84,6 +84,17 @@ pub struct Args {
     /// new documents with a model.
     #[arg(long, requires = "vocabulary_from")]
     pub no_new_terms: bool,
+    /// Vectorize with the fitted vectorizer of a corpus directory made by
+    /// `topicmill vectorize`: its vocabulary in its column order, its idf
+    /// and its TF-IDF options, as scikit-learn's `fitted.transform(docs)`
+    /// (unknown terms are dropped). The corpus then has exactly that
+    /// vocabulary: what `topicmill transform` needs to score new documents
+    /// with a model fitted on that corpus.
+    #[arg(long, value_name = "CORPUS", conflicts_with_all = [
+        "vocabulary_from", "streaming", "stop_words", "min_df", "max_df", "max_features",
+        "norm", "no_idf", "no_smooth_idf", "sublinear_tf", "no_lowercase",
+    ])]
+    pub vectorizer_from: Option<PathBuf>,
     /// Stream (lines and jsonl inputs): two passes over chunks of documents,
     /// memory bounded by the term table and one chunk, straight to `--out`.
     #[arg(long)]
@@ -218,17 +229,21 @@ fn read(args: &Args) -> anyhow::Result<Documents> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let params = args.params();
-    params.validate()?;
     if args.out.is_none() && args.export.is_none() {
         bail!("nothing to write: give --out DIR (and/or --export DIR)");
     }
-    let started = Instant::now();
-    let progress = indicatif::ProgressBar::new_spinner();
-    progress.enable_steady_tick(std::time::Duration::from_millis(120));
     if args.vocabulary_from.is_some() && args.streaming {
         bail!("--vocabulary-from and --streaming do not go together");
     }
+    if let Some(dir) = &args.vectorizer_from {
+        let fitted = fitted_vectorizer(dir)?;
+        return vectorize_with(&args, dir, &fitted);
+    }
+    let params = args.params();
+    params.validate()?;
+    let started = Instant::now();
+    let progress = indicatif::ProgressBar::new_spinner();
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
     if args.streaming {
         return stream(&args, &params, &progress);
     }
@@ -240,18 +255,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("reading and vectorizing {}", args.path.display()))?;
         (docs, model, matrix, None)
     } else {
-        progress.set_message(format!("reading {}", args.path.display()));
-        let docs = read(&args).with_context(|| format!("reading {}", args.path.display()))?;
-        if args.out.is_some() {
-            // Said before the vectorizing; the corpus writer would say it after.
-            if let Err(e) = docs.check_one_per_line(0) {
-                bail!(
-                    "reading {}: {e} (--export alone escapes it)",
-                    args.path.display()
-                );
-            }
-        }
-        let read_secs = started.elapsed().as_secs_f64();
+        let (docs, read_secs) = read_checked(&args, &progress)?;
         progress.set_message(format!("vectorizing {} documents", docs.len()));
         let (model, matrix) = params
             .fit_transform(&docs.texts)
@@ -308,12 +312,47 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         object.insert("no_new_terms".into(), args.no_new_terms.into());
     }
-    let write_started = Instant::now();
+    let write_secs = write_outputs(&args, vocabulary, matrix, &docs, &manifest, &progress)?;
+    report(matrix, &timing, write_secs, started);
+    Ok(())
+}
+
+/// Reads a folder, lines or jsonl corpus, with the one-id-per-line check a
+/// corpus directory needs. Returns the documents and the seconds it took.
+fn read_checked(
+    args: &Args,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<(Documents, f64)> {
+    let started = Instant::now();
+    progress.set_message(format!("reading {}", args.path.display()));
+    let docs = read(args).with_context(|| format!("reading {}", args.path.display()))?;
+    if args.out.is_some() {
+        // Said before the vectorizing; the corpus writer would say it after.
+        if let Err(e) = docs.check_one_per_line(0) {
+            bail!(
+                "reading {}: {e} (--export alone escapes it)",
+                args.path.display()
+            );
+        }
+    }
+    Ok((docs, started.elapsed().as_secs_f64()))
+}
+
+/// The export, then the corpus directory (see [`Export`]).
+fn write_outputs(
+    args: &Args,
+    vocabulary: &[String],
+    matrix: &CsrMatrix,
+    docs: &Documents,
+    manifest: &serde_json::Value,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
     // The export is written first and moved into place after the corpus
     // directory: when either cannot be written, neither is left.
     let export = match &args.export {
         Some(dir) => Some(
-            Export::write(dir, vocabulary, matrix, &docs, &manifest)
+            Export::write(dir, vocabulary, matrix, docs, manifest)
                 .with_context(|| format!("writing {}", dir.display()))?,
         ),
         None => None,
@@ -341,14 +380,108 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", dir.display()))?;
     }
     progress.finish_and_clear();
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The closing line: shape, and where the time went.
+fn report(matrix: &CsrMatrix, timing: &str, write_secs: f64, started: Instant) {
     eprintln!(
-        "{} documents x {} terms, {} non-zeros ({timing}, write {:.3} s, total {:.3} s)",
+        "{} documents x {} terms, {} non-zeros ({timing}, write {write_secs:.3} s, total {:.3} s)",
         matrix.rows(),
         matrix.cols(),
         matrix.nnz(),
-        write_started.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The fitted vectorizer of a corpus directory made by `topicmill
+/// vectorize` (`--vectorizer-from`): its TF-IDF options from its manifest,
+/// its vocabulary, and each term's document frequency, the number of
+/// non-zeros of its column (a row of the stored transpose). The idf follows,
+/// to the bit of the fit that made the corpus. Terms of no document are not
+/// known to that fit, unless the corpus was made with `--no-new-terms`,
+/// whose vectorizer, like `TfidfVectorizer(vocabulary=…)`, knows every term.
+fn fitted_vectorizer(dir: &Path) -> anyhow::Result<TfidfModel> {
+    let corpus =
+        Corpus::open(dir).with_context(|| format!("cannot open corpus {}", dir.display()))?;
+    let extra = &corpus.manifest().extra;
+    let Some(tfidf) = extra.get("tfidf") else {
+        bail!(
+            "corpus {}: its manifest records no TF-IDF options (it was not made by \
+             `topicmill vectorize`): no vectorizer to reuse",
+            dir.display()
+        );
+    };
+    if let Some(source) = extra.get("vectorizer_from").and_then(|v| v.as_str()) {
+        bail!(
+            "corpus {} was itself vectorized with --vectorizer-from {source}: its values are \
+             that corpus's vectorizer's, not a fit of its own; give {source}",
+            dir.display()
+        );
+    }
+    let params: TfidfParams = serde_json::from_value(tfidf.clone())
+        .with_context(|| format!("corpus {}: the manifest's TF-IDF options", dir.display()))?;
+    params
+        .validate()
+        .with_context(|| format!("corpus {}: the manifest's TF-IDF options", dir.display()))?;
+    let unseen = match extra.get("no_new_terms").and_then(|v| v.as_bool()) {
+        Some(true) => UnseenTerms::Kept,
+        _ => UnseenTerms::Dropped,
+    };
+    let df: Vec<u64> = corpus
+        .transpose()
+        .outer_iterator()
+        .map(|term| term.nnz() as u64)
+        .collect();
+    let n_docs = corpus.matrix().rows();
+    TfidfModel::from_document_frequencies(params, corpus.vocabulary().to_vec(), &df, n_docs, unseen)
+        .with_context(|| format!("corpus {}", dir.display()))
+}
+
+/// `--vectorizer-from`: the documents through `fitted`, the vectorizer of
+/// corpus `from`.
+fn vectorize_with(args: &Args, from: &Path, fitted: &TfidfModel) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let progress = indicatif::ProgressBar::new_spinner();
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    let (docs, read_secs) = read_checked(args, &progress)?;
+    progress.set_message(format!("vectorizing {} documents", docs.len()));
+    let matrix = fitted.transform(&docs.texts);
+    let timing = format!(
+        "read {read_secs:.3} s, vectorize {:.3} s",
+        started.elapsed().as_secs_f64() - read_secs
+    );
+    let known = (0..fitted.vocabulary().len())
+        .filter(|&j| fitted.column(&fitted.vocabulary()[j]) == Some(j as u32))
+        .count();
+    eprintln!(
+        "vectorizer of {}: {} terms ({known} known to its fit), idf of {} documents",
+        from.display(),
+        fitted.vocabulary().len(),
+        fitted.n_docs()
+    );
+    let mut manifest = manifest(
+        args,
+        fitted.params(),
+        matrix.rows(),
+        matrix.cols(),
+        matrix.nnz(),
+    );
+    if let Some(object) = manifest.as_object_mut() {
+        object.insert(
+            "vectorizer_from".into(),
+            serde_json::Value::String(from.display().to_string()),
+        );
+    }
+    let write_secs = write_outputs(
+        args,
+        fitted.vocabulary(),
+        &matrix,
+        &docs,
+        &manifest,
+        &progress,
+    )?;
+    report(&matrix, &timing, write_secs, started);
     Ok(())
 }
 

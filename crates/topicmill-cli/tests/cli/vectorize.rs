@@ -301,3 +301,135 @@ fn newsgroups_four_categories_matches_scikit_learn() {
     assert_eq!(news["subset"], "train");
     assert_eq!(news["remove"]["quotes"], true);
 }
+
+/// `--vectorizer-from`: new documents through a corpus's fitted vectorizer
+/// (its vocabulary, idf and options, from the corpus directory alone) give
+/// what that fit's own `transform` gives, whether the corpus was made in
+/// memory or streamed; what is not such a corpus is a clear error.
+#[test]
+fn new_documents_through_a_corpus_fitted_vectorizer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let train: Vec<String> = (0..300)
+        .map(|i| {
+            format!(
+                "Doc{} the Word{} and more{} x{}\n",
+                i % 17,
+                i % 5,
+                i % 40,
+                i
+            )
+        })
+        .collect();
+    let new = [
+        "doc3 doc3 word1 unknown words",
+        "",
+        "MORE7 more7 x5 the and",
+        "nothing known here",
+    ];
+    std::fs::write(d.join("train.txt"), train.concat()).unwrap();
+    std::fs::write(d.join("new.txt"), new.join("\n") + "\n").unwrap();
+    let options = [
+        "--stop-words",
+        "english",
+        "--min-df",
+        "2",
+        "--sublinear-tf",
+        "--norm",
+        "l1",
+        "--no-smooth-idf",
+    ];
+    let run = |args: &[&str]| {
+        let out = crate::topicmill(d, args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    run(&[
+        &["vectorize", "--input", "lines", "train.txt", "-o", "a"],
+        &options[..],
+    ]
+    .concat());
+    run(&[
+        &[
+            "vectorize",
+            "--input",
+            "lines",
+            "train.txt",
+            "-o",
+            "a_streamed",
+            "--streaming",
+            "--chunk-docs",
+            "64",
+        ],
+        &options[..],
+    ]
+    .concat());
+    let params = topicmill_text::TfidfParams::default()
+        .stop_words(Some(topicmill_text::StopWords::English))
+        .min_df(topicmill_text::DocFreq::Count(2))
+        .sublinear_tf(true)
+        .norm(topicmill_text::Norm::L1)
+        .smooth_idf(false);
+    let (fitted, _) = params.fit_transform(&train).unwrap();
+    let want = fitted.transform(&new);
+    for source in ["a", "a_streamed"] {
+        let said = run(&[
+            "vectorize",
+            "--input",
+            "lines",
+            "new.txt",
+            "--vectorizer-from",
+            source,
+            "-o",
+            "b",
+            "--overwrite",
+        ]);
+        assert!(said.contains("idf of 300 documents"), "{said}");
+        let b = Corpus::open(d.join("b")).unwrap();
+        assert_eq!(b.vocabulary(), fitted.vocabulary());
+        assert_eq!(b.matrix(), want.view(), "from {source}");
+        assert_eq!(b.manifest().extra["tfidf"]["norm"], "l1");
+        assert_eq!(b.manifest().extra["vectorizer_from"], source);
+    }
+    // The last row knows no term; in the third, "the" and "and" are stop
+    // words and "x5" is in one training document, under min_df.
+    let b = Corpus::open(d.join("b")).unwrap();
+    assert_eq!(b.matrix().outer_view(3).unwrap().nnz(), 0);
+    assert_eq!(b.matrix().outer_view(2).unwrap().nnz(), 1);
+
+    let fails = |args: &[&str], code: i32, needle: &str| {
+        let out = crate::topicmill(d, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        assert!(err.contains(needle), "expected {needle:?} in: {err}");
+        assert!(!d.join("c").exists());
+    };
+    fn with<'a>(source: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let base = ["vectorize", "--input", "lines", "new.txt"];
+        [&base[..], &["--vectorizer-from", source, "-o", "c"], extra].concat()
+    }
+    fails(
+        &with("b", &[]),
+        1,
+        "corpus b was itself vectorized with --vectorizer-from a_streamed",
+    );
+    fails(&with("missing", &[]), 1, "cannot open corpus missing");
+    let mut no_tfidf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("a/manifest.json")).unwrap()).unwrap();
+    no_tfidf["extra"] = serde_json::Value::Null;
+    std::fs::write(d.join("a/manifest.json"), no_tfidf.to_string()).unwrap();
+    fails(
+        &with("a", &[]),
+        1,
+        "corpus a: its manifest records no TF-IDF options",
+    );
+    fails(
+        &with("a_streamed", &["--min-df", "3"]),
+        2,
+        "cannot be used with",
+    );
+}
