@@ -91,12 +91,13 @@ pub struct Args {
     /// vocabulary: what `topicmill transform` needs to score new documents
     /// with a model fitted on that corpus.
     #[arg(long, value_name = "CORPUS", conflicts_with_all = [
-        "vocabulary_from", "streaming", "stop_words", "min_df", "max_df", "max_features",
+        "vocabulary_from", "stop_words", "min_df", "max_df", "max_features",
         "norm", "no_idf", "no_smooth_idf", "sublinear_tf", "no_lowercase",
     ])]
     pub vectorizer_from: Option<PathBuf>,
     /// Stream (lines and jsonl inputs): two passes over chunks of documents,
-    /// memory bounded by the term table and one chunk, straight to `--out`.
+    /// memory bounded by the term table and one chunk, straight to `--out`
+    /// (with --vectorizer-from, one pass, bounded by that vectorizer).
     #[arg(long)]
     pub streaming: bool,
     /// Documents per chunk with `--streaming`.
@@ -245,7 +246,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let progress = indicatif::ProgressBar::new_spinner();
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
     if args.streaming {
-        return stream(&args, &params, &progress);
+        return stream(
+            &args,
+            Streamed::Fit(&params),
+            manifest(&args, &params, 0, 0, 0),
+            &progress,
+        );
     }
     let (docs, model, matrix, read_secs) = if args.input == InputKind::Newsgroups {
         // Reading and vectorizing overlap: blocks are counted as they inflate.
@@ -442,15 +448,6 @@ fn fitted_vectorizer(dir: &Path) -> anyhow::Result<TfidfModel> {
 /// corpus `from`.
 fn vectorize_with(args: &Args, from: &Path, fitted: &TfidfModel) -> anyhow::Result<()> {
     let started = Instant::now();
-    let progress = indicatif::ProgressBar::new_spinner();
-    progress.enable_steady_tick(std::time::Duration::from_millis(120));
-    let (docs, read_secs) = read_checked(args, &progress)?;
-    progress.set_message(format!("vectorizing {} documents", docs.len()));
-    let matrix = fitted.transform(&docs.texts);
-    let timing = format!(
-        "read {read_secs:.3} s, vectorize {:.3} s",
-        started.elapsed().as_secs_f64() - read_secs
-    );
     let known = (0..fitted.vocabulary().len())
         .filter(|&j| fitted.column(&fitted.vocabulary()[j]) == Some(j as u32))
         .count();
@@ -460,19 +457,35 @@ fn vectorize_with(args: &Args, from: &Path, fitted: &TfidfModel) -> anyhow::Resu
         fitted.vocabulary().len(),
         fitted.n_docs()
     );
-    let mut manifest = manifest(
-        args,
-        fitted.params(),
-        matrix.rows(),
-        matrix.cols(),
-        matrix.nnz(),
-    );
-    if let Some(object) = manifest.as_object_mut() {
-        object.insert(
-            "vectorizer_from".into(),
-            serde_json::Value::String(from.display().to_string()),
+    let progress = indicatif::ProgressBar::new_spinner();
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    let manifest_of = |rows: usize, nnz: usize| {
+        let cols = fitted.vocabulary().len();
+        let mut manifest = manifest(args, fitted.params(), rows, cols, nnz);
+        if let Some(object) = manifest.as_object_mut() {
+            object.insert(
+                "vectorizer_from".into(),
+                serde_json::Value::String(from.display().to_string()),
+            );
+        }
+        manifest
+    };
+    if args.streaming {
+        return stream(
+            args,
+            Streamed::Through(fitted),
+            manifest_of(0, 0),
+            &progress,
         );
     }
+    let (docs, read_secs) = read_checked(args, &progress)?;
+    progress.set_message(format!("vectorizing {} documents", docs.len()));
+    let matrix = fitted.transform(&docs.texts);
+    let timing = format!(
+        "read {read_secs:.3} s, vectorize {:.3} s",
+        started.elapsed().as_secs_f64() - read_secs
+    );
+    let manifest = manifest_of(matrix.rows(), matrix.nnz());
     let write_secs = write_outputs(
         args,
         fitted.vocabulary(),
@@ -514,15 +527,76 @@ fn manifest(
 
 fn stream(
     args: &Args,
-    params: &TfidfParams,
+    how: Streamed<'_>,
+    extra: serde_json::Value,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<()> {
+    let dir = stream_checks(args)?;
+    let started = Instant::now();
+    let extra = without_shape(extra);
+    let (chunks, overwrite) = (args.chunk_docs, args.overwrite);
+    let written = with_source(args, |source| match how {
+        Streamed::Fit(params) => {
+            let mut said = |n| progress.set_message(format!("{n} documents processed (2 passes)"));
+            topicmill_text::stream_to_corpus(
+                params, source, chunks, dir, overwrite, extra, &mut said,
+            )
+            .map(|(_, written)| written)
+        }
+        Streamed::Through(fitted) => {
+            let mut said = |n| progress.set_message(format!("{n} documents processed"));
+            topicmill_text::stream_transform_to_corpus(
+                fitted, source, chunks, dir, overwrite, extra, &mut said,
+            )
+        }
+    })
+    .with_context(|| format!("streaming {} into {}", args.path.display(), dir.display()))?;
+    progress.finish_and_clear();
+    eprintln!(
+        "{} documents x {} terms, {} non-zeros (streamed, total {:.3} s)",
+        written.nrows,
+        written.ncols,
+        written.nnz,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// What a streamed run does with its chunks.
+enum Streamed<'a> {
+    /// Fits a vectorizer (two passes).
+    Fit(&'a TfidfParams),
+    /// Goes through a fitted one (`--vectorizer-from`, one pass).
+    Through(&'a TfidfModel),
+}
+
+/// What `--streaming` needs: `--out` (returned), no `--export`.
+fn stream_checks(args: &Args) -> anyhow::Result<&Path> {
     let Some(dir) = &args.out else {
         bail!("--streaming writes a corpus directory: give --out DIR");
     };
     if args.export.is_some() {
         bail!("--streaming does not hold the matrix in memory: --export is not available");
     }
+    Ok(dir)
+}
+
+/// A streamed manifest's extra fields: the shape is known only at the end,
+/// and the corpus manifest records it.
+fn without_shape(mut extra: serde_json::Value) -> serde_json::Value {
+    if let Some(fields) = extra.as_object_mut() {
+        for shape in ["n_docs", "n_terms", "nnz"] {
+            fields.remove(shape);
+        }
+    }
+    extra
+}
+
+/// Calls `f` with the streaming source of a lines or jsonl input.
+fn with_source<T>(
+    args: &Args,
+    f: impl FnOnce(&dyn topicmill_text::DocumentSource) -> Result<T, topicmill_text::TextError>,
+) -> anyhow::Result<T> {
     let fields = JsonlFields {
         text: args.text_field.clone(),
         id: args.id_field.clone(),
@@ -542,33 +616,7 @@ fn stream(
         InputKind::Jsonl => &jsonl,
         _ => bail!("--streaming reads --input lines or jsonl"),
     };
-    let started = Instant::now();
-    // The shape is known only at the end, and the corpus manifest records it.
-    let mut extra = manifest(args, params, 0, 0, 0);
-    if let Some(fields) = extra.as_object_mut() {
-        for shape in ["n_docs", "n_terms", "nnz"] {
-            fields.remove(shape);
-        }
-    }
-    let (_, written) = topicmill_text::stream_to_corpus(
-        params,
-        source,
-        args.chunk_docs,
-        dir,
-        args.overwrite,
-        extra,
-        &mut |n| progress.set_message(format!("{n} documents processed (2 passes)")),
-    )
-    .with_context(|| format!("streaming {} into {}", args.path.display(), dir.display()))?;
-    progress.finish_and_clear();
-    eprintln!(
-        "{} documents x {} terms, {} non-zeros (streamed, total {:.3} s)",
-        written.nrows,
-        written.ncols,
-        written.nnz,
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    Ok(f(source)?)
 }
 
 /// `--export`: the matrix, vocabulary, ids, labels and manifest as text

@@ -1,5 +1,6 @@
 //! The streaming build: corpora larger than memory go straight to a corpus
-//! directory in two passes over chunks of documents.
+//! directory in two passes over chunks of documents (one, through a vectorizer
+//! already fitted: [`stream_transform_to_corpus`]).
 //!
 //! Pass 1 counts, per term, its document frequency and total count; the model
 //! (vocabulary, idf) follows from those alone. Pass 2 re-reads the chunks,
@@ -139,17 +140,7 @@ pub fn stream_to_corpus(
             }
         }
         // The corpus writer would refuse it only after both passes.
-        docs.check_one_per_line(n_docs)?;
-        if n_docs == 0 {
-            labels = docs.labels.as_ref().map(|_| Vec::new());
-        }
-        match (&mut labels, docs.labels) {
-            (Some(all), Some(chunk)) => all.extend(chunk),
-            (None, None) => {}
-            _ => unreachable!("a source gives labels on every chunk or on none"),
-        }
-        n_docs += docs.texts.len();
-        ids.extend(docs.ids);
+        n_docs += keep_ids(docs, n_docs, &mut ids, &mut labels)?;
         progress(n_docs);
         Ok(())
     })?;
@@ -168,18 +159,7 @@ pub fn stream_to_corpus(
     let mut writer = CorpusWriter::create(dir, model.vocabulary().len())?.overwrite(overwrite);
     let mut done = 0usize;
     source.for_each_chunk(chunk_docs, &mut |docs| {
-        let blocks: Vec<_> = docs
-            .texts
-            .par_chunks(CHUNK_DOCS)
-            .map(|c| model.transform_block(c))
-            .collect();
-        for block in blocks {
-            let mut at = 0;
-            for &len in &block.lengths {
-                writer.push_row(&block.indices[at..at + len], &block.values[at..at + len])?;
-                at += len;
-            }
-        }
+        push_rows(&model, &docs.texts, &mut writer)?;
         done += docs.texts.len();
         progress(n_docs + done);
         Ok(())
@@ -192,6 +172,79 @@ pub fn stream_to_corpus(
     }
     let manifest = writer.finish(model.vocabulary(), &ids, labels.as_deref(), extra)?;
     Ok((model, manifest))
+}
+
+/// The TF-IDF rows of `source` through a fitted vectorizer (`model`, for
+/// example one rebuilt from a corpus directory by
+/// [`TfidfModel::from_document_frequencies`]) into the corpus directory
+/// `dir`, in one pass of `chunk_docs` documents: scikit-learn's `transform`.
+/// Memory is bounded by the model, one chunk and the ids and labels of all
+/// documents. `extra` is recorded in the manifest, which is returned.
+pub fn stream_transform_to_corpus(
+    model: &TfidfModel,
+    source: &dyn DocumentSource,
+    chunk_docs: usize,
+    dir: &Path,
+    overwrite: bool,
+    extra: serde_json::Value,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Manifest, TextError> {
+    let mut writer = CorpusWriter::create(dir, model.vocabulary().len())?.overwrite(overwrite);
+    let mut ids: Vec<String> = Vec::new();
+    let mut labels: Option<Vec<String>> = None;
+    let mut n_docs = 0usize;
+    source.for_each_chunk(chunk_docs.max(1), &mut |docs| {
+        push_rows(model, &docs.texts, &mut writer)?;
+        n_docs += keep_ids(docs, n_docs, &mut ids, &mut labels)?;
+        progress(n_docs);
+        Ok(())
+    })?;
+    if n_docs == 0 {
+        return Err(TextError::NoDocuments);
+    }
+    Ok(writer.finish(model.vocabulary(), &ids, labels.as_deref(), extra)?)
+}
+
+/// Appends a chunk's ids and labels (the chunk starting at document `before`)
+/// after checking that each fits on a line; returns the chunk's length.
+fn keep_ids(
+    docs: Documents,
+    before: usize,
+    ids: &mut Vec<String>,
+    labels: &mut Option<Vec<String>>,
+) -> Result<usize, TextError> {
+    docs.check_one_per_line(before)?;
+    if before == 0 {
+        *labels = docs.labels.as_ref().map(|_| Vec::new());
+    }
+    match (labels, docs.labels) {
+        (Some(all), Some(chunk)) => all.extend(chunk),
+        (None, None) => {}
+        _ => unreachable!("a source gives labels on every chunk or on none"),
+    }
+    let len = docs.ids.len();
+    ids.extend(docs.ids);
+    Ok(len)
+}
+
+/// The rows of `texts` through `model`, in order, into `writer`.
+fn push_rows(
+    model: &TfidfModel,
+    texts: &[String],
+    writer: &mut CorpusWriter,
+) -> Result<(), TextError> {
+    let blocks: Vec<_> = texts
+        .par_chunks(CHUNK_DOCS)
+        .map(|c| model.transform_block(c))
+        .collect();
+    for block in blocks {
+        let mut at = 0;
+        for &len in &block.lengths {
+            writer.push_row(&block.indices[at..at + len], &block.values[at..at + len])?;
+            at += len;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -237,5 +290,56 @@ mod tests {
             docs.labels.as_ref().unwrap().as_slice()
         );
         assert_eq!(corpus.manifest().extra["k"], 1);
+    }
+
+    #[test]
+    fn streamed_transform_equals_in_memory() {
+        let train: Vec<String> = (0..500)
+            .map(|i| format!("a{} b{} the", i % 13, i % 4))
+            .collect();
+        let (model, _) = TfidfParams::default()
+            .stop_words(Some(StopWords::English))
+            .fit_transform(&train)
+            .unwrap();
+        let texts: Vec<String> = (0..1000)
+            .map(|i| format!("A{} b{} new{} the", i % 17, i % 5, i))
+            .collect();
+        let docs = Documents {
+            ids: (0..texts.len()).map(|i| format!("d{i}")).collect(),
+            labels: None,
+            texts,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("corpus");
+        let mut seen = Vec::new();
+        let manifest = stream_transform_to_corpus(
+            &model,
+            &docs,
+            300,
+            &out,
+            false,
+            serde_json::json!({"k": 2}),
+            &mut |n| seen.push(n),
+        )
+        .unwrap();
+        assert_eq!(seen, [300, 600, 900, 1000]);
+        let corpus = topicmill_sparse::Corpus::open(&out).unwrap();
+        assert_eq!(corpus.matrix(), model.transform(&docs.texts).view());
+        assert_eq!(corpus.vocabulary(), model.vocabulary());
+        assert_eq!(corpus.doc_ids(), docs.ids.as_slice());
+        assert_eq!(manifest.extra["k"], 2);
+        let none = Documents::default();
+        let err = stream_transform_to_corpus(
+            &model,
+            &none,
+            300,
+            &dir.path().join("empty"),
+            false,
+            serde_json::Value::Null,
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "the corpus has no documents");
+        assert!(!dir.path().join("empty").exists());
     }
 }

@@ -395,6 +395,24 @@ fn new_documents_through_a_corpus_fitted_vectorizer() {
         assert_eq!(b.manifest().extra["tfidf"]["norm"], "l1");
         assert_eq!(b.manifest().extra["vectorizer_from"], source);
     }
+    // Streamed: one pass, the same corpus.
+    run(&[
+        "vectorize",
+        "--input",
+        "lines",
+        "new.txt",
+        "--vectorizer-from",
+        "a",
+        "-o",
+        "b_streamed",
+        "--streaming",
+        "--chunk-docs",
+        "3",
+    ]);
+    let streamed = Corpus::open(d.join("b_streamed")).unwrap();
+    assert_eq!(streamed.matrix(), want.view());
+    assert_eq!(streamed.vocabulary(), fitted.vocabulary());
+    assert_eq!(streamed.manifest().extra["vectorizer_from"], "a");
     // The last row knows no term; in the third, "the" and "and" are stop
     // words and "x5" is in one training document, under min_df.
     let b = Corpus::open(d.join("b")).unwrap();
