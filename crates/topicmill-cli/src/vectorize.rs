@@ -535,7 +535,7 @@ fn stream(
     let started = Instant::now();
     let extra = without_shape(extra);
     let (chunks, overwrite) = (args.chunk_docs, args.overwrite);
-    let written = with_source(args, |source| match how {
+    let written = with_source(args, dir, |source| match how {
         Streamed::Fit(params) => {
             let mut said = |n| progress.set_message(format!("{n} documents processed (2 passes)"));
             topicmill_text::stream_to_corpus(
@@ -549,8 +549,7 @@ fn stream(
                 fitted, source, chunks, dir, overwrite, extra, &mut said,
             )
         }
-    })
-    .with_context(|| format!("streaming {} into {}", args.path.display(), dir.display()))?;
+    })?;
     progress.finish_and_clear();
     eprintln!(
         "{} documents x {} terms, {} non-zeros (streamed, total {:.3} s)",
@@ -592,9 +591,11 @@ fn without_shape(mut extra: serde_json::Value) -> serde_json::Value {
     extra
 }
 
-/// Calls `f` with the streaming source of a lines or jsonl input.
+/// Calls `f` with the streaming source of a lines or jsonl input, written
+/// into `dir`.
 fn with_source<T>(
     args: &Args,
+    dir: &Path,
     f: impl FnOnce(&dyn topicmill_text::DocumentSource) -> Result<T, topicmill_text::TextError>,
 ) -> anyhow::Result<T> {
     let fields = JsonlFields {
@@ -616,7 +617,7 @@ fn with_source<T>(
         InputKind::Jsonl => &jsonl,
         _ => bail!("--streaming reads --input lines or jsonl"),
     };
-    Ok(f(source)?)
+    f(source).with_context(|| format!("streaming {} into {}", args.path.display(), dir.display()))
 }
 
 /// `--export`: the matrix, vocabulary, ids, labels and manifest as text
