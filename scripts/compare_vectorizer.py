@@ -11,7 +11,9 @@ vectorizes the test split onto the train split's vocabulary
 (`--vocabulary-from TRAIN --no-new-terms`) against
 `TfidfVectorizer(vocabulary=...)`, and one more through the train split's
 fitted vectorizer (`--vectorizer-from TRAIN`, with min_df, sublinear tf and
-no idf smoothing) against `TfidfVectorizer(...).fit(train).transform(test)`.
+no idf smoothing) against `TfidfVectorizer(...).fit(train).transform(test)`;
+the same on all 7,532 test documents through all 11,314 train documents'
+vectorizer, whose `transform` is also timed on both sides.
 
 Then both sides are timed in the same run on all 18,846 documents: scikit-learn's
 `fit_transform` on text already in memory, topicmill from the tarball
@@ -229,6 +231,7 @@ def main():
                 timed = (data, vec, flags)
         failures += fixed_vocabulary_case(args, home, tmp)
         failures += fitted_vectorizer_case(args, home, tmp)
+        failures += transform_throughput(args, home, tmp)
         data, vec, flags = timed
         n = len(data.data)
         sk_runs = [_time(lambda: TfidfVectorizer(**vec).fit_transform(data.data))
@@ -256,7 +259,7 @@ def main():
               f"{sk_cpu:.3f} s, topicmill whole process {cpu:.3f} s -> {sk_cpu / cpu:.2f}x; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"  command: {' '.join(runs[0][2])}")
-    cases = len(CASES) + 2
+    cases = len(CASES) + 3
     if failures:
         print(f"{failures} of {cases} cases differ from scikit-learn")
         return 1
@@ -320,6 +323,44 @@ def fitted_vectorizer_case(args, home, tmp):
           f"scikit-learn {x_ref.shape[0]} x {x_ref.shape[1]}, {x_ref.nnz} non-zeros")
     for p in problems:
         print(f"  MISMATCH: {p}")
+    return int(bool(problems))
+
+
+def transform_throughput(args, home, tmp):
+    """All 7,532 test documents through the vectorizer fitted on all 11,314
+    train documents (stripped, english stop words, min_df 2): checked value
+    by value, then timed, best of --repeat on each side: scikit-learn's
+    `transform` on text already in memory, and `topicmill vectorize
+    --vectorizer-from TRAIN` from the tarball (reading included, writing not).
+    Returns 1 if the values differ."""
+    name = "all 7532 test documents through the train split's vectorizer (min_df 2)"
+    print(f"[{name}]")
+    flags = ["--remove", "headers,footers,quotes"]
+    train = os.path.join(tmp, "all_train_corpus")
+    run_topicmill(args.topicmill, args.tarball,
+                  ["--subset", "train", "--stop-words", "english", "--min-df", "2"] + flags,
+                  train, True)
+    fetch = dict(data_home=home, download_if_missing=False, remove=ALL_REMOVED)
+    vectorizer = TfidfVectorizer(stop_words="english", min_df=2)
+    vectorizer.fit(fetch_20newsgroups(subset="train", **fetch).data)
+    data = fetch_20newsgroups(subset="test", **fetch)
+    x_ref = vectorizer.transform(data.data)
+    out = os.path.join(tmp, "all_test")
+    test_flags = ["--subset", "test"] + flags + ["--vectorizer-from", train]
+    run_topicmill(args.topicmill, args.tarball, test_flags, out)
+    problems, shape, nnz = compare(name, data, x_ref, vectorizer.get_feature_names_out(), out)
+    print(f"  topicmill {shape[0]} x {shape[1]}, {nnz} non-zeros; "
+          f"scikit-learn {x_ref.shape[0]} x {x_ref.shape[1]}, {x_ref.nnz} non-zeros")
+    for p in problems:
+        print(f"  MISMATCH: {p}")
+    n = len(data.data)
+    sk = min(_time(lambda: vectorizer.transform(data.data))[0] for _ in range(args.repeat))
+    ours = min(run_topicmill(args.topicmill, args.tarball, test_flags,
+                             os.path.join(tmp, "all_test_timed"), True)[1]
+               for _ in range(args.repeat))
+    print(f"  transform, best of {args.repeat}: scikit-learn (text in memory) {sk:.3f} s "
+          f"= {n / sk:,.0f} docs/s; topicmill from the .tar.gz (reading included) "
+          f"{ours:.3f} s = {n / ours:,.0f} docs/s: {sk / ours:.2f}x")
     return int(bool(problems))
 
 

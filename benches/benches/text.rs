@@ -1,7 +1,8 @@
 //! Tokenizer and vectorizer throughput on the 20 Newsgroups corpus (all 18,846
 //! documents, headers, footers and quotes removed) in MB/s: text already in
 //! memory, the tarball load itself, and the pipelined load-and-fit from the
-//! tarball. Skipped with a note when the corpus is missing.
+//! tarball; the fitted vectorizer's transform, from memory and pipelined from
+//! the tarball. Skipped with a note when the corpus is missing.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use topicmill_text::{
@@ -44,6 +45,12 @@ fn bench(c: &mut Criterion) {
     group.bench_function("fit_transform_20news_all", |b| {
         b.iter(|| params.fit_transform(&docs.texts).expect("fits"))
     });
+    // New documents through the fitted vectorizer (`topicmill vectorize
+    // --vectorizer-from`): here the fitted documents themselves.
+    let (fitted, _) = params.fit_transform(&docs.texts).expect("fits");
+    group.bench_function("transform_20news_all", |b| {
+        b.iter(|| fitted.transform(&docs.texts))
+    });
     // From the tarball: in bytes of the .tar.gz file.
     let gz_bytes = std::fs::metadata(&tarball).expect("tarball").len();
     group.throughput(Throughput::Bytes(gz_bytes));
@@ -56,6 +63,14 @@ fn bench(c: &mut Criterion) {
             params
                 .fit_transform_20newsgroups(&tarball, &options())
                 .expect("fits")
+        })
+    });
+    // The pipelined load-and-transform of `--vectorizer-from`.
+    group.bench_function("transform_20news_all_from_tarball", |b| {
+        b.iter(|| {
+            fitted
+                .transform_20newsgroups(&tarball, &options())
+                .expect("transforms")
         })
     });
     group.finish();

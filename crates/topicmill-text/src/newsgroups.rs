@@ -806,7 +806,14 @@ mod tests {
         let params = crate::TfidfParams::default();
         let (fused_docs, _, fused_x) = params.fit_transform_20newsgroups(dir.path(), &all).unwrap();
         assert_eq!(fused_docs, docs);
-        assert_eq!(fused_x, params.fit_transform(&docs.texts).unwrap().1);
+        let (model, x) = params.fit_transform(&docs.texts).unwrap();
+        assert_eq!(fused_x, x);
+        // Through a fitted vectorizer, pipelined: the documents without their
+        // texts, the rows of `transform`.
+        let (lean, through) = model.transform_20newsgroups(dir.path(), &all).unwrap();
+        assert_eq!((&lean.ids, &lean.labels), (&docs.ids, &docs.labels));
+        assert!(lean.texts.iter().all(String::is_empty));
+        assert_eq!(through, model.transform(&docs.texts));
         assert_eq!(docs.texts, ["hundred", "nine \u{E9}", "ten", "test body"]);
         assert_eq!(docs.labels.unwrap(), ["a.grp", "b.grp", "b.grp", "b.grp"]);
         let test_b = NewsgroupsOptions {

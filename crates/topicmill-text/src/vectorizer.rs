@@ -501,38 +501,7 @@ impl TfidfParams {
         let merged = merged.into_inner().expect("a merge does not panic");
         let (chunks, remaps): (Vec<ChunkCounts>, Vec<Vec<u32>>) = counted.into_iter().unzip();
         let (model, blocks) = self.fit_merged(&chunks, &remaps, &merged, docs.len())?;
-        // Rows were computed in reading order: gather them in document order.
-        let starts: Vec<Vec<usize>> = blocks
-            .iter()
-            .map(|b| {
-                let mut at = 0;
-                let mut starts = Vec::with_capacity(b.lengths.len() + 1);
-                starts.push(0);
-                for &len in &b.lengths {
-                    at += len;
-                    starts.push(at);
-                }
-                starts
-            })
-            .collect();
-        let nnz: usize = blocks.iter().map(|b| b.indices.len()).sum();
-        let mut indptr = Vec::with_capacity(docs.len() + 1);
-        let mut indices = Vec::with_capacity(nnz);
-        let mut values = Vec::with_capacity(nnz);
-        indptr.push(0u64);
-        for &(b, i) in &origins {
-            let (block, starts) = (&blocks[b as usize], &starts[b as usize]);
-            let row = starts[i as usize]..starts[i as usize + 1];
-            indices.extend_from_slice(&block.indices[row.clone()]);
-            values.extend_from_slice(&block.values[row]);
-            indptr.push(indices.len() as u64);
-        }
-        let matrix = CsrMatrix::new(
-            (docs.len(), model.vocabulary.len()),
-            indptr,
-            indices,
-            values,
-        );
+        let matrix = in_document_order(&origins, &blocks, model.vocabulary.len());
         Ok((docs, model, matrix))
     }
 
@@ -724,6 +693,38 @@ impl TfidfParams {
     }
 }
 
+/// The rows of a 20 Newsgroups load, computed by batch in reading order
+/// (`blocks`, one per batch), gathered in document order: document d's row is
+/// row `origins[d].1` of block `origins[d].0`.
+fn in_document_order(origins: &[(u32, u32)], blocks: &[RowBlock], n_cols: usize) -> CsrMatrix {
+    let starts: Vec<Vec<usize>> = blocks
+        .iter()
+        .map(|b| {
+            let mut at = 0;
+            let mut starts = Vec::with_capacity(b.lengths.len() + 1);
+            starts.push(0);
+            for &len in &b.lengths {
+                at += len;
+                starts.push(at);
+            }
+            starts
+        })
+        .collect();
+    let nnz: usize = blocks.iter().map(|b| b.indices.len()).sum();
+    let mut indptr = Vec::with_capacity(origins.len() + 1);
+    let mut indices = Vec::with_capacity(nnz);
+    let mut values = Vec::with_capacity(nnz);
+    indptr.push(0u64);
+    for &(b, i) in origins {
+        let (block, starts) = (&blocks[b as usize], &starts[b as usize]);
+        let row = starts[i as usize]..starts[i as usize + 1];
+        indices.extend_from_slice(&block.indices[row.clone()]);
+        values.extend_from_slice(&block.values[row]);
+        indptr.push(indices.len() as u64);
+    }
+    CsrMatrix::new((origins.len(), n_cols), indptr, indices, values)
+}
+
 /// The look-up table of a model's vocabulary: term → column.
 fn term_index(vocabulary: &[String]) -> Interner {
     let mut index = Interner::with_capacity(vocabulary.len());
@@ -882,6 +883,30 @@ impl TfidfModel {
             .map(|chunk| self.transform_block(chunk))
             .collect();
         assemble(docs.len(), self.vocabulary.len(), blocks)
+    }
+
+    /// Loads 20 Newsgroups (as [`load_20newsgroups`](crate::load_20newsgroups))
+    /// and transforms its posts in one pipelined pass: each block of posts is
+    /// vectorized as soon as it is inflated and cleaned, while the next block
+    /// inflates, and its texts are then freed (the documents' `texts` are
+    /// empty strings). The same rows as [`transform`](Self::transform) of the
+    /// loaded texts.
+    pub fn transform_20newsgroups(
+        &self,
+        path: &std::path::Path,
+        options: &crate::NewsgroupsOptions,
+    ) -> Result<(crate::Documents, CsrMatrix), TextError> {
+        let (docs, origins, blocks, _) =
+            crate::newsgroups::load_20newsgroups_with(path, options, &|posts| {
+                let block = self.transform_block(posts);
+                posts.iter_mut().for_each(|p| p.text = String::new());
+                block
+            })?;
+        if docs.is_empty() {
+            return Err(TextError::NoDocuments);
+        }
+        let matrix = in_document_order(&origins, &blocks, self.vocabulary.len());
+        Ok((docs, matrix))
     }
 
     /// The rows of `docs`, serially.

@@ -123,6 +123,18 @@ fn all_documents_stripped_english_min_df_2_one_and_two_threads() {
         lean_model.transform(&docs.texts[..50]),
         x.slice_outer(0..50).to_owned()
     );
+    // Transforming the tarball pipelined gives back all of them, on one
+    // thread or two.
+    for threads in [1, 2] {
+        let (through_docs, through) = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| lean_model.transform_20newsgroups(&tarball, &options))
+            .unwrap();
+        assert_eq!(through_docs.ids, docs.ids);
+        assert_eq!(through, x);
+    }
     let (_, no_stop) = TfidfParams::default()
         .min_df(DocFreq::Count(2))
         .fit_transform(&docs.texts)
