@@ -408,6 +408,13 @@ fn report(matrix: &CsrMatrix, timing: &str, write_secs: f64, started: Instant) {
 /// known to that fit, unless the corpus was made with `--no-new-terms`,
 /// whose vectorizer, like `TfidfVectorizer(vocabulary=…)`, knows every term.
 fn fitted_vectorizer(dir: &Path) -> anyhow::Result<TfidfModel> {
+    if dir.is_file() {
+        bail!(
+            "{} is a file: --vectorizer-from takes a corpus directory made by `topicmill \
+             vectorize` (for a model, the corpus it was fitted on)",
+            dir.display()
+        );
+    }
     let corpus =
         Corpus::open(dir).with_context(|| format!("cannot open corpus {}", dir.display()))?;
     let extra = &corpus.manifest().extra;

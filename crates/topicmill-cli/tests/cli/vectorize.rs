@@ -436,6 +436,11 @@ fn new_documents_through_a_corpus_fitted_vectorizer() {
         "corpus b was itself vectorized with --vectorizer-from a_streamed",
     );
     fails(&with("missing", &[]), 1, "cannot open corpus missing");
+    fails(
+        &with("new.txt", &[]),
+        1,
+        "new.txt is a file: --vectorizer-from takes a corpus directory",
+    );
     let mut no_tfidf: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("a/manifest.json")).unwrap()).unwrap();
     no_tfidf["extra"] = serde_json::Value::Null;
