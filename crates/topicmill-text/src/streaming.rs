@@ -27,7 +27,8 @@ use crate::{Documents, TextError, TfidfModel, TfidfParams};
 /// A corpus that can be read more than once, a chunk of documents at a time.
 pub trait DocumentSource: Sync {
     /// Calls `each` with consecutive chunks of at most `chunk_docs` documents,
-    /// in corpus order, the same on every call.
+    /// in corpus order, the same on every call; every chunk has labels, or
+    /// none has.
     fn for_each_chunk(
         &self,
         chunk_docs: usize,
@@ -193,9 +194,11 @@ pub fn stream_transform_to_corpus(
     let mut ids: Vec<String> = Vec::new();
     let mut labels: Option<Vec<String>> = None;
     let mut n_docs = 0usize;
-    source.for_each_chunk(chunk_docs.max(1), &mut |docs| {
-        push_rows(model, &docs.texts, &mut writer)?;
-        n_docs += keep_ids(docs, n_docs, &mut ids, &mut labels)?;
+    source.for_each_chunk(chunk_docs.max(1), &mut |mut docs| {
+        let texts = std::mem::take(&mut docs.texts);
+        let len = keep_ids(docs, n_docs, &mut ids, &mut labels)?;
+        push_rows(model, &texts, &mut writer)?;
+        n_docs += len;
         progress(n_docs);
         Ok(())
     })?;
