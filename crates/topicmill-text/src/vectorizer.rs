@@ -1281,4 +1281,45 @@ mod tests {
         )
         .is_ok());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// A vectorizer rebuilt from a fit's vocabulary and its matrix's
+        /// column counts transforms any new documents as the fit does, for
+        /// any options.
+        #[test]
+        fn rebuilt_vectorizer_transforms_as_the_fit(
+            train in proptest::collection::vec(
+                proptest::collection::vec("(the|and|[a-f]{2,3}|X[a-c]{2})", 0..12), 1..40),
+            new in proptest::collection::vec(
+                proptest::collection::vec("(the|[a-g]{2,3}|x[a-c]{2}|z)", 0..12), 0..10),
+            options in (0u8..2, 1u64..4, 0u8..2, 0u8..3, 0u8..2, 0u8..2, 0u8..2),
+        ) {
+            let (stop, min_df, sublinear, norm, use_idf, smooth, lowercase) = options;
+            let params = TfidfParams::default()
+                .stop_words((stop == 1).then_some(StopWords::English))
+                .min_df(DocFreq::Count(min_df))
+                .sublinear_tf(sublinear == 1)
+                .norm([Norm::L2, Norm::L1, Norm::None][norm as usize])
+                .use_idf(use_idf == 1)
+                .smooth_idf(smooth == 1)
+                .lowercase(lowercase == 1);
+            let train: Vec<String> = train.iter().map(|d| d.join(" ")).collect();
+            let new: Vec<String> = new.iter().map(|d| d.join(" ")).collect();
+            // Too few terms left is the fit's own error, not this test's.
+            let Ok((fitted, x)) = params.fit_transform(&train) else {
+                return Ok(());
+            };
+            let rebuilt = TfidfModel::from_document_frequencies(
+                params.clone(),
+                fitted.vocabulary().to_vec(),
+                &column_counts(&x),
+                train.len(),
+                UnseenTerms::Dropped,
+            )
+            .unwrap();
+            proptest::prop_assert_eq!(rebuilt.idf(), fitted.idf());
+            proptest::prop_assert_eq!(rebuilt.transform(&new), fitted.transform(&new));
+        }
+    }
 }
