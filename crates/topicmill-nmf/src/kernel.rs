@@ -986,6 +986,14 @@ pub(crate) fn add_in_order(out: &mut [f32], parts: &[&[f32]]) {
     });
 }
 
+/// `out = shares[0] + shares[1] + …` over consecutive shares as long as
+/// `out`, added in share order ([`add_in_order`]).
+pub(crate) fn sum_shares(out: &mut [f32], shares: &[f32]) {
+    let parts: Vec<&[f32]> = shares.chunks_exact(out.len().max(1)).collect();
+    out.copy_from_slice(parts[0]);
+    add_in_order(out, &parts[1..]);
+}
+
 /// Column sums of a rows × k factor, f64, fixed order.
 pub(crate) fn col_sums(g: &[f32], k: usize) -> Vec<f64> {
     let mut out = vec![0f64; k];

@@ -38,8 +38,8 @@ use rayon::prelude::*;
 
 use crate::fused4::mu_gram_4;
 use crate::kernel::{
-    add_in_order, balanced_ranges, dispatch_k, frob_block_best, gram_chunk_best, multiversion,
-    sparse_row_times_from, sum_partials, Csr, RowsPtr, Rule,
+    balanced_ranges, dispatch_k, frob_block_best, gram_chunk_best, multiversion,
+    sparse_row_times_from, sum_partials, sum_shares, Csr, RowsPtr, Rule,
 };
 use crate::params::Reg;
 
@@ -102,9 +102,7 @@ impl Panels {
 
     /// W's N: the sum of the panels' shares of each row, in panel order.
     pub fn n_w(&self, n: &mut [f32]) {
-        let shares: Vec<&[f32]> = self.shares.chunks_exact(n.len().max(1)).collect();
-        n.copy_from_slice(shares[0]);
-        add_in_order(n, &shares[1..]);
+        sum_shares(n, &self.shares);
     }
 
     /// Hᵀ's half-step by panels (see the module's documentation), then the

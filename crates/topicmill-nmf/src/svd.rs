@@ -297,9 +297,7 @@ impl PowerPanels {
             .for_each(|(share, r)| {
                 kernel::dispatch_k!(l, power_panel_best(a, r, qr, l, share));
             });
-        let shares: Vec<&[f32]> = self.shares.chunks_exact(ql).collect();
-        qm.copy_from_slice(shares[0]);
-        kernel::add_in_order(qm, &shares[1..]);
+        kernel::sum_shares(qm, &self.shares);
     }
 }
 
