@@ -216,22 +216,27 @@ def main():
             x_ref = vectorizer.fit_transform(data.data)
             vocab_ref = vectorizer.get_feature_names_out()
             out = os.path.join(tmp, f"case{k}")
-            _, _, cmd = run_topicmill(args.topicmill, args.tarball, flags, out)
-            problems, shape, nnz = compare(name, data, x_ref, vocab_ref, out)
-            print(f"  topicmill {shape[0]} x {shape[1]}, {nnz} non-zeros; "
-                  f"scikit-learn {x_ref.shape[0]} x {x_ref.shape[1]}, {x_ref.nnz} non-zeros")
+            run_topicmill(args.topicmill, args.tarball, flags, out)
+            stale = []
             if expected is not None:
                 rows, cols, want_nnz = expected
                 if x_ref.shape != (rows, cols) or (want_nnz is not None and x_ref.nnz != want_nnz):
-                    problems.append(f"scikit-learn itself no longer gives {expected}")
-            for p in problems:
-                print(f"  MISMATCH: {p}")
-            failures += bool(problems)
+                    stale.append(f"scikit-learn itself no longer gives {expected}")
+            failures += report(name, data, x_ref, vocab_ref, out, stale)
             if k == TIMED:
                 timed = (data, vec, flags)
         failures += fixed_vocabulary_case(args, home, tmp)
-        failures += fitted_vectorizer_case(args, home, tmp)
-        failures += transform_throughput(args, home, tmp)
+        failures += fitted_vectorizer_case(
+            args, home, tmp, "fitted", FOUR,
+            ["--stop-words", "english", "--min-df", "2", "--sublinear-tf", "--no-smooth-idf"],
+            dict(stop_words="english", min_df=2, sublinear_tf=True, smooth_idf=False),
+            "4 categories, test, stripped, through the train split's vectorizer "
+            "(english stop words, min_df 2, sublinear tf, no idf smoothing)")
+        failures += fitted_vectorizer_case(
+            args, home, tmp, "all", None, ["--stop-words", "english", "--min-df", "2"],
+            dict(stop_words="english", min_df=2),
+            "all 7532 test documents through the train split's vectorizer (min_df 2), timed",
+            timed=True)
         data, vec, flags = timed
         n = len(data.data)
         sk_runs = [_time(lambda: TfidfVectorizer(**vec).fit_transform(data.data))
@@ -286,82 +291,58 @@ def fixed_vocabulary_case(args, home, tmp):
     out = os.path.join(tmp, "fixed")
     flags = ["--subset", "test"] + common + ["--vocabulary-from", train, "--no-new-terms"]
     run_topicmill(args.topicmill, args.tarball, flags, out)
-    problems, shape, nnz = compare(name, data, x_ref, vectorizer.get_feature_names_out(), out)
-    print(f"  topicmill {shape[0]} x {shape[1]}, {nnz} non-zeros; "
-          f"scikit-learn {x_ref.shape[0]} x {x_ref.shape[1]}, {x_ref.nnz} non-zeros")
-    for p in problems:
-        print(f"  MISMATCH: {p}")
-    return int(bool(problems))
+    return report(name, data, x_ref, vectorizer.get_feature_names_out(), out)
 
 
-def fitted_vectorizer_case(args, home, tmp):
+def fitted_vectorizer_case(args, home, tmp, tag, categories, options, vec, name, timed=False):
     """The test split through the train split's fitted vectorizer
     (`--vectorizer-from TRAIN`: its vocabulary, idf and options, read back
-    from the train corpus directory) against
-    `TfidfVectorizer(...).fit(train).transform(test)`. Returns 1 if they
-    differ."""
-    name = ("4 categories, test, stripped, through the train split's vectorizer "
-            "(english stop words, min_df 2, sublinear tf, no idf smoothing)")
+    from the train corpus directory, made with `options`) against
+    `TfidfVectorizer(**vec).fit(train).transform(test)`, both stripped and
+    on `categories` (None: all 20). With `timed`, both transforms are then
+    timed, best of --repeat on each side: scikit-learn's on text already in
+    memory, topicmill's from the tarball (reading included, writing not).
+    Returns 1 if the values differ."""
     print(f"[{name}]")
-    common = ["--categories", ",".join(FOUR), "--remove", "headers,footers,quotes"]
-    options = ["--stop-words", "english", "--min-df", "2", "--sublinear-tf", "--no-smooth-idf"]
-    train = os.path.join(tmp, "fitted_train_corpus")
+    common = ["--remove", "headers,footers,quotes"]
+    if categories:
+        common += ["--categories", ",".join(categories)]
+    train = os.path.join(tmp, f"{tag}_train_corpus")
     run_topicmill(args.topicmill, args.tarball, ["--subset", "train"] + common + options,
                   train, True)
-    fetch = dict(data_home=home, download_if_missing=False, categories=FOUR,
+    fetch = dict(data_home=home, download_if_missing=False, categories=categories,
                  remove=ALL_REMOVED)
-    vectorizer = TfidfVectorizer(stop_words="english", min_df=2, sublinear_tf=True,
-                                 smooth_idf=False)
+    vectorizer = TfidfVectorizer(**vec)
     vectorizer.fit(fetch_20newsgroups(subset="train", **fetch).data)
     data = fetch_20newsgroups(subset="test", **fetch)
     x_ref = vectorizer.transform(data.data)
-    out = os.path.join(tmp, "fitted")
-    run_topicmill(args.topicmill, args.tarball,
-                  ["--subset", "test"] + common + ["--vectorizer-from", train], out)
-    problems, shape, nnz = compare(name, data, x_ref, vectorizer.get_feature_names_out(), out)
-    print(f"  topicmill {shape[0]} x {shape[1]}, {nnz} non-zeros; "
-          f"scikit-learn {x_ref.shape[0]} x {x_ref.shape[1]}, {x_ref.nnz} non-zeros")
-    for p in problems:
-        print(f"  MISMATCH: {p}")
-    return int(bool(problems))
+    out = os.path.join(tmp, tag)
+    flags = ["--subset", "test"] + common + ["--vectorizer-from", train]
+    run_topicmill(args.topicmill, args.tarball, flags, out)
+    differs = report(name, data, x_ref, vectorizer.get_feature_names_out(), out)
+    if timed:
+        n = len(data.data)
+        sk = min(_time(lambda: vectorizer.transform(data.data))[0] for _ in range(args.repeat))
+        ours = min(run_topicmill(args.topicmill, args.tarball, flags,
+                                 os.path.join(tmp, f"{tag}_timed"), True)[1]
+                   for _ in range(args.repeat))
+        print(f"  transform, best of {args.repeat}: scikit-learn (text in memory) {sk:.3f} s "
+              f"= {n / sk:,.0f} docs/s; topicmill from the .tar.gz (reading included) "
+              f"{ours:.3f} s = {n / ours:,.0f} docs/s: {sk / ours:.2f}x")
+    return differs
 
 
-def transform_throughput(args, home, tmp):
-    """All 7,532 test documents through the vectorizer fitted on all 11,314
-    train documents (stripped, english stop words, min_df 2): checked value
-    by value, then timed, best of --repeat on each side: scikit-learn's
-    `transform` on text already in memory, and `topicmill vectorize
-    --vectorizer-from TRAIN` from the tarball (reading included, writing not).
-    Returns 1 if the values differ."""
-    name = "all 7532 test documents through the train split's vectorizer (min_df 2)"
-    print(f"[{name}]")
-    flags = ["--remove", "headers,footers,quotes"]
-    train = os.path.join(tmp, "all_train_corpus")
-    run_topicmill(args.topicmill, args.tarball,
-                  ["--subset", "train", "--stop-words", "english", "--min-df", "2"] + flags,
-                  train, True)
-    fetch = dict(data_home=home, download_if_missing=False, remove=ALL_REMOVED)
-    vectorizer = TfidfVectorizer(stop_words="english", min_df=2)
-    vectorizer.fit(fetch_20newsgroups(subset="train", **fetch).data)
-    data = fetch_20newsgroups(subset="test", **fetch)
-    x_ref = vectorizer.transform(data.data)
-    out = os.path.join(tmp, "all_test")
-    test_flags = ["--subset", "test"] + flags + ["--vectorizer-from", train]
-    run_topicmill(args.topicmill, args.tarball, test_flags, out)
-    problems, shape, nnz = compare(name, data, x_ref, vectorizer.get_feature_names_out(), out)
+def report(name, data, x_ref, vocab_ref, out, problems=()):
+    """Compares topicmill's export in `out` with scikit-learn's `x_ref`,
+    prints both shapes and every mismatch (with `problems` found before).
+    Returns 1 if there is any."""
+    found, shape, nnz = compare(name, data, x_ref, vocab_ref, out)
+    found = found + list(problems)
     print(f"  topicmill {shape[0]} x {shape[1]}, {nnz} non-zeros; "
           f"scikit-learn {x_ref.shape[0]} x {x_ref.shape[1]}, {x_ref.nnz} non-zeros")
-    for p in problems:
+    for p in found:
         print(f"  MISMATCH: {p}")
-    n = len(data.data)
-    sk = min(_time(lambda: vectorizer.transform(data.data))[0] for _ in range(args.repeat))
-    ours = min(run_topicmill(args.topicmill, args.tarball, test_flags,
-                             os.path.join(tmp, "all_test_timed"), True)[1]
-               for _ in range(args.repeat))
-    print(f"  transform, best of {args.repeat}: scikit-learn (text in memory) {sk:.3f} s "
-          f"= {n / sk:,.0f} docs/s; topicmill from the .tar.gz (reading included) "
-          f"{ours:.3f} s = {n / ours:,.0f} docs/s: {sk / ours:.2f}x")
-    return int(bool(problems))
+    return int(bool(found))
 
 
 def _time(f):
