@@ -455,13 +455,11 @@ fn fitted_vectorizer(dir: &Path) -> anyhow::Result<TfidfModel> {
 /// corpus `from`.
 fn vectorize_with(args: &Args, from: &Path, fitted: &TfidfModel) -> anyhow::Result<()> {
     let started = Instant::now();
-    let known = (0..fitted.vocabulary().len())
-        .filter(|&j| fitted.column(&fitted.vocabulary()[j]) == Some(j as u32))
-        .count();
     eprintln!(
-        "vectorizer of {}: {} terms ({known} known to its fit), idf of {} documents",
+        "vectorizer of {}: {} terms ({} known to its fit), idf of {} documents",
         from.display(),
         fitted.vocabulary().len(),
+        fitted.known_terms(),
         fitted.n_docs()
     );
     let progress = indicatif::ProgressBar::new_spinner();

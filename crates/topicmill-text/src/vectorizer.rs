@@ -864,6 +864,12 @@ impl TfidfModel {
         self.n_docs
     }
 
+    /// How many of the vocabulary's terms new documents can hold: all of
+    /// them for a fit, fewer where [`UnseenTerms`] drops some.
+    pub fn known_terms(&self) -> usize {
+        self.index.len()
+    }
+
     /// The column of `term`, if in the vocabulary (and known: see
     /// [`UnseenTerms`]).
     #[inline]
@@ -1215,6 +1221,7 @@ mod tests {
             .unwrap()
         };
         let dropped = rebuild(UnseenTerms::Dropped);
+        assert_eq!(dropped.known_terms(), 2);
         assert_eq!(dropped.column("zebra"), None);
         assert_eq!(dropped.column("dog"), Some(2));
         let x = dropped.transform(&["zebra cat dog dog"]);
@@ -1223,6 +1230,7 @@ mod tests {
         assert_eq!(x.data(), [idf(2.0) as f32, (2.0 * idf(1.0)) as f32]);
         assert_eq!(dropped.idf().unwrap()[0], 0.0);
         let kept = rebuild(UnseenTerms::Kept);
+        assert_eq!(kept.known_terms(), 3);
         assert_eq!(kept.column("zebra"), Some(0));
         let x = kept.transform(&["zebra cat dog dog"]);
         assert_eq!(x.indices(), [0, 1, 2]);
