@@ -95,6 +95,13 @@ pub enum TextError {
     /// [`TfidfModel::from_document_frequencies`]: crate::TfidfModel::from_document_frequencies
     #[error("cannot rebuild the vectorizer: {0}")]
     Rebuild(String),
+    /// A fixed vocabulary cannot be fitted
+    /// ([`TfidfParams::fit_transform_with_vocabulary`]): it lists a term
+    /// twice, or is too long.
+    ///
+    /// [`TfidfParams::fit_transform_with_vocabulary`]: crate::TfidfParams::fit_transform_with_vocabulary
+    #[error("invalid fixed vocabulary: {0}")]
+    FixedVocabulary(String),
 }
 
 impl TextError {

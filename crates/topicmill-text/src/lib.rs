@@ -55,5 +55,5 @@ pub use crate::{
     },
     tokenize::{tokenize, Tokenizer},
     unicode_tables::UNICODE_VERSION,
-    vectorizer::{DocFreq, Norm, StopWords, TfidfModel, TfidfParams, UnseenTerms},
+    vectorizer::{DocFreq, Norm, StopWords, TfidfModel, TfidfParams, UnseenTerms, VocabularyMatch},
 };

@@ -814,6 +814,17 @@ mod tests {
         assert_eq!((&lean.ids, &lean.labels), (&docs.ids, &docs.labels));
         assert!(lean.texts.iter().all(String::is_empty));
         assert_eq!(through, model.transform(&docs.texts));
+        // On a fixed vocabulary, pipelined: the rows of the in-memory fit.
+        let fixed = ["ten", "zebra", "hundred"].map(String::from);
+        let (lean, fixed_model, fixed_x, matched) = params
+            .fit_transform_20newsgroups_with_vocabulary(&fixed, dir.path(), &all)
+            .unwrap();
+        assert_eq!(lean.ids, docs.ids);
+        let (in_memory, x, in_memory_matched) = params
+            .fit_transform_with_vocabulary(&fixed, &docs.texts)
+            .unwrap();
+        assert_eq!((fixed_x, matched), (x, in_memory_matched));
+        assert_eq!(fixed_model.idf(), in_memory.idf());
         assert_eq!(docs.texts, ["hundred", "nine \u{E9}", "ten", "test body"]);
         assert_eq!(docs.labels.unwrap(), ["a.grp", "b.grp", "b.grp", "b.grp"]);
         let test_b = NewsgroupsOptions {

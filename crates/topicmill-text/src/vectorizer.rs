@@ -192,6 +192,18 @@ pub enum UnseenTerms {
     Kept,
 }
 
+/// How a fit's documents met its vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VocabularyMatch {
+    /// Distinct terms of the documents, stop words aside, that have no
+    /// column: pruned by `min_df`, `max_df` or `max_features` in an ordinary
+    /// fit, absent from a fixed vocabulary.
+    pub unmatched_terms: usize,
+    /// Columns that hold no value: terms of a fixed vocabulary that no
+    /// document holds (or stop words it lists). 0 in an ordinary fit.
+    pub unused_terms: usize,
+}
+
 /// The idf of a term in `df` of `n_docs` documents: `ln(n / df) + 1`, both
 /// counts plus one with smoothing (scikit-learn's formula, in f64).
 fn idf_of(df: u64, n_docs: usize, smooth_idf: bool) -> f64 {
@@ -437,9 +449,41 @@ impl TfidfParams {
             .par_chunks(chunk_len(docs.len()))
             .map(|c| count_chunk(c, lowercase))
             .collect();
-        let (model, rows) = self.fit_chunks(&chunks, docs.len())?;
+        let (model, rows, _) = self.fit_chunks(&chunks, docs.len(), None)?;
         let matrix = assemble(docs.len(), model.vocabulary.len(), rows);
         Ok((model, matrix))
+    }
+
+    /// [`fit_transform`](Self::fit_transform) on a fixed vocabulary, as
+    /// scikit-learn's `TfidfVectorizer(vocabulary=…).fit_transform`: column
+    /// `j` is `vocabulary[j]`, other tokens are dropped, and the idf comes
+    /// from these documents' counts of the vocabulary's terms. `min_df`,
+    /// `max_df` and `max_features` do not apply. Values are computed once,
+    /// from the counts, as in any fit. Stop words are never counted, even
+    /// when the vocabulary lists them.
+    ///
+    /// Terms no document holds keep their (empty) columns. In the returned
+    /// model they are known terms, as scikit-learn's, unless `use_idf`
+    /// without `smooth_idf` would make their idf infinite: then they are not
+    /// ([`UnseenTerms::Dropped`]). A term listed twice is an error
+    /// ([`TextError::FixedVocabulary`]).
+    pub fn fit_transform_with_vocabulary<S: AsRef<str> + Sync>(
+        &self,
+        vocabulary: &[String],
+        docs: &[S],
+    ) -> Result<(TfidfModel, CsrMatrix, VocabularyMatch), TextError> {
+        self.validate()?;
+        if docs.is_empty() {
+            return Err(TextError::NoDocuments);
+        }
+        let lowercase = self.lowercase;
+        let chunks: Vec<ChunkCounts> = docs
+            .par_chunks(chunk_len(docs.len()))
+            .map(|c| count_chunk(c, lowercase))
+            .collect();
+        let (model, rows, matched) = self.fit_chunks(&chunks, docs.len(), Some(vocabulary))?;
+        let matrix = assemble(docs.len(), model.vocabulary.len(), rows);
+        Ok((model, matrix, matched))
     }
 
     /// Loads 20 Newsgroups (as [`load_20newsgroups`](crate::load_20newsgroups))
@@ -452,7 +496,9 @@ impl TfidfParams {
         path: &std::path::Path,
         options: &crate::NewsgroupsOptions,
     ) -> Result<(crate::Documents, TfidfModel, CsrMatrix), TextError> {
-        self.fit_transform_20newsgroups_texts(path, options, true)
+        let (docs, model, matrix, _) =
+            self.fit_transform_20newsgroups_texts(path, options, true, None)?;
+        Ok((docs, model, matrix))
     }
 
     /// [`fit_transform_20newsgroups`](Self::fit_transform_20newsgroups) for a
@@ -465,7 +511,21 @@ impl TfidfParams {
         path: &std::path::Path,
         options: &crate::NewsgroupsOptions,
     ) -> Result<(crate::Documents, TfidfModel, CsrMatrix), TextError> {
-        self.fit_transform_20newsgroups_texts(path, options, false)
+        let (docs, model, matrix, _) =
+            self.fit_transform_20newsgroups_texts(path, options, false, None)?;
+        Ok((docs, model, matrix))
+    }
+
+    /// [`fit_transform_20newsgroups_without_texts`](Self::fit_transform_20newsgroups_without_texts)
+    /// on a fixed vocabulary, as
+    /// [`fit_transform_with_vocabulary`](Self::fit_transform_with_vocabulary).
+    pub fn fit_transform_20newsgroups_with_vocabulary(
+        &self,
+        vocabulary: &[String],
+        path: &std::path::Path,
+        options: &crate::NewsgroupsOptions,
+    ) -> Result<(crate::Documents, TfidfModel, CsrMatrix, VocabularyMatch), TextError> {
+        self.fit_transform_20newsgroups_texts(path, options, false, Some(vocabulary))
     }
 
     fn fit_transform_20newsgroups_texts(
@@ -473,7 +533,8 @@ impl TfidfParams {
         path: &std::path::Path,
         options: &crate::NewsgroupsOptions,
         keep_texts: bool,
-    ) -> Result<(crate::Documents, TfidfModel, CsrMatrix), TextError> {
+        fixed: Option<&[String]>,
+    ) -> Result<(crate::Documents, TfidfModel, CsrMatrix, VocabularyMatch), TextError> {
         self.validate()?;
         let lowercase = self.lowercase;
         // Each block's terms are merged into one table as soon as the block
@@ -500,23 +561,25 @@ impl TfidfParams {
         }
         let merged = merged.into_inner().expect("a merge does not panic");
         let (chunks, remaps): (Vec<ChunkCounts>, Vec<Vec<u32>>) = counted.into_iter().unzip();
-        let (model, blocks) = self.fit_merged(&chunks, &remaps, &merged, docs.len())?;
+        let (model, blocks, matched) =
+            self.fit_merged(&chunks, &remaps, &merged, docs.len(), fixed)?;
         let matrix = in_document_order(&origins, &blocks, model.vocabulary.len());
-        Ok((docs, model, matrix))
+        Ok((docs, model, matrix, matched))
     }
 
     /// The model and the rows (one block per chunk, rows in chunk order) of
-    /// documents counted by chunks.
+    /// documents counted by chunks, on a learned or a `fixed` vocabulary.
     fn fit_chunks(
         &self,
         chunks: &[ChunkCounts],
         n_docs: usize,
-    ) -> Result<(TfidfModel, Vec<RowBlock>), TextError> {
+        fixed: Option<&[String]>,
+    ) -> Result<(TfidfModel, Vec<RowBlock>, VocabularyMatch), TextError> {
         // One id per distinct term, in order of first sight.
         let largest = chunks.iter().map(|c| c.terms.len()).max().unwrap_or(0);
         let mut merged = MergedTerms::with_capacity(2 * largest);
         let remaps: Vec<Vec<u32>> = chunks.iter().map(|chunk| merged.add(chunk)).collect();
-        self.fit_merged(chunks, &remaps, &merged, n_docs)
+        self.fit_merged(chunks, &remaps, &merged, n_docs, fixed)
     }
 
     /// [`fit_chunks`](Self::fit_chunks) once each chunk's terms are merged
@@ -529,7 +592,11 @@ impl TfidfParams {
         remaps: &[Vec<u32>],
         merged: &MergedTerms,
         n_docs: usize,
-    ) -> Result<(TfidfModel, Vec<RowBlock>), TextError> {
+        fixed: Option<&[String]>,
+    ) -> Result<(TfidfModel, Vec<RowBlock>, VocabularyMatch), TextError> {
+        if let Some(vocabulary) = fixed {
+            return self.fit_fixed(vocabulary, chunks, remaps, merged, n_docs);
+        }
         let unique = &merged.unique;
         // Ids in sorted (code point = UTF-8 byte) order: by an 8-byte prefix
         // key, whole terms compared only on a tie.
@@ -574,7 +641,63 @@ impl TfidfParams {
             || term_index(&model_ref.vocabulary),
         );
         model.index = index;
-        Ok((model, rows))
+        let matched = VocabularyMatch {
+            unmatched_terms: kept.iter().filter(|&&c| c == u32::MAX).count(),
+            unused_terms: 0,
+        };
+        Ok((model, rows, matched))
+    }
+
+    /// [`fit_merged`](Self::fit_merged) on a fixed vocabulary (see
+    /// [`fit_transform_with_vocabulary`](Self::fit_transform_with_vocabulary)):
+    /// the vectorizer is the one [`TfidfModel::from_document_frequencies`]
+    /// builds from the counted document frequencies of its terms.
+    fn fit_fixed(
+        &self,
+        vocabulary: &[String],
+        chunks: &[ChunkCounts],
+        remaps: &[Vec<u32>],
+        merged: &MergedTerms,
+        n_docs: usize,
+    ) -> Result<(TfidfModel, Vec<RowBlock>, VocabularyMatch), TextError> {
+        let unique = &merged.unique;
+        let df: Vec<u64> = vocabulary
+            .iter()
+            .map(|term| unique.find(term).map_or(0, |u| merged.df[u as usize]))
+            .collect();
+        let unseen = if self.use_idf && !self.smooth_idf {
+            UnseenTerms::Dropped
+        } else {
+            UnseenTerms::Kept
+        };
+        let model = TfidfModel::from_document_frequencies(
+            self.clone(),
+            vocabulary.to_vec(),
+            &df,
+            n_docs,
+            unseen,
+        )
+        .map_err(|e| match e {
+            TextError::Rebuild(message) => TextError::FixedVocabulary(message),
+            e => e,
+        })?;
+        // Column of each counted term, u32::MAX when not a known term (stop
+        // words included).
+        let column: Vec<u32> = (0..unique.len() as u32)
+            .into_par_iter()
+            .map(|u| model.column(unique.get_str(u)).unwrap_or(u32::MAX))
+            .collect();
+        let is_stop = |term: &str| self.stop_words.as_ref().is_some_and(|s| s.contains(term));
+        let matched = VocabularyMatch {
+            unmatched_terms: (0..unique.len() as u32)
+                .filter(|&u| column[u as usize] == u32::MAX && !is_stop(unique.get_str(u)))
+                .count(),
+            unused_terms: (0..vocabulary.len())
+                .filter(|&j| df[j] == 0 || model.column(&vocabulary[j]).is_none())
+                .count(),
+        };
+        let rows = self.rows_of_chunks(&model, chunks, remaps, &column);
+        Ok((model, rows, matched))
     }
 
     /// The rows of counted chunks: `remaps[c][local id]` is the unique id of a
@@ -988,6 +1111,15 @@ mod tests {
 
     /// A dense, naive TF-IDF straight from the formulas, as an independent check.
     fn naive(docs: &[&str], params: &TfidfParams) -> (Vec<String>, Vec<Vec<f64>>) {
+        naive_on(docs, params, None)
+    }
+
+    /// [`naive`] on a learned or a `fixed` vocabulary (no pruning then).
+    fn naive_on(
+        docs: &[&str],
+        params: &TfidfParams,
+        fixed: Option<&[String]>,
+    ) -> (Vec<String>, Vec<Vec<f64>>) {
         let tokens: Vec<Vec<String>> = docs
             .iter()
             .map(|d| {
@@ -1002,13 +1134,16 @@ mod tests {
         vocab.dedup();
         let n = docs.len() as f64;
         let df = |t: &String| tokens.iter().filter(|d| d.contains(t)).count() as f64;
-        let vocab: Vec<String> = vocab
-            .into_iter()
-            .filter(|t| {
-                df(t) >= params.min_df.threshold(docs.len())
-                    && df(t) <= params.max_df.threshold(docs.len())
-            })
-            .collect();
+        let vocab: Vec<String> = match fixed {
+            Some(fixed) => fixed.to_vec(),
+            None => vocab
+                .into_iter()
+                .filter(|t| {
+                    df(t) >= params.min_df.threshold(docs.len())
+                        && df(t) <= params.max_df.threshold(docs.len())
+                })
+                .collect(),
+        };
         let rows = tokens
             .iter()
             .map(|d| {
@@ -1076,6 +1211,109 @@ mod tests {
         check(TfidfParams::default().min_df(DocFreq::Count(2)));
         check(TfidfParams::default().max_df(DocFreq::Proportion(0.4)));
         check(TfidfParams::default().min_df(DocFreq::Proportion(0.3)));
+    }
+
+    /// A fixed vocabulary: not sorted, with a term of no document
+    /// ("zebra"), a stop word ("the") and a term below any `min_df`
+    /// ("barked"), without most of the documents' terms.
+    fn fixed_vocabulary() -> Vec<String> {
+        ["mat", "zebra", "dog", "the", "cat", "barked"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    #[test]
+    fn a_fixed_vocabulary_fit_matches_naive_formulas_for_every_option() {
+        let fixed = fixed_vocabulary();
+        for params in [
+            TfidfParams::default(),
+            TfidfParams::default().stop_words(Some(StopWords::English)),
+            TfidfParams::default().norm(Norm::L1).sublinear_tf(true),
+            TfidfParams::default().norm(Norm::None).smooth_idf(false),
+            TfidfParams::default().use_idf(false),
+            // Document-frequency limits do not apply to a fixed vocabulary.
+            TfidfParams::default()
+                .min_df(DocFreq::Count(3))
+                .max_features(Some(1)),
+        ] {
+            let (model, x, matched) = params.fit_transform_with_vocabulary(&fixed, &DOCS).unwrap();
+            let (_, dense) = naive_on(&DOCS, &params, Some(&fixed));
+            assert_eq!(model.vocabulary(), fixed.as_slice());
+            assert_eq!(x.shape(), (DOCS.len(), fixed.len()));
+            for (i, row) in dense.iter().enumerate() {
+                let got = x.outer_view(i).unwrap();
+                for (j, &want) in row.iter().enumerate() {
+                    let have = got.get(j).copied().unwrap_or(0.0) as f64;
+                    assert!(
+                        (have - want).abs() < 1e-6,
+                        "{params:?} ({i},{j}): {have} vs {want}"
+                    );
+                }
+                assert_eq!(got.nnz(), row.iter().filter(|&&v| v != 0.0).count());
+            }
+            // The documents' 13 distinct terms, 5 of them in the vocabulary;
+            // with English stop words, 6 terms ("and", "else", "here",
+            // "nothing", "of", "on" and "the" are stop words), 4 of them in
+            // the vocabulary, whose "the" then holds no value.
+            let expected = match params.stop_words {
+                Some(_) => VocabularyMatch {
+                    unmatched_terms: 2,
+                    unused_terms: 2,
+                },
+                None => VocabularyMatch {
+                    unmatched_terms: 8,
+                    unused_terms: 1,
+                },
+            };
+            assert_eq!(matched, expected, "{params:?}");
+            // The model transforms as it fitted.
+            assert_eq!(model.transform(&DOCS), x, "{params:?}");
+        }
+    }
+
+    #[test]
+    fn a_fixed_vocabulary_fit_keeps_unseen_terms_unless_their_idf_is_infinite() {
+        let fixed = fixed_vocabulary();
+        let fit = |p: TfidfParams| p.fit_transform_with_vocabulary(&fixed, &DOCS).unwrap().0;
+        let smooth = fit(TfidfParams::default());
+        assert_eq!(smooth.column("zebra"), Some(1));
+        assert_eq!(smooth.idf().unwrap()[1], (6f64 / 1.0).ln() + 1.0);
+        let sharp = fit(TfidfParams::default().smooth_idf(false));
+        assert_eq!(sharp.column("zebra"), None);
+        assert_eq!(sharp.column("dog"), Some(2));
+        assert_eq!(
+            fit(TfidfParams::default().use_idf(false)).column("zebra"),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn a_fixed_vocabulary_fit_checks_its_input() {
+        let p = TfidfParams::default();
+        let twice = ["cat", "dog", "cat"].map(String::from);
+        let e = p.fit_transform_with_vocabulary(&twice, &DOCS).unwrap_err();
+        assert!(matches!(e, TextError::FixedVocabulary(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "invalid fixed vocabulary: the vocabulary lists `cat` twice"
+        );
+        let none: [&str; 0] = [];
+        assert!(matches!(
+            p.fit_transform_with_vocabulary(&twice[..2], &none),
+            Err(TextError::NoDocuments)
+        ));
+        // Documents of stop words only: empty rows, not an error (an
+        // ordinary fit has no vocabulary to learn there).
+        let stop = p.clone().stop_words(Some(StopWords::English));
+        let (_, x, matched) = stop
+            .fit_transform_with_vocabulary(&twice[..2], &["the and of", "a"])
+            .unwrap();
+        assert_eq!((x.shape(), x.nnz()), ((2, 2), 0));
+        assert_eq!(matched.unused_terms, 2);
+        assert!(matches!(
+            stop.fit_transform(&["the and of", "a"]),
+            Err(TextError::EmptyVocabulary)
+        ));
     }
 
     #[test]

@@ -135,6 +135,23 @@ fn all_documents_stripped_english_min_df_2_one_and_two_threads() {
         assert_eq!(through_docs.ids, docs.ids);
         assert_eq!(through, x);
     }
+    // On its own (fixed) vocabulary, the fit gives its own matrix again, to
+    // the bit: the same document frequencies, so the same idf. The terms
+    // min_df pruned are the documents' terms the vocabulary lacks.
+    let (_, fixed_model, fixed_x, matched) = params
+        .fit_transform_20newsgroups_with_vocabulary(model.vocabulary(), &tarball, &options)
+        .unwrap();
+    assert_eq!(fixed_model.idf(), model.idf());
+    assert_eq!(fixed_x, x);
+    let (every_term, _) = TfidfParams::default()
+        .stop_words(Some(StopWords::English))
+        .fit_transform(&docs.texts)
+        .unwrap();
+    assert_eq!(every_term.vocabulary().len(), 134_101);
+    assert_eq!(
+        (matched.unmatched_terms, matched.unused_terms),
+        (134_101 - 51_840, 0)
+    );
     let (_, no_stop) = TfidfParams::default()
         .min_df(DocFreq::Count(2))
         .fit_transform(&docs.texts)
