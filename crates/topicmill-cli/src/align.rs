@@ -8,16 +8,16 @@
 //! corpus). Yesterday's terms that no longer occur (or fall below `min_df`) stay
 //! as empty columns.
 //!
-//! [`restrict_vocabulary`] instead keeps yesterday's terms only: the corpus
-//! gets exactly the previous vocabulary, which `topicmill transform` needs to
-//! score new documents with a model.
+//! `vectorize --no-new-terms` instead keeps yesterday's terms only, by a fit
+//! on that fixed vocabulary (`TfidfParams::fit_transform_with_vocabulary`):
+//! the corpus gets exactly the previous vocabulary, which `topicmill
+//! transform` needs to score new documents with a model.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use topicmill_sparse::{Corpus, CsrMatrix, CsrView};
-use topicmill_text::Norm;
 
 /// The vocabulary of a corpus directory or of a model file.
 pub fn previous_vocabulary(path: &Path) -> Result<Vec<String>> {
@@ -42,8 +42,6 @@ pub struct Aligned {
     pub matrix: CsrMatrix,
     /// Terms appended after the previous vocabulary.
     pub new_terms: usize,
-    /// Terms of today's corpus left out (not in the previous vocabulary).
-    pub dropped_terms: usize,
     /// Previous terms with no non-zero today.
     pub unused_previous_terms: usize,
 }
@@ -77,59 +75,22 @@ pub fn extend_vocabulary(
                 u32::try_from(extended.len() - 1).context("vocabulary exceeds u32 columns")?
             }
         };
-        column.push(Some(index));
+        column.push(index);
     }
     // Values as they are: no term is dropped, so rows keep their norms.
-    let (matrix, unused_previous_terms) =
-        remap(matrix, &column, extended.len(), previous.len(), Norm::None);
+    let (matrix, unused_previous_terms) = remap(matrix, &column, extended.len(), previous.len());
     Ok(Aligned {
         new_terms: extended.len() - previous.len(),
         vocabulary: extended,
         matrix,
-        dropped_terms: 0,
         unused_previous_terms,
     })
 }
 
-/// Re-indexes `matrix` (columns = `vocabulary`, rows normalized by `norm`)
-/// onto `previous` alone: terms `previous` lacks are dropped, and each row is
-/// normalized again over the terms it keeps. With a matrix vectorized without
-/// document-frequency limits, that is scikit-learn's
-/// `TfidfVectorizer(vocabulary=previous)`: its idf comes from the documents
-/// it is fitted on, and it normalizes over its vocabulary's terms only.
-pub fn restrict_vocabulary(
-    previous: &[String],
-    vocabulary: &[String],
-    matrix: CsrView<'_>,
-    norm: Norm,
-) -> Result<Aligned> {
-    let position = positions(previous)?;
-    let column: Vec<Option<u32>> = vocabulary
-        .iter()
-        .map(|term| position.get(term.as_str()).copied())
-        .collect();
-    let (matrix, unused_previous_terms) =
-        remap(matrix, &column, previous.len(), previous.len(), norm);
-    Ok(Aligned {
-        dropped_terms: column.iter().filter(|c| c.is_none()).count(),
-        vocabulary: previous.to_vec(),
-        matrix,
-        new_terms: 0,
-        unused_previous_terms,
-    })
-}
-
-/// `matrix` with its column j moved to `column[j]` (dropped where `None`),
-/// `cols` columns wide, each row normalized again by `norm` over what it
-/// keeps (`Norm::None` leaves the values as they are). Also returns how many
-/// of the first `previous` columns hold no value.
-fn remap(
-    matrix: CsrView<'_>,
-    column: &[Option<u32>],
-    cols: usize,
-    previous: usize,
-    norm: Norm,
-) -> (CsrMatrix, usize) {
+/// `matrix` with its column j moved to `column[j]`, `cols` columns wide,
+/// values as they are. Also returns how many of the first `previous` columns
+/// hold no value.
+fn remap(matrix: CsrView<'_>, column: &[u32], cols: usize, previous: usize) -> (CsrMatrix, usize) {
     let mut used = vec![false; cols];
     let mut indptr = Vec::with_capacity(matrix.rows() + 1);
     let mut indices = Vec::with_capacity(matrix.nnz());
@@ -143,24 +104,13 @@ fn remap(
                 .indices()
                 .iter()
                 .zip(vector.data())
-                .filter_map(|(&j, &v)| column[j as usize].map(|c| (c, v))),
+                .map(|(&j, &v)| (column[j as usize], v)),
         );
         row.sort_unstable_by_key(|&(j, _)| j);
-        let scale = match norm {
-            Norm::L2 => row
-                .iter()
-                .map(|&(_, v)| v as f64 * v as f64)
-                .sum::<f64>()
-                .sqrt(),
-            Norm::L1 => row.iter().map(|&(_, v)| (v as f64).abs()).sum::<f64>(),
-            Norm::None => 1.0,
-        };
-        let scale = if scale == 0.0 { 1.0 } else { scale };
         for &(j, v) in &row {
             used[j as usize] = true;
             indices.push(j);
-            // Dividing by 1 in f64 and back gives v's own bits.
-            data.push((v as f64 / scale) as f32);
+            data.push(v);
         }
         indptr.push(indices.len() as u64);
     }
@@ -207,45 +157,8 @@ mod tests {
     }
 
     #[test]
-    fn restricting_keeps_the_previous_columns_only_and_renormalizes() {
-        let previous = strings(&["cat", "dog", "emu"]);
-        let today = strings(&["ant", "dog", "emu", "fox"]);
-        // Row 0: ant 0.6, dog 0.8 (unit length); row 1: fox alone; row 2:
-        // dog 0.3, emu 0.4.
-        let m = CsrMatrix::new(
-            (3, 4),
-            vec![0u64, 2, 3, 5],
-            vec![0u32, 1, 3, 1, 2],
-            vec![0.6f32, 0.8, 1.0, 0.3, 0.4],
-        );
-        let l2 = restrict_vocabulary(&previous, &today, m.view(), Norm::L2).unwrap();
-        assert_eq!(l2.vocabulary, previous);
-        assert_eq!(
-            (l2.dropped_terms, l2.new_terms, l2.unused_previous_terms),
-            (2, 0, 1)
-        );
-        assert_eq!(l2.matrix.cols(), 3);
-        let row = |a: &Aligned, i: usize| {
-            let r = a.matrix.outer_view(i).unwrap();
-            (r.indices().to_vec(), r.data().to_vec())
-        };
-        // dog alone, normalized again to length 1.
-        assert_eq!(row(&l2, 0), (vec![1], vec![1.0]));
-        // Nothing kept: an empty row, no NaN.
-        assert_eq!(row(&l2, 1), (vec![], vec![]));
-        assert_eq!(row(&l2, 2), (vec![1, 2], vec![0.6, 0.8]));
-        let l1 = restrict_vocabulary(&previous, &today, m.view(), Norm::L1).unwrap();
-        let (_, v) = row(&l1, 2);
-        assert!((v[0] - 3.0 / 7.0).abs() < 1e-7 && (v[1] - 4.0 / 7.0).abs() < 1e-7);
-        let none = restrict_vocabulary(&previous, &today, m.view(), Norm::None).unwrap();
-        assert_eq!(row(&none, 0), (vec![1], vec![0.8]));
-    }
-
-    #[test]
     fn duplicate_previous_terms_are_an_error() {
         let m = CsrMatrix::new((0, 0), vec![0u64], Vec::new(), Vec::new());
         assert!(extend_vocabulary(&strings(&["a", "a"]), &[], m.view()).is_err());
-        let twice = strings(&["a", "a"]);
-        assert!(restrict_vocabulary(&twice, &[], m.view(), Norm::L2).is_err());
     }
 }

@@ -253,48 +253,67 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &progress,
         );
     }
-    let (docs, model, matrix, read_secs) = if args.input == InputKind::Newsgroups {
+    // With --no-new-terms the fit is on the previous vocabulary itself, as
+    // scikit-learn's `TfidfVectorizer(vocabulary=…)`.
+    let fixed = match (&args.vocabulary_from, args.no_new_terms) {
+        (Some(previous), true) => Some(crate::align::previous_vocabulary(previous)?),
+        _ => None,
+    };
+    let (docs, model, matrix, matched, read_secs) = if args.input == InputKind::Newsgroups {
         // Reading and vectorizing overlap: blocks are counted as they inflate.
         progress.set_message(format!("reading and vectorizing {}", args.path.display()));
-        let (docs, model, matrix) = params
-            .fit_transform_20newsgroups_without_texts(&args.path, &args.newsgroups())
-            .with_context(|| format!("reading and vectorizing {}", args.path.display()))?;
-        (docs, model, matrix, None)
+        let options = args.newsgroups();
+        let fitted = match &fixed {
+            Some(vocabulary) => params
+                .fit_transform_20newsgroups_with_vocabulary(vocabulary, &args.path, &options)
+                .map(|(docs, model, matrix, matched)| (docs, model, matrix, Some(matched))),
+            None => params
+                .fit_transform_20newsgroups_without_texts(&args.path, &options)
+                .map(|(docs, model, matrix)| (docs, model, matrix, None)),
+        };
+        let (docs, model, matrix, matched) =
+            fitted.with_context(|| format!("reading and vectorizing {}", args.path.display()))?;
+        (docs, model, matrix, matched, None)
     } else {
         let (docs, read_secs) = read_checked(&args, &progress)?;
         progress.set_message(format!("vectorizing {} documents", docs.len()));
-        let (model, matrix) = params
-            .fit_transform(&docs.texts)
-            .with_context(|| format!("vectorizing {}", args.path.display()))?;
-        (docs, model, matrix, Some(read_secs))
+        let fitted = match &fixed {
+            Some(vocabulary) => params
+                .fit_transform_with_vocabulary(vocabulary, &docs.texts)
+                .map(|(model, matrix, matched)| (model, matrix, Some(matched))),
+            None => params
+                .fit_transform(&docs.texts)
+                .map(|(model, matrix)| (model, matrix, None)),
+        };
+        let (model, matrix, matched) =
+            fitted.with_context(|| format!("vectorizing {}", args.path.display()))?;
+        (docs, model, matrix, matched, Some(read_secs))
     };
-    let aligned = match &args.vocabulary_from {
-        Some(previous) => {
+    if let (Some(previous), Some(matched)) = (&args.vocabulary_from, matched) {
+        eprintln!(
+            "vocabulary of {}: {} terms kept in place ({} unused today), {} terms of this corpus \
+             left out",
+            previous.display(),
+            model.vocabulary().len(),
+            matched.unused_terms,
+            matched.unmatched_terms,
+        );
+    }
+    let aligned = match (&args.vocabulary_from, &fixed) {
+        (Some(previous), None) => {
             let vocabulary = crate::align::previous_vocabulary(previous)?;
-            let aligned = if args.no_new_terms {
-                crate::align::restrict_vocabulary(
-                    &vocabulary,
-                    model.vocabulary(),
-                    matrix.view(),
-                    params.norm,
-                )?
-            } else {
-                crate::align::extend_vocabulary(&vocabulary, model.vocabulary(), matrix.view())?
-            };
+            let aligned =
+                crate::align::extend_vocabulary(&vocabulary, model.vocabulary(), matrix.view())?;
             eprintln!(
-                "vocabulary of {}: {} terms kept in place ({} unused today), {}",
+                "vocabulary of {}: {} terms kept in place ({} unused today), {} new terms appended",
                 previous.display(),
                 vocabulary.len(),
                 aligned.unused_previous_terms,
-                if args.no_new_terms {
-                    format!("{} terms of this corpus left out", aligned.dropped_terms)
-                } else {
-                    format!("{} new terms appended", aligned.new_terms)
-                }
+                aligned.new_terms,
             );
             Some(aligned)
         }
-        None => None,
+        _ => None,
     };
     let (vocabulary, matrix) = match &aligned {
         Some(a) => (a.vocabulary.as_slice(), &a.matrix),
