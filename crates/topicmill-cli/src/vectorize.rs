@@ -425,7 +425,8 @@ fn report(matrix: &CsrMatrix, timing: &str, write_secs: f64, started: Instant) {
 /// non-zeros of its column (a row of the stored transpose). The idf follows,
 /// to the bit of the fit that made the corpus. Terms of no document are not
 /// known to that fit, unless the corpus was made with `--no-new-terms`,
-/// whose vectorizer, like `TfidfVectorizer(vocabulary=…)`, knows every term.
+/// whose vectorizer, like `TfidfVectorizer(vocabulary=…)`, knows every term
+/// (see `UnseenTerms::of_fixed_vocabulary`).
 fn fitted_vectorizer(dir: &Path) -> anyhow::Result<TfidfModel> {
     if dir.is_file() {
         bail!(
@@ -457,7 +458,7 @@ fn fitted_vectorizer(dir: &Path) -> anyhow::Result<TfidfModel> {
         .validate()
         .with_context(|| format!("corpus {}: the manifest's TF-IDF options", dir.display()))?;
     let unseen = match extra.get("no_new_terms").and_then(|v| v.as_bool()) {
-        Some(true) => UnseenTerms::Kept,
+        Some(true) => UnseenTerms::of_fixed_vocabulary(&params),
         _ => UnseenTerms::Dropped,
     };
     let df: Vec<u64> = corpus

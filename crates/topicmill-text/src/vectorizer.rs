@@ -192,6 +192,22 @@ pub enum UnseenTerms {
     Kept,
 }
 
+impl UnseenTerms {
+    /// What a fit on a fixed vocabulary
+    /// ([`TfidfParams::fit_transform_with_vocabulary`]) with `params` makes of
+    /// its terms that no document held: [`Kept`](Self::Kept), as
+    /// scikit-learn's, unless `use_idf` without `smooth_idf` would make their
+    /// idf infinite: then [`Dropped`](Self::Dropped). Either way their
+    /// columns hold no value in the fitted matrix.
+    pub fn of_fixed_vocabulary(params: &TfidfParams) -> Self {
+        if params.use_idf && !params.smooth_idf {
+            UnseenTerms::Dropped
+        } else {
+            UnseenTerms::Kept
+        }
+    }
+}
+
 /// How a fit's documents met its vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct VocabularyMatch {
@@ -462,11 +478,9 @@ impl TfidfParams {
     /// from the counts, as in any fit. Stop words are never counted, even
     /// when the vocabulary lists them.
     ///
-    /// Terms no document holds keep their (empty) columns. In the returned
-    /// model they are known terms, as scikit-learn's, unless `use_idf`
-    /// without `smooth_idf` would make their idf infinite: then they are not
-    /// ([`UnseenTerms::Dropped`]). A term listed twice is an error
-    /// ([`TextError::FixedVocabulary`]).
+    /// Terms no document holds keep their (empty) columns; in the returned
+    /// model they are what [`UnseenTerms::of_fixed_vocabulary`] says. A term
+    /// listed twice is an error ([`TextError::FixedVocabulary`]).
     pub fn fit_transform_with_vocabulary<S: AsRef<str> + Sync>(
         &self,
         vocabulary: &[String],
@@ -665,11 +679,7 @@ impl TfidfParams {
             .iter()
             .map(|term| unique.find(term).map_or(0, |u| merged.df[u as usize]))
             .collect();
-        let unseen = if self.use_idf && !self.smooth_idf {
-            UnseenTerms::Dropped
-        } else {
-            UnseenTerms::Kept
-        };
+        let unseen = UnseenTerms::of_fixed_vocabulary(self);
         let model = TfidfModel::from_document_frequencies(
             self.clone(),
             vocabulary.to_vec(),

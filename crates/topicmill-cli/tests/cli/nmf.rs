@@ -265,6 +265,53 @@ fn transform_scores_new_documents_vectorized_onto_the_models_vocabulary() {
     );
     let n2: Vec<&str> = rows[3].split(',').collect();
     assert!(!n2[1].is_empty(), "{csv}");
+
+    // Such a corpus's values are a fit on the fixed vocabulary, and its
+    // vectorizer (`--vectorizer-from`) gives them back, with idf smoothing
+    // or without (the model's terms that no new document holds would then
+    // have an infinite idf: they are not terms of that vectorizer).
+    let texts: Vec<String> = fs::read_to_string(d.join("new.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            v["text"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let model_terms = fs::read_to_string(d.join("sample/vocab.txt")).unwrap();
+    let model_terms: Vec<String> = model_terms.lines().map(String::from).collect();
+    for (name, extra) in [("onto", &[][..]), ("onto_sharp", &["--no-smooth-idf"][..])] {
+        if name != "onto" {
+            vectorize(name, &[&["--no-new-terms"], extra].concat());
+        }
+        let params = topicmill_text::TfidfParams::default()
+            .stop_words(Some(topicmill_text::StopWords::English))
+            .smooth_idf(extra.is_empty());
+        let (_, want, _) = params
+            .fit_transform_with_vocabulary(&model_terms, &texts)
+            .unwrap();
+        let onto = topicmill_sparse::Corpus::open(d.join(name)).unwrap();
+        assert_eq!(onto.matrix(), want.view(), "{name}");
+        let again = format!("{name}_again");
+        let out = topicmill(
+            d,
+            &[
+                "vectorize",
+                "--input",
+                "jsonl",
+                "new.jsonl",
+                "--id-field",
+                "id",
+                "--vectorizer-from",
+                name,
+                "-o",
+                &again,
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let again = topicmill_sparse::Corpus::open(d.join(&again)).unwrap();
+        assert_eq!(again.matrix(), onto.matrix(), "{name}");
+    }
 }
 
 #[test]
