@@ -131,12 +131,12 @@ pub enum NmfError {
     NotAModel,
     /// The model was written with another format version.
     #[error(
-        "model format version {found} is not supported (this build reads version {supported})"
+        "model format version {found} is not supported (this build reads versions 1 to {supported})"
     )]
     UnsupportedVersion {
         /// Version in the file.
         found: u32,
-        /// Version this build reads and writes.
+        /// The newest version this build reads (and the one it writes).
         supported: u32,
     },
     /// The model ends before its declared length.

@@ -47,7 +47,7 @@ mod svd;
 pub use crate::{
     error::{NmfError, Result},
     fit::Progress,
-    model::{describe_decode_error, NmfModel, StopReason, MODEL_FORMAT_VERSION},
+    model::{describe_decode_error, NmfModel, StopReason, VectorizerRecord, MODEL_FORMAT_VERSION},
     params::{Init, Loss, Nmf, NmfParams, Solver},
     svd::{randomized_svd, SvdOptions, TruncatedSvd},
 };

@@ -42,12 +42,30 @@ pub struct NmfModel {
     stop: StopReason,
     reconstruction_err: f64,
     vocabulary: Option<Vec<String>>,
+    /// Saved after the rest (format version 2), so that a version-1 payload
+    /// is the rest alone.
+    #[serde(skip)]
+    vectorizer: Option<VectorizerRecord>,
+}
+
+/// What a model records of the vectorizer that made the matrix it was fitted
+/// on, so that new documents can be vectorized with the model alone (the
+/// CLI's `vectorize --vectorizer-from MODEL`). The model only keeps it: the
+/// options are the vectorizer's own serialization, opaque here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VectorizerRecord {
+    /// The vectorizer's options, as its caller serialized them (JSON, for
+    /// the CLI).
+    pub options: String,
+    /// Per term (column of X): how many of the fitted documents hold it.
+    pub document_frequencies: Vec<u64>,
 }
 
 /// Magic bytes at the start of a saved model.
 const MAGIC: &[u8; 8] = b"TMNMFMDL";
-/// Format version written by this build; `load` reads only this one.
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// Format version written by this build. `load` also reads version 1, the
+/// same without the vectorizer record.
+pub const MODEL_FORMAT_VERSION: u32 = 2;
 
 impl NmfModel {
     /// Assembles a model from its factors (`fit`, and the distributed fit of
@@ -83,6 +101,7 @@ impl NmfModel {
             stop,
             reconstruction_err,
             vocabulary: None,
+            vectorizer: None,
         }
     }
 
@@ -159,6 +178,32 @@ impl NmfModel {
         }
         self.vocabulary = vocabulary;
     }
+    /// The vectorizer of the fitted matrix, when the caller attached it.
+    pub fn vectorizer(&self) -> Option<&VectorizerRecord> {
+        self.vectorizer.as_ref()
+    }
+    /// Attaches the vectorizer of the fitted matrix.
+    ///
+    /// # Panics
+    /// If it does not give one document frequency per feature, each at most
+    /// the number of fitted documents: a record of another corpus is a
+    /// caller's bug.
+    pub fn set_vectorizer(&mut self, vectorizer: Option<VectorizerRecord>) {
+        if let Some(record) = &vectorizer {
+            assert!(
+                self.vectorizer_fits(record),
+                "the vectorizer's document frequencies do not fit the model's shape"
+            );
+        }
+        self.vectorizer = vectorizer;
+    }
+    fn vectorizer_fits(&self, record: &VectorizerRecord) -> bool {
+        record.document_frequencies.len() == self.n_features
+            && record
+                .document_frequencies
+                .iter()
+                .all(|&df| df <= self.n_docs as u64)
+    }
 
     /// Renumbers the topics: new topic `t` is old topic `order[t]` (columns of
     /// W and of Hᵀ move together; the fit itself is unchanged). Used to keep a
@@ -208,10 +253,15 @@ impl NmfModel {
     }
 
     /// Writes the model: magic, format version (u32 LE), payload length
-    /// (u64 LE), then the bincode-2 (serde) payload.
+    /// (u64 LE), then the bincode-2 (serde) payload: the model, then its
+    /// vectorizer record (an `Option`).
     pub fn save<W: Write>(&self, mut out: W) -> Result<()> {
-        let payload = bincode::serde::encode_to_vec(self, bincode::config::standard())
+        let config = bincode::config::standard();
+        let mut payload = bincode::serde::encode_to_vec(self, config)
             .map_err(|e| NmfError::Corrupt(e.to_string()))?;
+        let record = bincode::serde::encode_to_vec(&self.vectorizer, config)
+            .map_err(|e| NmfError::Corrupt(e.to_string()))?;
+        payload.extend_from_slice(&record);
         out.write_all(MAGIC)?;
         out.write_all(&MODEL_FORMAT_VERSION.to_le_bytes())?;
         out.write_all(&(payload.len() as u64).to_le_bytes())?;
@@ -220,8 +270,9 @@ impl NmfModel {
         Ok(())
     }
 
-    /// Reads a model written by [`NmfModel::save`], checking in order: magic,
-    /// version, length, payload, consistency of the shapes.
+    /// Reads a model written by [`NmfModel::save`], of this format version or
+    /// version 1 (no vectorizer record), checking in order: magic, version,
+    /// length, payload, consistency of the shapes.
     pub fn load<R: Read>(mut input: R) -> Result<Self> {
         let mut magic = [0u8; 8];
         let got = read_up_to(&mut input, &mut magic)?;
@@ -236,7 +287,7 @@ impl NmfModel {
             });
         }
         let version = u32::from_le_bytes(v);
-        if version != MODEL_FORMAT_VERSION {
+        if !(1..=MODEL_FORMAT_VERSION).contains(&version) {
             return Err(NmfError::UnsupportedVersion {
                 found: version,
                 supported: MODEL_FORMAT_VERSION,
@@ -258,9 +309,21 @@ impl NmfModel {
                 found: payload.len() as u64,
             });
         }
-        let (model, used): (NmfModel, usize) =
-            bincode::serde::decode_from_slice(&payload, bincode::config::standard())
+        let config = bincode::config::standard();
+        let (mut model, mut used): (NmfModel, usize) =
+            bincode::serde::decode_from_slice(&payload, config)
                 .map_err(|e| NmfError::Corrupt(describe_decode_error(&e)))?;
+        if version >= 2 {
+            let (record, more): (Option<VectorizerRecord>, usize) =
+                bincode::serde::decode_from_slice(&payload[used..], config).map_err(|e| {
+                    NmfError::Corrupt(format!(
+                        "its vectorizer record: {}",
+                        describe_decode_error(&e)
+                    ))
+                })?;
+            model.vectorizer = record;
+            used += more;
+        }
         if used as u64 != len {
             return Err(NmfError::Corrupt(format!(
                 "{} bytes after the model",
@@ -280,6 +343,13 @@ impl NmfModel {
             return Err(NmfError::Corrupt(
                 "factor or vocabulary sizes do not match the shape".into(),
             ));
+        }
+        if let Some(record) = &model.vectorizer {
+            if !model.vectorizer_fits(record) {
+                return Err(NmfError::Corrupt(
+                    "its vectorizer's document frequencies do not match the shape".into(),
+                ));
+            }
         }
         model.check_values()?;
         Ok(model)

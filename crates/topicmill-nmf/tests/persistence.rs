@@ -3,7 +3,7 @@
 mod common;
 
 use common::random_csr;
-use topicmill_nmf::{Nmf, NmfError, NmfModel, StopReason, MODEL_FORMAT_VERSION};
+use topicmill_nmf::{Nmf, NmfError, NmfModel, StopReason, VectorizerRecord, MODEL_FORMAT_VERSION};
 
 fn saved() -> (NmfModel, Vec<u8>) {
     let x = random_csr(20, 15, 0.3, 4, &[], &[]);
@@ -21,6 +21,92 @@ fn round_trip_is_exact() {
     let back = NmfModel::load(&bytes[..]).unwrap();
     assert_eq!(back, model);
     assert_eq!(back.vocabulary().map(|v| v[14].as_str()), Some("term14"));
+}
+
+/// A record of the vectorizer of 20 documents over 15 terms.
+fn record() -> VectorizerRecord {
+    VectorizerRecord {
+        options: r#"{"tfidf": {"norm": "l2"}}"#.into(),
+        document_frequencies: (0..15).map(|j| j % 21).collect(),
+    }
+}
+
+#[test]
+fn the_vectorizer_record_round_trips() {
+    let (mut model, _) = saved();
+    model.set_vectorizer(Some(record()));
+    let mut bytes = Vec::new();
+    model.save(&mut bytes).unwrap();
+    let back = NmfModel::load(&bytes[..]).unwrap();
+    assert_eq!(back.vectorizer(), Some(&record()));
+    assert_eq!(back, model);
+}
+
+/// Version 1 is version 2 without the vectorizer record: such files load,
+/// with no record.
+#[test]
+fn version_1_files_load() {
+    let (model, bytes) = saved();
+    // Version 2's payload ends with the absent record, one byte.
+    let mut old = bytes[..bytes.len() - 1].to_vec();
+    old[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let len = (old.len() - 20) as u64;
+    old[12..20].copy_from_slice(&len.to_le_bytes());
+    let back = NmfModel::load(&old[..]).unwrap();
+    assert_eq!(back, model);
+    assert_eq!(back.vectorizer(), None);
+}
+
+#[test]
+fn a_damaged_vectorizer_record_is_refused() {
+    let (model, bytes) = saved();
+    let config = bincode::config::standard();
+    let with_record = |record: Option<VectorizerRecord>| {
+        let mut file = bytes[..bytes.len() - 1].to_vec();
+        file.extend(bincode::serde::encode_to_vec(&record, config).unwrap());
+        let len = (file.len() - 20) as u64;
+        file[12..20].copy_from_slice(&len.to_le_bytes());
+        file
+    };
+    assert_eq!(
+        NmfModel::load(&with_record(Some(record()))[..])
+            .unwrap()
+            .vectorizer(),
+        Some(&record())
+    );
+    let mut short = record();
+    short.document_frequencies.pop();
+    let mut above = record();
+    above.document_frequencies[3] = model.n_docs() as u64 + 1;
+    for damaged in [short, above] {
+        match NmfModel::load(&with_record(Some(damaged))[..]) {
+            Err(NmfError::Corrupt(msg)) => assert_eq!(
+                msg,
+                "its vectorizer's document frequencies do not match the shape"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Cut inside the record, the declared length cut with it.
+    let mut cut = with_record(Some(record()));
+    cut.truncate(cut.len() - 3);
+    let len = (cut.len() - 20) as u64;
+    cut[12..20].copy_from_slice(&len.to_le_bytes());
+    match NmfModel::load(&cut[..]) {
+        Err(NmfError::Corrupt(msg)) => {
+            assert!(msg.starts_with("its vectorizer record: "), "{msg}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+#[should_panic(expected = "do not fit the model's shape")]
+fn a_vectorizer_record_of_another_shape_is_a_callers_bug() {
+    let (mut model, _) = saved();
+    let mut short = record();
+    short.document_frequencies.pop();
+    model.set_vectorizer(Some(short));
 }
 
 #[test]
@@ -44,7 +130,7 @@ fn other_version() {
     assert_eq!(
         e.to_string(),
         format!(
-            "model format version {} is not supported (this build reads version {})",
+            "model format version {} is not supported (this build reads versions 1 to {})",
             MODEL_FORMAT_VERSION + 1,
             MODEL_FORMAT_VERSION
         )
@@ -139,8 +225,10 @@ fn damaged_values_are_refused() {
 #[test]
 fn a_damaged_payload_is_described_in_words() {
     let (_, mut bytes) = saved();
-    // The payload ends with the last vocabulary term, "term14".
-    let last = bytes.len() - 1;
+    // The payload ends with the last vocabulary term, "term14", and the
+    // absent vectorizer record (one byte).
+    assert_eq!(bytes.last(), Some(&0));
+    let last = bytes.len() - 2;
     assert_eq!(bytes[last], b'4');
     bytes[last] = 0xff;
     match NmfModel::load(&bytes[..]) {
