@@ -78,6 +78,11 @@ pub fn run(args: Args) -> Result<()> {
     };
     let fit = stage.elapsed();
     model.set_vocabulary(Some(tfidf.vocabulary().to_vec()));
+    model.set_vectorizer(Some(crate::fitted::record(
+        tfidf.params(),
+        false,
+        xt.view(),
+    )));
     args.outputs.write(None, &model, &docs.ids, None)?;
 
     let mut out = std::io::stdout().lock();

@@ -77,6 +77,9 @@ pub fn run(args: Args) -> Result<()> {
             ),
         };
         model.set_vocabulary(Some(corpus.vocabulary().to_vec()));
+        // A corpus that `topicmill vectorize` did not fit has no vectorizer
+        // to record (an import, or one made through another's).
+        model.set_vectorizer(crate::fitted::corpus_record(&corpus, &args.corpus).ok());
         (model, similarity)
     };
     let seconds = start.elapsed().as_secs_f64();

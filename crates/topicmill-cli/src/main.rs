@@ -14,6 +14,7 @@ mod distributed;
 mod evaluate;
 mod fetch;
 mod fit;
+mod fitted;
 mod generate;
 mod import;
 mod inspect;

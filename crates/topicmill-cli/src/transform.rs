@@ -11,7 +11,8 @@ use crate::output::{check_outputs, commit_all, doc_topics, load_model, npy, stag
 /// Topic weights of a corpus's documents under a fitted model (H fixed).
 ///
 /// The corpus must use the model's vocabulary (vectorize new text with
-/// `topicmill vectorize --vocabulary-from`): its columns are the model's terms.
+/// `topicmill vectorize --vectorizer-from MODEL`, or `--vocabulary-from MODEL
+/// --no-new-terms`): its columns are the model's terms.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Model file written by `topicmill fit`.
@@ -33,11 +34,19 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(vocabulary) = model.vocabulary() {
         let ours = corpus.vocabulary();
         if vocabulary != ours {
+            let through = match model.vectorizer() {
+                Some(_) => format!(
+                    "the vectorizer the model records (`topicmill vectorize … \
+                     --vectorizer-from {}`)",
+                    args.model.display()
+                ),
+                None => "the vectorizer of the corpus the model was fitted on (`topicmill \
+                         vectorize … --vectorizer-from CORPUS`)"
+                    .to_string(),
+            };
             let how = format!(
-                "vectorize the documents with the vectorizer of the corpus the model \
-                 was fitted on (`topicmill vectorize … --vectorizer-from CORPUS`), or \
-                 onto the model's vocabulary alone (`topicmill vectorize … \
-                 --vocabulary-from {} --no-new-terms`)",
+                "vectorize the documents with {through}, or onto the model's vocabulary alone \
+                 (`topicmill vectorize … --vocabulary-from {} --no-new-terms`)",
                 args.model.display()
             );
             match vocabulary.iter().zip(ours).position(|(a, b)| a != b) {

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::ValueEnum;
-use topicmill_sparse::{Corpus, CsrMatrix, MadeDirs};
+use topicmill_sparse::{CsrMatrix, MadeDirs};
 use topicmill_text::{
     DocFreq, Documents, JsonlFields, NewsgroupsOptions, Norm, Remove, StopWords, Subset,
-    TfidfModel, TfidfParams, UnseenTerms, Utf8,
+    TfidfModel, TfidfParams, Utf8,
 };
 
 use crate::output::{commit_all, stage_all, Staged};
@@ -85,12 +85,13 @@ pub struct Args {
     #[arg(long, requires = "vocabulary_from")]
     pub no_new_terms: bool,
     /// Vectorize with the fitted vectorizer of a corpus directory made by
-    /// `topicmill vectorize`: its vocabulary in its column order, its idf
-    /// and its TF-IDF options, as scikit-learn's `fitted.transform(docs)`
-    /// (unknown terms are dropped). The corpus then has exactly that
-    /// vocabulary: what `topicmill transform` needs to score new documents
-    /// with a model fitted on that corpus.
-    #[arg(long, value_name = "CORPUS", conflicts_with_all = [
+    /// `topicmill vectorize`, or of a model fitted on one (which records
+    /// it): its vocabulary in its column order, its idf and its TF-IDF
+    /// options, as scikit-learn's `fitted.transform(docs)` (unknown terms are
+    /// dropped). The corpus then has exactly that vocabulary: what
+    /// `topicmill transform` needs to score new documents with a model
+    /// fitted on that corpus.
+    #[arg(long, value_name = "CORPUS_OR_MODEL", conflicts_with_all = [
         "vocabulary_from", "stop_words", "min_df", "max_df", "max_features",
         "norm", "no_idf", "no_smooth_idf", "sublinear_tf", "no_lowercase",
     ])]
@@ -237,7 +238,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("--vocabulary-from and --streaming do not go together");
     }
     if let Some(dir) = &args.vectorizer_from {
-        let fitted = fitted_vectorizer(dir)?;
+        let fitted = crate::fitted::vectorizer(dir)?;
         return vectorize_with(&args, dir, &fitted);
     }
     let params = args.params();
@@ -419,60 +420,8 @@ fn report(matrix: &CsrMatrix, timing: &str, write_secs: f64, started: Instant) {
     );
 }
 
-/// The fitted vectorizer of a corpus directory made by `topicmill
-/// vectorize` (`--vectorizer-from`): its TF-IDF options from its manifest,
-/// its vocabulary, and each term's document frequency, the number of
-/// non-zeros of its column (a row of the stored transpose). The idf follows,
-/// to the bit of the fit that made the corpus. Terms of no document are not
-/// known to that fit, unless the corpus was made with `--no-new-terms`,
-/// whose vectorizer, like `TfidfVectorizer(vocabulary=…)`, knows every term
-/// (see `UnseenTerms::of_fixed_vocabulary`).
-fn fitted_vectorizer(dir: &Path) -> anyhow::Result<TfidfModel> {
-    if dir.is_file() {
-        bail!(
-            "{} is a file: --vectorizer-from takes a corpus directory made by `topicmill \
-             vectorize` (for a model, the corpus it was fitted on)",
-            dir.display()
-        );
-    }
-    let corpus =
-        Corpus::open(dir).with_context(|| format!("cannot open corpus {}", dir.display()))?;
-    let extra = &corpus.manifest().extra;
-    let Some(tfidf) = extra.get("tfidf") else {
-        bail!(
-            "corpus {}: its manifest records no TF-IDF options (it was not made by \
-             `topicmill vectorize`): no vectorizer to reuse",
-            dir.display()
-        );
-    };
-    if let Some(source) = extra.get("vectorizer_from").and_then(|v| v.as_str()) {
-        bail!(
-            "corpus {} was itself vectorized with --vectorizer-from {source}: its values are \
-             that corpus's vectorizer's, not a fit of its own; give {source}",
-            dir.display()
-        );
-    }
-    let params: TfidfParams = serde_json::from_value(tfidf.clone())
-        .with_context(|| format!("corpus {}: the manifest's TF-IDF options", dir.display()))?;
-    params
-        .validate()
-        .with_context(|| format!("corpus {}: the manifest's TF-IDF options", dir.display()))?;
-    let unseen = match extra.get("no_new_terms").and_then(|v| v.as_bool()) {
-        Some(true) => UnseenTerms::of_fixed_vocabulary(&params),
-        _ => UnseenTerms::Dropped,
-    };
-    let df: Vec<u64> = corpus
-        .transpose()
-        .outer_iterator()
-        .map(|term| term.nnz() as u64)
-        .collect();
-    let n_docs = corpus.matrix().rows();
-    TfidfModel::from_document_frequencies(params, corpus.vocabulary().to_vec(), &df, n_docs, unseen)
-        .with_context(|| format!("corpus {}", dir.display()))
-}
-
 /// `--vectorizer-from`: the documents through `fitted`, the vectorizer of
-/// corpus `from`.
+/// corpus or model `from`.
 fn vectorize_with(args: &Args, from: &Path, fitted: &TfidfModel) -> anyhow::Result<()> {
     let started = Instant::now();
     eprintln!(

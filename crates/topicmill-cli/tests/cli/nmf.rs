@@ -232,6 +232,10 @@ fn transform_scores_new_documents_vectorized_onto_the_models_vocabulary() {
     vectorize("appended", &[]);
     let out = topicmill(d, &["transform", "m.model", "appended", "-o", "a.csv"]);
     assert_fails(&out, "--vocabulary-from m.model --no-new-terms");
+    assert_fails(
+        &out,
+        "the vectorizer the model records (`topicmill vectorize … --vectorizer-from m.model`)",
+    );
     assert!(!d.join("a.csv").exists());
 
     // Onto the model's vocabulary: exactly its terms, and transform runs.

@@ -436,10 +436,23 @@ fn new_documents_through_a_corpus_fitted_vectorizer() {
         "corpus b was itself vectorized with --vectorizer-from a_streamed",
     );
     fails(&with("missing", &[]), 1, "cannot open corpus missing");
+    fails(&with("new.txt", &[]), 1, "cannot read model new.txt");
+    // A model records the vectorizer of the corpus it was fitted on, and
+    // gives the same rows; one fitted on a corpus made through another's
+    // vectorizer records none.
+    for (corpus, model) in [("a", "a.model"), ("b", "b.model")] {
+        run(&["fit", corpus, "-k", "2", "--max-iter", "5", "-o", model]);
+    }
+    run(&[&with("a.model", &[])[..], &["--overwrite"]].concat());
+    let c = Corpus::open(d.join("c")).unwrap();
+    assert_eq!(c.matrix(), want.view());
+    assert_eq!(c.vocabulary(), fitted.vocabulary());
+    assert_eq!(c.manifest().extra["vectorizer_from"], "a.model");
+    std::fs::remove_dir_all(d.join("c")).unwrap();
     fails(
-        &with("new.txt", &[]),
+        &with("b.model", &[]),
         1,
-        "new.txt is a file: --vectorizer-from takes a corpus directory",
+        "model b.model records no vectorizer",
     );
     let mut no_tfidf: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("a/manifest.json")).unwrap()).unwrap();
