@@ -116,6 +116,38 @@ pub fn stream_to_corpus(
     extra: serde_json::Value,
     progress: &mut dyn FnMut(usize),
 ) -> Result<(TfidfModel, Manifest), TextError> {
+    stream_to_corpus_through(
+        params,
+        source,
+        chunk_docs,
+        dir,
+        overwrite,
+        extra,
+        progress,
+        |fitted, _| Ok(fitted),
+    )
+}
+
+/// [`stream_to_corpus`], with the rows of the second pass computed by the
+/// vectorizer `through` makes of the first pass's: `through(fitted, df)`
+/// gets the vectorizer `params` fit on `source` and each of its columns'
+/// document frequency, and returns the one the corpus is written with (its
+/// vocabulary becomes the corpus's). For example, one rebuilt by
+/// [`TfidfModel::from_document_frequencies`] with the same terms in another
+/// column order, or by [`TfidfModel::fixed_vocabulary`] on a fixed
+/// vocabulary (fit with `min_df` 1, no `max_df`, no `max_features`, so that
+/// every term has its count). Returns the vectorizer written with.
+#[allow(clippy::too_many_arguments)]
+pub fn stream_to_corpus_through(
+    params: &TfidfParams,
+    source: &dyn DocumentSource,
+    chunk_docs: usize,
+    dir: &Path,
+    overwrite: bool,
+    extra: serde_json::Value,
+    progress: &mut dyn FnMut(usize),
+    through: impl FnOnce(TfidfModel, Vec<u64>) -> Result<TfidfModel, TextError>,
+) -> Result<(TfidfModel, Manifest), TextError> {
     params.validate()?;
     let chunk_docs = chunk_docs.max(1);
     // Pass 1: term statistics, ids and labels.
@@ -154,7 +186,15 @@ pub fn stream_to_corpus(
         .map(|(t, &(df, tf))| (&**t, df, tf))
         .collect();
     terms.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let (model, _) = params.model_from_stats(TermStats { n_docs, terms })?;
+    let df: Vec<u64> = terms.iter().map(|&(_, df, _)| df).collect();
+    let (fitted, kept) = params.model_from_stats(TermStats { n_docs, terms })?;
+    let mut column_df = vec![0u64; fitted.vocabulary().len()];
+    for (&column, &df) in kept.iter().zip(&df) {
+        if column != u32::MAX {
+            column_df[column as usize] = df;
+        }
+    }
+    let model = through(fitted, column_df)?;
 
     // Pass 2: rows, in order, into the corpus writer.
     let mut writer = CorpusWriter::create(dir, model.vocabulary().len())?.overwrite(overwrite);
@@ -293,6 +333,55 @@ mod tests {
             docs.labels.as_ref().unwrap().as_slice()
         );
         assert_eq!(corpus.manifest().extra["k"], 1);
+    }
+
+    /// Through a vectorizer made from the first pass's: on a fixed
+    /// vocabulary, what the in-memory fit on it gives.
+    #[test]
+    fn streaming_through_a_fixed_vocabulary_equals_in_memory() {
+        let texts: Vec<String> = (0..700)
+            .map(|i| format!("a{} b{} the c{}", i % 13, i % 4, i % 9))
+            .collect();
+        let docs = Documents {
+            ids: (0..texts.len()).map(|i| format!("d{i}")).collect(),
+            labels: None,
+            texts,
+        };
+        let vocabulary: Vec<String> = ["c3", "zz", "a1", "the", "b0"].map(String::from).to_vec();
+        let params = TfidfParams::default()
+            .stop_words(Some(StopWords::English))
+            .smooth_idf(false);
+        let (want_model, want, _) = params
+            .fit_transform_with_vocabulary(&vocabulary, &docs.texts)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("corpus");
+        let (model, _) = stream_to_corpus_through(
+            &params,
+            &docs,
+            250,
+            &out,
+            false,
+            serde_json::Value::Null,
+            &mut |_| {},
+            |fitted, df| {
+                let df: Vec<u64> = vocabulary
+                    .iter()
+                    .map(|t| fitted.column(t).map_or(0, |c| df[c as usize]))
+                    .collect();
+                TfidfModel::fixed_vocabulary(
+                    params.clone(),
+                    vocabulary.clone(),
+                    &df,
+                    fitted.n_docs(),
+                )
+            },
+        )
+        .unwrap();
+        assert_eq!(model.idf(), want_model.idf());
+        let corpus = topicmill_sparse::Corpus::open(&out).unwrap();
+        assert_eq!(corpus.vocabulary(), vocabulary.as_slice());
+        assert_eq!(corpus.matrix(), want.view());
     }
 
     #[test]

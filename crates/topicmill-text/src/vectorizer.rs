@@ -679,18 +679,7 @@ impl TfidfParams {
             .iter()
             .map(|term| unique.find(term).map_or(0, |u| merged.df[u as usize]))
             .collect();
-        let unseen = UnseenTerms::of_fixed_vocabulary(self);
-        let model = TfidfModel::from_document_frequencies(
-            self.clone(),
-            vocabulary.to_vec(),
-            &df,
-            n_docs,
-            unseen,
-        )
-        .map_err(|e| match e {
-            TextError::Rebuild(message) => TextError::FixedVocabulary(message),
-            e => e,
-        })?;
+        let model = TfidfModel::fixed_vocabulary(self.clone(), vocabulary.to_vec(), &df, n_docs)?;
         // Column of each counted term, u32::MAX when not a known term (stop
         // words included).
         let column: Vec<u32> = (0..unique.len() as u32)
@@ -972,6 +961,25 @@ impl TfidfModel {
             columns: (!identity).then_some(columns),
             idf,
             n_docs,
+        })
+    }
+
+    /// The vectorizer a fit on a fixed vocabulary
+    /// ([`TfidfParams::fit_transform_with_vocabulary`]) with `params` learns
+    /// from `n_docs` documents, of which `df[j]` hold `vocabulary[j]`: terms
+    /// of no document are what [`UnseenTerms::of_fixed_vocabulary`] says. A
+    /// term listed twice is a [`TextError::FixedVocabulary`].
+    pub fn fixed_vocabulary(
+        params: TfidfParams,
+        vocabulary: Vec<String>,
+        df: &[u64],
+        n_docs: usize,
+    ) -> Result<Self, TextError> {
+        let unseen = UnseenTerms::of_fixed_vocabulary(&params);
+        Self::from_document_frequencies(params, vocabulary, df, n_docs, unseen).map_err(|e| match e
+        {
+            TextError::Rebuild(message) => TextError::FixedVocabulary(message),
+            e => e,
         })
     }
 
