@@ -12,12 +12,17 @@
 //! on that fixed vocabulary (`TfidfParams::fit_transform_with_vocabulary`):
 //! the corpus gets exactly the previous vocabulary, which `topicmill
 //! transform` needs to score new documents with a model.
+//!
+//! A streamed corpus cannot be re-indexed after its fit: its second pass
+//! goes through the first pass's vectorizer rebuilt on the aligned columns
+//! instead ([`streamed_vectorizer`]).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use topicmill_sparse::{Corpus, CsrMatrix, CsrView};
+use topicmill_text::{TfidfModel, UnseenTerms};
 
 /// The vocabulary of a corpus directory or of a model file.
 pub fn previous_vocabulary(path: &Path) -> Result<Vec<String>> {
@@ -57,13 +62,12 @@ fn positions(previous: &[String]) -> Result<HashMap<&str, u32>> {
     Ok(position)
 }
 
-/// Re-indexes `matrix` (columns = `vocabulary`) onto `previous` followed by the
-/// terms of `vocabulary` that `previous` lacks, in their order.
-pub fn extend_vocabulary(
+/// `previous` followed by the terms of `vocabulary` that it lacks, in their
+/// order; and the column there of each term of `vocabulary`.
+fn extended_vocabulary(
     previous: &[String],
     vocabulary: &[String],
-    matrix: CsrView<'_>,
-) -> Result<Aligned> {
+) -> Result<(Vec<String>, Vec<u32>)> {
     let position = positions(previous)?;
     let mut extended = previous.to_vec();
     let mut column = Vec::with_capacity(vocabulary.len());
@@ -77,6 +81,17 @@ pub fn extend_vocabulary(
         };
         column.push(index);
     }
+    Ok((extended, column))
+}
+
+/// Re-indexes `matrix` (columns = `vocabulary`) onto `previous` followed by the
+/// terms of `vocabulary` that `previous` lacks, in their order.
+pub fn extend_vocabulary(
+    previous: &[String],
+    vocabulary: &[String],
+    matrix: CsrView<'_>,
+) -> Result<Aligned> {
+    let (extended, column) = extended_vocabulary(previous, vocabulary)?;
     // Values as they are: no term is dropped, so rows keep their norms.
     let (matrix, unused_previous_terms) = remap(matrix, &column, extended.len(), previous.len());
     Ok(Aligned {
@@ -85,6 +100,95 @@ pub fn extend_vocabulary(
         matrix,
         unused_previous_terms,
     })
+}
+
+/// How a corpus met the previous vocabulary.
+pub enum Alignment {
+    /// This corpus's new terms appended ([`extend_vocabulary`]).
+    Extended {
+        /// Previous terms with no value.
+        unused: usize,
+        new_terms: usize,
+    },
+    /// The previous terms alone (`--no-new-terms`).
+    Restricted {
+        /// Previous terms with no value.
+        unused: usize,
+        /// This corpus's terms without a column.
+        left_out: usize,
+    },
+}
+
+impl Alignment {
+    /// The line that reports it, for the previous vocabulary at `path` of
+    /// `terms` terms.
+    pub fn report(&self, path: &Path, terms: usize) {
+        let (unused, rest) = match self {
+            Alignment::Extended { unused, new_terms } => {
+                (unused, format!("{new_terms} new terms appended"))
+            }
+            Alignment::Restricted { unused, left_out } => {
+                (unused, format!("{left_out} terms of this corpus left out"))
+            }
+        };
+        eprintln!(
+            "vocabulary of {}: {terms} terms kept in place ({unused} unused today), {rest}",
+            path.display()
+        );
+    }
+}
+
+/// The vectorizer a streamed corpus aligned on `previous` is written with,
+/// from `fitted`, the vectorizer of its first pass, and its columns'
+/// document frequencies `df`: the same one with its columns re-indexed as
+/// [`extend_vocabulary`] does, the same values (up to the rounding of a row
+/// norm summed in another order); or, with `no_new_terms`, a fit on
+/// `previous` as a fixed vocabulary (`fitted` must then hold every term of
+/// its documents: `min_df` 1, no `max_df`, no `max_features`).
+pub fn streamed_vectorizer(
+    previous: &[String],
+    no_new_terms: bool,
+    fitted: TfidfModel,
+    df: &[u64],
+) -> Result<(TfidfModel, Alignment)> {
+    let params = fitted.params().clone();
+    if no_new_terms {
+        let df_fixed: Vec<u64> = previous
+            .iter()
+            .map(|term| fitted.column(term).map_or(0, |c| df[c as usize]))
+            .collect();
+        let model =
+            TfidfModel::fixed_vocabulary(params, previous.to_vec(), &df_fixed, fitted.n_docs())?;
+        let unused = (0..previous.len())
+            .filter(|&j| df_fixed[j] == 0 || model.column(&previous[j]).is_none())
+            .count();
+        let left_out = fitted
+            .vocabulary()
+            .iter()
+            .filter(|term| model.column(term).is_none())
+            .count();
+        return Ok((model, Alignment::Restricted { unused, left_out }));
+    }
+    let (extended, column) = extended_vocabulary(previous, fitted.vocabulary())?;
+    let mut df_extended = vec![0u64; extended.len()];
+    for (&c, &d) in column.iter().zip(df) {
+        df_extended[c as usize] = d;
+    }
+    let alignment = Alignment::Extended {
+        unused: df_extended[..previous.len()]
+            .iter()
+            .filter(|&&d| d == 0)
+            .count(),
+        new_terms: extended.len() - previous.len(),
+    };
+    let model = TfidfModel::from_document_frequencies(
+        params,
+        extended,
+        &df_extended,
+        fitted.n_docs(),
+        UnseenTerms::Dropped,
+    )?;
+    Ok((model, alignment))
 }
 
 /// `matrix` with its column j moved to `column[j]`, `cols` columns wide,

@@ -13,6 +13,7 @@ use topicmill_text::{
     TfidfModel, TfidfParams, Utf8,
 };
 
+use crate::align::Alignment;
 use crate::output::{commit_all, stage_all, Staged};
 
 /// Kinds of input corpus.
@@ -98,7 +99,9 @@ pub struct Args {
     pub vectorizer_from: Option<PathBuf>,
     /// Stream (lines and jsonl inputs): two passes over chunks of documents,
     /// memory bounded by the term table and one chunk, straight to `--out`
-    /// (with --vectorizer-from, one pass, bounded by that vectorizer).
+    /// (with --vectorizer-from, one pass, bounded by that vectorizer; with
+    /// --vocabulary-from, the second pass goes through the first pass's
+    /// vectorizer aligned on that vocabulary).
     #[arg(long)]
     pub streaming: bool,
     /// Documents per chunk with `--streaming`.
@@ -234,9 +237,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.out.is_none() && args.export.is_none() {
         bail!("nothing to write: give --out DIR (and/or --export DIR)");
     }
-    if args.vocabulary_from.is_some() && args.streaming {
-        bail!("--vocabulary-from and --streaming do not go together");
-    }
     if let Some(dir) = &args.vectorizer_from {
         let fitted = crate::fitted::vectorizer(dir)?;
         return vectorize_with(&args, dir, &fitted);
@@ -246,18 +246,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let progress = indicatif::ProgressBar::new_spinner();
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    // The vocabulary the corpus is aligned on (--vocabulary-from).
+    let previous = match &args.vocabulary_from {
+        Some(path) => Some((path, crate::align::previous_vocabulary(path)?)),
+        None => None,
+    };
     if args.streaming {
+        let onto = previous.as_ref().map(|(path, vocabulary)| Onto {
+            path,
+            vocabulary,
+            no_new_terms: args.no_new_terms,
+        });
         return stream(
             &args,
-            Streamed::Fit(&params),
+            Streamed::Fit(&params, onto),
             manifest(&args, &params, 0, 0, 0),
             &progress,
         );
     }
     // With --no-new-terms the fit is on the previous vocabulary itself, as
     // scikit-learn's `TfidfVectorizer(vocabulary=…)`.
-    let fixed = match (&args.vocabulary_from, args.no_new_terms) {
-        (Some(previous), true) => Some(crate::align::previous_vocabulary(previous)?),
+    let fixed = match &previous {
+        Some((_, vocabulary)) if args.no_new_terms => Some(vocabulary.as_slice()),
         _ => None,
     };
     let (docs, model, matrix, matched, read_secs) = if args.input == InputKind::Newsgroups {
@@ -290,31 +300,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             fitted.with_context(|| format!("vectorizing {}", args.path.display()))?;
         (docs, model, matrix, matched, Some(read_secs))
     };
-    if let (Some(previous), Some(matched)) = (&args.vocabulary_from, matched) {
-        eprintln!(
-            "vocabulary of {}: {} terms kept in place ({} unused today), {} terms of this corpus \
-             left out",
-            previous.display(),
-            model.vocabulary().len(),
-            matched.unused_terms,
-            matched.unmatched_terms,
-        );
-    }
-    let aligned = match (&args.vocabulary_from, &fixed) {
-        (Some(previous), None) => {
-            let vocabulary = crate::align::previous_vocabulary(previous)?;
+    let aligned = match (&previous, matched) {
+        (Some((path, vocabulary)), Some(matched)) => {
+            let alignment = Alignment::Restricted {
+                unused: matched.unused_terms,
+                left_out: matched.unmatched_terms,
+            };
+            alignment.report(path, vocabulary.len());
+            None
+        }
+        (Some((path, vocabulary)), None) => {
             let aligned =
-                crate::align::extend_vocabulary(&vocabulary, model.vocabulary(), matrix.view())?;
-            eprintln!(
-                "vocabulary of {}: {} terms kept in place ({} unused today), {} new terms appended",
-                previous.display(),
-                vocabulary.len(),
-                aligned.unused_previous_terms,
-                aligned.new_terms,
-            );
+                crate::align::extend_vocabulary(vocabulary, model.vocabulary(), matrix.view())?;
+            let alignment = Alignment::Extended {
+                unused: aligned.unused_previous_terms,
+                new_terms: aligned.new_terms,
+            };
+            alignment.report(path, vocabulary.len());
             Some(aligned)
         }
-        _ => None,
+        (None, _) => None,
     };
     let (vocabulary, matrix) = match &aligned {
         Some(a) => (a.vocabulary.as_slice(), &a.matrix),
@@ -330,14 +335,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             started.elapsed().as_secs_f64()
         ),
     };
-    let mut manifest = manifest(&args, &params, matrix.rows(), matrix.cols(), matrix.nnz());
-    if let (Some(previous), Some(object)) = (&args.vocabulary_from, manifest.as_object_mut()) {
-        object.insert(
-            "vocabulary_from".into(),
-            serde_json::Value::String(previous.display().to_string()),
-        );
-        object.insert("no_new_terms".into(), args.no_new_terms.into());
-    }
+    let manifest = manifest(&args, &params, matrix.rows(), matrix.cols(), matrix.nnz());
     let write_secs = write_outputs(&args, vocabulary, matrix, &docs, &manifest, &progress)?;
     report(matrix, &timing, write_secs, started);
     Ok(())
@@ -494,7 +492,7 @@ fn manifest(
     cols: usize,
     nnz: usize,
 ) -> serde_json::Value {
-    serde_json::json!({
+    let mut manifest = serde_json::json!({
         "input": args.input,
         "path": args.path,
         "newsgroups": (args.input == InputKind::Newsgroups).then(|| args.newsgroups()),
@@ -510,7 +508,15 @@ fn manifest(
         "n_terms": cols,
         "nnz": nnz,
         "created_by": format!("topicmill vectorize {}", env!("CARGO_PKG_VERSION")),
-    })
+    });
+    if let (Some(previous), Some(object)) = (&args.vocabulary_from, manifest.as_object_mut()) {
+        object.insert(
+            "vocabulary_from".into(),
+            serde_json::Value::String(previous.display().to_string()),
+        );
+        object.insert("no_new_terms".into(), args.no_new_terms.into());
+    }
+    manifest
 }
 
 fn stream(
@@ -524,10 +530,30 @@ fn stream(
     let extra = without_shape(extra);
     let (chunks, overwrite) = (args.chunk_docs, args.overwrite);
     let written = with_source(args, dir, |source| match how {
-        Streamed::Fit(params) => {
+        Streamed::Fit(params, onto) => {
             let mut said = |n| progress.set_message(format!("{n} documents processed (2 passes)"));
-            topicmill_text::stream_to_corpus(
-                params, source, chunks, dir, overwrite, extra, &mut said,
+            topicmill_text::stream_to_corpus_through(
+                params,
+                source,
+                chunks,
+                dir,
+                overwrite,
+                extra,
+                &mut said,
+                |fitted, df| match &onto {
+                    None => Ok(fitted),
+                    Some(onto) => {
+                        let (model, alignment) = crate::align::streamed_vectorizer(
+                            onto.vocabulary,
+                            onto.no_new_terms,
+                            fitted,
+                            &df,
+                        )
+                        .map_err(|e| topicmill_text::TextError::Rebuild(format!("{e:#}")))?;
+                        alignment.report(onto.path, onto.vocabulary.len());
+                        Ok(model)
+                    }
+                },
             )
             .map(|(_, written)| written)
         }
@@ -551,10 +577,18 @@ fn stream(
 
 /// What a streamed run does with its chunks.
 enum Streamed<'a> {
-    /// Fits a vectorizer (two passes).
-    Fit(&'a TfidfParams),
+    /// Fits a vectorizer (two passes), aligned on a previous vocabulary or
+    /// not.
+    Fit(&'a TfidfParams, Option<Onto<'a>>),
     /// Goes through a fitted one (`--vectorizer-from`, one pass).
     Through(&'a TfidfModel),
+}
+
+/// `--vocabulary-from`: the previous vocabulary a corpus is aligned on.
+struct Onto<'a> {
+    path: &'a Path,
+    vocabulary: &'a [String],
+    no_new_terms: bool,
 }
 
 /// What `--streaming` needs: `--out` (returned), no `--export`.

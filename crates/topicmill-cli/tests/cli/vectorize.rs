@@ -83,6 +83,98 @@ fn lines_to_corpus_in_memory_and_streaming_agree() {
     assert_eq!(b.manifest().extra["streaming"], 64);
 }
 
+/// `--vocabulary-from`, with and without `--no-new-terms`, streamed or in
+/// memory: the same vocabulary, ids, values and report.
+#[test]
+fn aligned_on_a_previous_vocabulary_in_memory_and_streaming_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lines = |n: usize, f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<String>();
+    let previous = lines(200, &|i| {
+        format!("Doc{} the Word{} shared{}\n", i % 13, i % 5, i % 30)
+    });
+    // Today: some of yesterday's terms, new ones, and "word4" nowhere.
+    let today = lines(400, &|i| {
+        format!(
+            "doc{} Word{} new{} and fresh{}\n",
+            i % 19,
+            i % 4,
+            i % 23,
+            i % 7
+        )
+    });
+    std::fs::write(d.join("previous.txt"), previous).unwrap();
+    std::fs::write(d.join("today.txt"), today).unwrap();
+    let run = |args: &[&str]| {
+        let out = crate::topicmill(d, args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        stderr
+    };
+    let common = ["--stop-words", "english", "--sublinear-tf"];
+    run(&[
+        &["vectorize", "--input", "lines", "previous.txt", "-o", "p"],
+        &common[..],
+    ]
+    .concat());
+    for (name, extra) in [
+        ("extended", &[][..]),
+        ("restricted", &["--no-new-terms"][..]),
+    ] {
+        let base = [
+            &[
+                "vectorize",
+                "--input",
+                "lines",
+                "today.txt",
+                "--vocabulary-from",
+                "p",
+            ][..],
+            &common[..],
+            extra,
+        ]
+        .concat();
+        let said_memory = run(&[&base[..], &["-o", name]].concat());
+        let streamed = format!("{name}_streamed");
+        let said_streamed = run(&[
+            &base[..],
+            &["-o", &streamed, "--streaming", "--chunk-docs", "64"],
+        ]
+        .concat());
+        let report = |said: &str| {
+            said.lines()
+                .find(|line| line.starts_with("vocabulary of p:"))
+                .unwrap_or_else(|| panic!("{said}"))
+                .to_string()
+        };
+        assert_eq!(report(&said_memory), report(&said_streamed));
+        let a = Corpus::open(d.join(name)).unwrap();
+        let b = Corpus::open(d.join(&streamed)).unwrap();
+        assert_eq!(a.vocabulary(), b.vocabulary(), "{name}");
+        assert_eq!(a.doc_ids(), b.doc_ids(), "{name}");
+        assert_eq!(a.matrix(), b.matrix(), "{name}");
+        assert_eq!(b.manifest().extra["vocabulary_from"], "p");
+        assert_eq!(b.manifest().extra["no_new_terms"], !extra.is_empty());
+        let p = Corpus::open(d.join("p")).unwrap();
+        assert_eq!(&a.vocabulary()[..p.vocabulary().len()], p.vocabulary());
+        if extra.is_empty() {
+            // 13 docN, 5 wordN, 30 sharedN; today adds doc13..doc18, 23
+            // newN, 7 freshN; "word4" and the sharedN are unused today.
+            assert_eq!(
+                report(&said_memory),
+                "vocabulary of p: 48 terms kept in place (31 unused today), 36 new terms appended"
+            );
+        } else {
+            assert_eq!(a.vocabulary(), p.vocabulary());
+            assert_eq!(
+                report(&said_memory),
+                "vocabulary of p: 48 terms kept in place (31 unused today), 36 terms of this \
+                 corpus left out"
+            );
+        }
+    }
+}
+
 #[test]
 fn export_writes_the_corpus_as_text() {
     let dir = tempfile::tempdir().unwrap();
