@@ -22,7 +22,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use topicmill_sparse::{Corpus, CsrMatrix, CsrView};
-use topicmill_text::{TfidfModel, UnseenTerms};
+use topicmill_text::{TfidfModel, UnseenTerms, VocabularyMatch};
 
 /// The vocabulary of a corpus directory or of a model file.
 pub fn previous_vocabulary(path: &Path) -> Result<Vec<String>> {
@@ -120,9 +120,17 @@ pub enum Alignment {
 }
 
 impl Alignment {
-    /// The line that reports it, for the previous vocabulary at `path` of
-    /// `terms` terms.
-    pub fn report(&self, path: &Path, terms: usize) {
+    /// The previous terms alone, as a fit on them met the documents.
+    pub fn restricted(matched: VocabularyMatch) -> Self {
+        Alignment::Restricted {
+            unused: matched.unused_terms,
+            left_out: matched.unmatched_terms,
+        }
+    }
+
+    /// Reports it on stderr (above `progress`), for the previous vocabulary
+    /// at `path` of `terms` terms.
+    pub fn report(&self, path: &Path, terms: usize, progress: &indicatif::ProgressBar) {
         let (unused, rest) = match self {
             Alignment::Extended { unused, new_terms } => {
                 (unused, format!("{new_terms} new terms appended"))
@@ -131,10 +139,12 @@ impl Alignment {
                 (unused, format!("{left_out} terms of this corpus left out"))
             }
         };
-        eprintln!(
-            "vocabulary of {}: {terms} terms kept in place ({unused} unused today), {rest}",
-            path.display()
-        );
+        progress.suspend(|| {
+            eprintln!(
+                "vocabulary of {}: {terms} terms kept in place ({unused} unused today), {rest}",
+                path.display()
+            )
+        });
     }
 }
 
@@ -159,15 +169,10 @@ pub fn streamed_vectorizer(
             .collect();
         let model =
             TfidfModel::fixed_vocabulary(params, previous.to_vec(), &df_fixed, fitted.n_docs())?;
-        let unused = (0..previous.len())
-            .filter(|&j| df_fixed[j] == 0 || model.column(&previous[j]).is_none())
-            .count();
-        let left_out = fitted
-            .vocabulary()
-            .iter()
-            .filter(|term| model.column(term).is_none())
-            .count();
-        return Ok((model, Alignment::Restricted { unused, left_out }));
+        // `fitted` holds the documents' terms, stop words aside.
+        let columns = fitted.vocabulary().iter().map(|term| model.column(term));
+        let matched = VocabularyMatch::of_fixed_vocabulary(&model, &df_fixed, columns);
+        return Ok((model, Alignment::restricted(matched)));
     }
     let (extended, column) = extended_vocabulary(previous, fitted.vocabulary())?;
     let mut df_extended = vec![0u64; extended.len()];

@@ -302,11 +302,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let aligned = match (&previous, matched) {
         (Some((path, vocabulary)), Some(matched)) => {
-            let alignment = Alignment::Restricted {
-                unused: matched.unused_terms,
-                left_out: matched.unmatched_terms,
-            };
-            alignment.report(path, vocabulary.len());
+            Alignment::restricted(matched).report(path, vocabulary.len(), &progress);
             None
         }
         (Some((path, vocabulary)), None) => {
@@ -316,7 +312,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 unused: aligned.unused_previous_terms,
                 new_terms: aligned.new_terms,
             };
-            alignment.report(path, vocabulary.len());
+            alignment.report(path, vocabulary.len(), &progress);
             Some(aligned)
         }
         (None, _) => None,
@@ -550,7 +546,7 @@ fn stream(
                             &df,
                         )
                         .map_err(|e| topicmill_text::TextError::Rebuild(format!("{e:#}")))?;
-                        alignment.report(onto.path, onto.vocabulary.len());
+                        alignment.report(onto.path, onto.vocabulary.len(), progress);
                         Ok(model)
                     }
                 },

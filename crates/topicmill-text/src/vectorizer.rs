@@ -220,6 +220,26 @@ pub struct VocabularyMatch {
     pub unused_terms: usize,
 }
 
+impl VocabularyMatch {
+    /// How documents met the fixed vocabulary of `model`, built by
+    /// [`TfidfModel::fixed_vocabulary`] from their document frequencies
+    /// `df`: `columns` gives the column in `model` of each distinct term of
+    /// the documents, stop words aside (`None` without one).
+    pub fn of_fixed_vocabulary(
+        model: &TfidfModel,
+        df: &[u64],
+        columns: impl Iterator<Item = Option<u32>>,
+    ) -> Self {
+        let vocabulary = model.vocabulary();
+        VocabularyMatch {
+            unmatched_terms: columns.filter(Option::is_none).count(),
+            unused_terms: (0..vocabulary.len())
+                .filter(|&j| df[j] == 0 || model.column(&vocabulary[j]).is_none())
+                .count(),
+        }
+    }
+}
+
 /// The idf of a term in `df` of `n_docs` documents: `ln(n / df) + 1`, both
 /// counts plus one with smoothing (scikit-learn's formula, in f64).
 fn idf_of(df: u64, n_docs: usize, smooth_idf: bool) -> f64 {
@@ -687,14 +707,13 @@ impl TfidfParams {
             .map(|u| model.column(unique.get_str(u)).unwrap_or(u32::MAX))
             .collect();
         let is_stop = |term: &str| self.stop_words.as_ref().is_some_and(|s| s.contains(term));
-        let matched = VocabularyMatch {
-            unmatched_terms: (0..unique.len() as u32)
-                .filter(|&u| column[u as usize] == u32::MAX && !is_stop(unique.get_str(u)))
-                .count(),
-            unused_terms: (0..vocabulary.len())
-                .filter(|&j| df[j] == 0 || model.column(&vocabulary[j]).is_none())
-                .count(),
-        };
+        let matched = VocabularyMatch::of_fixed_vocabulary(
+            &model,
+            &df,
+            (0..unique.len() as u32)
+                .filter(|&u| !is_stop(unique.get_str(u)))
+                .map(|u| Some(column[u as usize]).filter(|&c| c != u32::MAX)),
+        );
         let rows = self.rows_of_chunks(&model, chunks, remaps, &column);
         Ok((model, rows, matched))
     }
