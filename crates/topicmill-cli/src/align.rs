@@ -24,21 +24,25 @@ use anyhow::{bail, Context, Result};
 use topicmill_sparse::{Corpus, CsrMatrix, CsrView};
 use topicmill_text::{TfidfModel, UnseenTerms, VocabularyMatch};
 
-/// The vocabulary of a corpus directory or of a model file.
+/// The vocabulary of a corpus directory or of a model file, checked to list
+/// each term once.
 pub fn previous_vocabulary(path: &Path) -> Result<Vec<String>> {
-    if path.is_dir() {
+    let vocabulary = if path.is_dir() {
         let corpus =
             Corpus::open(path).with_context(|| format!("cannot open corpus {}", path.display()))?;
-        return Ok(corpus.vocabulary().to_vec());
-    }
-    let model = crate::output::load_model(path)?;
-    match model.vocabulary() {
-        Some(vocabulary) => Ok(vocabulary.to_vec()),
-        None => bail!(
-            "model {} records no vocabulary: give the corpus directory it was fitted on",
-            path.display()
-        ),
-    }
+        corpus.vocabulary().to_vec()
+    } else {
+        let model = crate::output::load_model(path)?;
+        match model.vocabulary() {
+            Some(vocabulary) => vocabulary.to_vec(),
+            None => bail!(
+                "model {} records no vocabulary: give the corpus directory it was fitted on",
+                path.display()
+            ),
+        }
+    };
+    positions(&vocabulary).with_context(|| path.display().to_string())?;
+    Ok(vocabulary)
 }
 
 /// A matrix re-indexed onto the previous vocabulary.

@@ -173,6 +173,32 @@ fn aligned_on_a_previous_vocabulary_in_memory_and_streaming_agree() {
             );
         }
     }
+    // A previous vocabulary that lists a term twice is refused up front.
+    std::fs::create_dir(d.join("dup")).unwrap();
+    for entry in std::fs::read_dir(d.join("p")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), d.join("dup").join(entry.file_name())).unwrap();
+    }
+    let vocab = std::fs::read_to_string(d.join("dup/vocab.txt")).unwrap();
+    let mut terms: Vec<&str> = vocab.lines().collect();
+    terms[1] = terms[0];
+    std::fs::write(d.join("dup/vocab.txt"), terms.join("\n") + "\n").unwrap();
+    for extra in [&[][..], &["--streaming"], &["--no-new-terms"]] {
+        let base = [
+            "vectorize",
+            "--input",
+            "lines",
+            "today.txt",
+            "--vocabulary-from",
+            "dup",
+        ];
+        let out = crate::topicmill(d, &[&base[..], extra, &["-o", "refused"]].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let twice = format!("dup: the previous vocabulary lists `{}` twice", terms[0]);
+        assert!(stderr.contains(&twice), "{stderr}");
+        assert!(!d.join("refused").exists());
+    }
 }
 
 #[test]
