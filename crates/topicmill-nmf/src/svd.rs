@@ -403,7 +403,7 @@ fn inverse_cholesky(g: &[f64], l: usize) -> Option<Vec<f64>> {
 }
 
 /// Two independent standard normals by the Box–Muller transform.
-fn normal_pair(rng: &mut Xoshiro256PlusPlus) -> (f64, f64) {
+pub(crate) fn normal_pair(rng: &mut Xoshiro256PlusPlus) -> (f64, f64) {
     loop {
         let u1: f64 = rng.random();
         let u2: f64 = rng.random();
@@ -411,17 +411,6 @@ fn normal_pair(rng: &mut Xoshiro256PlusPlus) -> (f64, f64) {
             let r = (-2.0 * u1.ln()).sqrt();
             let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
             return (r * c, r * s);
-        }
-    }
-}
-
-/// One standard normal by the Box–Muller transform.
-pub(crate) fn standard_normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
-    loop {
-        let u1: f64 = rng.random();
-        let u2: f64 = rng.random();
-        if u1 > 0.0 {
-            return (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
         }
     }
 }
