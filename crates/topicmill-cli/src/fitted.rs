@@ -139,3 +139,79 @@ fn build(
         unseen,
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use topicmill_nmf::{Nmf, NmfModel, StopReason};
+
+    /// A saved model over `terms` terms (of 3 documents) with `record`.
+    fn saved(dir: &Path, terms: &[&str], record: VectorizerRecord) -> std::path::PathBuf {
+        let (n, m, k) = (3, terms.len(), 1);
+        let mut model = NmfModel::from_parts(
+            Nmf::params(k),
+            n,
+            m,
+            vec![0.5; n * k],
+            vec![0.5; m * k],
+            vec![(0, 1.0)],
+            1,
+            StopReason::MaxIter,
+            1.0,
+        );
+        model.set_vocabulary(Some(terms.iter().map(|t| t.to_string()).collect()));
+        model.set_vectorizer(Some(record));
+        let path = dir.join("m.model");
+        model.save(std::fs::File::create(&path).unwrap()).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_model_gives_back_the_vectorizer_it_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = RecordedOptions {
+            tfidf: TfidfParams::default(),
+            no_new_terms: false,
+        };
+        let record = VectorizerRecord {
+            options: serde_json::to_string(&options).unwrap(),
+            document_frequencies: vec![2, 0, 3],
+        };
+        let path = saved(dir.path(), &["cat", "dog", "emu"], record);
+        let fitted = vectorizer(&path).unwrap();
+        assert_eq!(fitted.n_docs(), 3);
+        // "dog" is in no fitted document: not a term of that fit.
+        assert_eq!(fitted.known_terms(), 2);
+        let idf = |df: f64| (4.0 / (df + 1.0)).ln() + 1.0;
+        assert_eq!(fitted.idf().unwrap(), [idf(2.0), 0.0, idf(3.0)]);
+    }
+
+    #[test]
+    fn damaged_recorded_options_are_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = |options: &str| VectorizerRecord {
+            options: options.into(),
+            document_frequencies: vec![1, 1],
+        };
+        for (options, expected) in [
+            ("not json", "expected ident"),
+            (
+                r#"{"tfidf": {"lowercase": true}, "no_new_terms": false}"#,
+                "missing field",
+            ),
+        ] {
+            let path = saved(dir.path(), &["a", "b"], bad(options));
+            let err = format!("{:#}", vectorizer(&path).unwrap_err());
+            let context = format!("model {}: the recorded TF-IDF options: ", path.display());
+            assert!(err.starts_with(&context), "{err}");
+            assert!(err.contains(expected), "{err}");
+        }
+        // Options that parse but are invalid.
+        let mut tfidf = serde_json::to_value(TfidfParams::default()).unwrap();
+        tfidf["min_df"] = serde_json::json!({"count": 0});
+        let options = serde_json::json!({"tfidf": tfidf, "no_new_terms": false});
+        let path = saved(dir.path(), &["a", "b"], bad(&options.to_string()));
+        let err = format!("{:#}", vectorizer(&path).unwrap_err());
+        assert!(err.contains("min_df must be"), "{err}");
+    }
+}
