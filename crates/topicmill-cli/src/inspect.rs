@@ -1,20 +1,23 @@
 //! `topicmill inspect`: shape, density and per-row/column statistics of a corpus
-//! directory or a single matrix file.
+//! directory or a single matrix file; what a model file holds.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Serialize;
+use topicmill_nmf::{NmfError, NmfModel};
 use topicmill_sparse::{Corpus, MappedMatrix};
 
 /// Describe a corpus directory (or a bare .csr matrix file): shape, non-zeros,
 /// density, bytes on disk, per-row and per-column non-zero statistics, empty rows
 /// and columns. Opening checks the header and structure; --verify adds the full
-/// check (checksums, values, and that the stored transpose matches).
+/// check (checksums, values, and that the stored transpose matches). For a
+/// model file (from `topicmill fit`): its shape, parameters, how its fit
+/// ended, and whether it records its vocabulary and its vectorizer.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Corpus directory (from `topicmill import`) or matrix file.
+    /// Corpus directory, matrix file or model file.
     #[arg(value_name = "PATH")]
     path: PathBuf,
 
@@ -85,8 +88,104 @@ struct Report {
     verified: bool,
 }
 
+/// What a model file holds.
+#[derive(Debug, Serialize)]
+struct ModelReport {
+    path: String,
+    kind: &'static str,
+    k: usize,
+    documents: usize,
+    terms: usize,
+    params: serde_json::Value,
+    iterations: usize,
+    stop_reason: String,
+    /// `‖X − WH‖` (or its KL counterpart) of the fitted documents.
+    reconstruction_err: f64,
+    vocabulary: bool,
+    /// The recorded vectorizer's options (`vectorize --vectorizer-from MODEL`).
+    vectorizer: Option<serde_json::Value>,
+    bytes_on_disk: u64,
+}
+
+/// The model at `path`, or `None` when the file is not a model.
+fn model_report(path: &Path) -> anyhow::Result<Option<ModelReport>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let bytes_on_disk = file.metadata()?.len();
+    let model = match NmfModel::load(std::io::BufReader::new(file)) {
+        Ok(model) => model,
+        Err(NmfError::NotAModel) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read model {}", path.display())),
+    };
+    let vectorizer = match model.vectorizer() {
+        Some(record) => Some(
+            serde_json::from_str(&record.options)
+                .with_context(|| format!("model {}: the recorded options", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok(Some(ModelReport {
+        path: path.display().to_string(),
+        kind: "model",
+        k: model.k(),
+        documents: model.n_docs(),
+        terms: model.n_features(),
+        params: serde_json::to_value(model.params())?,
+        iterations: model.iterations(),
+        stop_reason: format!("{:?}", model.stop_reason()),
+        reconstruction_err: model.reconstruction_err(),
+        vocabulary: model.vocabulary().is_some(),
+        vectorizer,
+        bytes_on_disk,
+    }))
+}
+
+fn print_model(out: &mut impl Write, r: &ModelReport) -> std::io::Result<()> {
+    let yes = |b: bool| if b { "recorded" } else { "not recorded" };
+    writeln!(out, "{:<10} {}", r.kind, r.path)?;
+    writeln!(out, "topics     {}", r.k)?;
+    writeln!(
+        out,
+        "fitted on  {} documents x {} terms",
+        r.documents, r.terms
+    )?;
+    writeln!(out, "params     {}", r.params)?;
+    writeln!(
+        out,
+        "fit        {} iterations ({}), reconstruction error {}",
+        r.iterations, r.stop_reason, r.reconstruction_err
+    )?;
+    writeln!(out, "vocabulary {}", yes(r.vocabulary))?;
+    match &r.vectorizer {
+        Some(options) => writeln!(out, "vectorizer recorded: {options}")?,
+        None => writeln!(out, "vectorizer {}", yes(false))?,
+    }
+    writeln!(
+        out,
+        "bytes      {} ({:.1} MiB on disk)",
+        r.bytes_on_disk,
+        r.bytes_on_disk as f64 / (1024.0 * 1024.0)
+    )
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let path = &args.path;
+    if !path.is_dir() {
+        if let Some(model) = model_report(path)? {
+            if args.verify {
+                anyhow::bail!("--verify checks corpora and matrix files; {} is a model (loading it checked it)", path.display());
+            }
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                serde_json::to_writer_pretty(&mut out, &model)?;
+                writeln!(out)?;
+            } else {
+                print_model(&mut out, &model)?;
+            }
+            out.flush()?;
+            return Ok(());
+        }
+    }
     let report = if path.is_dir() {
         let corpus = Corpus::open(path).context("cannot open the corpus")?;
         if args.verify {

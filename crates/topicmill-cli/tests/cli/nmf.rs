@@ -318,6 +318,52 @@ fn transform_scores_new_documents_vectorized_onto_the_models_vocabulary() {
     }
 }
 
+/// `inspect` on a model file: what it holds, as text or JSON.
+#[test]
+fn inspect_describes_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    vectorize_sample(d, "sample");
+    let out = topicmill(
+        d,
+        &["fit", "sample", "-k", "3", "--seed", "4", "-o", "m.model"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let terms = fs::read_to_string(d.join("sample/vocab.txt"))
+        .unwrap()
+        .lines()
+        .count();
+    let out = topicmill(d, &["inspect", "m.model", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["kind"], "model");
+    assert_eq!(report["k"], 3);
+    assert_eq!(report["terms"], terms);
+    assert_eq!(report["params"]["seed"], 4);
+    assert_eq!(report["vocabulary"], true);
+    assert_eq!(report["vectorizer"]["tfidf"]["stop_words"], "english");
+    assert_eq!(report["vectorizer"]["no_new_terms"], false);
+    let out = topicmill(d, &["inspect", "m.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("model      m.model\ntopics     3\n"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("x {terms} terms")), "{text}");
+    // A model is not verified by --verify; a damaged one is an error.
+    assert_fails(
+        &topicmill(d, &["inspect", "m.model", "--verify"]),
+        "is a model",
+    );
+    let bytes = fs::read(d.join("m.model")).unwrap();
+    fs::write(d.join("cut.model"), &bytes[..bytes.len() - 9]).unwrap();
+    assert_fails(
+        &topicmill(d, &["inspect", "cut.model"]),
+        "cannot read model cut.model",
+    );
+}
+
 #[test]
 fn bad_input_is_a_clear_error_without_partial_output() {
     let dir = tempfile::tempdir().unwrap();
