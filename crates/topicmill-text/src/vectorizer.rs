@@ -987,13 +987,18 @@ impl TfidfModel {
     /// ([`TfidfParams::fit_transform_with_vocabulary`]) with `params` learns
     /// from `n_docs` documents, of which `df[j]` hold `vocabulary[j]`: terms
     /// of no document are what [`UnseenTerms::of_fixed_vocabulary`] says. A
-    /// term listed twice is a [`TextError::FixedVocabulary`].
+    /// term listed twice is a [`TextError::FixedVocabulary`], an empty
+    /// vocabulary a [`TextError::EmptyVocabulary`] (as scikit-learn's
+    /// "empty vocabulary passed to fit").
     pub fn fixed_vocabulary(
         params: TfidfParams,
         vocabulary: Vec<String>,
         df: &[u64],
         n_docs: usize,
     ) -> Result<Self, TextError> {
+        if vocabulary.is_empty() {
+            return Err(TextError::EmptyVocabulary);
+        }
         let unseen = UnseenTerms::of_fixed_vocabulary(&params);
         Self::from_document_frequencies(params, vocabulary, df, n_docs, unseen).map_err(|e| match e
         {
@@ -1338,6 +1343,11 @@ mod tests {
         assert!(matches!(
             p.fit_transform_with_vocabulary(&twice[..2], &none),
             Err(TextError::NoDocuments)
+        ));
+        // scikit-learn: "empty vocabulary passed to fit".
+        assert!(matches!(
+            p.fit_transform_with_vocabulary(&[], &DOCS),
+            Err(TextError::EmptyVocabulary)
         ));
         // Documents of stop words only: empty rows, not an error (an
         // ordinary fit has no vocabulary to learn there).
