@@ -301,34 +301,28 @@ impl NmfModel {
             });
         }
         let len = u64::from_le_bytes(l);
-        let mut payload = Vec::new();
-        input.by_ref().take(len).read_to_end(&mut payload)?;
-        if (payload.len() as u64) < len {
+        // Decoded as it is read: no copy of the payload in memory beside the
+        // model (a model's W alone can take gigabytes).
+        let mut counted = Counted {
+            inner: input.by_ref().take(len),
+            read: 0,
+        };
+        // Buffered here, so that the decoder's many small reads do not each
+        // go through the counting and the length limit.
+        let mut payload = std::io::BufReader::with_capacity(1 << 16, &mut counted);
+        let decoded = decode_payload(&mut payload, version);
+        // The rest of the declared payload: nothing, unless damaged.
+        let rest = std::io::copy(&mut payload, &mut std::io::sink())?;
+        drop(payload);
+        if counted.read < len {
             return Err(NmfError::Truncated {
                 expected: len,
-                found: payload.len() as u64,
+                found: counted.read,
             });
         }
-        let config = bincode::config::standard();
-        let (mut model, mut used): (NmfModel, usize) =
-            bincode::serde::decode_from_slice(&payload, config)
-                .map_err(|e| NmfError::Corrupt(describe_decode_error(&e)))?;
-        if version >= 2 {
-            let (record, more): (Option<VectorizerRecord>, usize) =
-                bincode::serde::decode_from_slice(&payload[used..], config).map_err(|e| {
-                    NmfError::Corrupt(format!(
-                        "its vectorizer record: {}",
-                        describe_decode_error(&e)
-                    ))
-                })?;
-            model.vectorizer = record;
-            used += more;
-        }
-        if used as u64 != len {
-            return Err(NmfError::Corrupt(format!(
-                "{} bytes after the model",
-                len - used as u64
-            )));
+        let model = decoded?;
+        if rest > 0 {
+            return Err(NmfError::Corrupt(format!("{rest} bytes after the model")));
         }
         let k = model.params.k;
         let vocabulary_fits = model
@@ -412,6 +406,36 @@ pub fn describe_decode_error(e: &bincode::error::DecodeError) -> String {
         E::OtherString(s) => s.clone(),
         E::Other(s) => (*s).into(),
         other => format!("{other:?}"),
+    }
+}
+
+/// A payload's model, then from version 2 its vectorizer record.
+fn decode_payload<R: Read>(payload: &mut R, version: u32) -> Result<NmfModel> {
+    let config = bincode::config::standard();
+    let mut model: NmfModel = bincode::serde::decode_from_std_read(payload, config)
+        .map_err(|e| NmfError::Corrupt(describe_decode_error(&e)))?;
+    if version >= 2 {
+        model.vectorizer = bincode::serde::decode_from_std_read(payload, config).map_err(|e| {
+            NmfError::Corrupt(format!(
+                "its vectorizer record: {}",
+                describe_decode_error(&e)
+            ))
+        })?;
+    }
+    Ok(model)
+}
+
+/// A reader that counts the bytes it gives.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
     }
 }
 
