@@ -162,7 +162,8 @@ mod tests {
         model.set_vocabulary(Some(terms.iter().map(|t| t.to_string()).collect()));
         model.set_vectorizer(Some(record));
         let path = dir.join("m.model");
-        model.save(std::fs::File::create(&path).unwrap()).unwrap();
+        let file = std::fs::File::create(&path).unwrap();
+        model.save(std::io::BufWriter::new(file)).unwrap();
         path
     }
 

@@ -255,19 +255,32 @@ impl NmfModel {
     /// Writes the model: magic, format version (u32 LE), payload length
     /// (u64 LE), then the bincode-2 (serde) payload: the model, then its
     /// vectorizer record (an `Option`).
+    ///
+    /// The payload is encoded twice, once to count its bytes (the length
+    /// comes first) and once into `out`, rather than into a copy in memory:
+    /// give a buffered writer.
     pub fn save<W: Write>(&self, mut out: W) -> Result<()> {
-        let config = bincode::config::standard();
-        let mut payload = bincode::serde::encode_to_vec(self, config)
-            .map_err(|e| NmfError::Corrupt(e.to_string()))?;
-        let record = bincode::serde::encode_to_vec(&self.vectorizer, config)
-            .map_err(|e| NmfError::Corrupt(e.to_string()))?;
-        payload.extend_from_slice(&record);
+        let len = self.encode_payload(&mut std::io::sink())?;
         out.write_all(MAGIC)?;
         out.write_all(&MODEL_FORMAT_VERSION.to_le_bytes())?;
-        out.write_all(&(payload.len() as u64).to_le_bytes())?;
-        out.write_all(&payload)?;
+        out.write_all(&(len as u64).to_le_bytes())?;
+        self.encode_payload(&mut out)?;
         out.flush()?;
         Ok(())
+    }
+
+    /// Writes the payload (the model, then its vectorizer record) into
+    /// `out`; returns its length in bytes.
+    fn encode_payload<W: Write>(&self, out: &mut W) -> Result<usize> {
+        let config = bincode::config::standard();
+        let encode = |e: bincode::error::EncodeError| match e {
+            bincode::error::EncodeError::Io { inner, .. } => NmfError::from(inner),
+            e => NmfError::Corrupt(e.to_string()),
+        };
+        let model = bincode::serde::encode_into_std_write(self, out, config).map_err(encode)?;
+        let record =
+            bincode::serde::encode_into_std_write(&self.vectorizer, out, config).map_err(encode)?;
+        Ok(model + record)
     }
 
     /// Reads a model written by [`NmfModel::save`], of this format version or
