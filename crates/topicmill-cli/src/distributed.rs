@@ -131,7 +131,7 @@ mod mpi_fit {
         let corpus = Corpus::open(&args.corpus)
             .with_context(|| format!("cannot open corpus {}", args.corpus.display()))?;
         model.set_vocabulary(Some(corpus.vocabulary().to_vec()));
-        model.set_vectorizer(crate::fitted::corpus_record(&corpus, &args.corpus).ok());
+        model.set_vectorizer(crate::fitted::record_for_fit(&corpus, &args.corpus));
         args.outputs
             .write(Some(&args.output), &model, corpus.doc_ids(), None)?;
         if opts.checkpoint_every > 0 || opts.resume {

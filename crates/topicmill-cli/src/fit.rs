@@ -77,9 +77,7 @@ pub fn run(args: Args) -> Result<()> {
             ),
         };
         model.set_vocabulary(Some(corpus.vocabulary().to_vec()));
-        // A corpus that `topicmill vectorize` did not fit has no vectorizer
-        // to record (an import, or one made through another's).
-        model.set_vectorizer(crate::fitted::corpus_record(&corpus, &args.corpus).ok());
+        model.set_vectorizer(crate::fitted::record_for_fit(&corpus, &args.corpus));
         (model, similarity)
     };
     let seconds = start.elapsed().as_secs_f64();

@@ -44,15 +44,30 @@ fn document_frequencies(transpose: CsrView<'_>) -> Vec<u64> {
         .collect()
 }
 
-/// The record of the vectorizer of corpus directory `dir`: an error, saying
-/// why, when the corpus was not made by a fit of `topicmill vectorize`.
-pub fn corpus_record(corpus: &Corpus, dir: &Path) -> Result<VectorizerRecord> {
+/// The record of the vectorizer of corpus directory `dir`; `None` when the
+/// corpus was not made by a fit of `topicmill vectorize` (an import, or a
+/// corpus made through another's vectorizer), an error when its manifest's
+/// TF-IDF options are damaged.
+fn corpus_record(corpus: &Corpus, dir: &Path) -> Result<Option<VectorizerRecord>> {
+    let extra = &corpus.manifest().extra;
+    if extra.get("tfidf").is_none() || extra.get("vectorizer_from").is_some() {
+        return Ok(None);
+    }
     let options = corpus_options(corpus, dir)?;
-    Ok(record(
+    Ok(Some(record(
         &options.tfidf,
         options.no_new_terms,
         corpus.transpose(),
-    ))
+    )))
+}
+
+/// [`corpus_record`] for a model fitted on corpus `dir`: damaged options
+/// are a warning (the fit itself does not need them), and no record.
+pub fn record_for_fit(corpus: &Corpus, dir: &Path) -> Option<VectorizerRecord> {
+    corpus_record(corpus, dir).unwrap_or_else(|e| {
+        eprintln!("warning: {e:#}; the model records no vectorizer");
+        None
+    })
 }
 
 /// The options of the fit that made corpus directory `dir`, checked.

@@ -362,6 +362,24 @@ fn inspect_describes_a_model() {
         &topicmill(d, &["inspect", "cut.model"]),
         "cannot read model cut.model",
     );
+    // Damaged TF-IDF options in the corpus's manifest: the fit warns, and
+    // its model records no vectorizer.
+    let path = d.join("sample/manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["extra"]["tfidf"]["norm"] = "l3".into();
+    fs::write(&path, manifest.to_string()).unwrap();
+    let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "w.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let warned = stderr(&out);
+    assert!(
+        warned.contains("warning: corpus sample: the manifest's TF-IDF options")
+            && warned.contains("the model records no vectorizer"),
+        "{warned}"
+    );
+    let out = topicmill(d, &["inspect", "w.model", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["vectorizer"], serde_json::Value::Null);
 }
 
 #[test]
