@@ -102,6 +102,10 @@ pub enum TextError {
     /// [`TfidfParams::fit_transform_with_vocabulary`]: crate::TfidfParams::fit_transform_with_vocabulary
     #[error("invalid fixed vocabulary: {0}")]
     FixedVocabulary(String),
+    /// A fixed vocabulary with no terms (scikit-learn: "empty vocabulary
+    /// passed to fit").
+    #[error("the fixed vocabulary has no terms")]
+    EmptyFixedVocabulary,
 }
 
 impl TextError {

@@ -988,8 +988,7 @@ impl TfidfModel {
     /// from `n_docs` documents, of which `df[j]` hold `vocabulary[j]`: terms
     /// of no document are what [`UnseenTerms::of_fixed_vocabulary`] says. A
     /// term listed twice is a [`TextError::FixedVocabulary`], an empty
-    /// vocabulary a [`TextError::EmptyVocabulary`] (as scikit-learn's
-    /// "empty vocabulary passed to fit").
+    /// vocabulary a [`TextError::EmptyFixedVocabulary`].
     pub fn fixed_vocabulary(
         params: TfidfParams,
         vocabulary: Vec<String>,
@@ -997,7 +996,7 @@ impl TfidfModel {
         n_docs: usize,
     ) -> Result<Self, TextError> {
         if vocabulary.is_empty() {
-            return Err(TextError::EmptyVocabulary);
+            return Err(TextError::EmptyFixedVocabulary);
         }
         let unseen = UnseenTerms::of_fixed_vocabulary(&params);
         Self::from_document_frequencies(params, vocabulary, df, n_docs, unseen).map_err(|e| match e
@@ -1345,10 +1344,9 @@ mod tests {
             Err(TextError::NoDocuments)
         ));
         // scikit-learn: "empty vocabulary passed to fit".
-        assert!(matches!(
-            p.fit_transform_with_vocabulary(&[], &DOCS),
-            Err(TextError::EmptyVocabulary)
-        ));
+        let e = p.fit_transform_with_vocabulary(&[], &DOCS).unwrap_err();
+        assert!(matches!(e, TextError::EmptyFixedVocabulary), "{e:?}");
+        assert_eq!(e.to_string(), "the fixed vocabulary has no terms");
         // Documents of stop words only: empty rows, not an error (an
         // ordinary fit has no vocabulary to learn there).
         let stop = p.clone().stop_words(Some(StopWords::English));
