@@ -476,17 +476,7 @@ impl TfidfParams {
         &self,
         docs: &[S],
     ) -> Result<(TfidfModel, CsrMatrix), TextError> {
-        self.validate()?;
-        if docs.is_empty() {
-            return Err(TextError::NoDocuments);
-        }
-        let lowercase = self.lowercase;
-        let chunks: Vec<ChunkCounts> = docs
-            .par_chunks(chunk_len(docs.len()))
-            .map(|c| count_chunk(c, lowercase))
-            .collect();
-        let (model, rows, _) = self.fit_chunks(&chunks, docs.len(), None)?;
-        let matrix = assemble(docs.len(), model.vocabulary.len(), rows);
+        let (model, matrix, _) = self.fit_documents(docs, None)?;
         Ok((model, matrix))
     }
 
@@ -506,6 +496,16 @@ impl TfidfParams {
         vocabulary: &[String],
         docs: &[S],
     ) -> Result<(TfidfModel, CsrMatrix, VocabularyMatch), TextError> {
+        self.fit_documents(docs, Some(vocabulary))
+    }
+
+    /// [`fit_transform`](Self::fit_transform) on a learned or a `fixed`
+    /// vocabulary.
+    fn fit_documents<S: AsRef<str> + Sync>(
+        &self,
+        docs: &[S],
+        fixed: Option<&[String]>,
+    ) -> Result<(TfidfModel, CsrMatrix, VocabularyMatch), TextError> {
         self.validate()?;
         if docs.is_empty() {
             return Err(TextError::NoDocuments);
@@ -515,7 +515,7 @@ impl TfidfParams {
             .par_chunks(chunk_len(docs.len()))
             .map(|c| count_chunk(c, lowercase))
             .collect();
-        let (model, rows, matched) = self.fit_chunks(&chunks, docs.len(), Some(vocabulary))?;
+        let (model, rows, matched) = self.fit_chunks(&chunks, docs.len(), fixed)?;
         let matrix = assemble(docs.len(), model.vocabulary.len(), rows);
         Ok((model, matrix, matched))
     }
