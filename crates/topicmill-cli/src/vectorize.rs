@@ -528,7 +528,7 @@ fn stream(
     let written = with_source(args, dir, |source| match how {
         Streamed::Fit(params, onto) => {
             let mut said = |n| progress.set_message(format!("{n} documents processed (2 passes)"));
-            topicmill_text::stream_to_corpus_through(
+            topicmill_text::stream_to_corpus(
                 params,
                 source,
                 chunks,

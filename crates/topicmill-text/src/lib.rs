@@ -51,8 +51,7 @@ pub use crate::{
     pyunicode::lower,
     readers::{read_folder, read_jsonl, read_lines, JsonlFields, Utf8},
     streaming::{
-        stream_to_corpus, stream_to_corpus_through, stream_transform_to_corpus, DocumentSource,
-        JsonlSource, LinesSource,
+        stream_to_corpus, stream_transform_to_corpus, DocumentSource, JsonlSource, LinesSource,
     },
     tokenize::{tokenize, Tokenizer},
     unicode_tables::UNICODE_VERSION,

@@ -105,40 +105,21 @@ impl DocumentSource for Documents {
 
 /// Builds the TF-IDF corpus of `source` into the corpus directory `dir` in two
 /// passes of `chunk_docs` documents, with bounded memory (see the module
-/// documentation). `extra` is recorded in the manifest. Returns the model and
-/// the manifest written.
-pub fn stream_to_corpus(
-    params: &TfidfParams,
-    source: &dyn DocumentSource,
-    chunk_docs: usize,
-    dir: &Path,
-    overwrite: bool,
-    extra: serde_json::Value,
-    progress: &mut dyn FnMut(usize),
-) -> Result<(TfidfModel, Manifest), TextError> {
-    stream_to_corpus_through(
-        params,
-        source,
-        chunk_docs,
-        dir,
-        overwrite,
-        extra,
-        progress,
-        |fitted, _| Ok(fitted),
-    )
-}
-
-/// [`stream_to_corpus`], with the rows of the second pass computed by the
-/// vectorizer `through` makes of the first pass's: `through(fitted, df)`
-/// gets the vectorizer `params` fit on `source` and each of its columns'
-/// document frequency, and returns the one the corpus is written with (its
-/// vocabulary becomes the corpus's). For example, one rebuilt by
+/// documentation). `extra` is recorded in the manifest. Returns the
+/// vectorizer the corpus was written with and the manifest.
+///
+/// The second pass computes the rows with the vectorizer `through` makes of
+/// the first pass's: `through(fitted, df)` gets the vectorizer `params` fit
+/// on `source` and each of its columns' document frequency, and returns the
+/// one the corpus is written with (its vocabulary becomes the corpus's).
+/// `|fitted, _| Ok(fitted)` writes an ordinary fit, identical to
+/// [`TfidfParams::fit_transform`]'s. Others: one rebuilt by
 /// [`TfidfModel::from_document_frequencies`] with the same terms in another
 /// column order, or by [`TfidfModel::fixed_vocabulary`] on a fixed
 /// vocabulary (fit with `min_df` 1, no `max_df`, no `max_features`, so that
-/// every term has its count). Returns the vectorizer written with.
+/// every term has its count).
 #[allow(clippy::too_many_arguments)]
-pub fn stream_to_corpus_through(
+pub fn stream_to_corpus(
     params: &TfidfParams,
     source: &dyn DocumentSource,
     chunk_docs: usize,
@@ -320,6 +301,7 @@ mod tests {
             false,
             serde_json::json!({"k": 1}),
             &mut |_| calls += 1,
+            |fitted, _| Ok(fitted),
         )
         .unwrap();
         assert_eq!(calls, 2 * 7);
@@ -356,7 +338,7 @@ mod tests {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("corpus");
-        let (model, _) = stream_to_corpus_through(
+        let (model, _) = stream_to_corpus(
             &params,
             &docs,
             250,
