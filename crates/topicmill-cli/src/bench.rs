@@ -345,14 +345,7 @@ pub fn run(args: Args) -> Result<()> {
         cpu: cpu_model(),
         results,
     };
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        print_table(&mut out, &report)?;
-    }
-    Ok(())
+    crate::output::print_report(&report, args.json, print_table)
 }
 
 fn frobenius(x: &CsrView<'_>) -> f64 {

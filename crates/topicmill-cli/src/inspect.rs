@@ -9,6 +9,8 @@ use serde::Serialize;
 use topicmill_nmf::{NmfError, NmfModel};
 use topicmill_sparse::{Corpus, MappedMatrix};
 
+use crate::output::print_report;
+
 /// Describe a corpus directory (or a bare .csr matrix file): shape, non-zeros,
 /// density, bytes on disk, per-row and per-column non-zero statistics, empty rows
 /// and columns. Opening checks the header and structure; --verify adds the full
@@ -173,17 +175,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !path.is_dir() {
         if let Some(model) = model_report(path)? {
             if args.verify {
-                anyhow::bail!("--verify checks corpora and matrix files; {} is a model (loading it checked it)", path.display());
+                anyhow::bail!(
+                    "--verify checks corpora and matrix files; {} is a model (loading it \
+                     checked it)",
+                    path.display()
+                );
             }
-            let mut out = std::io::stdout().lock();
-            if args.json {
-                serde_json::to_writer_pretty(&mut out, &model)?;
-                writeln!(out)?;
-            } else {
-                print_model(&mut out, &model)?;
-            }
-            out.flush()?;
-            return Ok(());
+            return print_report(&model, args.json, print_model);
         }
     }
     let report = if path.is_dir() {
@@ -227,15 +225,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             verified: args.verify,
         }
     };
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        print_text(&mut out, &report)?;
-    }
-    out.flush()?;
-    Ok(())
+    print_report(&report, args.json, print_text)
 }
 
 fn print_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {

@@ -93,6 +93,26 @@ pub fn stage_all<const N: usize>(paths: [Option<&Path>; N]) -> Result<[Option<St
     Ok(staged)
 }
 
+/// Prints a command's `report` on stdout: pretty JSON with `json`, else as
+/// `text` writes it. The JSON is serialized before it is written, so that an
+/// io::Error from the pipe stays an io::Error (a closed pipe is not an
+/// error), not a serde_json one.
+pub fn print_report<R: serde::Serialize>(
+    report: &R,
+    json: bool,
+    text: impl FnOnce(&mut io::StdoutLock<'static>, &R) -> io::Result<()>,
+) -> Result<()> {
+    let mut out = io::stdout().lock();
+    if json {
+        let encoded = serde_json::to_string_pretty(report)?;
+        writeln!(out, "{encoded}")?;
+    } else {
+        text(&mut out, report)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Renames written files into place. Called once all of a command's outputs
 /// are written, so that a failure to write one leaves none of them.
 pub fn commit_all(files: impl IntoIterator<Item = Option<Staged>>) -> Result<()> {
