@@ -278,12 +278,18 @@ mod tests {
         assert_eq!(c.ht().unwrap(), ht);
     }
 
+    /// A checkpoint of `meta()` written in `dir`: its path and its bytes.
+    fn written(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+        let path = dir.join("fit.ckpt");
+        write(&path, &meta(), &[1.0; 6], &[2.0; 4]).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        (path, bytes)
+    }
+
     #[test]
     fn corruption_and_truncation_are_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("fit.ckpt");
-        write(&path, &meta(), &[1.0; 6], &[2.0; 4]).unwrap();
-        let mut bytes = std::fs::read(&path).unwrap();
+        let (path, mut bytes) = written(dir.path());
         let last_w = bytes.len() - 12 - 17;
         bytes[last_w] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
@@ -300,9 +306,7 @@ mod tests {
     #[test]
     fn damaged_metadata_is_described_in_words() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("fit.ckpt");
-        write(&path, &meta(), &[1.0; 6], &[2.0; 4]).unwrap();
-        let mut bytes = std::fs::read(&path).unwrap();
+        let (path, mut bytes) = written(dir.path());
         // The first metadata byte (n, a varint) now announces a u128.
         bytes[20] = 254;
         std::fs::write(&path, &bytes).unwrap();

@@ -208,14 +208,17 @@ fn transform_scores_new_documents_vectorized_onto_the_models_vocabulary() {
         "{\"id\": \"n2\", \"text\": \"Knead the dough, then bake the bread in a hot oven.\"}\n",
     );
     fs::write(d.join("new.jsonl"), new).unwrap();
+    // The new documents, vectorized.
+    let new_docs = [
+        "vectorize",
+        "--input",
+        "jsonl",
+        "new.jsonl",
+        "--id-field",
+        "id",
+    ];
     let vectorize = |name: &str, extra: &[&str]| {
-        let base = [
-            "vectorize",
-            "--input",
-            "jsonl",
-            "new.jsonl",
-            "--id-field",
-            "id",
+        let onto = [
             "--stop-words",
             "english",
             "--vocabulary-from",
@@ -223,7 +226,7 @@ fn transform_scores_new_documents_vectorized_onto_the_models_vocabulary() {
             "-o",
             name,
         ];
-        let out = topicmill(d, &[&base[..], extra].concat());
+        let out = topicmill(d, &[&new_docs[..], &onto, extra].concat());
         assert!(out.status.success(), "{}", stderr(&out));
         stderr(&out)
     };
@@ -297,21 +300,8 @@ fn transform_scores_new_documents_vectorized_onto_the_models_vocabulary() {
         let onto = topicmill_sparse::Corpus::open(d.join(name)).unwrap();
         assert_eq!(onto.matrix(), want.view(), "{name}");
         let again = format!("{name}_again");
-        let out = topicmill(
-            d,
-            &[
-                "vectorize",
-                "--input",
-                "jsonl",
-                "new.jsonl",
-                "--id-field",
-                "id",
-                "--vectorizer-from",
-                name,
-                "-o",
-                &again,
-            ],
-        );
+        let through = ["--vectorizer-from", name, "-o", &again];
+        let out = topicmill(d, &[&new_docs[..], &through].concat());
         assert!(out.status.success(), "{}", stderr(&out));
         let again = topicmill_sparse::Corpus::open(d.join(&again)).unwrap();
         assert_eq!(again.matrix(), onto.matrix(), "{name}");

@@ -112,6 +112,11 @@ fn aligned_on_a_previous_vocabulary_in_memory_and_streaming_agree() {
         stderr
     };
     let common = ["--stop-words", "english", "--sublinear-tf"];
+    // Today's documents, aligned on the vocabulary of corpus `previous`.
+    let today_onto = |previous: &'static str| {
+        let input = ["vectorize", "--input", "lines", "today.txt"];
+        [&input[..], &["--vocabulary-from", previous]].concat()
+    };
     run(&[
         &["vectorize", "--input", "lines", "previous.txt", "-o", "p"],
         &common[..],
@@ -121,19 +126,7 @@ fn aligned_on_a_previous_vocabulary_in_memory_and_streaming_agree() {
         ("extended", &[][..]),
         ("restricted", &["--no-new-terms"][..]),
     ] {
-        let base = [
-            &[
-                "vectorize",
-                "--input",
-                "lines",
-                "today.txt",
-                "--vocabulary-from",
-                "p",
-            ][..],
-            &common[..],
-            extra,
-        ]
-        .concat();
+        let base = [&today_onto("p")[..], &common[..], extra].concat();
         let said_memory = run(&[&base[..], &["-o", name]].concat());
         let streamed = format!("{name}_streamed");
         let said_streamed = run(&[
@@ -184,14 +177,7 @@ fn aligned_on_a_previous_vocabulary_in_memory_and_streaming_agree() {
     terms[1] = terms[0];
     std::fs::write(d.join("dup/vocab.txt"), terms.join("\n") + "\n").unwrap();
     for extra in [&[][..], &["--streaming"], &["--no-new-terms"]] {
-        let base = [
-            "vectorize",
-            "--input",
-            "lines",
-            "today.txt",
-            "--vocabulary-from",
-            "dup",
-        ];
+        let base = today_onto("dup");
         let out = crate::topicmill(d, &[&base[..], extra, &["-o", "refused"]].concat());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
