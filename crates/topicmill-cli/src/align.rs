@@ -167,15 +167,7 @@ pub fn streamed_vectorizer(
 ) -> Result<(TfidfModel, Alignment)> {
     let params = fitted.params().clone();
     if no_new_terms {
-        let df_fixed: Vec<u64> = previous
-            .iter()
-            .map(|term| fitted.column(term).map_or(0, |c| df[c as usize]))
-            .collect();
-        let model =
-            TfidfModel::fixed_vocabulary(params, previous.to_vec(), &df_fixed, fitted.n_docs())?;
-        // `fitted` holds the documents' terms, stop words aside.
-        let columns = fitted.vocabulary().iter().map(|term| model.column(term));
-        let matched = VocabularyMatch::of_fixed_vocabulary(&model, &df_fixed, columns);
+        let (model, matched) = fitted.on_fixed_vocabulary(df, previous.to_vec())?;
         return Ok((model, Alignment::restricted(matched)));
     }
     let (extended, column) = extended_vocabulary(previous, fitted.vocabulary())?;

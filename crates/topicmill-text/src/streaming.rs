@@ -115,7 +115,7 @@ impl DocumentSource for Documents {
 /// `|fitted, _| Ok(fitted)` writes an ordinary fit, identical to
 /// [`TfidfParams::fit_transform`]'s. Others: one rebuilt by
 /// [`TfidfModel::from_document_frequencies`] with the same terms in another
-/// column order, or by [`TfidfModel::fixed_vocabulary`] on a fixed
+/// column order, or by [`TfidfModel::on_fixed_vocabulary`] on a fixed
 /// vocabulary (fit with `min_df` 1, no `max_df`, no `max_features`, so that
 /// every term has its count).
 #[allow(clippy::too_many_arguments)]
@@ -333,7 +333,7 @@ mod tests {
         let params = TfidfParams::default()
             .stop_words(Some(StopWords::English))
             .smooth_idf(false);
-        let (want_model, want, _) = params
+        let (want_model, want, want_matched) = params
             .fit_transform_with_vocabulary(&vocabulary, &docs.texts)
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -347,16 +347,9 @@ mod tests {
             serde_json::Value::Null,
             &mut |_| {},
             |fitted, df| {
-                let df: Vec<u64> = vocabulary
-                    .iter()
-                    .map(|t| fitted.column(t).map_or(0, |c| df[c as usize]))
-                    .collect();
-                TfidfModel::fixed_vocabulary(
-                    params.clone(),
-                    vocabulary.clone(),
-                    &df,
-                    fitted.n_docs(),
-                )
+                let (model, matched) = fitted.on_fixed_vocabulary(&df, vocabulary.clone())?;
+                assert_eq!(matched, want_matched);
+                Ok(model)
             },
         )
         .unwrap();

@@ -1006,6 +1006,29 @@ impl TfidfModel {
         })
     }
 
+    /// The vectorizer a fit on the fixed `vocabulary` learns from the
+    /// documents this one was fitted on, given this one's columns' document
+    /// frequencies `df`, and how those documents met it. This one must hold
+    /// every term of its documents, stop words aside (fitted with `min_df`
+    /// 1, no `max_df`, no `max_features`): a term it lacks counts as in no
+    /// document. The streaming build's way to a fixed vocabulary: its first
+    /// pass is such a fit.
+    pub fn on_fixed_vocabulary(
+        &self,
+        df: &[u64],
+        vocabulary: Vec<String>,
+    ) -> Result<(TfidfModel, VocabularyMatch), TextError> {
+        let df_fixed: Vec<u64> = vocabulary
+            .iter()
+            .map(|term| self.column(term).map_or(0, |c| df[c as usize]))
+            .collect();
+        let model =
+            Self::fixed_vocabulary(self.params.clone(), vocabulary, &df_fixed, self.n_docs)?;
+        let columns = self.vocabulary.iter().map(|term| model.column(term));
+        let matched = VocabularyMatch::of_fixed_vocabulary(&model, &df_fixed, columns);
+        Ok((model, matched))
+    }
+
     /// The terms in column order (sorted, for a fit): column `j` of the
     /// matrix is `vocabulary()[j]`.
     pub fn vocabulary(&self) -> &[String] {
