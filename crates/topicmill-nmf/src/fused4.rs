@@ -72,7 +72,7 @@ pub(crate) fn gram_4(p: &mut [f64], rows: &[f32]) -> bool {
 
 /// Whether this CPU has AVX2 and FMA (checked once).
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-fn runs_here() -> bool {
+pub(crate) fn runs_here() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         use std::sync::OnceLock;

@@ -234,76 +234,55 @@ impl RowsPtr {
     }
 }
 
-/// Partial Gram of one chunk of rows, f64 accumulation (at k = 4 by
-/// [`fused4::gram_4`](crate::fused4::gram_4) where it runs: the same bits).
+/// Partial Gram of one chunk of rows, f64 accumulation: at k = 4 by
+/// [`fused4::gram_4`](crate::fused4::gram_4), at other k by
+/// [`gram_tiles`](crate::gram_tiles::gram_tiles), where they run; the
+/// same bits.
 #[inline(always)]
 fn gram_chunk<const K: usize>(p: &mut [f64], rows: &[f32], kk: usize) {
     if K == 4 && crate::fused4::gram_4(p, rows) {
         return;
     }
+    if kk > 0 && crate::gram_tiles::gram_tiles(p, rows, kk) {
+        return;
+    }
     gram_chunk_loops::<K>(p, rows, kk);
 }
 
-/// [`gram_chunk`] by plain loops.
+/// [`gram_chunk`] by plain loops: per quad of rows, `(w0[a]·w0[b] +
+/// w1[a]·w1[b]) + (w2[a]·w2[b] + w3[a]·w3[b])` added to the partial, then
+/// the last `rows mod 4` rows one at a time, whether k is known at compile
+/// time or not.
 #[inline(always)]
 pub(crate) fn gram_chunk_loops<const K: usize>(p: &mut [f64], rows: &[f32], kk: usize) {
     let k = if K == 0 { kk } else { K };
     p.fill(0.0);
-    if K > 0 {
-        // Four rows per pass over the k × k partial: a quarter of the loads
-        // and stores of the partial, f64 products and sums throughout.
-        let mut quads = rows.chunks_exact(4 * K);
-        for q in &mut quads {
-            let mut w = [[0f64; K]; 4];
-            for (r, wr) in w.iter_mut().enumerate() {
-                for t in 0..K {
-                    wr[t] = q[r * K + t] as f64;
-                }
-            }
-            for a in 0..K {
-                let (x0, x1, x2, x3) = (w[0][a], w[1][a], w[2][a], w[3][a]);
-                let pa = &mut p[a * K..(a + 1) * K];
-                for b in 0..K {
-                    pa[b] += (x0 * w[0][b] + x1 * w[1][b]) + (x2 * w[2][b] + x3 * w[3][b]);
-                }
+    // Four rows per pass over the k × k partial (a quarter of its loads and
+    // stores), widened to f64: products and sums in f64 throughout.
+    let mut quads = rows.chunks_exact(4 * k);
+    let mut w = vec![0f64; 4 * k];
+    for q in &mut quads {
+        for (d, &s) in w.iter_mut().zip(q) {
+            *d = s as f64;
+        }
+        let (w01, w23) = w.split_at(2 * k);
+        let ((w0, w1), (w2, w3)) = (w01.split_at(k), w23.split_at(k));
+        for a in 0..k {
+            let (x0, x1, x2, x3) = (w0[a], w1[a], w2[a], w3[a]);
+            let pa = &mut p[a * k..(a + 1) * k];
+            for (b, s) in pa.iter_mut().enumerate() {
+                *s += (x0 * w0[b] + x1 * w1[b]) + (x2 * w2[b] + x3 * w3[b]);
             }
         }
-        for row in quads.remainder().chunks_exact(K) {
-            let mut w = [0f64; K];
-            for t in 0..K {
-                w[t] = row[t] as f64;
-            }
-            for a in 0..K {
-                let pa = &mut p[a * K..(a + 1) * K];
-                for b in 0..K {
-                    pa[b] += w[a] * w[b];
-                }
-            }
-        }
-        return;
     }
-    let mut wide = [0f64; 256];
-    for row in rows.chunks_exact(k) {
-        if k <= 256 {
-            let wide = &mut wide[..k];
-            for (w, &v) in wide.iter_mut().zip(row) {
-                *w = v as f64;
-            }
-            for (a, &ga) in wide.iter().enumerate() {
-                if ga == 0.0 {
-                    continue;
-                }
-                let pa = &mut p[a * k..(a + 1) * k];
-                for (s, &gb) in pa.iter_mut().zip(wide.iter()) {
-                    *s += ga * gb;
-                }
-            }
-        } else {
-            for (a, &ga) in row.iter().enumerate() {
-                let pa = &mut p[a * k..(a + 1) * k];
-                for (s, &gb) in pa.iter_mut().zip(row) {
-                    *s += ga as f64 * gb as f64;
-                }
+    for row in quads.remainder().chunks_exact(k) {
+        for (d, &s) in w.iter_mut().zip(row) {
+            *d = s as f64;
+        }
+        let w = &w[..k];
+        for (a, &ga) in w.iter().enumerate() {
+            for (s, &gb) in p[a * k..(a + 1) * k].iter_mut().zip(w) {
+                *s += ga * gb;
             }
         }
     }

@@ -36,6 +36,7 @@ pub mod bench_api;
 mod error;
 mod fit;
 mod fused4;
+mod gram_tiles;
 mod init;
 mod kernel;
 mod model;
