@@ -32,6 +32,8 @@ pub enum StopReason {
 /// weights are `ht[j*k .. j*k+k]`). W is n × k row-major.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NmfModel {
+    // The order of the fields is the file format's: `BeforeW` and `AfterW`
+    // repeat it, to load a model without W.
     params: NmfParams,
     n_docs: usize,
     n_features: usize,
@@ -46,6 +48,28 @@ pub struct NmfModel {
     /// is the rest alone.
     #[serde(skip)]
     vectorizer: Option<VectorizerRecord>,
+    /// Loaded by [`NmfModel::load_without_w`]: `w` is empty.
+    #[serde(skip)]
+    w_skipped: bool,
+}
+
+/// The fields of a saved [`NmfModel`] before W, in its order.
+#[derive(Deserialize)]
+struct BeforeW {
+    params: NmfParams,
+    n_docs: usize,
+    n_features: usize,
+}
+
+/// The fields of a saved [`NmfModel`] after W, in its order.
+#[derive(Deserialize)]
+struct AfterW {
+    ht: Vec<f32>,
+    history: Vec<(usize, f64)>,
+    iterations: usize,
+    stop: StopReason,
+    reconstruction_err: f64,
+    vocabulary: Option<Vec<String>>,
 }
 
 /// What a model records of the vectorizer that made the matrix it was fitted
@@ -102,6 +126,7 @@ impl NmfModel {
             reconstruction_err,
             vocabulary: None,
             vectorizer: None,
+            w_skipped: false,
         }
     }
 
@@ -133,8 +158,20 @@ impl NmfModel {
         h
     }
     /// W of the fitted documents, n × k row-major; equal to `transform` of them.
+    ///
+    /// # Panics
+    /// If the model was loaded by [`NmfModel::load_without_w`].
     pub fn w(&self) -> &[f32] {
+        assert!(
+            !self.w_skipped,
+            "W was not loaded (the model comes from NmfModel::load_without_w)"
+        );
         &self.w
+    }
+
+    /// Whether W is here: false for a model from [`NmfModel::load_without_w`].
+    pub fn has_w(&self) -> bool {
+        !self.w_skipped
     }
     /// `(iteration, error)` pairs; iteration 0 is the initialization. The
     /// error is scikit-learn's `reconstruction_err_` measure: `‖X − WH‖_F`,
@@ -259,7 +296,12 @@ impl NmfModel {
     /// The payload is encoded twice, once to count its bytes (the length
     /// comes first) and once into `out`, rather than into a copy in memory:
     /// give a buffered writer.
+    ///
+    /// # Panics
+    /// If the model was loaded by [`NmfModel::load_without_w`] (it has no W
+    /// to save).
     pub fn save<W: Write>(&self, mut out: W) -> Result<()> {
+        assert!(!self.w_skipped, "a model loaded without W cannot be saved");
         let len = self.encode_payload(&mut std::io::sink())?;
         out.write_all(MAGIC)?;
         out.write_all(&MODEL_FORMAT_VERSION.to_le_bytes())?;
@@ -286,7 +328,19 @@ impl NmfModel {
     /// Reads a model written by [`NmfModel::save`], of this format version or
     /// version 1 (no vectorizer record), checking in order: magic, version,
     /// length, payload, consistency of the shapes.
-    pub fn load<R: Read>(mut input: R) -> Result<Self> {
+    pub fn load<R: Read>(input: R) -> Result<Self> {
+        Self::load_with(input, true)
+    }
+
+    /// [`NmfModel::load`] without W, for what needs H alone (the top words,
+    /// `transform`, the vectorizer record): W's bytes are read past, not
+    /// decoded or checked, and [`NmfModel::w`] panics. W is most of a large
+    /// fit's file (n × k values against m × k for H).
+    pub fn load_without_w<R: Read>(input: R) -> Result<Self> {
+        Self::load_with(input, false)
+    }
+
+    fn load_with<R: Read>(mut input: R, with_w: bool) -> Result<Self> {
         let mut magic = [0u8; 8];
         let got = read_up_to(&mut input, &mut magic)?;
         if got < 8 || &magic != MAGIC {
@@ -323,7 +377,7 @@ impl NmfModel {
         // Buffered here, so that the decoder's many small reads do not each
         // go through the counting and the length limit.
         let mut payload = std::io::BufReader::with_capacity(1 << 16, &mut counted);
-        let decoded = decode_payload(&mut payload, version);
+        let decoded = decode_payload(&mut payload, version, with_w);
         // The rest of the declared payload: nothing, unless damaged.
         let rest = std::io::copy(&mut payload, &mut std::io::sink())?;
         drop(payload);
@@ -333,7 +387,7 @@ impl NmfModel {
                 found: counted.read,
             });
         }
-        let model = decoded?;
+        let (model, w_len) = decoded?;
         if rest > 0 {
             return Err(NmfError::Corrupt(format!("{rest} bytes after the model")));
         }
@@ -342,9 +396,11 @@ impl NmfModel {
             .vocabulary
             .as_ref()
             .is_none_or(|v| v.len() == model.n_features);
+        // Checked products: the shape is read from the file.
+        let values = |rows: usize| (rows as u64).checked_mul(k as u64);
         if k == 0
-            || model.ht.len() != model.n_features * k
-            || model.w.len() != model.n_docs * k
+            || values(model.n_features) != Some(model.ht.len() as u64)
+            || values(model.n_docs) != Some(w_len)
             || !vocabulary_fits
         {
             return Err(NmfError::Corrupt(
@@ -372,6 +428,7 @@ impl NmfModel {
             .validate()
             .map_err(|e| NmfError::Corrupt(format!("its parameters are invalid: {e}")))?;
         let k = self.params.k;
+        // A skipped W is empty: nothing to check.
         for (name, factor, what) in [("W", &self.w, "document"), ("H", &self.ht, "term")] {
             if let Some(at) = factor.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
                 let v = factor[at];
@@ -422,11 +479,48 @@ pub fn describe_decode_error(e: &bincode::error::DecodeError) -> String {
     }
 }
 
-/// A payload's model, then from version 2 its vectorizer record.
-fn decode_payload<R: Read>(payload: &mut R, version: u32) -> Result<NmfModel> {
+/// A payload's model, then from version 2 its vectorizer record; with W's
+/// length as the payload declares it (W itself is read past unless
+/// `with_w`).
+fn decode_payload<R: Read>(payload: &mut R, version: u32, with_w: bool) -> Result<(NmfModel, u64)> {
     let config = bincode::config::standard();
-    let mut model: NmfModel = bincode::serde::decode_from_std_read(payload, config)
-        .map_err(|e| NmfError::Corrupt(describe_decode_error(&e)))?;
+    let corrupt = |e: bincode::error::DecodeError| NmfError::Corrupt(describe_decode_error(&e));
+    let (mut model, w_len) = if with_w {
+        let model: NmfModel =
+            bincode::serde::decode_from_std_read(payload, config).map_err(corrupt)?;
+        let w_len = model.w.len() as u64;
+        (model, w_len)
+    } else {
+        let before: BeforeW =
+            bincode::serde::decode_from_std_read(payload, config).map_err(corrupt)?;
+        // A Vec<f32>: its length as a varint, then 4 bytes per value.
+        let w_len: u64 = bincode::serde::decode_from_std_read(payload, config).map_err(corrupt)?;
+        let bytes = w_len
+            .checked_mul(4)
+            .ok_or_else(|| NmfError::Corrupt(format!("W's length {w_len} is impossible")))?;
+        if std::io::copy(&mut payload.take(bytes), &mut std::io::sink())? < bytes {
+            return Err(NmfError::Corrupt(
+                "the payload ends in the middle of a value".into(),
+            ));
+        }
+        let after: AfterW =
+            bincode::serde::decode_from_std_read(payload, config).map_err(corrupt)?;
+        let model = NmfModel {
+            params: before.params,
+            n_docs: before.n_docs,
+            n_features: before.n_features,
+            w: Vec::new(),
+            ht: after.ht,
+            history: after.history,
+            iterations: after.iterations,
+            stop: after.stop,
+            reconstruction_err: after.reconstruction_err,
+            vocabulary: after.vocabulary,
+            vectorizer: None,
+            w_skipped: true,
+        };
+        (model, w_len)
+    };
     if version >= 2 {
         model.vectorizer = bincode::serde::decode_from_std_read(payload, config).map_err(|e| {
             NmfError::Corrupt(format!(
@@ -435,7 +529,7 @@ fn decode_payload<R: Read>(payload: &mut R, version: u32) -> Result<NmfModel> {
             ))
         })?;
     }
-    Ok(model)
+    Ok((model, w_len))
 }
 
 /// A reader that counts the bytes it gives.

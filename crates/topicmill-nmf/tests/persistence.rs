@@ -266,3 +266,89 @@ fn a_topic_order_must_be_a_permutation() {
     let (mut model, _) = saved();
     model.permute_topics(&[0, 0, 1]);
 }
+
+/// Loading without W gives the model less W, from either format version and
+/// with or without a vocabulary and a vectorizer record; W's accessor then
+/// refuses.
+#[test]
+fn a_model_loads_without_w() {
+    let (mut model, _) = saved();
+    model.set_vectorizer(Some(record()));
+    let mut plain = Nmf::params(2)
+        .max_iter(5)
+        .fit(&random_csr(9, 15, 0.4, 7, &[], &[]).view())
+        .unwrap();
+    plain.set_vocabulary(None);
+    for model in [model, plain] {
+        let mut bytes = Vec::new();
+        model.save(&mut bytes).unwrap();
+        let lean = NmfModel::load_without_w(&bytes[..]).unwrap();
+        assert!(model.has_w() && !lean.has_w());
+        assert_eq!(lean.ht(), model.ht());
+        assert_eq!(lean.n_docs(), model.n_docs());
+        assert_eq!(lean.params(), model.params());
+        assert_eq!(lean.loss_history(), model.loss_history());
+        assert_eq!(lean.iterations(), model.iterations());
+        assert_eq!(lean.stop_reason(), model.stop_reason());
+        assert_eq!(lean.reconstruction_err(), model.reconstruction_err());
+        assert_eq!(lean.vocabulary(), model.vocabulary());
+        assert_eq!(lean.vectorizer(), model.vectorizer());
+        let x = random_csr(3, 15, 0.5, 11, &[], &[]);
+        assert_eq!(
+            lean.transform(&x.view()).unwrap(),
+            model.transform(&x.view()).unwrap()
+        );
+        let panicked = std::panic::catch_unwind(|| lean.w().len());
+        assert!(panicked.is_err(), "w() of a model loaded without W");
+    }
+    // Version 1: no vectorizer record after the model.
+    let (model, bytes) = saved();
+    let mut old = bytes[..bytes.len() - 1].to_vec();
+    old[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let len = (old.len() - 20) as u64;
+    old[12..20].copy_from_slice(&len.to_le_bytes());
+    let lean = NmfModel::load_without_w(&old[..]).unwrap();
+    assert_eq!(lean.ht(), model.ht());
+    assert_eq!(lean.vocabulary(), model.vocabulary());
+}
+
+/// Without W, a file cut anywhere (inside W too) is still truncated, and a
+/// damaged H is still refused.
+#[test]
+fn loading_without_w_checks_the_rest() {
+    let (_, bytes) = saved();
+    let payload = (bytes.len() - 20) as u64;
+    // 20 documents × 3 topics of W end well before byte 300 of the file.
+    for cut in [25, 60, 150, bytes.len() - 7] {
+        match NmfModel::load_without_w(&bytes[..cut]) {
+            Err(NmfError::Truncated { expected, found }) => {
+                assert_eq!(
+                    (expected, found),
+                    (payload, cut as u64 - 20),
+                    "cut at {cut}"
+                )
+            }
+            other => panic!("cut at {cut}: {other:?}"),
+        }
+    }
+    let (n, m, k) = (4, 5, 2);
+    let mut ht = vec![0.25f32; m * k];
+    ht[8] = f32::INFINITY;
+    let model = NmfModel::from_parts(
+        Nmf::params(k),
+        n,
+        m,
+        vec![0.5; n * k],
+        ht,
+        vec![(0, 1.0)],
+        1,
+        StopReason::MaxIter,
+        1.0,
+    );
+    let mut bytes = Vec::new();
+    model.save(&mut bytes).unwrap();
+    match NmfModel::load_without_w(&bytes[..]) {
+        Err(NmfError::Corrupt(msg)) => assert_eq!(msg, "H holds inf at term 5, topic 1"),
+        other => panic!("{other:?}"),
+    }
+}
