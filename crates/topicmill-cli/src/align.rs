@@ -32,7 +32,7 @@ pub fn previous_vocabulary(path: &Path) -> Result<Vec<String>> {
             Corpus::open(path).with_context(|| format!("cannot open corpus {}", path.display()))?;
         corpus.vocabulary().to_vec()
     } else {
-        let model = crate::output::load_model(path)?;
+        let model = crate::output::load_model_without_w(path)?;
         match model.vocabulary() {
             Some(vocabulary) => vocabulary.to_vec(),
             None => bail!(

@@ -14,7 +14,7 @@ use topicmill_eval::{evaluate, EvalOptions, Evaluation, Factors};
 use topicmill_nmf::NmfModel;
 use topicmill_sparse::Corpus;
 
-use crate::output::load_model;
+use crate::output::{load_model, load_model_without_w};
 
 /// Score a model's topics on a corpus: NPMI coherence, diversity, relative
 /// error, and NMI/ARI/purity of the dominant topics when the corpus has labels.
@@ -69,7 +69,10 @@ pub fn run(args: Args) -> Result<()> {
     };
     let corpus = open_corpus(corpus_path)?;
     let factors = match (model, &args.w_npy, &args.h_npy) {
-        (Some(path), _, _) => model_factors(&load_model(path)?, path, &corpus, args.transform)?,
+        (Some(path), _, _) => {
+            let model = load_model_for_factors(path, args.transform)?;
+            model_factors(&model, path, &corpus, args.transform)?
+        }
         (None, Some(w), Some(h)) => npy_factors(w, h)?,
         (None, _, _) => unreachable!("clap requires --w-npy and --h-npy together"),
     };
@@ -101,6 +104,16 @@ pub fn run(args: Args) -> Result<()> {
 
 pub fn open_corpus(path: &Path) -> Result<Corpus> {
     Corpus::open(path).with_context(|| format!("cannot open corpus {}", path.display()))
+}
+
+/// The model whose factors [`model_factors`] takes: without W when
+/// `transform` computes W anew.
+pub fn load_model_for_factors(path: &Path, transform: bool) -> Result<NmfModel> {
+    if transform {
+        load_model_without_w(path)
+    } else {
+        load_model(path)
+    }
 }
 
 /// W and Hᵀ of a topicmill model, checked against the corpus.

@@ -104,7 +104,7 @@ fn corpus_options(corpus: &Corpus, dir: &Path) -> Result<RecordedOptions> {
 /// `UnseenTerms::of_fixed_vocabulary`).
 pub fn vectorizer(path: &Path) -> Result<TfidfModel> {
     if path.is_file() {
-        let model = crate::output::load_model(path)?;
+        let model = crate::output::load_model_without_w(path)?;
         let (Some(record), Some(vocabulary)) = (model.vectorizer(), model.vocabulary()) else {
             bail!(
                 "model {} records no vectorizer: it was saved by an older topicmill (model \

@@ -114,7 +114,7 @@ fn model_report(path: &Path) -> anyhow::Result<Option<ModelReport>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let bytes_on_disk = file.metadata()?.len();
-    let model = match NmfModel::load(std::io::BufReader::new(file)) {
+    let model = match NmfModel::load_without_w(std::io::BufReader::new(file)) {
         Ok(model) => model,
         Err(NmfError::NotAModel) => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read model {}", path.display())),

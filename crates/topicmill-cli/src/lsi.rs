@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use topicmill_nmf::{randomized_svd, SvdOptions};
 use topicmill_sparse::Corpus;
 
-use crate::output::{load_model, top_indices, topic_words, write_topic_table};
+use crate::output::{load_model_without_w, top_indices, topic_words, write_topic_table};
 
 /// Print LSI components (signed top words), beside an NMF model's topics.
 #[derive(Debug, clap::Args)]
@@ -59,7 +59,7 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     if let Some(path) = &args.nmf {
-        let model = load_model(path)?;
+        let model = load_model_without_w(path)?;
         for (t, words) in topic_words(&model, vocabulary, args.top)
             .into_iter()
             .enumerate()

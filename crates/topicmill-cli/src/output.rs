@@ -233,6 +233,15 @@ pub fn load_model(path: &Path) -> Result<NmfModel> {
         .with_context(|| format!("cannot read model {}", path.display()))
 }
 
+/// [`load_model`] without W (`NmfModel::load_without_w`), for the commands
+/// that use H, the vocabulary or the vectorizer record alone: W is most of
+/// a large fit's file.
+pub fn load_model_without_w(path: &Path) -> Result<NmfModel> {
+    let file = File::open(path).with_context(|| format!("cannot open model {}", path.display()))?;
+    NmfModel::load_without_w(io::BufReader::new(file))
+        .with_context(|| format!("cannot read model {}", path.display()))
+}
+
 /// The top `n` words of every topic of `model`, topic by topic, with weights.
 pub fn topic_words(model: &NmfModel, vocabulary: &[String], n: usize) -> Vec<Vec<(String, f32)>> {
     let (k, ht) = (model.k(), model.ht());

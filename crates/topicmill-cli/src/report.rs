@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use topicmill_eval::{top_documents, EvalOptions, Evaluation};
 
-use crate::evaluate::{model_factors, open_corpus, score, LoadedFactors};
-use crate::output::{check_outputs, load_model, topic_words, write_atomic};
+use crate::evaluate::{load_model_for_factors, model_factors, open_corpus, score, LoadedFactors};
+use crate::output::{check_outputs, topic_words, write_atomic};
 use crate::svg::escape as esc;
 
 /// Write an HTML report of a model on its corpus (self-contained, no network).
@@ -38,7 +38,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let corpus = open_corpus(&args.corpus)?;
-    let model = load_model(&args.model)?;
+    let model = load_model_for_factors(&args.model, args.transform)?;
     check_outputs(&[Some(&args.output)])?;
     let factors = model_factors(&model, &args.model, &corpus, args.transform)?;
     let options = EvalOptions::default();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 
-use crate::output::{csv_field, load_model, print_topics, topic_words};
+use crate::output::{csv_field, load_model_without_w, print_topics, topic_words};
 
 /// Output format of `topics`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -31,7 +31,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = load_model(&args.model)?;
+    let model = load_model_without_w(&args.model)?;
     let vocabulary = model
         .vocabulary()
         .with_context(|| format!("model {} carries no vocabulary", args.model.display()))?;

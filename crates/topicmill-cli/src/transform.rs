@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use topicmill_sparse::Corpus;
 
-use crate::output::{check_outputs, commit_all, doc_topics, load_model, npy, stage_all};
+use crate::output::{check_outputs, commit_all, doc_topics, load_model_without_w, npy, stage_all};
 
 /// Topic weights of a corpus's documents under a fitted model (H fixed).
 ///
@@ -28,7 +28,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = load_model(&args.model)?;
+    let model = load_model_without_w(&args.model)?;
     let corpus = Corpus::open(&args.corpus)
         .with_context(|| format!("cannot open corpus {}", args.corpus.display()))?;
     if let Some(vocabulary) = model.vocabulary() {

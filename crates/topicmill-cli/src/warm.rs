@@ -23,7 +23,7 @@ use topicmill_eval::match_topics;
 use topicmill_nmf::{NmfModel, NmfParams, Progress, Solver};
 use topicmill_sparse::{Corpus, CsrMatrix};
 
-use crate::output::{load_model, top_indices};
+use crate::output::{load_model_without_w, top_indices};
 
 /// Warm-start options of `topicmill fit`.
 #[derive(Debug, Default, clap::Args)]
@@ -86,7 +86,7 @@ pub struct Previous {
 
 /// Loads the previous model and checks that `corpus` extends its vocabulary.
 pub fn load_previous(path: &Path, corpus: &Corpus, k: usize) -> Result<Previous> {
-    let model = load_model(path)?;
+    let model = load_model_without_w(path)?;
     let vocabulary = model
         .vocabulary()
         .with_context(|| {
