@@ -103,6 +103,33 @@ fn transform_of_the_fitted_documents_is_the_fitted_w() {
     }
 }
 
+/// Each document is solved on its own, whatever rows share its block: every
+/// row transformed alone gives its row of the whole transform, bitwise,
+/// whether rows converge or run out of iterations (k = 20 and 5 have loops
+/// compiled for their k, k = 7 the run-time-k ones).
+#[test]
+fn transform_of_each_document_alone_equals_its_row() {
+    let x = random_csr(23, 40, 0.3, 12, &[4], &[]);
+    for (k, cap) in [(20, 500), (20, 3), (5, 500), (7, 500)] {
+        let model = Nmf::params(k)
+            .solver(Solver::Hals)
+            .max_iter(30)
+            .transform_max_iter(cap)
+            .fit(&x.view())
+            .unwrap();
+        let all = model.transform(&x.view()).unwrap();
+        for i in 0..x.rows() {
+            let row = x.view().slice_outer(i..i + 1).to_owned();
+            let alone = model.transform(&row.view()).unwrap();
+            assert_eq!(
+                &alone[..],
+                &all[i * k..(i + 1) * k],
+                "k {k}, cap {cap}, row {i}"
+            );
+        }
+    }
+}
+
 #[test]
 fn transform_solves_the_nonnegative_least_squares_problem() {
     // KKT conditions of min_w ½‖x − wH‖², w ≥ 0, checked densely.
