@@ -228,18 +228,23 @@ pub fn top_indices(scores: impl Iterator<Item = f32>, n: usize) -> Vec<usize> {
 
 /// Loads a model, naming the file in any error.
 pub fn load_model(path: &Path) -> Result<NmfModel> {
-    let file = File::open(path).with_context(|| format!("cannot open model {}", path.display()))?;
-    NmfModel::load(io::BufReader::new(file))
-        .with_context(|| format!("cannot read model {}", path.display()))
+    open_model(path, NmfModel::load)
 }
 
 /// [`load_model`] without W (`NmfModel::load_without_w`), for the commands
 /// that use H, the vocabulary or the vectorizer record alone: W is most of
 /// a large fit's file.
 pub fn load_model_without_w(path: &Path) -> Result<NmfModel> {
+    open_model(path, NmfModel::load_without_w)
+}
+
+/// The model file `path` read by `load`, naming the file in any error.
+fn open_model(
+    path: &Path,
+    load: fn(io::BufReader<File>) -> topicmill_nmf::Result<NmfModel>,
+) -> Result<NmfModel> {
     let file = File::open(path).with_context(|| format!("cannot open model {}", path.display()))?;
-    NmfModel::load_without_w(io::BufReader::new(file))
-        .with_context(|| format!("cannot read model {}", path.display()))
+    load(io::BufReader::new(file)).with_context(|| format!("cannot read model {}", path.display()))
 }
 
 /// The top `n` words of every topic of `model`, topic by topic, with weights.
