@@ -32,8 +32,8 @@ pub enum StopReason {
 /// weights are `ht[j*k .. j*k+k]`). W is n × k row-major.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NmfModel {
-    // The order of the fields is the file format's: `BeforeW` and `AfterW`
-    // repeat it, to load a model without W.
+    // The order of the fields is the file format's: the loader reads it as
+    // `BeforeW`, W, `AfterW` (so that W can be read past), which repeat it.
     params: NmfParams,
     n_docs: usize,
     n_features: usize,
@@ -485,16 +485,20 @@ pub fn describe_decode_error(e: &bincode::error::DecodeError) -> String {
 fn decode_payload<R: Read>(payload: &mut R, version: u32, with_w: bool) -> Result<(NmfModel, u64)> {
     let config = bincode::config::standard();
     let corrupt = |e: bincode::error::DecodeError| NmfError::Corrupt(describe_decode_error(&e));
-    let (mut model, w_len) = if with_w {
-        let model: NmfModel =
-            bincode::serde::decode_from_std_read(payload, config).map_err(corrupt)?;
-        let w_len = model.w.len() as u64;
-        (model, w_len)
+    // One path for both loads: the fields before W, W (decoded, or read
+    // past), the fields after it; so the mirrors of the field order are
+    // exercised by every load.
+    let before: BeforeW =
+        bincode::serde::decode_from_std_read(&mut *payload, config).map_err(corrupt)?;
+    let (w, w_len) = if with_w {
+        let w: Vec<f32> =
+            bincode::serde::decode_from_std_read(&mut *payload, config).map_err(corrupt)?;
+        let w_len = w.len() as u64;
+        (w, w_len)
     } else {
-        let before: BeforeW =
-            bincode::serde::decode_from_std_read(payload, config).map_err(corrupt)?;
         // A Vec<f32>: its length as a varint, then 4 bytes per value.
-        let w_len: u64 = bincode::serde::decode_from_std_read(payload, config).map_err(corrupt)?;
+        let w_len: u64 =
+            bincode::serde::decode_from_std_read(&mut *payload, config).map_err(corrupt)?;
         let bytes = w_len
             .checked_mul(4)
             .ok_or_else(|| NmfError::Corrupt(format!("W's length {w_len} is impossible")))?;
@@ -503,23 +507,23 @@ fn decode_payload<R: Read>(payload: &mut R, version: u32, with_w: bool) -> Resul
                 "the payload ends in the middle of a value".into(),
             ));
         }
-        let after: AfterW =
-            bincode::serde::decode_from_std_read(payload, config).map_err(corrupt)?;
-        let model = NmfModel {
-            params: before.params,
-            n_docs: before.n_docs,
-            n_features: before.n_features,
-            w: Vec::new(),
-            ht: after.ht,
-            history: after.history,
-            iterations: after.iterations,
-            stop: after.stop,
-            reconstruction_err: after.reconstruction_err,
-            vocabulary: after.vocabulary,
-            vectorizer: None,
-            w_skipped: true,
-        };
-        (model, w_len)
+        (Vec::new(), w_len)
+    };
+    let after: AfterW =
+        bincode::serde::decode_from_std_read(&mut *payload, config).map_err(corrupt)?;
+    let mut model = NmfModel {
+        params: before.params,
+        n_docs: before.n_docs,
+        n_features: before.n_features,
+        w,
+        ht: after.ht,
+        history: after.history,
+        iterations: after.iterations,
+        stop: after.stop,
+        reconstruction_err: after.reconstruction_err,
+        vocabulary: after.vocabulary,
+        vectorizer: None,
+        w_skipped: !with_w,
     };
     if version >= 2 {
         model.vectorizer = bincode::serde::decode_from_std_read(payload, config).map_err(|e| {
