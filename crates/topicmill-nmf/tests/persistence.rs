@@ -42,17 +42,22 @@ fn the_vectorizer_record_round_trips() {
     assert_eq!(back, model);
 }
 
+/// The version-1 file of a saved model with no vectorizer record: version
+/// 2's payload ends with the absent record, one byte.
+fn as_version_1(bytes: &[u8]) -> Vec<u8> {
+    let mut old = bytes[..bytes.len() - 1].to_vec();
+    old[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let len = (old.len() - 20) as u64;
+    old[12..20].copy_from_slice(&len.to_le_bytes());
+    old
+}
+
 /// Version 1 is version 2 without the vectorizer record: such files load,
 /// with no record.
 #[test]
 fn version_1_files_load() {
     let (model, bytes) = saved();
-    // Version 2's payload ends with the absent record, one byte.
-    let mut old = bytes[..bytes.len() - 1].to_vec();
-    old[8..12].copy_from_slice(&1u32.to_le_bytes());
-    let len = (old.len() - 20) as u64;
-    old[12..20].copy_from_slice(&len.to_le_bytes());
-    let back = NmfModel::load(&old[..]).unwrap();
+    let back = NmfModel::load(&as_version_1(&bytes)[..]).unwrap();
     assert_eq!(back, model);
     assert_eq!(back.vectorizer(), None);
 }
@@ -303,11 +308,7 @@ fn a_model_loads_without_w() {
     }
     // Version 1: no vectorizer record after the model.
     let (model, bytes) = saved();
-    let mut old = bytes[..bytes.len() - 1].to_vec();
-    old[8..12].copy_from_slice(&1u32.to_le_bytes());
-    let len = (old.len() - 20) as u64;
-    old[12..20].copy_from_slice(&len.to_le_bytes());
-    let lean = NmfModel::load_without_w(&old[..]).unwrap();
+    let lean = NmfModel::load_without_w(&as_version_1(&bytes)[..]).unwrap();
     assert_eq!(lean.ht(), model.ht());
     assert_eq!(lean.vocabulary(), model.vocabulary());
 }
