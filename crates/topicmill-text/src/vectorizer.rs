@@ -1255,11 +1255,19 @@ mod tests {
         let (vocab, dense) = naive(&DOCS, &params);
         assert_eq!(model.vocabulary(), vocab.as_slice());
         assert_eq!(x.shape(), (DOCS.len(), vocab.len()));
+        assert_equals_dense(&x, &dense, &params);
+    }
+
+    /// `x` holds the values of `dense` (to 1e-6) and no other non-zero.
+    fn assert_equals_dense(x: &CsrMatrix, dense: &[Vec<f64>], params: &TfidfParams) {
         for (i, row) in dense.iter().enumerate() {
             let got = x.outer_view(i).unwrap();
             for (j, &want) in row.iter().enumerate() {
                 let have = got.get(j).copied().unwrap_or(0.0) as f64;
-                assert!((have - want).abs() < 1e-6, "({i},{j}): {have} vs {want}");
+                assert!(
+                    (have - want).abs() < 1e-6,
+                    "{params:?} ({i},{j}): {have} vs {want}"
+                );
             }
             assert_eq!(got.nnz(), row.iter().filter(|&&v| v != 0.0).count());
         }
@@ -1304,17 +1312,7 @@ mod tests {
             let (_, dense) = naive_on(&DOCS, &params, Some(&fixed));
             assert_eq!(model.vocabulary(), fixed.as_slice());
             assert_eq!(x.shape(), (DOCS.len(), fixed.len()));
-            for (i, row) in dense.iter().enumerate() {
-                let got = x.outer_view(i).unwrap();
-                for (j, &want) in row.iter().enumerate() {
-                    let have = got.get(j).copied().unwrap_or(0.0) as f64;
-                    assert!(
-                        (have - want).abs() < 1e-6,
-                        "{params:?} ({i},{j}): {have} vs {want}"
-                    );
-                }
-                assert_eq!(got.nnz(), row.iter().filter(|&&v| v != 0.0).count());
-            }
+            assert_equals_dense(&x, &dense, &params);
             // The documents' 13 distinct terms, 5 of them in the vocabulary;
             // with English stop words, 6 terms ("and", "else", "here",
             // "nothing", "of", "on" and "the" are stop words), 4 of them in
