@@ -674,8 +674,13 @@ impl Side {
     }
 }
 
-/// Rows per interleaved HALS sweep (see `hals_rows_k`).
-const HALS_ROWS: usize = 4;
+/// Rows per interleaved HALS sweep (see `hals_rows_k`). A row's sweep is a
+/// chain of k dependent steps of about 40 cycles each (a division among
+/// them); 16 chains at once keep the core busy where 4 left it waiting:
+/// HALS on 20 Newsgroups, two threads, 7.0–7.1 → 5.7–5.8 ms per iteration
+/// at k = 20, 37–41 → 21–23 ms at k = 50, 98–111 → 66–67 ms at k = 100
+/// (BENCHMARKS.md, "HALS sweeps of 16 rows"). Results do not depend on it.
+const HALS_ROWS: usize = 16;
 
 /// The rule of [`frob_block`] on the block's rows in groups of `R` (N's
 /// rows computed first when `a` is given), adding ⟨F_new, N⟩ of each row to
