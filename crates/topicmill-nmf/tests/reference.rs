@@ -132,3 +132,68 @@ fn hals_regularized_iterates_match_dense_reference() {
 fn kl_iterates_match_dense_reference() {
     check(Solver::Mu, Loss::KullbackLeibler, 0.0, 0.0, 1e-4);
 }
+
+/// `transform` against the dense f64 reference: each row started at the
+/// constant of the best single scale, then HALS sweeps with H fixed — a set
+/// number of them (`tol` 0), or until no entry moves by more than `tol ·
+/// max(w)`. 50 rows keep the solve's slots refilling (rows of one block are
+/// solved sixteen at a time, a done row's slot taking the next); k = 20 and
+/// 5 have loops compiled for their k, k = 7 the run-time-k ones.
+#[test]
+fn transform_matches_dense_reference() {
+    let (rows, cols) = (50, 30);
+    let x = random_csr(rows, cols, 0.3, 9, &[7], &[]);
+    let xd = dense(&x);
+    for k in [20, 5, 7] {
+        for (cap, tol) in [(1, 0.0), (3, 0.0), (8, 0.0), (500, 1e-4)] {
+            for (alpha, l1_ratio) in [(0.0, 0.0), (0.01, 0.5)] {
+                let model = Nmf::params(k)
+                    .solver(Solver::Hals)
+                    .max_iter(30)
+                    .alpha_w(alpha)
+                    .l1_ratio(l1_ratio)
+                    .transform_max_iter(cap)
+                    .transform_tol(tol)
+                    .fit(&x.view())
+                    .unwrap();
+                let w = from_rows(&model.transform(&x.view()).unwrap(), rows, k);
+                let ht = from_rows(model.ht(), cols, k);
+                // scikit-learn's _compute_regularization, for W.
+                let (l1, l2) = (
+                    cols as f64 * alpha * l1_ratio,
+                    cols as f64 * alpha * (1.0 - l1_ratio),
+                );
+                let s = matmul(&transpose(&ht), &ht);
+                let s_sum: f64 = s.iter().flatten().sum();
+                let mut w_ref = Mat::new();
+                for xi in &xd {
+                    let a = vec![xi.clone()];
+                    let n_sum: f64 = matmul(&a, &ht)[0].iter().sum();
+                    let c = (n_sum / s_sum).max(0.0);
+                    let mut f = vec![vec![c; k]];
+                    if c > 0.0 {
+                        for _ in 0..cap {
+                            let prev = f[0].clone();
+                            hals_half(&a, &mut f, &ht, l1, l2);
+                            let delta = f[0]
+                                .iter()
+                                .zip(&prev)
+                                .fold(0f64, |d, (p, q)| d.max((p - q).abs()));
+                            let top = f[0].iter().fold(0f64, |t, &v| t.max(v));
+                            if delta <= tol * top {
+                                break;
+                            }
+                        }
+                    }
+                    w_ref.push(f.remove(0));
+                }
+                assert!(w[7].iter().all(|&v| v == 0.0), "the empty row");
+                let d = rel_diff(&w, &w_ref);
+                assert!(
+                    d < 1e-3,
+                    "k {k}, cap {cap}, tol {tol}, alpha {alpha}: W differs by {d:e}"
+                );
+            }
+        }
+    }
+}
