@@ -583,7 +583,12 @@ pub(crate) fn hals_row_k<const K: usize>(f: &mut [f32], n: &[f32], s: &[f32], kk
 /// keep the core busy where one waits. A row's operations and their order do
 /// not depend on R, so any R gives the results of R = 1 bitwise.
 #[inline(always)]
-fn hals_rows_k<const K: usize, const R: usize>(f: &mut [f32], n: &[f32], s: &[f32], reg: Reg) {
+pub(crate) fn hals_rows_k<const K: usize, const R: usize>(
+    f: &mut [f32],
+    n: &[f32],
+    s: &[f32],
+    reg: Reg,
+) {
     debug_assert!(K > 0 && f.len() == R * K && n.len() == R * K);
     let mut r = [[0f32; K]; R];
     for (q, rq) in r.iter_mut().enumerate() {
@@ -680,7 +685,7 @@ impl Side {
 /// HALS on 20 Newsgroups, two threads, 7.0–7.1 → 5.7–5.8 ms per iteration
 /// at k = 20, 37–41 → 21–23 ms at k = 50, 98–111 → 66–67 ms at k = 100
 /// (BENCHMARKS.md, "HALS sweeps of 16 rows"). Results do not depend on it.
-const HALS_ROWS: usize = 16;
+pub(crate) const HALS_ROWS: usize = 16;
 
 /// The rule of [`frob_block`] on the block's rows in groups of `R` (N's
 /// rows computed first when `a` is given), adding ⟨F_new, N⟩ of each row to

@@ -653,6 +653,9 @@ fn solve_block<const K: usize>(
     nb: &mut [f32],
     kk: usize,
 ) {
+    if K > 0 && !p.is_kl {
+        return solve_block_frob::<K, { kernel::HALS_ROWS }>(p, r, wb, nb);
+    }
     let k = if K == 0 { kk } else { K };
     let mut prev = [0f32; 512];
     let mut heap;
@@ -708,6 +711,91 @@ fn solve_block<const K: usize>(
         if p.is_kl {
             // The KL row loop left N at the previous iterate: restore N = x·Hᵀ.
             kernel::sparse_row_times_k::<K>(cols, vals, p.ht, k, nr);
+        }
+    }
+}
+
+/// The Frobenius rows of [`solve_block`] for a compile-time k, `R` at a
+/// time: each of `R` slots holds a row being solved, a sweep runs on all the
+/// slots at once ([`kernel::hals_rows_k`]: `R` independent chains of
+/// dependent steps, where one row alone waits on each step's latency), and a
+/// row that is done — converged, or at `max_iter` sweeps — is written out
+/// and its slot takes the next row, so rows needing few sweeps never wait for
+/// one that needs many. Every row goes through the same sweeps, the same
+/// tests and the same stop as one solved alone (the sweep's results do not
+/// depend on R): the same bits.
+#[inline(always)]
+fn solve_block_frob<const K: usize, const R: usize>(
+    p: &SolveRows<'_>,
+    r: &Range<usize>,
+    wb: &mut [f32],
+    nb: &mut [f32],
+) {
+    const EMPTY: usize = usize::MAX;
+    let mut f = [[0f32; K]; R];
+    let mut n = [[0f32; K]; R];
+    // Each slot's row (index in the block, EMPTY for none) and its sweeps.
+    let mut row = [EMPTY; R];
+    let mut sweeps = [0usize; R];
+    let mut next = 0;
+    loop {
+        for q in 0..R {
+            if row[q] != EMPTY {
+                continue;
+            }
+            // An empty slot holds zeros, which a sweep leaves at zero.
+            (f[q], n[q]) = ([0.0; K], [0.0; K]);
+            while next < r.len() {
+                let local = next;
+                next += 1;
+                let (cols, vals) = p.a.row(r.start + local);
+                let nr = &mut nb[local * K..(local + 1) * K];
+                kernel::sparse_row_times_k::<K>(cols, vals, p.ht, K, nr);
+                let ns: f32 = nr.iter().sum();
+                let c = if p.ssum > 0.0 {
+                    (ns / p.ssum).max(0.0)
+                } else {
+                    0.0
+                };
+                if c <= 0.0 {
+                    wb[local * K..(local + 1) * K].fill(0.0);
+                    continue;
+                }
+                f[q] = [flush(c); K];
+                n[q].copy_from_slice(nr);
+                (row[q], sweeps[q]) = (local, 0);
+                break;
+            }
+        }
+        let active = row.iter().filter(|&&i| i != EMPTY).count();
+        if active == 0 {
+            return;
+        }
+        let prev = f;
+        if 4 * active >= R {
+            kernel::hals_rows_k::<K, R>(f.as_flattened_mut(), n.as_flattened(), p.s32, p.reg);
+        } else {
+            // The last few rows of the block: alone, not beside empty slots.
+            for q in (0..R).filter(|&q| row[q] != EMPTY) {
+                kernel::hals_row_k::<K>(&mut f[q], &n[q], p.s32, K, p.reg);
+            }
+        }
+        for q in 0..R {
+            if row[q] == EMPTY {
+                continue;
+            }
+            sweeps[q] += 1;
+            let mut delta = 0f32;
+            let mut top = 0f32;
+            for (&x, &y) in f[q].iter().zip(&prev[q]) {
+                delta = delta.max((x - y).abs());
+                top = top.max(x);
+            }
+            if delta <= p.tol * top || sweeps[q] >= p.max_iter {
+                let local = row[q];
+                wb[local * K..(local + 1) * K].copy_from_slice(&f[q]);
+                row[q] = EMPTY;
+            }
         }
     }
 }
