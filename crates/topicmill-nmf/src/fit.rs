@@ -162,12 +162,23 @@ impl NmfParams {
         let at = Csr::from_view(&xt_view);
         let (n, m, k) = (a.rows, a.cols, self.k);
         debug_assert_eq!((n, m), (x.rows(), x.cols()));
-        let (w, ht) = match start_factors {
+        let (mut w, mut ht) = match start_factors {
             Some(f) => f,
             None => initialize(&a, &at, k, self.init, self.seed)?,
         };
+        // A Frobenius fit runs at a k with compiled loops, its extra columns
+        // zero throughout (`kernel::padded_k`); KL's run-time-k loops are as
+        // fast as its compiled ones.
+        let kp = match self.loss {
+            Loss::Frobenius => kernel::padded_k(k),
+            Loss::KullbackLeibler => k,
+        };
+        if kp != k {
+            w = kernel::pad_columns(&w, k, kp);
+            ht = kernel::pad_columns(&ht, k, kp);
+        }
 
-        let mut state = Iterate::new(a, at, k, w, ht, self);
+        let mut state = Iterate::new(a, at, kp, w, ht, self);
         let loss0 = state.initial_loss();
         let mut history = vec![(0usize, loss0)];
         let mut last_check = loss0;
@@ -209,8 +220,12 @@ impl NmfParams {
         // N buffers, the n/512 · k² Gram partials) before the final solve
         // allocates its own: fields left in a partly moved struct would live to
         // the end of this function.
-        let (ht, blocks) = state.into_final();
-        let (w_final, err) = solve_w(&a, &ht, k, self, &blocks);
+        let (mut ht, blocks) = state.into_final();
+        let (mut w_final, err) = solve_w(&a, &ht, kp, self, &blocks);
+        if kp != k {
+            w_final = kernel::unpad_columns(&w_final, kp, k);
+            ht = kernel::unpad_columns(&ht, kp, k);
+        }
         Ok(NmfModel::from_parts(
             self.clone(),
             n,

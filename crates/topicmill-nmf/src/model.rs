@@ -285,8 +285,19 @@ impl NmfModel {
         }
         crate::params::check_values(x)?;
         let a = Csr::from_view(x);
-        let blocks = Blocks::new(&a, self.k());
-        Ok(solve_w(&a, &self.ht, self.k(), &self.params, &blocks).0)
+        // At the k the fit ran at (see `kernel::padded_k`): the same W.
+        let k = self.k();
+        let kp = match self.params.loss {
+            Loss::Frobenius => kernel::padded_k(k),
+            Loss::KullbackLeibler => k,
+        };
+        let blocks = Blocks::new(&a, kp);
+        if kp == k {
+            return Ok(solve_w(&a, &self.ht, k, &self.params, &blocks).0);
+        }
+        let ht = kernel::pad_columns(&self.ht, k, kp);
+        let w = solve_w(&a, &ht, kp, &self.params, &blocks).0;
+        Ok(kernel::unpad_columns(&w, kp, k))
     }
 
     /// Writes the model: magic, format version (u32 LE), payload length
