@@ -106,11 +106,19 @@ fn transform_of_the_fitted_documents_is_the_fitted_w() {
 /// Each document is solved on its own, whatever rows share its block: every
 /// row transformed alone gives its row of the whole transform, bitwise,
 /// whether rows converge or run out of iterations (k = 20 and 5 have loops
-/// compiled for their k, k = 7 the run-time-k ones).
+/// compiled for their k, k = 7 runs them at 8 with a zero column added,
+/// k = 101 the run-time-k ones).
 #[test]
 fn transform_of_each_document_alone_equals_its_row() {
-    let x = random_csr(23, 40, 0.3, 12, &[4], &[]);
-    for (k, cap) in [(20, 500), (20, 3), (5, 500), (7, 500)] {
+    let small = random_csr(23, 40, 0.3, 12, &[4], &[]);
+    let large = random_csr(104, 110, 0.1, 13, &[4], &[]);
+    for (x, k, cap) in [
+        (&small, 20, 500),
+        (&small, 20, 3),
+        (&small, 5, 500),
+        (&small, 7, 500),
+        (&large, 101, 500),
+    ] {
         let model = Nmf::params(k)
             .solver(Solver::Hals)
             .max_iter(30)

@@ -10,16 +10,22 @@ use common::*;
 use topicmill_nmf::{Loss, Nmf, NmfModel, Solver};
 use topicmill_sparse::CsrMatrix;
 
-fn run(
-    x: &CsrMatrix,
+/// A solver, its loss and its regularization.
+#[derive(Clone, Copy)]
+struct Setup {
     solver: Solver,
     loss: Loss,
-    iters: usize,
     alpha: f64,
     l1_ratio: f64,
-    seed: u64,
-) -> NmfModel {
-    let k = 3;
+}
+
+fn run(x: &CsrMatrix, k: usize, setup: Setup, iters: usize, seed: u64) -> NmfModel {
+    let Setup {
+        solver,
+        loss,
+        alpha,
+        l1_ratio,
+    } = setup;
     let (w0, ht0) = start(x.rows(), x.cols(), k, seed);
     Nmf::params(k)
         .solver(solver)
@@ -35,14 +41,17 @@ fn run(
 /// Runs the dense reference for `iters` iterations and returns (W, Ht, errors per iteration).
 fn reference(
     x: &CsrMatrix,
-    solver: Solver,
-    loss: Loss,
+    k: usize,
+    setup: Setup,
     iters: usize,
-    alpha: f64,
-    l1_ratio: f64,
     seed: u64,
 ) -> (Mat, Mat, Vec<f64>) {
-    let k = 3;
+    let Setup {
+        solver,
+        loss,
+        alpha,
+        l1_ratio,
+    } = setup;
     let (n, m) = (x.rows(), x.cols());
     let (w0, ht0) = start(n, m, k, seed);
     let (mut w, mut ht) = (from_rows(&w0, n, k), from_rows(&ht0, m, k));
@@ -83,18 +92,27 @@ fn reference(
 }
 
 fn check(solver: Solver, loss: Loss, alpha: f64, l1_ratio: f64, tol: f64) {
+    let setup = Setup {
+        solver,
+        loss,
+        alpha,
+        l1_ratio,
+    };
     // 17 × 13: Xᵀ·W scattered from X's rows in lanes; 6 × 40 (terms of 2
     // documents, few documents): the Frobenius iteration by column panels.
-    for (seed, (n, m)) in (0..3).flat_map(|s| [(s, (17, 13)), (s, (6, 40))]) {
+    // k = 3 has loops compiled for it; k = 7 runs a Frobenius fit at 8 (a
+    // zero column added), KL at 7 by the run-time-k loops.
+    let cases = (0..3).flat_map(|s| [(s, (17, 13), 3), (s, (6, 40), 3), (s, (17, 13), 7)]);
+    for (seed, (n, m), k) in cases {
         let x = random_csr(n, m, 0.3, seed, &[], &[]);
         for iters in [1, 2, 5, 20] {
-            let model = run(&x, solver, loss, iters, alpha, l1_ratio, seed);
-            let (_, ht_ref, errs) = reference(&x, solver, loss, iters, alpha, l1_ratio, seed);
-            let ht = from_rows(model.ht(), x.cols(), 3);
+            let model = run(&x, k, setup, iters, seed);
+            let (_, ht_ref, errs) = reference(&x, k, setup, iters, seed);
+            let ht = from_rows(model.ht(), x.cols(), k);
             let d = rel_diff(&ht, &ht_ref);
             assert!(
                 d < tol,
-                "{solver:?} {loss:?} seed {seed} iter {iters}: H differs by {d:e}"
+                "{solver:?} {loss:?} k {k} seed {seed} iter {iters}: H differs by {d:e}"
             );
             // The reported history follows the same iterates.
             for &(it, e) in model.loss_history().iter().skip(1) {
@@ -137,14 +155,14 @@ fn kl_iterates_match_dense_reference() {
 /// constant of the best single scale, then HALS sweeps with H fixed — a set
 /// number of them (`tol` 0), or until no entry moves by more than `tol ·
 /// max(w)`. 50 rows keep the solve's slots refilling (rows of one block are
-/// solved sixteen at a time, a done row's slot taking the next); k = 20 and
-/// 5 have loops compiled for their k, k = 7 the run-time-k ones.
+/// solved sixteen at a time, a done row's slot taking the next). k = 20 and
+/// 5 have loops compiled for their k, k = 7 runs them at 8 (zero columns
+/// added), k = 101 the run-time-k loops.
 #[test]
 fn transform_matches_dense_reference() {
-    let (rows, cols) = (50, 30);
-    let x = random_csr(rows, cols, 0.3, 9, &[7], &[]);
-    let xd = dense(&x);
-    for k in [20, 5, 7] {
+    for (k, rows, cols) in [(20, 50, 30), (5, 50, 30), (7, 50, 30), (101, 105, 110)] {
+        let x = random_csr(rows, cols, 0.3, 9, &[7], &[]);
+        let xd = dense(&x);
         for (cap, tol) in [(1, 0.0), (3, 0.0), (8, 0.0), (500, 1e-4)] {
             for (alpha, l1_ratio) in [(0.0, 0.0), (0.01, 0.5)] {
                 let model = Nmf::params(k)
@@ -165,28 +183,10 @@ fn transform_matches_dense_reference() {
                 );
                 let s = matmul(&transpose(&ht), &ht);
                 let s_sum: f64 = s.iter().flatten().sum();
-                let mut w_ref = Mat::new();
-                for xi in &xd {
-                    let a = vec![xi.clone()];
-                    let n_sum: f64 = matmul(&a, &ht)[0].iter().sum();
-                    let c = (n_sum / s_sum).max(0.0);
-                    let mut f = vec![vec![c; k]];
-                    if c > 0.0 {
-                        for _ in 0..cap {
-                            let prev = f[0].clone();
-                            hals_half(&a, &mut f, &ht, l1, l2);
-                            let delta = f[0]
-                                .iter()
-                                .zip(&prev)
-                                .fold(0f64, |d, (p, q)| d.max((p - q).abs()));
-                            let top = f[0].iter().fold(0f64, |t, &v| t.max(v));
-                            if delta <= tol * top {
-                                break;
-                            }
-                        }
-                    }
-                    w_ref.push(f.remove(0));
-                }
+                let w_ref: Mat = matmul(&xd, &ht)
+                    .iter()
+                    .map(|n| hals_solve_row(n, &s, s_sum, l1, l2, cap, tol))
+                    .collect();
                 assert!(w[7].iter().all(|&v| v == 0.0), "the empty row");
                 let d = rel_diff(&w, &w_ref);
                 assert!(
@@ -196,4 +196,44 @@ fn transform_matches_dense_reference() {
             }
         }
     }
+}
+
+/// One row of the W-only solve, densely: `n = x·Hᵀ`, `s = H·Hᵀ` (summing
+/// to `s_sum`), the start `c·1` with `c = Σn / Σs`, then HALS sweeps (those
+/// of `hals_half`).
+fn hals_solve_row(
+    n: &[f64],
+    s: &Mat,
+    s_sum: f64,
+    l1: f64,
+    l2: f64,
+    cap: usize,
+    tol: f64,
+) -> Vec<f64> {
+    let k = n.len();
+    let c = (n.iter().sum::<f64>() / s_sum).max(0.0);
+    let mut f = vec![c; k];
+    if c <= 0.0 {
+        return f;
+    }
+    for _ in 0..cap {
+        let prev = f.clone();
+        for t in 0..k {
+            let hess = s[t][t] + l2;
+            if hess == 0.0 {
+                continue;
+            }
+            let grad = (0..k).map(|r| s[t][r] * f[r]).sum::<f64>() + l2 * f[t] - (n[t] - l1);
+            f[t] = (f[t] - grad / hess).max(0.0);
+        }
+        let delta = f
+            .iter()
+            .zip(&prev)
+            .fold(0f64, |d, (p, q)| d.max((p - q).abs()));
+        let top = f.iter().fold(0f64, |t, &v| t.max(v));
+        if delta <= tol * top {
+            break;
+        }
+    }
+    f
 }
