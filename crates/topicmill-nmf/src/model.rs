@@ -608,7 +608,11 @@ pub(crate) fn solve_w(
         is_kl,
         reg,
     };
-    kernel::dispatch_k!(k, solve_rows(&rows, k, blocks, &mut w, &mut n_buf));
+    if is_kl && k > kernel::KL_COMPILED_MAX {
+        solve_rows::<0>(&rows, k, blocks, &mut w, &mut n_buf);
+    } else {
+        kernel::dispatch_k!(k, solve_rows(&rows, k, blocks, &mut w, &mut n_buf));
+    }
     let err = if is_kl {
         let mut parts = vec![0f64; blocks.len()];
         kl_err(kernel::kl_loss(a, &w, ht, k, blocks, &mut parts))
