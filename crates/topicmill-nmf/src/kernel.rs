@@ -666,18 +666,39 @@ pub(crate) fn hals_row(f: &mut [f32], n: &[f32], s: &[f32], k: usize, reg: Reg) 
         heap = vec![0f32; k];
         &mut heap[..]
     };
-    row_times_gram(f, s, k, r);
+    hals_rows(f, n, s, k, reg, r);
+}
+
+/// [`hals_row`] on the rows of `f` (rows × k, `n` likewise) at once, with
+/// `r` (at least as long as `f`) as their `f·S`: step t of each row in
+/// turn, so that the rows' chains of dependent steps overlap. A row's
+/// operations and their order are those of [`hals_row`] alone, and those of
+/// the compiled sweep (`hals_rows_k`): every step updates `r`, a zero move
+/// too (`r + 0·S` is `r`: it is never −0 and S is finite). Skipping those
+/// updates, a branch that sparse factors mispredict, cost a third of the
+/// time: BENCHMARKS.md, "Run-time k: HALS rows interleaved".
+#[inline(always)]
+fn hals_rows(f: &mut [f32], n: &[f32], s: &[f32], k: usize, reg: Reg, r: &mut [f32]) {
+    let r = &mut r[..f.len()];
+    for (fq, rq) in f.chunks_exact(k).zip(r.chunks_exact_mut(k)) {
+        row_times_gram(fq, s, k, rq);
+    }
     for t in 0..k {
         let hess = s[t * k + t] + reg.l2;
         if hess == 0.0 {
             continue;
         }
-        let grad = r[t] + reg.l2 * f[t] - (n[t] - reg.l1);
-        let new = flush((f[t] - grad / hess).max(0.0));
-        let d = new - f[t];
-        if d != 0.0 {
-            f[t] = new;
-            for (rb, &sv) in r.iter_mut().zip(&s[t * k..t * k + k]) {
+        let st = &s[t * k..t * k + k];
+        for ((fq, nq), rq) in f
+            .chunks_exact_mut(k)
+            .zip(n.chunks_exact(k))
+            .zip(r.chunks_exact_mut(k))
+        {
+            let grad = rq[t] + reg.l2 * fq[t] - (nq[t] - reg.l1);
+            let new = flush((fq[t] - grad / hess).max(0.0));
+            let d = new - fq[t];
+            fq[t] = new;
+            for (rb, &sv) in rq.iter_mut().zip(st) {
                 *rb += d * sv;
             }
         }
@@ -826,28 +847,43 @@ pub(crate) fn frob_block<const K: usize>(
         rule_groups::<K, 1>(a, &rest, fr, nr, g, s32, rule, reg, &mut acc);
         return acc;
     }
-    // Run-time k: one row at a time.
+    // Run-time k: HALS on groups of HALS_ROWS rows (their sweeps
+    // interleaved, as above), MU a row at a time.
     let k = kk;
+    let group = match rule {
+        Rule::Hals => HALS_ROWS,
+        Rule::Mu => 1,
+    };
     let mut fs = vec![0f32; k];
-    let mut own = vec![0f32; if a.is_some() { k } else { 0 }];
-    for (local, i) in r.clone().enumerate() {
-        let fr = &mut fb[local * k..(local + 1) * k];
-        let nr: &mut [f32] = match a {
+    let mut rs = vec![0f32; group * k];
+    let mut own = vec![0f32; if a.is_some() { group * k } else { 0 }];
+    let mut done = 0;
+    while done < r.len() {
+        let rows = group.min(r.len() - done);
+        let span = done * k..(done + rows) * k;
+        let fq = &mut fb[span.clone()];
+        let nq: &mut [f32] = match a {
             Some(a) => {
-                let (cols, vals) = a.row(i);
-                sparse_row_times_k::<0>(cols, vals, g, k, &mut own);
-                &mut own
+                let own = &mut own[..rows * k];
+                for (i, nr) in (r.start + done..).zip(own.chunks_exact_mut(k)) {
+                    let (cols, vals) = a.row(i);
+                    sparse_row_times_k::<0>(cols, vals, g, k, nr);
+                }
+                own
             }
-            None => &mut nb[local * k..(local + 1) * k],
+            None => &mut nb[span],
         };
         match rule {
             Rule::Mu => {
-                row_times_gram(fr, s32, k, &mut fs);
-                mu_row(fr, nr, &fs, reg);
+                row_times_gram(fq, s32, k, &mut fs);
+                mu_row(fq, nq, &fs, reg);
             }
-            Rule::Hals => hals_row(fr, nr, s32, k, reg),
+            Rule::Hals => hals_rows(fq, nq, s32, k, reg, &mut rs),
         }
-        acc += dot_k::<0>(fr, nr, k) as f64;
+        for (fr, nr) in fq.chunks_exact(k).zip(nq.chunks_exact(k)) {
+            acc += dot_k::<0>(fr, nr, k) as f64;
+        }
+        done += rows;
     }
     acc
 }
@@ -1336,6 +1372,14 @@ mod tests {
             assert_ne!(together, f, "the sweep moved something");
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&together), bits(&alone));
+            // The run-time-k sweep, on all the rows at once and on one.
+            let mut run_time = f.clone();
+            let mut r = vec![f32::NAN; HALS_ROWS * K];
+            hals_rows(&mut run_time, &n, &s, K, reg, &mut r);
+            assert_eq!(bits(&run_time), bits(&together), "run-time k");
+            let mut one = f[..K].to_vec();
+            hals_row(&mut one, &n[..K], &s, K, reg);
+            assert_eq!(bits(&one), bits(&together[..K]), "run-time k, one row");
         }
     }
 }
