@@ -2,7 +2,9 @@
 //! iterations themselves over blocks of rows (topicmill-mpi's distributed
 //! fit): the sparse × dense product, the Gram, and the half-step with its
 //! row rules. They are `fit`'s own kernel, so a driver computes what `fit`
-//! computes, up to the order of the sums it splits.
+//! computes, up to the order of the sums it splits — and, at a k up to 32
+//! without loops compiled for it, up to rounding: `fit` runs there at the
+//! next compiled k with zero columns added, these at k itself.
 //!
 //! Layout as in `fit`: factors are row-major with k values per row (W is
 //! n × k, Hᵀ is m × k); a sparse operand is a CSR view, possibly a row block
