@@ -167,12 +167,8 @@ impl NmfParams {
             None => initialize(&a, &at, k, self.init, self.seed)?,
         };
         // A Frobenius fit runs at a k with compiled loops, its extra columns
-        // zero throughout (`kernel::padded_k`). KL runs at k: its compiled
-        // loops win only up to k = 20 (`kernel::KL_COMPILED_MAX`).
-        let kp = match self.loss {
-            Loss::Frobenius => kernel::padded_k(k),
-            Loss::KullbackLeibler => k,
-        };
+        // zero throughout (`kernel::padded_k`).
+        let kp = self.kernel_k();
         if kp != k {
             w = kernel::pad_columns(&w, k, kp);
             ht = kernel::pad_columns(&ht, k, kp);

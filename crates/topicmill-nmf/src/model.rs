@@ -285,12 +285,8 @@ impl NmfModel {
         }
         crate::params::check_values(x)?;
         let a = Csr::from_view(x);
-        // At the k the fit ran at (see `kernel::padded_k`): the same W.
-        let k = self.k();
-        let kp = match self.params.loss {
-            Loss::Frobenius => kernel::padded_k(k),
-            Loss::KullbackLeibler => k,
-        };
+        // At the k the fit ran at: the same W.
+        let (k, kp) = (self.k(), self.params.kernel_k());
         let blocks = Blocks::new(&a, kp);
         if kp == k {
             return Ok(solve_w(&a, &self.ht, k, &self.params, &blocks).0);

@@ -258,6 +258,18 @@ impl NmfParams {
         check_values(x)
     }
 
+    /// The k the kernels run a fit (and the model's `transform`) at: for the
+    /// Frobenius loss [`kernel::padded_k`](crate::kernel::padded_k) (zero
+    /// columns up to a k with compiled loops), for KL k itself. One
+    /// function for both, so that a fit's W and the transform of its
+    /// documents take the same sums.
+    pub(crate) fn kernel_k(&self) -> usize {
+        match self.loss {
+            Loss::Frobenius => crate::kernel::padded_k(self.k),
+            Loss::KullbackLeibler => self.k,
+        }
+    }
+
     /// scikit-learn's `_compute_regularization`: the L1 and L2 strengths of
     /// W are `alpha_W · l1_ratio · m` and `alpha_W · (1 − l1_ratio) · m`, those
     /// of H use `alpha_H` and `n` (for X of shape n × m), so that the penalty
