@@ -675,8 +675,8 @@ pub(crate) fn hals_row(f: &mut [f32], n: &[f32], s: &[f32], k: usize, reg: Reg) 
 /// operations and their order are those of [`hals_row`] alone, and those of
 /// the compiled sweep (`hals_rows_k`): every step updates `r`, a zero move
 /// too (`r + 0·S` is `r`: it is never −0 and S is finite). Skipping those
-/// updates, a branch that sparse factors mispredict, cost a third of the
-/// time: BENCHMARKS.md, "Run-time k: HALS rows interleaved".
+/// updates behind a data-dependent branch cost a third of the time:
+/// BENCHMARKS.md, "Run-time k: HALS rows interleaved".
 #[inline(always)]
 fn hals_rows(f: &mut [f32], n: &[f32], s: &[f32], k: usize, reg: Reg, r: &mut [f32]) {
     let r = &mut r[..f.len()];
@@ -740,8 +740,8 @@ impl Side {
 }
 
 /// Rows per interleaved HALS sweep (see `hals_rows_k`). A row's sweep is a
-/// chain of k dependent steps of about 40 cycles each (a division among
-/// them); 16 chains at once keep the core busy where 4 left it waiting:
+/// chain of k dependent steps, each some tens of cycles of latency (a
+/// division among them); 16 chains at once keep the core busier than 4:
 /// HALS on 20 Newsgroups, two threads, 7.0–7.1 → 5.7–5.8 ms per iteration
 /// at k = 20, 37–41 → 21–23 ms at k = 50, 98–111 → 66–67 ms at k = 100
 /// (BENCHMARKS.md, "HALS sweeps of 16 rows"). Results do not depend on it.
@@ -855,7 +855,7 @@ pub(crate) fn frob_block<const K: usize>(
         Rule::Mu => 1,
     };
     let mut fs = vec![0f32; k];
-    let mut rs = vec![0f32; group * k];
+    let mut rs = vec![0f32; if rule == Rule::Hals { group * k } else { 0 }];
     let mut own = vec![0f32; if a.is_some() { group * k } else { 0 }];
     let mut done = 0;
     while done < r.len() {
@@ -1203,8 +1203,9 @@ pub(crate) fn update_kl(
 }
 
 /// The largest k whose KL loops run compiled for it; above, the run-time-k
-/// loops, which give the same bits and are faster there: the compiled
-/// ones hold f and the numerator in registers, 2k/8 of them, and spill.
+/// loops, which give the same bits and are faster there (the compiled ones
+/// keep f and the numerator as arrays of k, 2k/8 registers' worth, which
+/// presumably spill; the machine has no counters to show it).
 /// KL-MU on 20 Newsgroups (`topicmill bench ng20 -k K --solvers kl --iters
 /// 10 --repeat 2 --no-limit`, two rounds, ms per iteration, compiled
 /// against run-time): k = 16 8.7–9.2 / 9.6–11.1, k = 20 11.3–13.1 /
