@@ -160,6 +160,10 @@ where
     let size = comm.size() as usize;
     let root = comm.process_at_rank(0);
     let k = params.k();
+    // The factors of the iterations have `kk` columns, k's and zeros (what
+    // the single-process fit runs at: `NmfParams::kernel_k`); W's rows go
+    // between ranks, and into checkpoints and the model, at k.
+    let kk = params.kernel_k();
     let nmf_err = |source: NmfError| DistError::Nmf { rank, source };
 
     // Rules every rank checks the same way: no communication needed.
@@ -203,7 +207,7 @@ where
     }
     let blocks_w = count(n * k, "W")?;
     let b = term_block_rows(m, size);
-    count(size * b * k, "Hᵀ")?;
+    count(size * b * kk, "Hᵀ")?;
 
     let all_rows = row_partition(mapped.indptr(), size);
     let rows = all_rows[rank as usize].clone();
@@ -246,7 +250,7 @@ where
 
     // Initial state: a checkpoint, or the initialization.
     let mut resumed: Option<Meta> = None;
-    let (mut w, ht) = if opts.resume {
+    let (w, ht) = if opts.resume {
         let path = opts.checkpoint.as_deref().expect("checked above");
         let loaded = (|| {
             let mut c = Checkpoint::open(path)?;
@@ -306,21 +310,23 @@ where
         (w, ht)
     };
 
-    // Hᵀ padded to size · b rows (the padding stays zero).
-    let mut ht_pad = vec![0f32; size * b * k];
-    ht_pad[..m * k].copy_from_slice(&ht);
+    // Both factors at kk columns; Hᵀ padded to size · b rows (the padding
+    // stays zero).
+    let mut w = steps::pad_columns(&w, k, kk);
+    let mut ht_pad = vec![0f32; size * b * kk];
+    ht_pad[..m * kk].copy_from_slice(&steps::pad_columns(&ht, k, kk));
     drop(ht);
-    let own = rank as usize * b * k..(rank as usize + 1) * b * k;
-    let mut n_w = vec![0f32; np * k];
-    let mut nh_all = vec![0f32; size * b * k];
-    let mut send_h = vec![0f32; b * k];
+    let own = rank as usize * b * kk..(rank as usize + 1) * b * kk;
+    let mut n_w = vec![0f32; np * kk];
+    let mut nh_all = vec![0f32; size * b * kk];
+    let mut send_h = vec![0f32; b * kk];
     // topicmill-nmf's kernel, on this rank's rows of W and terms of Hᵀ.
-    let spmm_w = Spmm::new(&xp, k);
-    let spmm_h = Spmm::new(&xpt_view, k);
+    let spmm_w = Spmm::new(&xp, kk);
+    let spmm_h = Spmm::new(&xpt_view, kk);
     let mut step_w = HalfStep::new(params, Factor::W, n, m, &xp);
     let mut step_h = HalfStep::for_rows(params, Factor::H, n, m, b);
-    let mut gram_w = Gram::new(np, k);
-    let mut gram_h = Gram::new(b, k);
+    let mut gram_w = Gram::new(np, kk);
+    let mut gram_h = Gram::new(b, kk);
 
     let mut s_h = sum_in_rank_order(comm, gram_h.run(&ht_pad[own.clone()]));
     let mut s_w: Vec<f64>;
@@ -337,7 +343,7 @@ where
             let mut local = gram_w.run(&w).to_vec();
             local.push(steps::cross(&w, &n_w));
             let total = sum_in_rank_order(comm, &local);
-            let l0 = steps::frobenius_error(xnorm2, total[k * k], &total[..k * k], &s_h);
+            let l0 = steps::frobenius_error(xnorm2, total[kk * kk], &total[..kk * kk], &s_h);
             (l0, l0, vec![(0usize, l0)], 1)
         }
     };
@@ -352,14 +358,14 @@ where
         step_w.update(&xp, &mut w, &ht_pad, &s_h);
         s_w = sum_in_rank_order(comm, gram_w.run(&w));
         // H-step: (XᵀW) summed over ranks, each rank receiving its terms.
-        spmm_h.run(&w, &mut nh_all[..m * k]);
+        spmm_h.run(&w, &mut nh_all[..m * kk]);
         comm.reduce_scatter_block_into(&nh_all[..], step_h.n_mut(), SystemOperation::sum());
         let dot_h = step_h.apply(&mut ht_pad[own.clone()], &s_w);
         let mut local = gram_h.run(&ht_pad[own.clone()]).to_vec();
         local.push(dot_h);
         let total = sum_in_rank_order(comm, &local);
-        s_h.copy_from_slice(&total[..k * k]);
-        let dot_h = total[k * k];
+        s_h.copy_from_slice(&total[..kk * kk]);
+        let dot_h = total[kk * kk];
         send_h.copy_from_slice(&ht_pad[own.clone()]);
         comm.all_gather_into(&send_h[..], &mut ht_pad[..]);
         let loss = steps::frobenius_error(xnorm2, dot_h, &s_w, &s_h);
@@ -411,8 +417,9 @@ where
             let written = if rank == 0 {
                 let mut w_all = vec![0f32; n * k];
                 let mut part = PartitionMut::new(&mut w_all[..], &w_counts[..], &w_displs[..]);
-                root.gather_varcount_into_root(&w[..], &mut part);
-                checkpoint::write(path, &meta, &w_all, &ht_pad[..m * k]).map_err(|message| {
+                root.gather_varcount_into_root(&steps::unpad_columns(&w, kk, k)[..], &mut part);
+                let ht = steps::unpad_columns(&ht_pad[..m * kk], kk, k);
+                checkpoint::write(path, &meta, &w_all, &ht).map_err(|message| {
                     DistError::Checkpoint {
                         rank,
                         path: path.to_path_buf(),
@@ -420,7 +427,7 @@ where
                     }
                 })
             } else {
-                root.gather_varcount_into(&w[..]);
+                root.gather_varcount_into(&steps::unpad_columns(&w, kk, k)[..]);
                 Ok(())
             };
             agree(comm, written)?;
@@ -429,7 +436,7 @@ where
 
     // Final W: the row-separable solve with H fixed, exactly what
     // `NmfModel::transform` (and so the single-process fit) computes per row.
-    let ht_final = ht_pad[..m * k].to_vec();
+    let ht_final = steps::unpad_columns(&ht_pad[..m * kk], kk, k);
     let probe = NmfModel::from_parts(
         params.clone(),
         0,
@@ -444,10 +451,12 @@ where
     let w_final = agree(comm, probe.transform(&xp).map_err(nmf_err))?;
     drop(probe);
     spmm_w.run(&ht_pad, &mut n_w);
-    let mut local = gram_w.run(&w_final).to_vec();
-    local.push(steps::cross(&w_final, &n_w));
+    let w_final_kk = steps::pad_columns(&w_final, k, kk);
+    let mut local = gram_w.run(&w_final_kk).to_vec();
+    local.push(steps::cross(&w_final_kk, &n_w));
+    drop(w_final_kk);
     let total = sum_in_rank_order(comm, &local);
-    let err = steps::frobenius_error(xnorm2, total[k * k], &total[..k * k], &s_h);
+    let err = steps::frobenius_error(xnorm2, total[kk * kk], &total[..kk * kk], &s_h);
     w.clear();
 
     let model = if rank == 0 {

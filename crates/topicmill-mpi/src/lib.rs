@@ -12,7 +12,10 @@
 //! # Same answer as one process
 //!
 //! The initialization and the update rules are topicmill-nmf's, operation for
-//! operation; the sums over documents are split across ranks, so the result
+//! operation, at the same k of the kernels (`NmfParams::kernel_k`: a k up to
+//! 32 without compiled loops runs at the next compiled one, with zero
+//! columns, which never leave the ranks' own factors: checkpoints and the
+//! model hold k); the sums over documents are split across ranks, so the result
 //! differs from `NmfParams::fit` only by floating-point summation order. The
 //! CLI's integration tests hold the models of P = 1…4 ranks to a relative
 //! Frobenius difference of 1e-5 in W and in Hᵀ from the single-process fit,

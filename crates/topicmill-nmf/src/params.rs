@@ -259,11 +259,13 @@ impl NmfParams {
     }
 
     /// The k the kernels run a fit (and the model's `transform`) at: for the
-    /// Frobenius loss [`kernel::padded_k`](crate::kernel::padded_k) (zero
-    /// columns up to a k with compiled loops), for KL k itself. One
-    /// function for both, so that a fit's W and the transform of its
-    /// documents take the same sums.
-    pub(crate) fn kernel_k(&self) -> usize {
+    /// Frobenius loss, at most 32 and without loops compiled for it, the next
+    /// k with compiled loops (2–4× faster), the factors padded with zero
+    /// columns, which stay zero and add only zeros to every sum; else k
+    /// itself. One function for both, so that a fit's W and the transform of
+    /// its documents take the same sums; a driver of [`crate::steps`] runs
+    /// its factors at this k too ([`crate::steps::pad_columns`]).
+    pub fn kernel_k(&self) -> usize {
         match self.loss {
             Loss::Frobenius => crate::kernel::padded_k(self.k),
             Loss::KullbackLeibler => self.k,

@@ -2,9 +2,10 @@
 //! iterations themselves over blocks of rows (topicmill-mpi's distributed
 //! fit): the sparse × dense product, the Gram, and the half-step with its
 //! row rules. They are `fit`'s own kernel, so a driver computes what `fit`
-//! computes, up to the order of the sums it splits — and, at a k up to 32
-//! without loops compiled for it, up to rounding: `fit` runs there at the
-//! next compiled k with zero columns added, these at k itself.
+//! computes, up to the order of the sums it splits. Like `fit`, they run at
+//! [`NmfParams::kernel_k`]: [`HalfStep`] takes factors of that many columns,
+//! and a driver pads its factors to it ([`pad_columns`]) and back
+//! ([`unpad_columns`]); [`Spmm`] and [`Gram`] take the k they are given.
 //!
 //! Layout as in `fit`: factors are row-major with k values per row (W is
 //! n × k, Hᵀ is m × k); a sparse operand is a CSR view, possibly a row block
@@ -97,7 +98,8 @@ pub enum Factor {
 
 /// One Frobenius half-step on a block of rows of F: the MU or HALS rule of
 /// `params` with the Gram of the other factor, with N = A·G computed here
-/// ([`HalfStep::update`]) or given ([`HalfStep::apply`]).
+/// ([`HalfStep::update`]) or given ([`HalfStep::apply`]). Its k, in every
+/// shape below, is `params.kernel_k()` ([`NmfParams::kernel_k`]).
 pub struct HalfStep {
     k: usize,
     rule: Rule,
@@ -113,13 +115,19 @@ impl HalfStep {
     /// # Panics
     /// If `params` is not the Frobenius loss (KL has its own update).
     pub fn new(params: &NmfParams, factor: Factor, n: usize, m: usize, a: &CsrView<'_>) -> Self {
-        let k = params.k;
+        let k = params.kernel_k();
         Self::with_side(params, factor, n, m, Side::new(&Csr::from_view(a), k))
     }
 
     /// For `rows` rows of F whose N is given to [`HalfStep::apply`].
     pub fn for_rows(params: &NmfParams, factor: Factor, n: usize, m: usize, rows: usize) -> Self {
-        Self::with_side(params, factor, n, m, Side::for_rows(rows, params.k))
+        Self::with_side(
+            params,
+            factor,
+            n,
+            m,
+            Side::for_rows(rows, params.kernel_k()),
+        )
     }
 
     fn with_side(params: &NmfParams, factor: Factor, n: usize, m: usize, side: Side) -> Self {
@@ -129,8 +137,9 @@ impl HalfStep {
             "HalfStep runs the Frobenius loss"
         );
         let (reg_w, reg_h) = params.regularization(n, m);
+        let k = params.kernel_k();
         HalfStep {
-            k: params.k,
+            k,
             rule: match params.solver {
                 Solver::Mu => Rule::Mu,
                 Solver::Hals => Rule::Hals,
@@ -140,7 +149,7 @@ impl HalfStep {
                 Factor::H => reg_h,
             },
             side,
-            s32: vec![0.0; params.k * params.k],
+            s32: vec![0.0; k * k],
         }
     }
 
@@ -190,6 +199,29 @@ impl HalfStep {
             self.reg,
         )
     }
+}
+
+/// `v` (rows × `k`, row-major) with `kp − k` zero columns after each row:
+/// a factor at the kernels' k ([`NmfParams::kernel_k`]).
+///
+/// # Panics
+/// If `kp < k`, k is 0 or `v` is not whole rows of k.
+pub fn pad_columns(v: &[f32], k: usize, kp: usize) -> Vec<f32> {
+    assert!(
+        kp >= k && k > 0 && v.len() % k == 0,
+        "rows of k, padded to kp ≥ k"
+    );
+    kernel::pad_columns(v, k, kp)
+}
+
+/// The first `k` columns of `v` (rows × `kp`, row-major): a factor back
+/// from the kernels' k.
+///
+/// # Panics
+/// If `kp < k`, kp is 0 or `v` is not whole rows of kp.
+pub fn unpad_columns(v: &[f32], kp: usize, k: usize) -> Vec<f32> {
+    assert!(kp >= k && kp > 0 && v.len() % kp == 0, "rows of kp ≥ k");
+    kernel::unpad_columns(v, kp, k)
 }
 
 /// ⟨F, N⟩ of two rows × k buffers, in f64 and a fixed order: the cross term

@@ -208,24 +208,39 @@ mod with_mpi {
         let Some(mpirun) = mpirun() else { return };
         let dir = tempfile::tempdir().unwrap();
         write_random_corpus(&dir.path().join("c"), 300, 120, 0.08, 7);
-        let cases: [&[&str]; 3] = [
-            &["--solver", "hals", "--init", "nndsvda", "--max-iter", "60"],
-            &["--solver", "mu", "--init", "nndsvd", "--max-iter", "60"],
-            &[
-                "--solver",
-                "mu",
-                "--init",
-                "random",
-                "--seed",
-                "3",
-                "--max-iter",
-                "40",
-                "--tol",
-                "0",
-            ],
+        // k = 4 has kernels compiled for it; k = 6 runs them at 8, with zero
+        // columns, on every rank as in one process.
+        let cases: [(&str, &[&str]); 4] = [
+            (
+                "4",
+                &["--solver", "hals", "--init", "nndsvda", "--max-iter", "60"],
+            ),
+            (
+                "4",
+                &["--solver", "mu", "--init", "nndsvd", "--max-iter", "60"],
+            ),
+            (
+                "4",
+                &[
+                    "--solver",
+                    "mu",
+                    "--init",
+                    "random",
+                    "--seed",
+                    "3",
+                    "--max-iter",
+                    "40",
+                    "--tol",
+                    "0",
+                ],
+            ),
+            (
+                "6",
+                &["--solver", "hals", "--init", "nndsvda", "--max-iter", "60"],
+            ),
         ];
-        for (c, case) in cases.iter().enumerate() {
-            let base = ["fit", "c", "-k", "4"];
+        for (c, &(k, case)) in cases.iter().enumerate() {
+            let base = ["fit", "c", "-k", k];
             let single = format!("single{c}.bin");
             let mut args: Vec<&str> = base.to_vec();
             args.extend_from_slice(case);
@@ -441,11 +456,12 @@ mod with_mpi {
         let Some(mpirun) = mpirun() else { return };
         let dir = tempfile::tempdir().unwrap();
         write_random_corpus(&dir.path().join("c"), 1500, 800, 0.05, 11);
+        // k = 6: the ranks run at 8 (zero columns), the checkpoints hold 6.
         let common = [
             "fit",
             "c",
             "-k",
-            "8",
+            "6",
             "--solver",
             "mu",
             "--max-iter",
