@@ -18,6 +18,7 @@
 //! order on every rank, so all ranks hold bitwise-equal Grams and losses and
 //! take the same stopping decision whatever algorithm the MPI library picks.
 
+use std::borrow::Cow;
 use std::ops::{ControlFlow, Range};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -312,10 +313,9 @@ where
 
     // Both factors at kk columns; Hᵀ padded to size · b rows (the padding
     // stays zero).
-    let mut w = steps::pad_columns(&w, k, kk);
+    let mut w = steps::pad_columns(w, k, kk);
     let mut ht_pad = vec![0f32; size * b * kk];
-    ht_pad[..m * kk].copy_from_slice(&steps::pad_columns(&ht, k, kk));
-    drop(ht);
+    ht_pad[..m * kk].copy_from_slice(&steps::pad_columns(ht, k, kk));
     let own = rank as usize * b * kk..(rank as usize + 1) * b * kk;
     let mut n_w = vec![0f32; np * kk];
     let mut nh_all = vec![0f32; size * b * kk];
@@ -417,7 +417,7 @@ where
             let written = if rank == 0 {
                 let mut w_all = vec![0f32; n * k];
                 let mut part = PartitionMut::new(&mut w_all[..], &w_counts[..], &w_displs[..]);
-                root.gather_varcount_into_root(&steps::unpad_columns(&w, kk, k)[..], &mut part);
+                root.gather_varcount_into_root(&*steps::unpad_columns(&w, kk, k), &mut part);
                 let ht = steps::unpad_columns(&ht_pad[..m * kk], kk, k);
                 checkpoint::write(path, &meta, &w_all, &ht).map_err(|message| {
                     DistError::Checkpoint {
@@ -427,7 +427,7 @@ where
                     }
                 })
             } else {
-                root.gather_varcount_into(&steps::unpad_columns(&w, kk, k)[..]);
+                root.gather_varcount_into(&*steps::unpad_columns(&w, kk, k));
                 Ok(())
             };
             agree(comm, written)?;
@@ -436,7 +436,7 @@ where
 
     // Final W: the row-separable solve with H fixed, exactly what
     // `NmfModel::transform` (and so the single-process fit) computes per row.
-    let ht_final = steps::unpad_columns(&ht_pad[..m * kk], kk, k);
+    let ht_final = steps::unpad_columns(&ht_pad[..m * kk], kk, k).into_owned();
     let probe = NmfModel::from_parts(
         params.clone(),
         0,
@@ -451,7 +451,11 @@ where
     let w_final = agree(comm, probe.transform(&xp).map_err(nmf_err))?;
     drop(probe);
     spmm_w.run(&ht_pad, &mut n_w);
-    let w_final_kk = steps::pad_columns(&w_final, k, kk);
+    let w_final_kk: Cow<'_, [f32]> = if kk == k {
+        Cow::Borrowed(&w_final)
+    } else {
+        Cow::Owned(steps::pad_columns(w_final.clone(), k, kk))
+    };
     let mut local = gram_w.run(&w_final_kk).to_vec();
     local.push(steps::cross(&w_final_kk, &n_w));
     drop(w_final_kk);

@@ -12,6 +12,8 @@
 //! of a larger matrix (row pointers not starting at 0). Results never depend
 //! on the number of threads.
 
+use std::borrow::Cow;
+
 use topicmill_sparse::CsrView;
 
 use crate::kernel::{self, Blocks, Csr, Rule, Side};
@@ -202,26 +204,33 @@ impl HalfStep {
 }
 
 /// `v` (rows × `k`, row-major) with `kp − k` zero columns after each row:
-/// a factor at the kernels' k ([`NmfParams::kernel_k`]).
+/// a factor at the kernels' k ([`NmfParams::kernel_k`]). `v` itself when
+/// `kp == k`.
 ///
 /// # Panics
 /// If `kp < k`, k is 0 or `v` is not whole rows of k.
-pub fn pad_columns(v: &[f32], k: usize, kp: usize) -> Vec<f32> {
+pub fn pad_columns(v: Vec<f32>, k: usize, kp: usize) -> Vec<f32> {
     assert!(
         kp >= k && k > 0 && v.len() % k == 0,
         "rows of k, padded to kp ≥ k"
     );
-    kernel::pad_columns(v, k, kp)
+    if kp == k {
+        return v;
+    }
+    kernel::pad_columns(&v, k, kp)
 }
 
 /// The first `k` columns of `v` (rows × `kp`, row-major): a factor back
-/// from the kernels' k.
+/// from the kernels' k. Borrowed when `kp == k`.
 ///
 /// # Panics
 /// If `kp < k`, kp is 0 or `v` is not whole rows of kp.
-pub fn unpad_columns(v: &[f32], kp: usize, k: usize) -> Vec<f32> {
+pub fn unpad_columns(v: &[f32], kp: usize, k: usize) -> Cow<'_, [f32]> {
     assert!(kp >= k && kp > 0 && v.len() % kp == 0, "rows of kp ≥ k");
-    kernel::unpad_columns(v, kp, k)
+    if kp == k {
+        return Cow::Borrowed(v);
+    }
+    Cow::Owned(kernel::unpad_columns(v, kp, k))
 }
 
 /// ⟨F, N⟩ of two rows × k buffers, in f64 and a fixed order: the cross term
