@@ -319,13 +319,7 @@ mod tests {
     /// Rows with zeros, values near the flush threshold and ordinary ones;
     /// numerators with zeros.
     fn sample(rows: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32
-        };
+        let mut next = crate::testing::xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut value = |zero_below: f32| {
             let u = next();
             if u < zero_below {

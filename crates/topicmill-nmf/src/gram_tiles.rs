@@ -176,13 +176,10 @@ mod tests {
 
     /// Rows × k values: zeros, tiny ones and ordinary ones.
     fn sample(rows: usize, k: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = crate::testing::xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         (0..rows * k)
             .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let u = (state >> 40) as f32 / (1u64 << 24) as f32;
+                let u = next();
                 if u < 0.15 {
                     0.0
                 } else if u < 0.2 {

@@ -1293,13 +1293,7 @@ mod tests {
     #[test]
     fn kl_numerators_of_compiled_and_run_time_k_are_equal_bitwise() {
         fn check<const K: usize>() {
-            let mut state = 0x9e37_79b9_7f4a_7c15u64;
-            let mut next = move || {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 24) as f32
-            };
+            let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15u64);
             let g: Vec<f32> = (0..40 * K).map(|_| next()).collect();
             let f: Vec<f32> = (0..K)
                 .map(|t| if t % 5 == 0 { 0.0 } else { next() })
@@ -1342,13 +1336,7 @@ mod tests {
         const K: usize = 20;
         // Deterministic pseudo-random values; some factor entries 0, so that
         // the max(0, ·) clamp and the flush are exercised too.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32
-        };
+        let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1du64);
         let g: Vec<f32> = (0..K * 30).map(|_| next()).collect();
         // S = GᵀG (symmetric, positive diagonal).
         let mut s = vec![0f32; K * K];

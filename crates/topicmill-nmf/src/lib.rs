@@ -71,4 +71,15 @@ pub(crate) mod testing {
         }
         tri.to_csr()
     }
+
+    /// Uniform values in [0, 1) from a xorshift generator started at `state`
+    /// (non-zero): cheap, and the same on every platform.
+    pub fn xorshift(mut state: u64) -> impl FnMut() -> f32 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        }
+    }
 }

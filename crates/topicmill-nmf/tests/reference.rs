@@ -20,20 +20,14 @@ struct Setup {
 }
 
 fn run(x: &CsrMatrix, k: usize, setup: Setup, iters: usize, seed: u64) -> NmfModel {
-    let Setup {
-        solver,
-        loss,
-        alpha,
-        l1_ratio,
-    } = setup;
     let (w0, ht0) = start(x.rows(), x.cols(), k, seed);
     Nmf::params(k)
-        .solver(solver)
-        .loss(loss)
+        .solver(setup.solver)
+        .loss(setup.loss)
         .max_iter(iters)
         .tol(0.0)
-        .alpha_w(alpha)
-        .l1_ratio(l1_ratio)
+        .alpha_w(setup.alpha)
+        .l1_ratio(setup.l1_ratio)
         .fit_from(&x.view(), None, w0, ht0, |_| ControlFlow::Continue(()))
         .unwrap()
 }
