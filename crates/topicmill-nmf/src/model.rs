@@ -48,9 +48,6 @@ pub struct NmfModel {
     /// is the rest alone.
     #[serde(skip)]
     vectorizer: Option<VectorizerRecord>,
-    /// Loaded by [`NmfModel::load_without_w`]: `w` is empty.
-    #[serde(skip)]
-    w_skipped: bool,
 }
 
 /// The fields of a saved [`NmfModel`] before W, in its order.
@@ -126,7 +123,6 @@ impl NmfModel {
             reconstruction_err,
             vocabulary: None,
             vectorizer: None,
-            w_skipped: false,
         }
     }
 
@@ -163,15 +159,16 @@ impl NmfModel {
     /// If the model was loaded by [`NmfModel::load_without_w`].
     pub fn w(&self) -> &[f32] {
         assert!(
-            !self.w_skipped,
+            self.has_w(),
             "W was not loaded (the model comes from NmfModel::load_without_w)"
         );
         &self.w
     }
 
-    /// Whether W is here: false for a model from [`NmfModel::load_without_w`].
+    /// Whether W is here: false for a model from [`NmfModel::load_without_w`],
+    /// whose W is empty (a model has at least one document).
     pub fn has_w(&self) -> bool {
-        !self.w_skipped
+        self.w.len() == self.n_docs * self.params.k
     }
     /// `(iteration, error)` pairs; iteration 0 is the initialization. The
     /// error is scikit-learn's `reconstruction_err_` measure: `‖X − WH‖_F`,
@@ -308,7 +305,7 @@ impl NmfModel {
     /// If the model was loaded by [`NmfModel::load_without_w`] (it has no W
     /// to save).
     pub fn save<W: Write>(&self, mut out: W) -> Result<()> {
-        assert!(!self.w_skipped, "a model loaded without W cannot be saved");
+        assert!(self.has_w(), "a model loaded without W cannot be saved");
         let len = self.encode_payload(&mut std::io::sink())?;
         out.write_all(MAGIC)?;
         out.write_all(&MODEL_FORMAT_VERSION.to_le_bytes())?;
@@ -530,7 +527,6 @@ fn decode_payload<R: Read>(payload: &mut R, version: u32, with_w: bool) -> Resul
         reconstruction_err: after.reconstruction_err,
         vocabulary: after.vocabulary,
         vectorizer: None,
-        w_skipped: !with_w,
     };
     if version >= 2 {
         model.vectorizer = bincode::serde::decode_from_std_read(payload, config).map_err(|e| {
