@@ -77,15 +77,15 @@ mod avx2 {
             }
             let count = end - start;
             for a0 in (0..kp).step_by(4) {
-                // The tiles of rows a0..a0 + 4 from the diagonal on, one
-                // group of four columns each (V = 1: with two, V = 2, the
-                // eight sums and eight row vectors spill on AVX2's sixteen
-                // registers, 457 → 594 µs for the Gram of ng20's Hᵀ).
+                // The tiles of rows a0..a0 + 4 from the diagonal on, four
+                // columns each (tiles of eight columns, eight sums and eight
+                // row vectors, spill on AVX2's sixteen registers: 457 → 594
+                // µs for the Gram of ng20's Hᵀ).
                 for b0 in (a0..kp).step_by(4) {
                     // SAFETY: rows a0..a0+4 and columns b0..b0+4 lie inside
                     // the kp × kp partial and the kp-wide rows of `wide`,
                     // which holds `count` rows.
-                    unsafe { tile::<1>(&mut part, &wide, kp, a0, b0, count) };
+                    unsafe { tile(&mut part, &wide, kp, a0, b0, count) };
                 }
             }
             start = end;
@@ -101,70 +101,55 @@ mod avx2 {
         }
     }
 
-    /// Adds to the tile of `part` at rows `a0..a0 + 4`, columns `b0..b0 +
-    /// 4V` the products of the first `count` rows of `wide` (kp wide): by
-    /// quads when `count` is a multiple of 4, else one row at a time.
+    /// Adds to the tile of `part` at rows `a0..a0 + 4`, columns `b0..b0 + 4`
+    /// the products of the first `count` rows of `wide` (kp wide): by quads
+    /// when `count` is a multiple of 4, else one row at a time.
     ///
     /// # Safety
-    /// AVX2 and FMA are present; `a0 + 4 ≤ kp`, `b0 + 4V ≤ kp`, `part` is
+    /// AVX2 and FMA are present; `a0 + 4 ≤ kp`, `b0 + 4 ≤ kp`, `part` is
     /// kp × kp and `wide` holds `count` rows of kp.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile<const V: usize>(
-        part: &mut [f64],
-        wide: &[f64],
-        kp: usize,
-        a0: usize,
-        b0: usize,
-        count: usize,
-    ) {
-        debug_assert!(a0 + 4 <= kp && b0 + 4 * V <= kp && part.len() == kp * kp);
+    unsafe fn tile(part: &mut [f64], wide: &[f64], kp: usize, a0: usize, b0: usize, count: usize) {
+        debug_assert!(a0 + 4 <= kp && b0 + 4 <= kp && part.len() == kp * kp);
         debug_assert!(wide.len() >= count * kp);
         let pp = part.as_mut_ptr();
         let wp = wide.as_ptr();
-        let mut acc = [[_mm256_setzero_pd(); V]; 4];
+        let mut acc = [_mm256_setzero_pd(); 4];
         for (i, acc_i) in acc.iter_mut().enumerate() {
-            for (v, acc_iv) in acc_i.iter_mut().enumerate() {
-                // SAFETY: inside the partial (the function's contract).
-                *acc_iv = unsafe { _mm256_loadu_pd(pp.add((a0 + i) * kp + b0 + 4 * v)) };
-            }
+            // SAFETY: inside the partial (the function's contract).
+            *acc_i = unsafe { _mm256_loadu_pd(pp.add((a0 + i) * kp + b0)) };
         }
         // Element `at` of row r of the current quad (or row).
         let x = |row: usize, at: usize| {
             // SAFETY: row < count and at < kp (the contract).
             unsafe { _mm256_broadcast_sd(&*wp.add(row * kp + at)) }
         };
-        let w = |row: usize, v: usize| {
-            // SAFETY: as above, b0 + 4v + 4 ≤ kp.
-            unsafe { _mm256_loadu_pd(wp.add(row * kp + b0 + 4 * v)) }
+        let w = |row: usize| {
+            // SAFETY: as above, b0 + 4 ≤ kp.
+            unsafe { _mm256_loadu_pd(wp.add(row * kp + b0)) }
         };
         if count % 4 == 0 {
             for q in (0..count).step_by(4) {
-                for v in 0..V {
-                    let (w0, w1, w2, w3) = (w(q, v), w(q + 1, v), w(q + 2, v), w(q + 3, v));
-                    for (i, acc_i) in acc.iter_mut().enumerate() {
-                        let a = a0 + i;
-                        let t01 = _mm256_fmadd_pd(x(q + 1, a), w1, _mm256_mul_pd(x(q, a), w0));
-                        let t23 = _mm256_fmadd_pd(x(q + 3, a), w3, _mm256_mul_pd(x(q + 2, a), w2));
-                        acc_i[v] = _mm256_add_pd(acc_i[v], _mm256_add_pd(t01, t23));
-                    }
+                let (w0, w1, w2, w3) = (w(q), w(q + 1), w(q + 2), w(q + 3));
+                for (i, acc_i) in acc.iter_mut().enumerate() {
+                    let a = a0 + i;
+                    let t01 = _mm256_fmadd_pd(x(q + 1, a), w1, _mm256_mul_pd(x(q, a), w0));
+                    let t23 = _mm256_fmadd_pd(x(q + 3, a), w3, _mm256_mul_pd(x(q + 2, a), w2));
+                    *acc_i = _mm256_add_pd(*acc_i, _mm256_add_pd(t01, t23));
                 }
             }
         } else {
             for r in 0..count {
-                for v in 0..V {
-                    let wr = w(r, v);
-                    for (i, acc_i) in acc.iter_mut().enumerate() {
-                        acc_i[v] = _mm256_fmadd_pd(x(r, a0 + i), wr, acc_i[v]);
-                    }
+                let wr = w(r);
+                for (i, acc_i) in acc.iter_mut().enumerate() {
+                    *acc_i = _mm256_fmadd_pd(x(r, a0 + i), wr, *acc_i);
                 }
             }
         }
         for (i, acc_i) in acc.iter().enumerate() {
-            for (v, acc_iv) in acc_i.iter().enumerate() {
-                // SAFETY: inside the partial (the function's contract).
-                unsafe { _mm256_storeu_pd(pp.add((a0 + i) * kp + b0 + 4 * v), *acc_iv) };
-            }
+            // SAFETY: inside the partial (the function's contract).
+            unsafe { _mm256_storeu_pd(pp.add((a0 + i) * kp + b0), *acc_i) };
         }
     }
 }
