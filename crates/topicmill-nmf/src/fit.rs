@@ -281,7 +281,7 @@ pub(crate) struct Iterate<'x> {
     k: usize,
     pub w: Vec<f32>,
     pub ht: Vec<f32>,
-    pub side_w: Side,
+    side_w: Side,
     side_h: Side,
     /// How a Frobenius iteration forms its sparse products.
     form: Form,
@@ -291,7 +291,8 @@ pub(crate) struct Iterate<'x> {
     s_h: Vec<f64>,
     s32: Vec<f32>,
     sums: Vec<f32>,
-    kl_parts: Vec<f64>,
+    /// Per-block partials over X's row blocks (the loss terms).
+    parts: Vec<f64>,
     xnorm2: f64,
     is_kl: bool,
     rule: Rule,
@@ -321,10 +322,19 @@ impl<'x> Iterate<'x> {
     ) -> Self {
         let (n, m) = (a.rows, a.cols);
         let (reg_w, reg_h) = p.regularization(n, m);
-        let side_w = Side::new(&a, k);
-        let side_h = Side::new(&at, k);
+        let form = Form::plan(&a, &at, k, p.loss);
+        // Only a half-step whose N is formed outside it keeps one: W's with
+        // the panels, Hᵀ's with the panels or the scatter.
+        let side_w = match form {
+            Form::Panels(_) => Side::with_n(&a, k),
+            _ => Side::new(&a, k),
+        };
+        let side_h = match form {
+            Form::Panels(_) | Form::Scatter(_) => Side::with_n(&at, k),
+            Form::Gather => Side::new(&at, k),
+        };
         let mut it = Iterate {
-            kl_parts: vec![0f64; side_w.blocks.len()],
+            parts: vec![0f64; side_w.blocks.len()],
             part_w: vec![0f64; gram_partials_len(n, k)],
             part_h: vec![0f64; gram_partials_len(m, k)],
             s_w: vec![0f64; k * k],
@@ -332,7 +342,7 @@ impl<'x> Iterate<'x> {
             s32: vec![0f32; k * k],
             sums: vec![0f32; k],
             xnorm2: a.sq_norm(),
-            form: Form::plan(&a, &at, k, p.loss),
+            form,
             is_kl: p.loss == Loss::KullbackLeibler,
             rule: match p.solver {
                 Solver::Mu => Rule::Mu,
@@ -366,17 +376,17 @@ impl<'x> Iterate<'x> {
                 &self.ht,
                 k,
                 &self.side_w.blocks,
-                &mut self.kl_parts,
+                &mut self.parts,
             ))
         } else {
-            kernel::spmm(
+            let fn_ = kernel::cross_spmm(
                 &self.a,
                 &self.ht,
+                &self.w,
                 k,
                 &self.side_w.blocks,
-                &mut self.side_w.n,
+                &mut self.parts,
             );
-            let fn_ = crate::steps::cross(&self.w, &self.side_w.n);
             crate::steps::frobenius_error(self.xnorm2, fn_, &self.s_w, &self.s_h)
         }
     }
@@ -395,7 +405,7 @@ impl<'x> Iterate<'x> {
                 &self.ht,
                 &self.sums,
                 k,
-                &mut self.side_w,
+                &self.side_w.blocks,
                 self.reg_w,
             );
             for (o, v) in self.sums.iter_mut().zip(kernel::col_sums(&self.w, k)) {
@@ -407,7 +417,7 @@ impl<'x> Iterate<'x> {
                 &self.w,
                 &self.sums,
                 k,
-                &mut self.side_h,
+                &self.side_h.blocks,
                 self.reg_h,
             );
             eval_kl.then(|| {
@@ -417,7 +427,7 @@ impl<'x> Iterate<'x> {
                     &self.ht,
                     k,
                     &self.side_w.blocks,
-                    &mut self.kl_parts,
+                    &mut self.parts,
                 ))
             })
         } else {

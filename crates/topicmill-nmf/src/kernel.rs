@@ -712,29 +712,65 @@ pub(crate) enum Rule {
     Hals,
 }
 
-/// Workspace of one half-step side: `N` (rows × k) and per-block partials.
+/// Workspace of one half-step side: its row blocks, per-block partials and,
+/// when N is computed elsewhere and then given, `N` (rows × k). A half-step
+/// that gathers N from its sparse operand computes each row's N where it
+/// applies the rule, and keeps no N: both sides' buffers, as large as the
+/// two factors, were 28 MB of a fit's 87 MB on 20 Newsgroups at k = 100
+/// (BENCHMARKS.md, "Footprint at large k").
 pub(crate) struct Side {
     pub blocks: Blocks,
+    /// Empty unless made by [`Side::with_n`] or [`Side::for_rows`].
     pub n: Vec<f32>,
     pub block_sums: Vec<f64>,
 }
 
 impl Side {
+    /// For the rows of `a`, N gathered from `a` (no N kept).
     pub fn new(a: &Csr<'_>, k: usize) -> Self {
-        Self::with_blocks(Blocks::new(a, k), a.rows, k)
+        Self::with_blocks(Blocks::new(a, k))
+    }
+
+    /// For the rows of `a`, with an N of rows × k to be filled elsewhere.
+    pub fn with_n(a: &Csr<'_>, k: usize) -> Self {
+        Side {
+            n: vec![0.0; a.rows * k],
+            ..Self::new(a, k)
+        }
     }
 
     /// For `rows` rows whose N is given, not computed from a matrix: blocks
     /// of equal row counts (every row costs the same, O(k²)).
     pub fn for_rows(rows: usize, k: usize) -> Self {
-        Self::with_blocks(Blocks::uniform(rows, k), rows, k)
+        Side {
+            n: vec![0.0; rows * k],
+            ..Self::with_blocks(Blocks::uniform(rows, k))
+        }
     }
 
-    fn with_blocks(blocks: Blocks, rows: usize, k: usize) -> Self {
+    fn with_blocks(blocks: Blocks) -> Self {
         Side {
             block_sums: vec![0.0; blocks.len()],
-            n: vec![0.0; rows * k],
+            n: Vec::new(),
             blocks,
+        }
+    }
+}
+
+/// Where a Frobenius half-step's numerators `N` come from.
+pub(crate) enum Num<'a> {
+    /// `N = A·G`, a row at a time, over the rows being updated.
+    Gather { a: &'a Csr<'a>, g: &'a [f32] },
+    /// Given: the rows of N of the rows being updated.
+    Given(&'a mut [f32]),
+}
+
+impl Num<'_> {
+    /// The same source for the rows from `row` on (of those it is for).
+    fn rows_past(&mut self, row: usize, k: usize) -> Num<'_> {
+        match self {
+            Num::Gather { a, g } => Num::Gather { a, g },
+            Num::Given(nb) => Num::Given(&mut nb[row * k..]),
         }
     }
 }
@@ -754,11 +790,9 @@ pub(crate) const HALS_ROWS: usize = 16;
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn rule_groups<const K: usize, const R: usize>(
-    a: Option<&Csr<'_>>,
+    num: &mut Num<'_>,
     r: &Range<usize>,
     fb: &mut [f32],
-    nb: &mut [f32],
-    g: &[f32],
     s32: &[f32],
     rule: Rule,
     reg: Reg,
@@ -769,15 +803,15 @@ fn rule_groups<const K: usize, const R: usize>(
     while r.len() - done >= R {
         let span = done * K..(done + R) * K;
         let fq = &mut fb[span.clone()];
-        let nq: &mut [f32] = match a {
-            Some(a) => {
+        let nq: &mut [f32] = match num {
+            Num::Gather { a, g } => {
                 for (i, nr) in (r.start + done..).zip(local.iter_mut()) {
                     let (cols, vals) = a.row(i);
                     sparse_row_times_k::<K>(cols, vals, g, K, nr);
                 }
                 local.as_flattened_mut()
             }
-            None => &mut nb[span],
+            Num::Given(nb) => &mut nb[span],
         };
         match rule {
             Rule::Hals => hals_rows_k::<K, R>(fq, nq, s32, reg),
@@ -813,16 +847,14 @@ fn mu_rows_k<const K: usize, const R: usize>(f: &mut [f32], n: &[f32], s: &[f32]
     }
 }
 
-/// One block of the Frobenius half-step (see [`update_frob`]); with `a`
-/// `None` the block's rows of N are given in `nb` (see [`update_frob`]).
+/// One block of the Frobenius half-step (see [`update_frob`]): rows `r`,
+/// `fb` their rows of F, `num` where their rows of N come from.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn frob_block<const K: usize>(
-    a: Option<&Csr<'_>>,
+    mut num: Num<'_>,
     r: &Range<usize>,
     fb: &mut [f32],
-    nb: &mut [f32],
-    g: &[f32],
     s32: &[f32],
     kk: usize,
     rule: Rule,
@@ -837,14 +869,22 @@ pub(crate) fn frob_block<const K: usize>(
         // `len mod R` rows one by one (R = 1: the same operations per row).
         let done = match (K, rule) {
             (_, Rule::Hals) => {
-                rule_groups::<K, HALS_ROWS>(a, r, fb, nb, g, s32, rule, reg, &mut acc)
+                rule_groups::<K, HALS_ROWS>(&mut num, r, fb, s32, rule, reg, &mut acc)
             }
-            (1..=8, Rule::Mu) => rule_groups::<K, 4>(a, r, fb, nb, g, s32, rule, reg, &mut acc),
-            (_, Rule::Mu) => rule_groups::<K, 2>(a, r, fb, nb, g, s32, rule, reg, &mut acc),
+            (1..=8, Rule::Mu) => rule_groups::<K, 4>(&mut num, r, fb, s32, rule, reg, &mut acc),
+            (_, Rule::Mu) => rule_groups::<K, 2>(&mut num, r, fb, s32, rule, reg, &mut acc),
         };
         let rest = r.start + done..r.end;
-        let (fr, nr) = (&mut fb[done * K..], &mut nb[done * K..]);
-        rule_groups::<K, 1>(a, &rest, fr, nr, g, s32, rule, reg, &mut acc);
+        let mut num = num.rows_past(done, K);
+        rule_groups::<K, 1>(
+            &mut num,
+            &rest,
+            &mut fb[done * K..],
+            s32,
+            rule,
+            reg,
+            &mut acc,
+        );
         return acc;
     }
     // Run-time k: HALS on groups of HALS_ROWS rows (their sweeps
@@ -856,14 +896,15 @@ pub(crate) fn frob_block<const K: usize>(
     };
     let mut fs = vec![0f32; k];
     let mut rs = vec![0f32; if rule == Rule::Hals { group * k } else { 0 }];
-    let mut own = vec![0f32; if a.is_some() { group * k } else { 0 }];
+    let gather = matches!(num, Num::Gather { .. });
+    let mut own = vec![0f32; if gather { group * k } else { 0 }];
     let mut done = 0;
     while done < r.len() {
         let rows = group.min(r.len() - done);
         let span = done * k..(done + rows) * k;
         let fq = &mut fb[span.clone()];
-        let nq: &mut [f32] = match a {
-            Some(a) => {
+        let nq: &mut [f32] = match &mut num {
+            Num::Gather { a, g } => {
                 let own = &mut own[..rows * k];
                 for (i, nr) in (r.start + done..).zip(own.chunks_exact_mut(k)) {
                     let (cols, vals) = a.row(i);
@@ -871,7 +912,7 @@ pub(crate) fn frob_block<const K: usize>(
                 }
                 own
             }
-            None => &mut nb[span],
+            Num::Given(nb) => &mut nb[span],
         };
         match rule {
             Rule::Mu => {
@@ -889,7 +930,7 @@ pub(crate) fn frob_block<const K: usize>(
 }
 
 multiversion!(pub(crate) frob_block_best, frob_block_avx2, frob_block,
-    (a: Option<&Csr<'_>>, r: &Range<usize>, fb: &mut [f32], nb: &mut [f32], g: &[f32], s32: &[f32], kk: usize, rule: Rule, reg: Reg) -> f64);
+    (num: Num<'_>, r: &Range<usize>, fb: &mut [f32], s32: &[f32], kk: usize, rule: Rule, reg: Reg) -> f64);
 
 #[allow(clippy::too_many_arguments)]
 fn update_frob_k<const K: usize>(
@@ -908,11 +949,16 @@ fn update_frob_k<const K: usize>(
         .par_iter_mut()
         .zip(side.blocks.ranges.par_iter())
         .for_each(|(sum, r)| {
-            // SAFETY: block ranges are disjoint and inside 0..rows, and F and
-            // N have `rows` rows of k (checked by the callers); each task owns
-            // its block's rows.
-            let (fb, nb) = unsafe { (fp.rows_mut(r, k), np.rows_mut(r, k)) };
-            *sum = frob_block_best::<K>(a, r, fb, nb, g, s32, k, rule, reg);
+            // SAFETY: block ranges are disjoint and inside 0..rows, and F
+            // has `rows` rows of k, and so does N when no `a` is given
+            // (checked by `update_frob`); each task owns its block's rows.
+            let fb = unsafe { fp.rows_mut(r, k) };
+            let num = match a {
+                Some(a) => Num::Gather { a, g },
+                // SAFETY: as above.
+                None => Num::Given(unsafe { np.rows_mut(r, k) }),
+            };
+            *sum = frob_block_best::<K>(num, r, fb, s32, k, rule, reg);
         });
     side.block_sums.iter().sum()
 }
@@ -933,10 +979,11 @@ pub(crate) fn update_frob(
     rule: Rule,
     reg: Reg,
 ) -> f64 {
-    assert_eq!(f.len(), side.n.len());
-    if let Some(a) = a {
-        assert!(f.len() == a.rows * k && g.len() >= a.cols * k);
+    match a {
+        Some(a) => assert!(f.len() == a.rows * k && g.len() >= a.cols * k),
+        None => assert_eq!(f.len(), side.n.len()),
     }
+    assert_eq!(side.blocks.ranges.last().map_or(0, |r| r.end) * k, f.len());
     dispatch_k!(k, update_frob_k(a, f, g, s32, k, side, rule, reg))
 }
 
@@ -966,6 +1013,63 @@ fn spmm_k<const K: usize>(a: &Csr<'_>, g: &[f32], k: usize, blocks: &Blocks, n: 
 pub(crate) fn spmm(a: &Csr<'_>, g: &[f32], k: usize, blocks: &Blocks, n: &mut [f32]) {
     dispatch_k!(k, spmm_k(a, g, k, blocks, n))
 }
+
+/// ⟨F, A·G⟩ (F rows × k, as A's rows), without keeping A·G: each row of
+/// the product is formed and used at once; f64 sums per block of `blocks`
+/// (into `sums`, one per block), added in block order. The loss's cross term
+/// before the first half-step.
+pub(crate) fn cross_spmm(
+    a: &Csr<'_>,
+    g: &[f32],
+    f: &[f32],
+    k: usize,
+    blocks: &Blocks,
+    sums: &mut [f64],
+) -> f64 {
+    assert!(f.len() == a.rows * k && g.len() >= a.cols * k && sums.len() == blocks.len());
+    dispatch_k!(k, cross_spmm_k(a, g, f, k, blocks, sums))
+}
+
+fn cross_spmm_k<const K: usize>(
+    a: &Csr<'_>,
+    g: &[f32],
+    f: &[f32],
+    k: usize,
+    blocks: &Blocks,
+    sums: &mut [f64],
+) -> f64 {
+    sums.par_iter_mut()
+        .zip(blocks.ranges.par_iter())
+        .for_each(|(sum, r)| *sum = cross_block_best::<K>(a, r, g, &f[r.start * k..r.end * k], k));
+    sums.iter().sum()
+}
+
+/// One block of [`cross_spmm`]: `fb` holds the block's rows of F.
+#[inline(always)]
+fn cross_block<const K: usize>(
+    a: &Csr<'_>,
+    r: &Range<usize>,
+    g: &[f32],
+    fb: &[f32],
+    kk: usize,
+) -> f64 {
+    let k = if K == 0 { kk } else { K };
+    let mut own = [0f32; K];
+    let mut heap = vec![0f32; if K == 0 { k } else { 0 }];
+    let nr: &mut [f32] = if K == 0 { &mut heap } else { &mut own };
+    let mut sum = 0f64;
+    for (fr, i) in fb.chunks_exact(k).zip(r.clone()) {
+        let (cols, vals) = a.row(i);
+        sparse_row_times_k::<K>(cols, vals, g, k, nr);
+        for (&x, &y) in fr.iter().zip(nr.iter()) {
+            sum += x as f64 * y as f64;
+        }
+    }
+    sum
+}
+
+multiversion!(cross_block_best, cross_block_avx2, cross_block,
+    (a: &Csr<'_>, r: &Range<usize>, g: &[f32], fb: &[f32], kk: usize) -> f64);
 
 /// The transposed product `N = Aᵀ·F` (A sparse rows × cols, F rows × k, N
 /// cols × k) computed by scattering A's rows: `N[c] += a_ic · F[i]`.
@@ -1110,17 +1214,18 @@ fn kl_block<const K: usize>(
     a: &Csr<'_>,
     r: &Range<usize>,
     fb: &mut [f32],
-    nb: &mut [f32],
     g: &[f32],
     gsum: &[f32],
     kk: usize,
     reg: Reg,
 ) {
     let k = if K == 0 { kk } else { K };
-    for (local, i) in r.clone().enumerate() {
+    // A row's numerator, used by its rule at once (no N is kept).
+    let mut own = [0f32; K];
+    let mut heap = vec![0f32; if K == 0 { k } else { 0 }];
+    let nr: &mut [f32] = if K == 0 { &mut heap } else { &mut own };
+    for (fr, i) in fb.chunks_exact_mut(k).zip(r.clone()) {
         let (cols, vals) = a.row(i);
-        let fr = &mut fb[local * k..(local + 1) * k];
-        let nr = &mut nb[local * k..(local + 1) * k];
         kl_row_numerator::<K>(cols, vals, fr, g, k, nr);
         mu_row(fr, nr, gsum, reg);
     }
@@ -1164,7 +1269,7 @@ pub(crate) fn kl_row_numerator<const K: usize>(
 }
 
 multiversion!(kl_block_best, kl_block_avx2, kl_block,
-    (a: &Csr<'_>, r: &Range<usize>, fb: &mut [f32], nb: &mut [f32], g: &[f32], gsum: &[f32], kk: usize, reg: Reg) -> ());
+    (a: &Csr<'_>, r: &Range<usize>, fb: &mut [f32], g: &[f32], gsum: &[f32], kk: usize, reg: Reg) -> ());
 
 fn update_kl_k<const K: usize>(
     a: &Csr<'_>,
@@ -1172,34 +1277,36 @@ fn update_kl_k<const K: usize>(
     g: &[f32],
     gsum: &[f32],
     k: usize,
-    side: &mut Side,
+    blocks: &Blocks,
     reg: Reg,
 ) {
     let fp = RowsPtr::new(f);
-    let np = RowsPtr::new(&mut side.n);
-    side.blocks.ranges.par_iter().for_each(|r| {
-        // SAFETY: disjoint block ranges inside 0..a.rows; F and N have a.rows rows of k.
-        let (fb, nb) = unsafe { (fp.rows_mut(r, k), np.rows_mut(r, k)) };
-        kl_block_best::<K>(a, r, fb, nb, g, gsum, k, reg);
+    blocks.ranges.par_iter().for_each(|r| {
+        // SAFETY: disjoint block ranges inside 0..a.rows; F has a.rows rows
+        // of k (checked by `update_kl`).
+        let fb = unsafe { fp.rows_mut(r, k) };
+        kl_block_best::<K>(a, r, fb, g, gsum, k, reg);
     });
 }
 
 /// The KL-MU half-step: `N = (A ⊘ FGᵀ)·G` evaluated at A's non-zeros only
 /// (with `FGᵀ` floored at `KL_EPS`), then `F ← F ∘ N ⊘ (colsum(G) + l1 + l2 F)`.
-/// Memory: N only (rows × k); the ratios are never stored.
+/// Memory: one row of N per task, used by the row's rule at once; neither N
+/// nor the ratios are stored.
 pub(crate) fn update_kl(
     a: &Csr<'_>,
     f: &mut [f32],
     g: &[f32],
     gsum: &[f32],
     k: usize,
-    side: &mut Side,
+    blocks: &Blocks,
     reg: Reg,
 ) {
+    assert!(f.len() == a.rows * k && g.len() >= a.cols * k && gsum.len() == k);
     if k > KL_COMPILED_MAX {
-        return update_kl_k::<0>(a, f, g, gsum, k, side, reg);
+        return update_kl_k::<0>(a, f, g, gsum, k, blocks, reg);
     }
-    dispatch_k!(k, update_kl_k(a, f, g, gsum, k, side, reg))
+    dispatch_k!(k, update_kl_k(a, f, g, gsum, k, blocks, reg))
 }
 
 /// The largest k whose KL loops run compiled for it; above, the run-time-k

@@ -112,7 +112,8 @@ pub struct HalfStep {
 
 impl HalfStep {
     /// For the rows of `a` (the rows of F it updates), in a fit of an n × m
-    /// matrix with `params`.
+    /// matrix with `params`: N is formed by [`HalfStep::update`] a few rows at
+    /// a time and not kept (no [`HalfStep::n_mut`] to fill).
     ///
     /// # Panics
     /// If `params` is not the Frobenius loss (KL has its own update).
@@ -178,6 +179,7 @@ impl HalfStep {
     }
 
     /// The workspace's N (rows × k): fill it, then call [`HalfStep::apply`].
+    /// Empty for a half-step made by [`HalfStep::new`].
     pub fn n_mut(&mut self) -> &mut [f32] {
         &mut self.side.n
     }
@@ -186,7 +188,8 @@ impl HalfStep {
     /// and `gram = GᵀG`. Returns ⟨F_new, N⟩.
     ///
     /// # Panics
-    /// If `f` is not rows × k or `gram` is not k × k.
+    /// If `f` is not rows × k or `gram` is not k × k, or this half-step was
+    /// made by [`HalfStep::new`].
     pub fn apply(&mut self, f: &mut [f32], gram: &[f64]) -> f64 {
         assert_eq!(gram.len(), self.k * self.k, "the Gram is k × k");
         kernel::gram_to_f32(gram, &mut self.s32);
