@@ -286,10 +286,10 @@ impl NmfModel {
         let (k, kp) = (self.k(), self.params.kernel_k());
         let blocks = Blocks::new(&a, kp);
         if kp == k {
-            return Ok(solve_w(&a, &self.ht, k, &self.params, &blocks).0);
+            return Ok(solve(&a, &self.ht, k, &self.params, &blocks).0);
         }
         let ht = kernel::pad_columns(&self.ht, k, kp);
-        let w = solve_w(&a, &ht, kp, &self.params, &blocks).0;
+        let w = solve(&a, &ht, kp, &self.params, &blocks).0;
         Ok(kernel::unpad_columns(&w, kp, k))
     }
 
@@ -566,8 +566,8 @@ fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
     Ok(got)
 }
 
-/// The row-separable W-only solve shared by `fit` (its final W) and
-/// `transform`. Returns W and the error of (W, H) on `a`.
+/// The row-separable W-only solve of `fit` (its final W). Returns W and
+/// the error of (W, H) on `a`.
 pub(crate) fn solve_w(
     a: &Csr<'_>,
     ht: &[f32],
@@ -575,6 +575,29 @@ pub(crate) fn solve_w(
     p: &NmfParams,
     blocks: &Blocks,
 ) -> (Vec<f32>, f64) {
+    let (w, solved) = solve(a, ht, k, p, blocks);
+    let err = if p.loss == Loss::KullbackLeibler {
+        let mut parts = vec![0f64; blocks.len()];
+        kl_err(kernel::kl_loss(a, &w, ht, k, blocks, &mut parts))
+    } else {
+        let mut s_w = vec![0f64; k * k];
+        let mut part_w = vec![0f64; gram_partials_len(a.rows, k)];
+        gram(&w, k, &mut part_w, &mut s_w);
+        frob_err(a.sq_norm() - 2.0 * solved.cross + kernel::inner(&s_w, &solved.s_h))
+    };
+    (w, err)
+}
+
+/// What [`solve`] leaves besides W, for the error: the Gram of Hᵀ, and
+/// ⟨W, X·Hᵀ⟩ (Frobenius loss only; 0 for KL).
+struct Solved {
+    s_h: Vec<f64>,
+    cross: f64,
+}
+
+/// The row-separable W-only solve shared by `fit` (its final W, through
+/// [`solve_w`]) and `transform`.
+fn solve(a: &Csr<'_>, ht: &[f32], k: usize, p: &NmfParams, blocks: &Blocks) -> (Vec<f32>, Solved) {
     let (n, m) = (a.rows, a.cols);
     let (reg, _) = p.regularization(n, m);
     let mut w = vec![0f32; n * k];
@@ -587,7 +610,7 @@ pub(crate) fn solve_w(
     let ssum: f32 = s32.iter().sum();
     let hsum_total: f32 = hsum.iter().sum();
     let is_kl = p.loss == Loss::KullbackLeibler;
-    let mut n_buf = vec![0f32; n * k];
+    let mut sums = vec![0f64; blocks.len()];
     let rows = SolveRows {
         a,
         ht,
@@ -600,26 +623,12 @@ pub(crate) fn solve_w(
         is_kl,
         reg,
     };
-    if is_kl && k > kernel::KL_COMPILED_MAX {
-        solve_rows::<0>(&rows, k, blocks, &mut w, &mut n_buf);
+    let cross = if is_kl && k > kernel::KL_COMPILED_MAX {
+        solve_rows::<0>(&rows, k, blocks, &mut w, &mut sums)
     } else {
-        kernel::dispatch_k!(k, solve_rows(&rows, k, blocks, &mut w, &mut n_buf));
-    }
-    let err = if is_kl {
-        let mut parts = vec![0f64; blocks.len()];
-        kl_err(kernel::kl_loss(a, &w, ht, k, blocks, &mut parts))
-    } else {
-        let mut s_w = vec![0f64; k * k];
-        let mut part_w = vec![0f64; gram_partials_len(n, k)];
-        gram(&w, k, &mut part_w, &mut s_w);
-        let fn_: f64 = w
-            .iter()
-            .zip(&n_buf)
-            .map(|(&x, &y)| x as f64 * y as f64)
-            .sum();
-        frob_err(a.sq_norm() - 2.0 * fn_ + kernel::inner(&s_w, &s_h))
+        kernel::dispatch_k!(k, solve_rows(&rows, k, blocks, &mut w, &mut sums))
     };
-    (w, err)
+    (w, Solved { s_h, cross })
 }
 
 /// What every row of the W-only solve shares.
@@ -636,46 +645,56 @@ struct SolveRows<'a> {
     reg: Reg,
 }
 
+/// Solves every row of W over `blocks`; returns ⟨W, X·Hᵀ⟩ (Frobenius loss;
+/// 0 for KL): f64 sums per block (into `sums`) of the rows' terms in row
+/// order, added in block order. No row of X·Hᵀ outlives its solve.
 fn solve_rows<const K: usize>(
     p: &SolveRows<'_>,
     k: usize,
     blocks: &Blocks,
     w: &mut [f32],
-    n_buf: &mut [f32],
-) {
+    sums: &mut [f64],
+) -> f64 {
     let wp = RowsPtr::new(w);
-    let np = RowsPtr::new(n_buf);
-    blocks.ranges.par_iter().for_each(|r| {
-        // SAFETY: disjoint block ranges inside 0..n; W and N have n rows of k.
-        let (wb, nb) = unsafe { (wp.rows_mut(r, k), np.rows_mut(r, k)) };
-        solve_block_best::<K>(p, r, wb, nb, k);
-    });
+    sums.par_iter_mut()
+        .zip(blocks.ranges.par_iter())
+        .for_each(|(sum, r)| {
+            // SAFETY: disjoint block ranges inside 0..n; W has n rows of k.
+            let wb = unsafe { wp.rows_mut(r, k) };
+            *sum = solve_block_best::<K>(p, r, wb, k);
+        });
+    sums.iter().sum()
 }
 
+/// ⟨w, n⟩ of one row, in f64: its term of the loss's cross term.
+fn row_cross(w: &[f32], n: &[f32]) -> f64 {
+    w.iter().zip(n).map(|(&x, &y)| x as f64 * y as f64).sum()
+}
+
+/// One block of [`solve_rows`]; returns the block's cross term.
 #[inline(always)]
 fn solve_block<const K: usize>(
     p: &SolveRows<'_>,
     r: &Range<usize>,
     wb: &mut [f32],
-    nb: &mut [f32],
     kk: usize,
-) {
+) -> f64 {
     if K > 0 && !p.is_kl {
-        return solve_block_frob::<K, { kernel::HALS_ROWS }>(p, r, wb, nb);
+        return solve_block_frob::<K, { kernel::HALS_ROWS }>(p, r, wb);
     }
     let k = if K == 0 { kk } else { K };
-    let mut prev = [0f32; 512];
+    let mut small = [0f32; 1024];
     let mut heap;
-    let prev: &mut [f32] = if k <= 512 {
-        &mut prev[..k]
+    let (prev, nr): (&mut [f32], &mut [f32]) = if k <= 512 {
+        small[..2 * k].split_at_mut(k)
     } else {
-        heap = vec![0f32; k];
-        &mut heap[..]
+        heap = vec![0f32; 2 * k];
+        heap.split_at_mut(k)
     };
+    let mut cross = 0f64;
     for (local, i) in r.clone().enumerate() {
         let (cols, vals) = p.a.row(i);
         let wr = &mut wb[local * k..(local + 1) * k];
-        let nr = &mut nb[local * k..(local + 1) * k];
         kernel::sparse_row_times_k::<K>(cols, vals, p.ht, k, nr);
         let c = if p.is_kl {
             let xs: f32 = vals.iter().sum();
@@ -715,11 +734,11 @@ fn solve_block<const K: usize>(
                 break;
             }
         }
-        if p.is_kl {
-            // The KL row loop left N at the previous iterate: restore N = x·Hᵀ.
-            kernel::sparse_row_times_k::<K>(cols, vals, p.ht, k, nr);
+        if !p.is_kl {
+            cross += row_cross(wr, nr);
         }
     }
+    cross
 }
 
 /// The Frobenius rows of [`solve_block`] for a compile-time k, `R` at a
@@ -736,9 +755,11 @@ fn solve_block_frob<const K: usize, const R: usize>(
     p: &SolveRows<'_>,
     r: &Range<usize>,
     wb: &mut [f32],
-    nb: &mut [f32],
-) {
+) -> f64 {
     const EMPTY: usize = usize::MAX;
+    // Each row's cross term, added in row order at the end (rows finish out
+    // of order).
+    let mut cross = vec![0f64; r.len()];
     let mut f = [[0f32; K]; R];
     let mut n = [[0f32; K]; R];
     // Each slot's row (index in the block, EMPTY for none) and its sweeps.
@@ -756,8 +777,8 @@ fn solve_block_frob<const K: usize, const R: usize>(
                 let local = next;
                 next += 1;
                 let (cols, vals) = p.a.row(r.start + local);
-                let nr = &mut nb[local * K..(local + 1) * K];
-                kernel::sparse_row_times_k::<K>(cols, vals, p.ht, K, nr);
+                let mut nr = [0f32; K];
+                kernel::sparse_row_times_k::<K>(cols, vals, p.ht, K, &mut nr);
                 let ns: f32 = nr.iter().sum();
                 let c = if p.ssum > 0.0 {
                     (ns / p.ssum).max(0.0)
@@ -768,15 +789,14 @@ fn solve_block_frob<const K: usize, const R: usize>(
                     wb[local * K..(local + 1) * K].fill(0.0);
                     continue;
                 }
-                f[q] = [flush(c); K];
-                n[q].copy_from_slice(nr);
+                (f[q], n[q]) = ([flush(c); K], nr);
                 (row[q], sweeps[q]) = (local, 0);
                 break;
             }
         }
         let active = row.iter().filter(|&&i| i != EMPTY).count();
         if active == 0 {
-            return;
+            return cross.iter().sum();
         }
         let prev = f;
         if 4 * active >= R {
@@ -801,6 +821,7 @@ fn solve_block_frob<const K: usize, const R: usize>(
             if delta <= p.tol * top || sweeps[q] >= p.max_iter {
                 let local = row[q];
                 wb[local * K..(local + 1) * K].copy_from_slice(&f[q]);
+                cross[local] = row_cross(&f[q], &n[q]);
                 row[q] = EMPTY;
             }
         }
@@ -808,4 +829,4 @@ fn solve_block_frob<const K: usize, const R: usize>(
 }
 
 kernel::multiversion!(solve_block_best, solve_block_avx2, solve_block,
-    (p: &SolveRows<'_>, r: &Range<usize>, wb: &mut [f32], nb: &mut [f32], kk: usize) -> ());
+    (p: &SolveRows<'_>, r: &Range<usize>, wb: &mut [f32], kk: usize) -> f64);
