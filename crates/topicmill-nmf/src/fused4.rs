@@ -314,7 +314,7 @@ mod avx2 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::{frob_block, gram_chunk_loops, Num, Rule, FLUSH_BELOW};
+    use crate::kernel::{frob_block, gram_chunk_loops, Rule, FLUSH_BELOW};
 
     /// Rows with zeros, values near the flush threshold and ordinary ones;
     /// numerators with zeros.
@@ -350,9 +350,11 @@ mod tests {
                 let (mut fa, mut na) = (f.clone(), n.clone());
                 let mut ga = vec![f64::NAN; 16];
                 let dot_a = frob_block::<4>(
-                    Num::Given(&mut na),
+                    None,
                     &(0..rows),
                     &mut fa,
+                    &mut na,
+                    &[],
                     &s,
                     4,
                     Rule::Mu,

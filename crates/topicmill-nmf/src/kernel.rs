@@ -757,24 +757,6 @@ impl Side {
     }
 }
 
-/// Where a Frobenius half-step's numerators `N` come from.
-pub(crate) enum Num<'a> {
-    /// `N = A·G`, a row at a time, over the rows being updated.
-    Gather { a: &'a Csr<'a>, g: &'a [f32] },
-    /// Given: the rows of N of the rows being updated.
-    Given(&'a mut [f32]),
-}
-
-impl Num<'_> {
-    /// The same source for the rows from `row` on (of those it is for).
-    fn rows_past(&mut self, row: usize, k: usize) -> Num<'_> {
-        match self {
-            Num::Gather { a, g } => Num::Gather { a, g },
-            Num::Given(nb) => Num::Given(&mut nb[row * k..]),
-        }
-    }
-}
-
 /// Rows per interleaved HALS sweep (see `hals_rows_k`). A row's sweep is a
 /// chain of k dependent steps, each some tens of cycles of latency (a
 /// division among them); 16 chains at once keep the core busier than 4:
@@ -790,9 +772,11 @@ pub(crate) const HALS_ROWS: usize = 16;
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn rule_groups<const K: usize, const R: usize>(
-    num: &mut Num<'_>,
+    a: Option<&Csr<'_>>,
     r: &Range<usize>,
     fb: &mut [f32],
+    nb: &mut [f32],
+    g: &[f32],
     s32: &[f32],
     rule: Rule,
     reg: Reg,
@@ -803,15 +787,15 @@ fn rule_groups<const K: usize, const R: usize>(
     while r.len() - done >= R {
         let span = done * K..(done + R) * K;
         let fq = &mut fb[span.clone()];
-        let nq: &mut [f32] = match num {
-            Num::Gather { a, g } => {
+        let nq: &mut [f32] = match a {
+            Some(a) => {
                 for (i, nr) in (r.start + done..).zip(local.iter_mut()) {
                     let (cols, vals) = a.row(i);
                     sparse_row_times_k::<K>(cols, vals, g, K, nr);
                 }
                 local.as_flattened_mut()
             }
-            Num::Given(nb) => &mut nb[span],
+            None => &mut nb[span],
         };
         match rule {
             Rule::Hals => hals_rows_k::<K, R>(fq, nq, s32, reg),
@@ -847,14 +831,17 @@ fn mu_rows_k<const K: usize, const R: usize>(f: &mut [f32], n: &[f32], s: &[f32]
     }
 }
 
-/// One block of the Frobenius half-step (see [`update_frob`]): rows `r`,
-/// `fb` their rows of F, `num` where their rows of N come from.
+/// One block of the Frobenius half-step (see [`update_frob`]): with `a`, N's
+/// rows are formed here, a group of rows at a time, and `nb` is not read
+/// (it may be empty); with `a` `None` they are given in `nb`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn frob_block<const K: usize>(
-    mut num: Num<'_>,
+    a: Option<&Csr<'_>>,
     r: &Range<usize>,
     fb: &mut [f32],
+    nb: &mut [f32],
+    g: &[f32],
     s32: &[f32],
     kk: usize,
     rule: Rule,
@@ -869,22 +856,16 @@ pub(crate) fn frob_block<const K: usize>(
         // `len mod R` rows one by one (R = 1: the same operations per row).
         let done = match (K, rule) {
             (_, Rule::Hals) => {
-                rule_groups::<K, HALS_ROWS>(&mut num, r, fb, s32, rule, reg, &mut acc)
+                rule_groups::<K, HALS_ROWS>(a, r, fb, nb, g, s32, rule, reg, &mut acc)
             }
-            (1..=8, Rule::Mu) => rule_groups::<K, 4>(&mut num, r, fb, s32, rule, reg, &mut acc),
-            (_, Rule::Mu) => rule_groups::<K, 2>(&mut num, r, fb, s32, rule, reg, &mut acc),
+            (1..=8, Rule::Mu) => rule_groups::<K, 4>(a, r, fb, nb, g, s32, rule, reg, &mut acc),
+            (_, Rule::Mu) => rule_groups::<K, 2>(a, r, fb, nb, g, s32, rule, reg, &mut acc),
         };
         let rest = r.start + done..r.end;
-        let mut num = num.rows_past(done, K);
-        rule_groups::<K, 1>(
-            &mut num,
-            &rest,
-            &mut fb[done * K..],
-            s32,
-            rule,
-            reg,
-            &mut acc,
-        );
+        // With `a`, `nb` is empty (N's rows are formed here).
+        let nr = nb.get_mut(done * K..).unwrap_or_default();
+        let fr = &mut fb[done * K..];
+        rule_groups::<K, 1>(a, &rest, fr, nr, g, s32, rule, reg, &mut acc);
         return acc;
     }
     // Run-time k: HALS on groups of HALS_ROWS rows (their sweeps
@@ -896,15 +877,14 @@ pub(crate) fn frob_block<const K: usize>(
     };
     let mut fs = vec![0f32; k];
     let mut rs = vec![0f32; if rule == Rule::Hals { group * k } else { 0 }];
-    let gather = matches!(num, Num::Gather { .. });
-    let mut own = vec![0f32; if gather { group * k } else { 0 }];
+    let mut own = vec![0f32; if a.is_some() { group * k } else { 0 }];
     let mut done = 0;
     while done < r.len() {
         let rows = group.min(r.len() - done);
         let span = done * k..(done + rows) * k;
         let fq = &mut fb[span.clone()];
-        let nq: &mut [f32] = match &mut num {
-            Num::Gather { a, g } => {
+        let nq: &mut [f32] = match a {
+            Some(a) => {
                 let own = &mut own[..rows * k];
                 for (i, nr) in (r.start + done..).zip(own.chunks_exact_mut(k)) {
                     let (cols, vals) = a.row(i);
@@ -912,7 +892,7 @@ pub(crate) fn frob_block<const K: usize>(
                 }
                 own
             }
-            Num::Given(nb) => &mut nb[span],
+            None => &mut nb[span],
         };
         match rule {
             Rule::Mu => {
@@ -930,7 +910,7 @@ pub(crate) fn frob_block<const K: usize>(
 }
 
 multiversion!(pub(crate) frob_block_best, frob_block_avx2, frob_block,
-    (num: Num<'_>, r: &Range<usize>, fb: &mut [f32], s32: &[f32], kk: usize, rule: Rule, reg: Reg) -> f64);
+    (a: Option<&Csr<'_>>, r: &Range<usize>, fb: &mut [f32], nb: &mut [f32], g: &[f32], s32: &[f32], kk: usize, rule: Rule, reg: Reg) -> f64);
 
 #[allow(clippy::too_many_arguments)]
 fn update_frob_k<const K: usize>(
@@ -953,12 +933,12 @@ fn update_frob_k<const K: usize>(
             // has `rows` rows of k, and so does N when no `a` is given
             // (checked by `update_frob`); each task owns its block's rows.
             let fb = unsafe { fp.rows_mut(r, k) };
-            let num = match a {
-                Some(a) => Num::Gather { a, g },
+            let nb: &mut [f32] = match a {
+                Some(_) => &mut [],
                 // SAFETY: as above.
-                None => Num::Given(unsafe { np.rows_mut(r, k) }),
+                None => unsafe { np.rows_mut(r, k) },
             };
-            *sum = frob_block_best::<K>(num, r, fb, s32, k, rule, reg);
+            *sum = frob_block_best::<K>(a, r, fb, nb, g, s32, k, rule, reg);
         });
     side.block_sums.iter().sum()
 }

@@ -39,7 +39,7 @@ use rayon::prelude::*;
 use crate::fused4::mu_gram_4;
 use crate::kernel::{
     balanced_ranges, dispatch_k, frob_block_best, gram_chunk_best, multiversion,
-    sparse_row_times_from, sum_partials, sum_shares, Csr, Num, RowsPtr, Rule,
+    sparse_row_times_from, sum_partials, sum_shares, Csr, RowsPtr, Rule,
 };
 use crate::params::Reg;
 
@@ -248,7 +248,7 @@ fn panel_task<const K: usize>(
             // slower (the factor rows come from a raw pointer, and the
             // compiler no longer knew that stores into them leave the Gram
             // alone).
-            let dot = frob_block_best::<K>(Num::Given(nhp), r, htp, u.s32, k, u.rule, u.reg);
+            let dot = frob_block_best::<K>(None, r, htp, nhp, &[], u.s32, k, u.rule, u.reg);
             gram_chunk_best::<K>(gram, htp, k);
             dot
         });
