@@ -113,8 +113,9 @@ pub(crate) struct Svd<T> {
     /// `n × k`, row-major.
     pub u: Vec<T>,
     pub s: Vec<f64>,
-    /// `k × m`, row-major.
-    pub vt: Vec<T>,
+    /// The right vectors in the layout asked of [`svd_pair`]: `k × m`
+    /// row-major (Vt) or `m × k` row-major (V, the layout of the NMF's Hᵀ).
+    pub v: Vec<T>,
 }
 
 /// Randomized truncated SVD of the sparse `x` (n × m) with `k` components.
@@ -142,9 +143,14 @@ pub fn randomized_svd(x: &CsrView<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
     }
     let xt: sprs::CsMatI<f32, u32, u64> = x.transpose_view().to_csr();
     let xt_view = xt.view();
-    let Svd { k, u, s, vt } =
-        svd_pair::<f64>(&Csr::from_view(x), &Csr::from_view(&xt_view), k, opts)?;
-    Ok(TruncatedSvd { k, u, s, vt })
+    let Svd { k, u, s, v } = svd_pair::<f64>(
+        &Csr::from_view(x),
+        &Csr::from_view(&xt_view),
+        k,
+        opts,
+        Layout::KByRows,
+    )?;
+    Ok(TruncatedSvd { k, u, s, vt: v })
 }
 
 /// The SVD given both X and Xᵀ in CSR.
@@ -157,35 +163,39 @@ pub fn randomized_svd(x: &CsrView<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
 /// save a little more, but the sketch's last components then differ enough
 /// to move NNDSVD's starting point, and HALS on all of 20 Newsgroups ended
 /// 3·10⁻⁵ above scikit-learn's coordinate-descent error instead of below.)
+/// The right vectors come in `v_layout`: the same values either way, and
+/// `Layout::RowsByK` (V, m × k) is the basis itself when the terms are the
+/// longer side, where `Layout::KByRows` (Vt) is a copy of it.
 pub(crate) fn svd_pair<T: Real>(
     x: &Csr<'_>,
     xt: &Csr<'_>,
     k: usize,
     opts: &SvdOptions,
+    v_layout: Layout,
 ) -> Result<Svd<T>> {
     let (n, m) = (x.rows, x.cols);
     let mut out = if n >= m {
-        // Documents are the longer side: U from the basis, Vt streamed.
-        let (u, s, vt) = svd_core(x, xt, k, opts, Layout::RowsByK, Layout::KByRows)?;
-        Svd { k, u, s, vt }
+        // Documents are the longer side: U from the basis, V streamed.
+        let (u, s, v) = svd_core(x, xt, k, opts, Layout::RowsByK, v_layout)?;
+        Svd { k, u, s, v }
     } else {
-        // Terms are: Xᵀ = V S Uᵀ, so Vt comes from the basis, U is streamed.
-        let (vt, s, u) = svd_core(xt, x, k, opts, Layout::KByRows, Layout::RowsByK)?;
-        Svd { k, u, s, vt }
+        // Terms are: Xᵀ = V S Uᵀ, so V comes from the basis, U is streamed.
+        let (v, s, u) = svd_core(xt, x, k, opts, v_layout, Layout::RowsByK)?;
+        Svd { k, u, s, v }
     };
-    flip_signs(&mut out, n, m);
+    flip_signs(&mut out, n, m, v_layout);
     Ok(out)
 }
 
 /// How k singular vectors of length `len` are stored: `len × k` row-major
 /// (the layout of U) or `k × len` row-major (the layout of Vt).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Layout {
+pub(crate) enum Layout {
     RowsByK,
     KByRows,
 }
 
-fn flip_signs<T: Real>(t: &mut Svd<T>, n: usize, m: usize) {
+fn flip_signs<T: Real>(t: &mut Svd<T>, n: usize, m: usize, v_layout: Layout) {
     let k = t.k;
     let neg = |v: &mut T| *v = T::from_f64(-v.to_f64());
     for c in 0..k {
@@ -200,7 +210,10 @@ fn flip_signs<T: Real>(t: &mut Svd<T>, n: usize, m: usize) {
             for i in 0..n {
                 neg(&mut t.u[i * k + c]);
             }
-            t.vt[c * m..(c + 1) * m].iter_mut().for_each(neg);
+            match v_layout {
+                Layout::KByRows => t.v[c * m..(c + 1) * m].iter_mut().for_each(neg),
+                Layout::RowsByK => t.v.iter_mut().skip(c).step_by(k).for_each(neg),
+            }
         }
     }
 }
@@ -508,13 +521,18 @@ where
 fn rows_times_small_in_place<T: Real>(mut y: Vec<T>, l: usize, v: &[f64], k: usize) -> Vec<T> {
     debug_assert!(k <= l);
     let p = y.len() / l;
-    const BLOCK: usize = 4096;
+    // Rows per block, and per task within it. The block's results wait in
+    // `out` (BLOCK × k): with 4096 rows that buffer was most of the p × k
+    // result on short matrices, and the largest part of NNDSVD's footprint
+    // beside Y at k = 100 (1.64 of 5.36 MB on a 2000 × 6000 corpus).
+    const BLOCK: usize = 1024;
+    const TASK: usize = 64;
     let mut out = vec![T::from_f64(0.0); BLOCK.min(p) * k];
     for start in (0..p).step_by(BLOCK) {
         let end = (start + BLOCK).min(p);
         let out = &mut out[..(end - start) * k];
-        out.par_chunks_mut(k * 256)
-            .zip(y[start * l..end * l].par_chunks(l * 256))
+        out.par_chunks_mut(k * TASK)
+            .zip(y[start * l..end * l].par_chunks(l * TASK))
             .for_each(|(ob, yb)| {
                 let (mut row, mut acc) = (vec![0f64; l], vec![0f64; k]);
                 for (o, yr) in ob.chunks_exact_mut(k).zip(yb.chunks_exact(l)) {
@@ -974,7 +992,7 @@ mod tests {
             let (xv, xtv) = (x.view(), xt.view());
             let (a, at) = (Csr::from_view(&xv), Csr::from_view(&xtv));
             let k = 5;
-            let got = svd_pair::<f64>(&a, &at, k, &SvdOptions::default()).unwrap();
+            let got = svd_pair::<f64>(&a, &at, k, &SvdOptions::default(), Layout::KByRows).unwrap();
             let dense = Mat::from_fn(n, m, |i, j| x.get(i, j).copied().unwrap_or(0.0) as f64);
             let want = dense.thin_svd().unwrap();
             let (wu, wv, ws) = (want.U(), want.V(), want.S().column_vector());
@@ -998,14 +1016,15 @@ mod tests {
                 }
                 for j in 0..m {
                     assert!(
-                        (got.vt[c * m + j] - sign * wv[(j, c)]).abs() < 1e-9,
+                        (got.v[c * m + j] - sign * wv[(j, c)]).abs() < 1e-9,
                         "Vt[{c}][{j}]"
                     );
                 }
             }
             // The f32 form (basis and vectors in f32, sums in f64) agrees to
             // f32 precision.
-            let single = svd_pair::<f32>(&a, &at, k, &SvdOptions::default()).unwrap();
+            let single =
+                svd_pair::<f32>(&a, &at, k, &SvdOptions::default(), Layout::KByRows).unwrap();
             for (g, w) in single.s.iter().zip(&got.s) {
                 assert!((g - w).abs() < 1e-6 * got.s[0], "σ: {g} vs {w}");
             }
@@ -1013,9 +1032,20 @@ mod tests {
                 .u
                 .iter()
                 .zip(&got.u)
-                .chain(single.vt.iter().zip(&got.vt))
+                .chain(single.v.iter().zip(&got.v))
             {
                 assert!((*g as f64 - w).abs() < 1e-5, "{g} vs {w}");
+            }
+            // V in the m × k layout (the NMF initialization's): the same
+            // values, transposed, bit for bit.
+            let rows =
+                svd_pair::<f32>(&a, &at, k, &SvdOptions::default(), Layout::RowsByK).unwrap();
+            assert_eq!(rows.u, single.u);
+            assert_eq!(rows.s, single.s);
+            for c in 0..k {
+                for j in 0..m {
+                    assert_eq!(rows.v[j * k + c].to_bits(), single.v[c * m + j].to_bits());
+                }
             }
         }
     }
