@@ -170,8 +170,8 @@ impl NmfParams {
         // zero throughout (`kernel::padded_k`).
         let kp = self.kernel_k();
         if kp != k {
-            w = kernel::pad_columns(&w, k, kp);
-            ht = kernel::pad_columns(&ht, k, kp);
+            w = kernel::pad_columns_in_place(w, k, kp);
+            ht = kernel::pad_columns_in_place(ht, k, kp);
         }
 
         let mut state = Iterate::new(a, at, kp, w, ht, self);
@@ -219,8 +219,8 @@ impl NmfParams {
         let (mut ht, blocks) = state.into_final();
         let (mut w_final, err) = solve_w(&a, &ht, kp, self, &blocks);
         if kp != k {
-            w_final = kernel::unpad_columns(&w_final, kp, k);
-            ht = kernel::unpad_columns(&ht, kp, k);
+            w_final = kernel::unpad_columns_in_place(w_final, kp, k);
+            ht = kernel::unpad_columns_in_place(ht, kp, k);
         }
         Ok(NmfModel::from_parts(
             self.clone(),

@@ -79,6 +79,44 @@ pub(crate) fn unpad_columns(v: &[f32], kp: usize, k: usize) -> Vec<f32> {
     v.chunks_exact(kp).flat_map(|r| &r[..k]).copied().collect()
 }
 
+/// [`pad_columns`] in `v`'s own allocation (grown, its rows moved last to
+/// first): the factor is never held twice, which at k = 90 padded to 100
+/// had put a fit's footprint on 20 Newsgroups at 1.69 × the reference.
+pub(crate) fn pad_columns_in_place(mut v: Vec<f32>, k: usize, kp: usize) -> Vec<f32> {
+    assert!(kp >= k && k > 0 && v.len() % k == 0);
+    if kp == k {
+        return v;
+    }
+    let rows = v.len() / k;
+    // Exactly: `resize` alone would at least double the capacity.
+    v.reserve_exact(rows * kp - v.len());
+    v.resize(rows * kp, 0.0);
+    // Row i moves from i·k to i·kp ≥ i·k: last row first, no row is
+    // overwritten before it has moved.
+    for i in (0..rows).rev() {
+        v.copy_within(i * k..(i + 1) * k, i * kp);
+        v[i * kp + k..(i + 1) * kp].fill(0.0);
+    }
+    v
+}
+
+/// [`unpad_columns`] in `v`'s own allocation (its rows moved first to last,
+/// then the tail given back).
+pub(crate) fn unpad_columns_in_place(mut v: Vec<f32>, kp: usize, k: usize) -> Vec<f32> {
+    assert!(kp >= k && kp > 0 && v.len() % kp == 0);
+    if kp == k {
+        return v;
+    }
+    let rows = v.len() / kp;
+    // Row i moves from i·kp to i·k ≤ i·kp: first row first.
+    for i in 0..rows {
+        v.copy_within(i * kp..i * kp + k, i * k);
+    }
+    v.truncate(rows * k);
+    v.shrink_to_fit();
+    v
+}
+
 /// Whether the AVX2 versions of the block loops can run here (checked once).
 #[inline]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -1418,6 +1456,14 @@ mod tests {
         let padded = pad_columns(&v, 3, 5);
         assert_eq!(padded, [1.0, 2.0, 3.0, 0.0, 0.0, 4.0, 5.0, 6.0, 0.0, 0.0]);
         assert_eq!(unpad_columns(&padded, 5, 3), v);
+        // In place: the same, from any width to any larger one and back.
+        let v: Vec<f32> = (1..=60).map(|x| x as f32).collect();
+        for (k, kp) in [(3, 5), (5, 5), (1, 7), (4, 8), (6, 13)] {
+            let v = &v[..v.len() / k * k];
+            let padded = pad_columns_in_place(v.to_vec(), k, kp);
+            assert_eq!(padded, pad_columns(v, k, kp), "{k} → {kp}");
+            assert_eq!(unpad_columns_in_place(padded, kp, k), v, "{kp} → {k}");
+        }
     }
 
     #[test]

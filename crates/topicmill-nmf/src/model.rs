@@ -290,7 +290,7 @@ impl NmfModel {
         }
         let ht = kernel::pad_columns(&self.ht, k, kp);
         let w = solve(&a, &ht, kp, &self.params, &blocks).0;
-        Ok(kernel::unpad_columns(&w, kp, k))
+        Ok(kernel::unpad_columns_in_place(w, kp, k))
     }
 
     /// Writes the model: magic, format version (u32 LE), payload length

@@ -207,8 +207,8 @@ impl HalfStep {
 }
 
 /// `v` (rows × `k`, row-major) with `kp − k` zero columns after each row:
-/// a factor at the kernels' k ([`NmfParams::kernel_k`]). `v` itself when
-/// `kp == k`.
+/// a factor at the kernels' k ([`NmfParams::kernel_k`]), in `v`'s own
+/// allocation (grown, never copied beside it). `v` itself when `kp == k`.
 ///
 /// # Panics
 /// If `kp < k`, k is 0 or `v` is not whole rows of k.
@@ -217,10 +217,7 @@ pub fn pad_columns(v: Vec<f32>, k: usize, kp: usize) -> Vec<f32> {
         kp >= k && k > 0 && v.len() % k == 0,
         "rows of k, padded to kp ≥ k"
     );
-    if kp == k {
-        return v;
-    }
-    kernel::pad_columns(&v, k, kp)
+    kernel::pad_columns_in_place(v, k, kp)
 }
 
 /// The first `k` columns of `v` (rows × `kp`, row-major): a factor back
