@@ -45,20 +45,20 @@ pub(crate) use dispatch_k;
 pub(crate) const COMPILED_K: [usize; 14] = [2, 3, 4, 5, 8, 10, 14, 16, 20, 30, 32, 50, 64, 100];
 
 /// The rank a Frobenius fit of rank `k` runs its kernels at: the smallest
-/// of [`COMPILED_K`] at or above `k` when that is at most 32, else `k`
-/// itself. The factors get `padded_k(k) − k` columns of zeros, which every
-/// rule keeps at zero (a zero numerator, or a zero Gram row and column) and
-/// which add only zeros to every sum. The loops for a compiled k run up to
-/// 4× faster than the run-time-k ones (BENCHMARKS.md, "Run-time k padded to
-/// a compiled one"). Above 32 padding was faster too (k = 40, 56, 90 on 20
-/// Newsgroups), but its memory is no longer small beside the matrix's: at
-/// k = 40 the fit's peak went from 1.44 to 1.66 times X + Xᵀ + W + Hᵀ, over
-/// the 1.5× bound. The rule depends on k alone, so a model's documents are
-/// transformed at the k their fit ran at, whatever else is transformed with
-/// them.
+/// of [`COMPILED_K`] at or above `k` when that is at most 32, or at most a
+/// seventh above k; else `k` itself. The factors get `padded_k(k) − k`
+/// columns of zeros, which every rule keeps at zero (a zero numerator, or a
+/// zero Gram row and column) and which add only zeros to every sum. The
+/// loops for a compiled k run up to 4× faster than the run-time-k ones
+/// (BENCHMARKS.md, "Run-time k padded to a compiled one"). Above 32 the
+/// zero columns' work counts: on 20 Newsgroups k = 45, 56, 60 and 90 run
+/// faster padded (to 50, 64, 64, 100), MU at k = 33 slower (to 50) and at
+/// k = 40 no faster ("Footprint at large k"). The rule depends on k alone,
+/// so a model's documents are transformed at the k their fit ran at,
+/// whatever else is transformed with them.
 pub(crate) fn padded_k(k: usize) -> usize {
     match COMPILED_K.iter().copied().find(|&c| c >= k) {
-        Some(c) if c <= 32 => c,
+        Some(c) if c <= 32 || 7 * c <= 8 * k => c,
         _ => k,
     }
 }
@@ -1450,8 +1450,10 @@ mod tests {
             let kp = padded_k(k);
             assert!(kp == k || (kp > k && dispatch_k!(kp, compiled())), "k {k}");
         }
-        let padded: Vec<usize> = [1, 6, 20, 21, 31, 33, 40, 90, 101].map(padded_k).into();
-        assert_eq!(padded, [2, 8, 20, 30, 32, 33, 40, 90, 101]);
+        let padded: Vec<usize> = [1, 6, 20, 21, 31, 33, 40, 44, 56, 87, 88, 101]
+            .map(padded_k)
+            .into();
+        assert_eq!(padded, [2, 8, 20, 30, 32, 33, 40, 50, 64, 87, 100, 101]);
         let v: Vec<f32> = (1..=6).map(|x| x as f32).collect();
         let padded = pad_columns(&v, 3, 5);
         assert_eq!(padded, [1.0, 2.0, 3.0, 0.0, 0.0, 4.0, 5.0, 6.0, 0.0, 0.0]);
