@@ -15,9 +15,13 @@ use topicmill_sparse::CsrView;
 use crate::params::Reg;
 
 /// Calls `$f::<K>(args)` with `K = k` for the common sizes (the loops over
-/// k then have constant bounds and unroll), or `K = 0` (runtime k). 14 and
-/// 30 are the SVD sketch widths `k + 10` of k = 4 and 20. The sizes are
-/// [`COMPILED_K`]'s.
+/// k then have constant bounds and unroll), or `K = 0` (runtime k). 14, 30
+/// and 40 are also the SVD sketch widths `k + 10` of k = 4, 20 and 30. The
+/// sizes are [`COMPILED_K`]'s. With 40 and 80 among them, MU on 20
+/// Newsgroups at k = 40 runs 8.6–9.5 ms per iteration instead of 16.8–26.3
+/// by the run-time loops, HALS 11.8–15.0 instead of 22.2–22.6, and at k = 80
+/// 33.5–36.2 and 42.0–42.7 instead of 41.8–44.5 and 55.0–55.8 (BENCHMARKS.md,
+/// "Footprint at large k"); the workspace builds about 2 s longer.
 macro_rules! dispatch_k {
     ($k:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
         match $k {
@@ -32,8 +36,10 @@ macro_rules! dispatch_k {
             20 => $f::<20>($($arg),*),
             30 => $f::<30>($($arg),*),
             32 => $f::<32>($($arg),*),
+            40 => $f::<40>($($arg),*),
             50 => $f::<50>($($arg),*),
             64 => $f::<64>($($arg),*),
+            80 => $f::<80>($($arg),*),
             100 => $f::<100>($($arg),*),
             _ => $f::<0>($($arg),*),
         }
@@ -42,7 +48,8 @@ macro_rules! dispatch_k {
 pub(crate) use dispatch_k;
 
 /// The k that [`dispatch_k!`] has loops compiled for.
-pub(crate) const COMPILED_K: [usize; 14] = [2, 3, 4, 5, 8, 10, 14, 16, 20, 30, 32, 50, 64, 100];
+pub(crate) const COMPILED_K: [usize; 16] =
+    [2, 3, 4, 5, 8, 10, 14, 16, 20, 30, 32, 40, 50, 64, 80, 100];
 
 /// The rank a Frobenius fit of rank `k` runs its kernels at: the smallest
 /// of [`COMPILED_K`] at or above `k` when that is at most 32, or at most a
@@ -51,9 +58,10 @@ pub(crate) const COMPILED_K: [usize; 14] = [2, 3, 4, 5, 8, 10, 14, 16, 20, 30, 3
 /// zero Gram row and column) and which add only zeros to every sum. The
 /// loops for a compiled k run up to 4× faster than the run-time-k ones
 /// (BENCHMARKS.md, "Run-time k padded to a compiled one"). Above 32 the
-/// zero columns' work counts: on 20 Newsgroups k = 45, 56, 60 and 90 run
+/// zero columns' work counts: on 20 Newsgroups k = 45, 56, 60 and 90 ran
 /// faster padded (to 50, 64, 64, 100), MU at k = 33 slower (to 50) and at
-/// k = 40 no faster ("Footprint at large k"). The rule depends on k alone,
+/// k = 40 no faster (before 40 and 80 were compiled; "Footprint at large
+/// k"). The rule depends on k alone,
 /// so a model's documents are transformed at the k their fit ran at,
 /// whatever else is transformed with them.
 pub(crate) fn padded_k(k: usize) -> usize {
@@ -1450,10 +1458,13 @@ mod tests {
             let kp = padded_k(k);
             assert!(kp == k || (kp > k && dispatch_k!(kp, compiled())), "k {k}");
         }
-        let padded: Vec<usize> = [1, 6, 20, 21, 31, 33, 40, 44, 56, 87, 88, 101]
+        let padded: Vec<usize> = [1, 6, 20, 21, 31, 34, 35, 44, 56, 69, 70, 87, 88, 101]
             .map(padded_k)
             .into();
-        assert_eq!(padded, [2, 8, 20, 30, 32, 33, 40, 50, 64, 87, 100, 101]);
+        assert_eq!(
+            padded,
+            [2, 8, 20, 30, 32, 34, 40, 50, 64, 69, 80, 87, 100, 101]
+        );
         let v: Vec<f32> = (1..=6).map(|x| x as f32).collect();
         let padded = pad_columns(&v, 3, 5);
         assert_eq!(padded, [1.0, 2.0, 3.0, 0.0, 0.0, 4.0, 5.0, 6.0, 0.0, 0.0]);
