@@ -20,8 +20,10 @@ use crate::params::Reg;
 /// sizes are [`COMPILED_K`]'s. With 40 and 80 among them, MU on 20
 /// Newsgroups at k = 40 runs 8.6–9.5 ms per iteration instead of 16.8–26.3
 /// by the run-time loops, HALS 11.8–15.0 instead of 22.2–22.6, and at k = 80
-/// 33.5–36.2 and 42.0–42.7 instead of 41.8–44.5 and 55.0–55.8 (BENCHMARKS.md,
-/// "Footprint at large k"); the workspace builds about 2 s longer.
+/// 33.5–36.2 and 42.0–42.7 instead of 41.8–44.5 and 55.0–55.8; the workspace
+/// builds about 2 s longer. 128 and 150: MU 20 % faster than the run-time
+/// loops, HALS up to 10 %; loops compiled for 200 were slower than the
+/// run-time ones (BENCHMARKS.md, "Faster at large k").
 macro_rules! dispatch_k {
     ($k:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
         match $k {
@@ -41,6 +43,8 @@ macro_rules! dispatch_k {
             64 => $f::<64>($($arg),*),
             80 => $f::<80>($($arg),*),
             100 => $f::<100>($($arg),*),
+            128 => $f::<128>($($arg),*),
+            150 => $f::<150>($($arg),*),
             _ => $f::<0>($($arg),*),
         }
     };
@@ -48,12 +52,13 @@ macro_rules! dispatch_k {
 pub(crate) use dispatch_k;
 
 /// The k that [`dispatch_k!`] has loops compiled for.
-pub(crate) const COMPILED_K: [usize; 16] =
-    [2, 3, 4, 5, 8, 10, 14, 16, 20, 30, 32, 40, 50, 64, 80, 100];
+pub(crate) const COMPILED_K: [usize; 18] = [
+    2, 3, 4, 5, 8, 10, 14, 16, 20, 30, 32, 40, 50, 64, 80, 100, 128, 150,
+];
 
 /// The rank a Frobenius fit of rank `k` runs its kernels at: the smallest
-/// of [`COMPILED_K`] at or above `k` when that is at most 32, or at most a
-/// seventh above k; else `k` itself. The factors get `padded_k(k) − k`
+/// of [`COMPILED_K`] at or above `k` when that is at most 32, or at most
+/// 128 and a seventh above k; else `k` itself. The factors get `padded_k(k) − k`
 /// columns of zeros, which every rule keeps at zero (a zero numerator, or a
 /// zero Gram row and column) and which add only zeros to every sum. The
 /// loops for a compiled k run up to 4× faster than the run-time-k ones
@@ -61,12 +66,12 @@ pub(crate) const COMPILED_K: [usize; 16] =
 /// zero columns' work counts: on 20 Newsgroups k = 45, 56, 60 and 90 ran
 /// faster padded (to 50, 64, 64, 100), MU at k = 33 slower (to 50) and at
 /// k = 40 no faster (before 40 and 80 were compiled; "Footprint at large
-/// k"). The rule depends on k alone,
+/// k"); HALS at k = 140 slower padded to 150 ("Faster at large k"). The rule depends on k alone,
 /// so a model's documents are transformed at the k their fit ran at,
 /// whatever else is transformed with them.
 pub(crate) fn padded_k(k: usize) -> usize {
     match COMPILED_K.iter().copied().find(|&c| c >= k) {
-        Some(c) if c <= 32 || 7 * c <= 8 * k => c,
+        Some(c) if c <= 32 || (c <= 128 && 7 * c <= 8 * k) => c,
         _ => k,
     }
 }
@@ -1539,17 +1544,19 @@ mod tests {
         fn compiled<const K: usize>() -> bool {
             K != 0
         }
-        for k in 1..=120 {
+        for k in 1..=220 {
             assert_eq!(dispatch_k!(k, compiled()), COMPILED_K.contains(&k), "k {k}");
             let kp = padded_k(k);
             assert!(kp == k || (kp > k && dispatch_k!(kp, compiled())), "k {k}");
         }
-        let padded: Vec<usize> = [1, 6, 20, 21, 31, 34, 35, 44, 56, 69, 70, 87, 88, 101]
-            .map(padded_k)
-            .into();
+        let padded: Vec<usize> = [
+            1, 6, 20, 21, 31, 34, 35, 44, 56, 69, 70, 87, 88, 101, 111, 112, 131, 132, 151,
+        ]
+        .map(padded_k)
+        .into();
         assert_eq!(
             padded,
-            [2, 8, 20, 30, 32, 34, 40, 50, 64, 69, 80, 87, 100, 101]
+            [2, 8, 20, 30, 32, 34, 40, 50, 64, 69, 80, 87, 100, 101, 111, 128, 131, 132, 151]
         );
         let v: Vec<f32> = (1..=6).map(|x| x as f32).collect();
         let padded = pad_columns(&v, 3, 5);
