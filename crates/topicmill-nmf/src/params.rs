@@ -261,10 +261,11 @@ impl NmfParams {
     /// The k the kernels run a fit (and the model's `transform`) at: for the
     /// Frobenius loss and a k without loops compiled for it, the next k with
     /// compiled loops (2–4× faster) when that is at most 32, or at most 128
-    /// and a seventh above k, the factors padded with zero columns, which stay
-    /// zero and add only zeros to every sum; else k itself. One function for both, so that a fit's W and the transform of
-    /// its documents take the same sums; a driver of [`crate::steps`] runs
-    /// its factors at this k too ([`crate::steps::pad_columns`]).
+    /// and a seventh above k, the factors padded with zero columns, which
+    /// stay zero and add only zeros to every sum; else k itself. One
+    /// function for both, so that a fit's W and the transform of its
+    /// documents take the same sums; a driver of [`crate::steps`] runs its
+    /// factors at this k too ([`crate::steps::pad_columns`]).
     pub fn kernel_k(&self) -> usize {
         match self.loss {
             Loss::Frobenius => crate::kernel::padded_k(self.k),
