@@ -1448,25 +1448,46 @@ mod tests {
         }
     }
 
+    /// Inputs of the row-rule tests, from the pseudo-random sequence of
+    /// `seed`: S = GᵀG (k × k, symmetric, positive diagonal, from 30 rows
+    /// of G), then for no regularization and for some, `rows` rows of F
+    /// (every seventh entry 0, so that the max(0, ·) clamp and the flush are
+    /// exercised too) and of N.
+    #[allow(clippy::type_complexity)]
+    fn rule_inputs(k: usize, rows: usize, seed: u64) -> (Vec<f32>, Vec<(Reg, Vec<f32>, Vec<f32>)>) {
+        let mut next = crate::testing::xorshift(seed);
+        let g: Vec<f32> = (0..k * 30).map(|_| next()).collect();
+        let mut s = vec![0f32; k * k];
+        for row in g.chunks_exact(k) {
+            for a in 0..k {
+                for b in 0..k {
+                    s[a * k + b] += row[a] * row[b];
+                }
+            }
+        }
+        let cases = [Reg { l1: 0.0, l2: 0.0 }, Reg { l1: 0.05, l2: 0.3 }]
+            .into_iter()
+            .map(|reg| {
+                let f: Vec<f32> = (0..rows * k)
+                    .map(|i| if i % 7 == 0 { 0.0 } else { next() })
+                    .collect();
+                let n: Vec<f32> = (0..rows * k).map(|_| 4.0 * next()).collect();
+                (reg, f, n)
+            })
+            .collect();
+        (s, cases)
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
     /// The MU rule on R rows at once gives each row the bits it gets alone.
     #[test]
     fn mu_rows_at_once_equal_one_at_a_time_bitwise() {
         fn check<const K: usize, const R: usize>() {
-            let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1du64 + K as u64);
-            let g: Vec<f32> = (0..K * 30).map(|_| next()).collect();
-            let mut s = vec![0f32; K * K];
-            for row in g.chunks_exact(K) {
-                for a in 0..K {
-                    for b in 0..K {
-                        s[a * K + b] += row[a] * row[b];
-                    }
-                }
-            }
-            for reg in [Reg { l1: 0.0, l2: 0.0 }, Reg { l1: 0.05, l2: 0.3 }] {
-                let f: Vec<f32> = (0..R * K)
-                    .map(|i| if i % 7 == 0 { 0.0 } else { next() })
-                    .collect();
-                let n: Vec<f32> = (0..R * K).map(|_| 4.0 * next()).collect();
+            let (s, cases) = rule_inputs(K, R, 0x2545_f491_4f6c_dd1du64 + K as u64);
+            for (reg, f, n) in cases {
                 let mut together = f.clone();
                 mu_rows_k::<K, R>(&mut together, &n, &s, reg);
                 let mut alone = f.clone();
@@ -1474,7 +1495,6 @@ mod tests {
                     mu_rows_k::<K, 1>(fr, nr, &s, reg);
                 }
                 assert_ne!(together, f, "K {K}: the rule moved something");
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&together), bits(&alone), "K {K}, R {R}");
             }
         }
@@ -1529,7 +1549,6 @@ mod tests {
             let (mut a, mut b) = (vec![f32::NAN; K], vec![f32::NAN; K]);
             kl_row_numerator::<K>(&cols, &vals, &f, &g, K, &mut a);
             kl_row_numerator::<0>(&cols, &vals, &f, &g, K, &mut b);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&a), bits(&b), "k {K}");
         }
         check::<4>();
@@ -1575,24 +1594,8 @@ mod tests {
     #[test]
     fn interleaved_hals_rows_equal_one_row_at_a_time_bitwise() {
         const K: usize = 20;
-        // Deterministic pseudo-random values; some factor entries 0, so that
-        // the max(0, ·) clamp and the flush are exercised too.
-        let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1du64);
-        let g: Vec<f32> = (0..K * 30).map(|_| next()).collect();
-        // S = GᵀG (symmetric, positive diagonal).
-        let mut s = vec![0f32; K * K];
-        for row in g.chunks_exact(K) {
-            for a in 0..K {
-                for b in 0..K {
-                    s[a * K + b] += row[a] * row[b];
-                }
-            }
-        }
-        for reg in [Reg { l1: 0.0, l2: 0.0 }, Reg { l1: 0.05, l2: 0.3 }] {
-            let f: Vec<f32> = (0..HALS_ROWS * K)
-                .map(|i| if i % 7 == 0 { 0.0 } else { next() })
-                .collect();
-            let n: Vec<f32> = (0..HALS_ROWS * K).map(|_| 4.0 * next()).collect();
+        let (s, cases) = rule_inputs(K, HALS_ROWS, 0x2545_f491_4f6c_dd1du64);
+        for (reg, f, n) in cases {
             let mut together = f.clone();
             hals_rows_k::<K, HALS_ROWS>(&mut together, &n, &s, reg);
             let mut alone = f.clone();
@@ -1600,7 +1603,6 @@ mod tests {
                 hals_row_k::<K>(fr, nr, &s, K, reg);
             }
             assert_ne!(together, f, "the sweep moved something");
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&together), bits(&alone));
             // The run-time-k sweep, on all the rows at once and on one.
             let mut run_time = f.clone();
