@@ -424,10 +424,17 @@ fn gram_k<const K: usize>(g: &[f32], k: usize, partials: &mut [f64]) {
 }
 
 /// `S = GᵀG` (k × k, f64) with per-chunk partial sums reduced in chunk order.
-/// `partials` is a workspace of `ceil(rows / gram_chunk_rows(k)) · k²` values.
+/// `partials` is a workspace of [`gram_partials_len`] values: none when the
+/// rows make one chunk, whose partial is then written straight into `out`
+/// (the same bits: the reduction would add it to 0, and a partial is never
+/// −0, its sums starting from +0).
 pub(crate) fn gram(g: &[f32], k: usize, partials: &mut [f64], out: &mut [f64]) {
-    dispatch_k!(k, gram_k(g, k, partials));
     let chunks = g.len().div_ceil(gram_chunk_rows(k) * k.max(1));
+    if chunks <= 1 {
+        dispatch_k!(k, gram_chunk_best(out, g, k));
+        return;
+    }
+    dispatch_k!(k, gram_k(g, k, partials));
     sum_partials(&partials[..chunks * k * k], out);
 }
 
@@ -441,8 +448,16 @@ pub(crate) fn sum_partials(partials: &[f64], out: &mut [f64]) {
     }
 }
 
+/// The workspace [`gram`] needs for `rows × k` factors: a k × k partial per
+/// chunk of rows, none for a single chunk (at k = 300 on 1000 and 3000 rows
+/// the two sides' partials were 1.4 MB beside 4.8 MB of factors).
 pub(crate) fn gram_partials_len(rows: usize, k: usize) -> usize {
-    rows.div_ceil(gram_chunk_rows(k)).max(1) * k * k
+    let chunks = rows.div_ceil(gram_chunk_rows(k));
+    if chunks <= 1 {
+        0
+    } else {
+        chunks * k * k
+    }
 }
 
 /// The f32 copy of a (non-negative) Gram that the row rules use, entries
@@ -1445,6 +1460,33 @@ mod tests {
                 }
             }
             assert_eq!(by_threads[0], by_threads[1], "k = {k}");
+        }
+    }
+
+    #[test]
+    fn gram_of_one_chunk_needs_no_workspace_and_many_sum_in_chunk_order() {
+        for k in [3, 4, 20, 33] {
+            let chunk = gram_chunk_rows(k);
+            for rows in [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk + 5] {
+                let mut next = crate::testing::xorshift((k * 131 + rows) as u64);
+                let g: Vec<f32> = (0..rows * k).map(|_| next()).collect();
+                let mut partials = vec![f64::NAN; gram_partials_len(rows, k)];
+                assert_eq!(partials.is_empty(), rows <= chunk, "k {k}, rows {rows}");
+                let mut got = vec![f64::NAN; k * k];
+                gram(&g, k, &mut partials, &mut got);
+                // The plain loops chunk by chunk, the partials added to 0 in
+                // chunk order.
+                let mut want = vec![0f64; k * k];
+                let mut part = vec![0f64; k * k];
+                for c in g.chunks(chunk * k) {
+                    gram_chunk_loops::<0>(&mut part, c, k);
+                    for (w, &p) in want.iter_mut().zip(&part) {
+                        *w += p;
+                    }
+                }
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "k {k}, rows {rows}");
+            }
         }
     }
 

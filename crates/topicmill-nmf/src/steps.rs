@@ -52,6 +52,7 @@ impl<'a> Spmm<'a> {
 /// The Gram `GᵀG` (k × k, f64) of a rows × k factor, summed per fixed chunk
 /// of rows in chunk order.
 pub struct Gram {
+    rows: usize,
     k: usize,
     partials: Vec<f64>,
     /// The result.
@@ -66,6 +67,7 @@ impl Gram {
     pub fn new(rows: usize, k: usize) -> Self {
         assert!(k > 0, "k must be positive");
         Gram {
+            rows,
             k,
             partials: vec![0.0; kernel::gram_partials_len(rows, k)],
             out: vec![0.0; k * k],
@@ -77,9 +79,8 @@ impl Gram {
     /// # Panics
     /// If `g` has more rows than the workspace was made for.
     pub fn run(&mut self, g: &[f32]) -> &[f64] {
-        let capacity = self.partials.len() / (self.k * self.k) * kernel::gram_chunk_rows(self.k);
         assert!(
-            g.len() <= capacity * self.k,
+            g.len() <= self.rows * self.k,
             "more rows than the Gram workspace holds"
         );
         kernel::gram(g, self.k, &mut self.partials, &mut self.out);
