@@ -67,6 +67,8 @@ pub(crate) trait Real: Copy + Send + Sync + 'static {
     fn as_f32(y: &[Self]) -> Option<&[f32]>;
     /// [`Real::as_f32`], mutable.
     fn as_f32_mut(y: &mut [Self]) -> Option<&mut [f32]>;
+    /// `v` as a buffer of `Self`: `v` itself when `Self` is f32.
+    fn from_f32_vec(v: Vec<f32>) -> Vec<Self>;
 }
 
 impl Real for f64 {
@@ -84,6 +86,9 @@ impl Real for f64 {
     }
     fn as_f32_mut(_: &mut [Self]) -> Option<&mut [f32]> {
         None
+    }
+    fn from_f32_vec(v: Vec<f32>) -> Vec<Self> {
+        v.into_iter().map(f64::from).collect()
     }
 }
 
@@ -103,6 +108,9 @@ impl Real for f32 {
     }
     fn as_f32_mut(y: &mut [Self]) -> Option<&mut [f32]> {
         Some(y)
+    }
+    fn from_f32_vec(v: Vec<f32>) -> Vec<Self> {
+        v
     }
 }
 
@@ -521,18 +529,20 @@ where
 fn rows_times_small_in_place<T: Real>(mut y: Vec<T>, l: usize, v: &[f64], k: usize) -> Vec<T> {
     debug_assert!(k <= l);
     let p = y.len() / l;
-    // Rows per block, and per task within it. The block's results wait in
-    // `out` (BLOCK × k): with 4096 rows that buffer was most of the p × k
-    // result on short matrices, and the largest part of NNDSVD's footprint
-    // beside Y at k = 100 (1.64 of 5.36 MB on a 2000 × 6000 corpus).
-    const BLOCK: usize = 1024;
-    const TASK: usize = 64;
-    let mut out = vec![T::from_f64(0.0); BLOCK.min(p) * k];
-    for start in (0..p).step_by(BLOCK) {
-        let end = (start + BLOCK).min(p);
+    // Rows per block, in 16 tasks. The block's results wait in `out` (block
+    // × k values): with 4096 rows that buffer was most of the p × k result
+    // on short matrices, and the largest part of NNDSVD's footprint beside Y
+    // at k = 100 (1.64 of 5.36 MB on a 2000 × 6000 corpus); with 1024, 1.2
+    // MB at k = 300. Now 1024 rows up to k = 64, fewer above (64k values,
+    // 256 KiB in f32), at least 256.
+    let block = ((1usize << 16) / k.max(1)).clamp(256, 1024) & !15;
+    let task = block / 16;
+    let mut out = vec![T::from_f64(0.0); block.min(p) * k];
+    for start in (0..p).step_by(block) {
+        let end = (start + block).min(p);
         let out = &mut out[..(end - start) * k];
-        out.par_chunks_mut(k * TASK)
-            .zip(y[start * l..end * l].par_chunks(l * TASK))
+        out.par_chunks_mut(k * task)
+            .zip(y[start * l..end * l].par_chunks(l * task))
             .for_each(|(ob, yb)| {
                 let (mut row, mut acc) = (vec![0f64; l], vec![0f64; k]);
                 for (o, yr) in ob.chunks_exact_mut(k).zip(yb.chunks_exact(l)) {
@@ -635,32 +645,47 @@ fn svd_core<T: Real>(
         None => rows_gram(q, l, |j, b| sparse_row_times(at, &y, l, j, b)),
     };
     let (lambda, vbm) = symmetric_eigen(g, l).ok_or(NmfError::SvdNoConvergence)?;
-    let vb = |row: usize, col: usize| vbm[row * l + col];
     let mut order: Vec<usize> = (0..l).collect();
     order.sort_by(|&i, &j| lambda[j].total_cmp(&lambda[i]));
     order.truncate(k);
     let lambda_max = lambda[order[0]].max(0.0);
-    let mut s = vec![0.0; k];
-    let mut vsel = vec![0.0; l * k]; // l × k, row-major
-    let mut vscaled = vec![0.0; l * k];
-    for (c, &o) in order.iter().enumerate() {
-        // A singular value below √(1e-14)·σ₁ is below the Gram's precision:
-        // it is reported as 0, with a zero right vector.
-        let sigma = if lambda[o] > 1e-14 * lambda_max {
-            lambda[o].sqrt()
-        } else {
-            0.0
-        };
-        s[c] = sigma;
-        for a_ in 0..l {
-            vsel[a_ * k + c] = vb(a_, o);
-            if sigma > 0.0 {
-                vscaled[a_ * k + c] = vb(a_, o) / sigma;
+    // A singular value below √(1e-14)·σ₁ is below the Gram's precision: it
+    // is reported as 0, with a zero right vector.
+    let s: Vec<f64> = order
+        .iter()
+        .map(|&o| {
+            if lambda[o] > 1e-14 * lambda_max {
+                lambda[o].sqrt()
+            } else {
+                0.0
             }
+        })
+        .collect();
+    // Vb's k columns (l × k, row-major), then Vb/σ for the right vectors;
+    // the eigenvectors are freed first, and Vb/σ once used (at k = 300 and
+    // l = 310 each of these is 0.74 MB beside a 1000 × 300 factor).
+    let mut vsel = vec![0.0; l * k];
+    for (row, b) in vsel.chunks_exact_mut(k).zip(vbm.chunks_exact(l)) {
+        for (x, &o) in row.iter_mut().zip(&order) {
+            *x = b[o];
         }
     }
-    // Then the right singular vectors: A's on its q side are B's, Bᵀ·Vb/σ.
+    drop(vbm);
+    let vscaled: Vec<f64> = vsel
+        .chunks_exact(k)
+        .flat_map(|row| {
+            row.iter()
+                .zip(&s)
+                .map(|(&v, &sigma)| if sigma > 0.0 { v / sigma } else { 0.0 })
+        })
+        .collect();
+    // Then the right singular vectors: A's on its q side are B's, Bᵀ·Vb/σ,
+    // written over Bᵀ where the layout allows (a third q-row buffer beside
+    // Y and Bᵀ was the initialization's peak on sparse inputs at large k).
     let right = match bt32 {
+        Some(bt) if right == Layout::RowsByK => {
+            T::from_f32_vec(rows_times_small_in_place(bt, l, &vscaled, k))
+        }
         Some(bt) => rows_times_v(q, l, &vscaled, k, right, |j, b| {
             for (x, &v) in b.iter_mut().zip(&bt[j * l..j * l + l]) {
                 *x = v as f64;
@@ -670,6 +695,7 @@ fn svd_core<T: Real>(
             sparse_row_times(at, &y, l, j, b)
         }),
     };
+    drop(vscaled);
     // The left ones, on A's p side: Y·Vb, written over Y.
     let yv = rows_times_small_in_place(y, l, &vsel, k);
     let left = match left {
@@ -858,20 +884,22 @@ mod tests {
 
     #[test]
     fn in_place_product_matches_a_naive_one_across_blocks() {
-        // More rows than one 4096-row block, k < l so rows move forward.
-        let (p, l, k) = (9000, 7, 4);
-        let y = matrix(p, l, 1);
-        let v = matrix(l, k, 2);
-        let mut naive = vec![0f64; p * k];
-        for i in 0..p {
-            for c in 0..k {
-                naive[i * k + c] = (0..l).map(|a| y[i * l + a] * v[a * k + c]).sum();
+        // More rows than one block (1024 rows at k = 4, 256 at k = 300), k < l
+        // so rows move forward; and k = l.
+        for (p, l, k) in [(9000, 7, 4), (1000, 310, 300), (500, 9, 9)] {
+            let y = matrix(p, l, 1);
+            let v = matrix(l, k, 2);
+            let mut naive = vec![0f64; p * k];
+            for i in 0..p {
+                for c in 0..k {
+                    naive[i * k + c] = (0..l).map(|a| y[i * l + a] * v[a * k + c]).sum();
+                }
             }
-        }
-        let got = rows_times_small_in_place(y, l, &v, k);
-        assert_eq!(got.len(), p * k);
-        for (g, n) in got.iter().zip(&naive) {
-            assert!((g - n).abs() <= 1e-12 * (1.0 + n.abs()), "{g} vs {n}");
+            let got = rows_times_small_in_place(y, l, &v, k);
+            assert_eq!(got.len(), p * k);
+            for (g, n) in got.iter().zip(&naive) {
+                assert!((g - n).abs() <= 1e-12 * (1.0 + n.abs()), "{g} vs {n}");
+            }
         }
     }
 
