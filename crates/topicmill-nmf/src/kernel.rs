@@ -89,7 +89,12 @@ pub(crate) fn pad_columns(v: &[f32], k: usize, kp: usize) -> Vec<f32> {
 /// The first `k` columns of `v` (rows × `kp`, row-major).
 pub(crate) fn unpad_columns(v: &[f32], kp: usize, k: usize) -> Vec<f32> {
     debug_assert!(kp >= k && v.len() % kp == 0);
-    v.chunks_exact(kp).flat_map(|r| &r[..k]).copied().collect()
+    // Sized exactly (collecting a `flat_map` grows the buffer by doubling).
+    let mut out = Vec::with_capacity(v.len() / kp.max(1) * k);
+    for r in v.chunks_exact(kp) {
+        out.extend_from_slice(&r[..k]);
+    }
+    out
 }
 
 /// [`pad_columns`] in `v`'s own allocation (grown, its rows moved last to

@@ -671,14 +671,14 @@ fn svd_core<T: Real>(
         }
     }
     drop(vbm);
-    let vscaled: Vec<f64> = vsel
-        .chunks_exact(k)
-        .flat_map(|row| {
-            row.iter()
-                .zip(&s)
-                .map(|(&v, &sigma)| if sigma > 0.0 { v / sigma } else { 0.0 })
-        })
-        .collect();
+    let mut vscaled = vec![0.0; l * k];
+    for (o, row) in vscaled.chunks_exact_mut(k).zip(vsel.chunks_exact(k)) {
+        for ((x, &v), &sigma) in o.iter_mut().zip(row).zip(&s) {
+            if sigma > 0.0 {
+                *x = v / sigma;
+            }
+        }
+    }
     // Then the right singular vectors: A's on its q side are B's, Bᵀ·Vb/σ,
     // written over Bᵀ where the layout allows (a third q-row buffer beside
     // Y and Bᵀ was the initialization's peak on sparse inputs at large k).
