@@ -366,61 +366,68 @@ fn orthonormalize(y: &mut [f32], l: usize, passes: usize, partials: &mut [f64]) 
     for _ in 0..passes {
         let mut g = vec![0f64; l * l];
         kernel::gram(y, l, partials, &mut g);
-        match inverse_cholesky(&g, l) {
-            Some(rinv) => {
-                let rinv32: Vec<f32> = rinv.iter().map(|&v| v as f32).collect();
-                kernel::rows_times_small(y, &rinv32, l);
-            }
-            None => {
-                let p = y.len() / l;
-                let m = Mat::from_fn(p, l, |i, j| y[i * l + j] as f64);
-                let q = m.qr().compute_thin_Q();
-                for i in 0..p {
-                    for j in 0..l {
-                        y[i * l + j] = q[(i, j)] as f32;
-                    }
+        if inverse_cholesky_in_place(&mut g, l) {
+            let rinv32: Vec<f32> = g.iter().map(|&v| v as f32).collect();
+            drop(g);
+            kernel::rows_times_small(y, &rinv32, l);
+        } else {
+            let p = y.len() / l;
+            let m = Mat::from_fn(p, l, |i, j| y[i * l + j] as f64);
+            let q = m.qr().compute_thin_Q();
+            for i in 0..p {
+                for j in 0..l {
+                    y[i * l + j] = q[(i, j)] as f32;
                 }
             }
         }
     }
 }
 
-/// `R⁻¹` (row-major, upper triangular) for the Cholesky factor of the SPD
-/// `g = RᵀR`, or `None` when a pivot is not safely positive.
-fn inverse_cholesky(g: &[f64], l: usize) -> Option<Vec<f64>> {
-    let mut r = vec![0f64; l * l];
+/// Overwrites the SPD `g` (row-major l × l) with `R⁻¹` (upper triangular,
+/// zeros below the diagonal) for its Cholesky factor `g = RᵀR`; `false`, `g`
+/// then undefined, when a pivot is not safely positive. R is formed over g's
+/// upper triangle, then inverted over itself column by column from the last
+/// (column c of R⁻¹ reads R's columns up to c only, and each entry's own R
+/// value last): no l × l buffer beside g, where R and R⁻¹ had taken two
+/// (0.4 MB at l = 160).
+fn inverse_cholesky_in_place(g: &mut [f64], l: usize) -> bool {
     let scale = (0..l).map(|i| g[i * l + i]).fold(0f64, f64::max);
     for j in 0..l {
         let mut d = g[j * l + j];
         for i in 0..j {
-            d -= r[i * l + j] * r[i * l + j];
+            d -= g[i * l + j] * g[i * l + j];
         }
         if d.is_nan() || d <= 1e-13 * scale {
-            return None;
+            return false;
         }
         let rjj = d.sqrt();
-        r[j * l + j] = rjj;
+        g[j * l + j] = rjj;
         for c in j + 1..l {
             let mut v = g[j * l + c];
             for i in 0..j {
-                v -= r[i * l + j] * r[i * l + c];
+                v -= g[i * l + j] * g[i * l + c];
             }
-            r[j * l + c] = v / rjj;
+            g[j * l + c] = v / rjj;
         }
     }
-    // Back substitution, column by column of the inverse.
-    let mut inv = vec![0f64; l * l];
-    for c in 0..l {
-        inv[c * l + c] = 1.0 / r[c * l + c];
+    // Back substitution, column by column of the inverse, the last first:
+    // entry (i, c) of R⁻¹ needs R's (i, t) for t ≤ c, and R⁻¹'s (t, c) for
+    // t > i, already computed.
+    for c in (0..l).rev() {
+        let rcc = g[c * l + c];
+        g[c * l + c] = 1.0 / rcc;
         for i in (0..c).rev() {
             let mut v = 0.0;
             for t in i + 1..=c {
-                v += r[i * l + t] * inv[t * l + c];
+                v += g[i * l + t] * g[t * l + c];
             }
-            inv[i * l + c] = -v / r[i * l + i];
+            g[i * l + c] = -v / g[i * l + i];
         }
     }
-    Some(inv)
+    for a in 1..l {
+        g[a * l..a * l + a].fill(0.0);
+    }
+    true
 }
 
 /// Two independent standard normals by the Box–Muller transform.
@@ -443,36 +450,32 @@ pub(crate) fn normal_pair(rng: &mut Xoshiro256PlusPlus) -> (f64, f64) {
 /// The column space, hence the SVD built on it, is the same as Householder's.
 fn orthonormalize_f64(y: &mut [f64], l: usize) {
     for _ in 0..2 {
-        let g = gram_f64(y, l);
-        match inverse_cholesky(&g, l) {
-            Some(rinv) => {
-                y.par_chunks_mut(l * 256).for_each(|rows| {
-                    let mut tmp = vec![0f64; l];
-                    for row in rows.chunks_exact_mut(l) {
-                        tmp.fill(0.0);
-                        // R⁻¹ is upper triangular: row·R⁻¹ reads rinv[a][a..].
-                        for (a, &ya) in row.iter().enumerate() {
-                            for (t, &r) in tmp[a..].iter_mut().zip(&rinv[a * l + a..a * l + l]) {
-                                *t += ya * r;
-                            }
-                        }
-                        row.copy_from_slice(&tmp);
-                    }
-                });
+        let mut rinv = gram_f64(y, l);
+        if !inverse_cholesky_in_place(&mut rinv, l) {
+            let p = y.len() / l;
+            let q = Mat::from_fn(p, l, |i, j| y[i * l + j])
+                .qr()
+                .compute_thin_Q();
+            for i in 0..p {
+                for j in 0..l {
+                    y[i * l + j] = q[(i, j)];
+                }
             }
-            None => {
-                let p = y.len() / l;
-                let q = Mat::from_fn(p, l, |i, j| y[i * l + j])
-                    .qr()
-                    .compute_thin_Q();
-                for i in 0..p {
-                    for j in 0..l {
-                        y[i * l + j] = q[(i, j)];
+            return;
+        }
+        y.par_chunks_mut(l * 256).for_each(|rows| {
+            let mut tmp = vec![0f64; l];
+            for row in rows.chunks_exact_mut(l) {
+                tmp.fill(0.0);
+                // R⁻¹ is upper triangular: row·R⁻¹ reads rinv[a][a..].
+                for (a, &ya) in row.iter().enumerate() {
+                    for (t, &r) in tmp[a..].iter_mut().zip(&rinv[a * l + a..a * l + l]) {
+                        *t += ya * r;
                     }
                 }
-                return;
+                row.copy_from_slice(&tmp);
             }
-        }
+        });
     }
 }
 
@@ -533,9 +536,9 @@ fn rows_times_small_in_place<T: Real>(mut y: Vec<T>, l: usize, v: &[f64], k: usi
     // × k values): with 4096 rows that buffer was most of the p × k result
     // on short matrices, and the largest part of NNDSVD's footprint beside Y
     // at k = 100 (1.64 of 5.36 MB on a 2000 × 6000 corpus); with 1024, 1.2
-    // MB at k = 300. Now 1024 rows up to k = 64, fewer above (64k values,
-    // 256 KiB in f32), at least 256.
-    let block = ((1usize << 16) / k.max(1)).clamp(256, 1024) & !15;
+    // MB at k = 300. Now 1024 rows up to k = 32, fewer above (32k values,
+    // 128 KiB in f32), at least 128.
+    let block = ((1usize << 15) / k.max(1)).clamp(128, 1024) & !15;
     let task = block / 16;
     let mut out = vec![T::from_f64(0.0); block.min(p) * k];
     for start in (0..p).step_by(block) {
@@ -884,7 +887,7 @@ mod tests {
 
     #[test]
     fn in_place_product_matches_a_naive_one_across_blocks() {
-        // More rows than one block (1024 rows at k = 4, 256 at k = 300), k < l
+        // More rows than one block (1024 rows at k = 4, 128 at k = 300), k < l
         // so rows move forward; and k = l.
         for (p, l, k) in [(9000, 7, 4), (1000, 310, 300), (500, 9, 9)] {
             let y = matrix(p, l, 1);
@@ -929,6 +932,55 @@ mod tests {
             // No plan where A has fewer rows than columns.
             assert!(PowerPanels::plan(&at, 20000, l).is_none());
         }
+    }
+
+    #[test]
+    fn inverse_cholesky_in_place_equals_the_two_buffer_form_bitwise() {
+        // The form it replaced: R in a buffer of its own, then R⁻¹ in another.
+        fn two_buffers(g: &[f64], l: usize) -> Vec<f64> {
+            let mut r = vec![0f64; l * l];
+            for j in 0..l {
+                let mut d = g[j * l + j];
+                for i in 0..j {
+                    d -= r[i * l + j] * r[i * l + j];
+                }
+                let rjj = d.sqrt();
+                r[j * l + j] = rjj;
+                for c in j + 1..l {
+                    let mut v = g[j * l + c];
+                    for i in 0..j {
+                        v -= r[i * l + j] * r[i * l + c];
+                    }
+                    r[j * l + c] = v / rjj;
+                }
+            }
+            let mut inv = vec![0f64; l * l];
+            for c in 0..l {
+                inv[c * l + c] = 1.0 / r[c * l + c];
+                for i in (0..c).rev() {
+                    let mut v = 0.0;
+                    for t in i + 1..=c {
+                        v += r[i * l + t] * inv[t * l + c];
+                    }
+                    inv[i * l + c] = -v / r[i * l + i];
+                }
+            }
+            inv
+        }
+        for l in [1, 2, 5, 14, 31] {
+            let y = matrix(3 * l + 4, l, l as u64);
+            let g = gram_f64(&y, l);
+            let mut got = g.clone();
+            assert!(inverse_cholesky_in_place(&mut got, l), "l = {l}");
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&two_buffers(&g, l)), "l = {l}");
+        }
+        // A singular Gram (two equal columns) is refused.
+        let mut y = matrix(20, 3, 9);
+        for row in y.chunks_exact_mut(3) {
+            row[2] = row[0];
+        }
+        assert!(!inverse_cholesky_in_place(&mut gram_f64(&y, 3), 3));
     }
 
     #[test]
