@@ -48,18 +48,28 @@ mod avx2 {
     /// k² long.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn gram(p: &mut [f64], rows: &[f32], k: usize) {
-        // The rows widened to kp columns, the padding ones zero: a padding
-        // column only meets other padding or real columns in entries that
-        // are not returned.
+        // Padded to kp columns of zeros: a padding column only meets other
+        // padding or real columns in entries that are not returned.
         let kp = k.next_multiple_of(4);
         // Rows per block: a multiple of 4 (blocks hold whole quads), at
-        // least one quad.
-        let block = (BLOCK_BYTES / (8 * kp)).max(4) & !3;
-        // The tiles add into `p` itself; those that reach past column or row
-        // k (k not a multiple of 4) through a 4 × 4 copy. (A padded kp × kp
-        // partial beside the Gram cost a k × k buffer at every call: 0.7 MB
-        // at k = 300.)
-        p.fill(0.0);
+        // least 32. Every tile loads its sums from the partial and stores
+        // them back once per block: with blocks of one quad (k ≥ 256) that
+        // traffic was most of the work (3000 rows at k = 300: 12.2-12.7 ms,
+        // 7.5-7.6 with 32 rows, one thread).
+        let block = (BLOCK_BYTES / (8 * kp)).max(32) & !3;
+        // The tiles add into `p` itself when k is a multiple of 4, else
+        // into a padded copy (a k × k buffer beside the Gram at every call:
+        // 0.7 MB at k = 300). Tiles into `p` with its own stride, the last
+        // one of each strip through a 4 × 4 copy, ran 15 % slower at k =
+        // 150.
+        let mut padded = Vec::new();
+        let part: &mut [f64] = if kp == k {
+            p.fill(0.0);
+            p
+        } else {
+            padded.resize(kp * kp, 0f64);
+            &mut padded
+        };
         let mut wide = vec![0f64; block * kp];
         let n = rows.len() / k;
         let quad_rows = n - n % 4;
@@ -87,67 +97,53 @@ mod avx2 {
                 // row vectors, spill on AVX2's sixteen registers: 457 → 594
                 // µs for the Gram of ng20's Hᵀ).
                 for b0 in (a0..kp).step_by(4) {
-                    if b0 + 4 <= k {
-                        // SAFETY: rows a0..a0+4 ≤ b0+4 ≤ k and columns
-                        // b0..b0+4 lie inside the k × k `p`; `wide` holds
-                        // `count` rows of kp.
-                        unsafe {
-                            tile(p.as_mut_ptr().add(a0 * k + b0), k, &wide, kp, a0, b0, count)
-                        };
-                    } else {
-                        let (rows_in, cols_in) = ((k - a0).min(4), k - b0);
-                        let mut t = [0f64; 16];
-                        for i in 0..rows_in {
-                            let at = (a0 + i) * k + b0;
-                            t[4 * i..4 * i + cols_in].copy_from_slice(&p[at..at + cols_in]);
-                        }
-                        // SAFETY: `t` is a 4 × 4 tile; `wide` as above.
-                        unsafe { tile(t.as_mut_ptr(), 4, &wide, kp, a0, b0, count) };
-                        for i in 0..rows_in {
-                            let at = (a0 + i) * k + b0;
-                            p[at..at + cols_in].copy_from_slice(&t[4 * i..4 * i + cols_in]);
-                        }
-                    }
+                    // SAFETY: rows a0..a0+4 and columns b0..b0+4 lie inside
+                    // the kp × kp partial and the kp-wide rows of `wide`,
+                    // which holds `count` rows.
+                    unsafe { tile(part, &wide, kp, a0, b0, count) };
                 }
             }
             start = end;
         }
-        // The entries below the diagonal's tiles from their mirror images,
-        // which are never among them (b < a & !3 ≤ a).
-        for a in 4..k {
-            for b in 0..a & !3 {
-                p[a * k + b] = p[b * k + a];
+        if kp == k {
+            // The entries below the diagonal's tiles from their mirror
+            // images, which are never among them (b < a & !3 ≤ a).
+            for a in 4..k {
+                for b in 0..a & !3 {
+                    part[a * k + b] = part[b * k + a];
+                }
+            }
+        } else {
+            for a in 0..k {
+                for b in 0..k {
+                    p[a * k + b] = if b >= a & !3 {
+                        padded[a * kp + b]
+                    } else {
+                        padded[b * kp + a]
+                    };
+                }
             }
         }
     }
 
-    /// Adds to the 4 × 4 tile at `pp` (rows `ps` apart) the products of
-    /// columns `a0..a0 + 4` and `b0..b0 + 4` of the first `count` rows of
-    /// `wide` (kp wide): by quads when `count` is a multiple of 4, else one
-    /// row at a time.
+    /// Adds to the tile of `part` at rows `a0..a0 + 4`, columns `b0..b0 + 4`
+    /// the products of the first `count` rows of `wide` (kp wide): by quads
+    /// when `count` is a multiple of 4, else one row at a time.
     ///
     /// # Safety
-    /// AVX2 and FMA are present; `pp` points to 4 rows of 4 values, `ps`
-    /// apart; `a0 + 4 ≤ kp`, `b0 + 4 ≤ kp`, and `wide` holds `count` rows of
-    /// kp.
+    /// AVX2 and FMA are present; `a0 + 4 ≤ kp`, `b0 + 4 ≤ kp`, `part` is
+    /// kp × kp and `wide` holds `count` rows of kp.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile(
-        pp: *mut f64,
-        ps: usize,
-        wide: &[f64],
-        kp: usize,
-        a0: usize,
-        b0: usize,
-        count: usize,
-    ) {
-        debug_assert!(a0 + 4 <= kp && b0 + 4 <= kp);
+    unsafe fn tile(part: &mut [f64], wide: &[f64], kp: usize, a0: usize, b0: usize, count: usize) {
+        debug_assert!(a0 + 4 <= kp && b0 + 4 <= kp && part.len() == kp * kp);
         debug_assert!(wide.len() >= count * kp);
+        let pp = part.as_mut_ptr();
         let wp = wide.as_ptr();
         let mut acc = [_mm256_setzero_pd(); 4];
         for (i, acc_i) in acc.iter_mut().enumerate() {
-            // SAFETY: row i of the tile (the function's contract).
-            *acc_i = unsafe { _mm256_loadu_pd(pp.add(i * ps)) };
+            // SAFETY: inside the partial (the function's contract).
+            *acc_i = unsafe { _mm256_loadu_pd(pp.add((a0 + i) * kp + b0)) };
         }
         // Element `at` of row r of the current quad (or row).
         let x = |row: usize, at: usize| {
@@ -177,8 +173,8 @@ mod avx2 {
             }
         }
         for (i, acc_i) in acc.iter().enumerate() {
-            // SAFETY: as above.
-            unsafe { _mm256_storeu_pd(pp.add(i * ps), *acc_i) };
+            // SAFETY: inside the partial (the function's contract).
+            unsafe { _mm256_storeu_pd(pp.add((a0 + i) * kp + b0), *acc_i) };
         }
     }
 }
