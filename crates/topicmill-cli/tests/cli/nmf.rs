@@ -694,9 +694,9 @@ fn demo_rejects_another_archive_by_its_counts() {
 fn fit_footprint_stays_within_the_bound_at_large_k() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // The third and fourth shapes were over the bound until the SVD's right
-    // vectors were written over its sketch (1.58 at k = 40) and one-chunk
-    // Grams kept no partials (1.75 at k = 300).
+    // The last two were over the bound until the SVD's right vectors were
+    // written over Bᵀ (1.58 at k = 40, NNDSVDa) and one-chunk Grams kept no
+    // partials (1.75 at k = 300).
     let shapes = [
         ("generated:2000x6000x60000x10", "100"),
         ("generated:3000x3000x20000x40", "40"),
