@@ -60,7 +60,7 @@ mod avx2 {
         // The tiles add into `p` itself when k is a multiple of 4, else
         // into a padded kp × kp copy (beside the Gram at every call: 185 KB
         // at k = 150). Tiles into `p` with its own stride, the last one of
-        // each strip through a 4 × 4 copy, ran 10–15 % slower at k = 150.
+        // each strip through a 4 × 4 copy, ran 15–20 % slower at k = 150.
         let mut padded = Vec::new();
         let part: &mut [f64] = if kp == k {
             p.fill(0.0);
