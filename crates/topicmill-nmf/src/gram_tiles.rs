@@ -53,7 +53,7 @@ mod avx2 {
         let kp = k.next_multiple_of(4);
         // Rows per block: a multiple of 4 (blocks hold whole quads), at
         // least 32. Every tile loads its sums from the partial and stores
-        // them back once per block: with blocks of one quad (k ≥ 256) that
+        // them back once per block: with blocks of one quad (k > 256) that
         // traffic was most of the work (3000 rows at k = 300: 12.2-12.7 ms,
         // 7.5-7.6 with 32 rows, one thread).
         let block = (BLOCK_BYTES / (8 * kp)).max(32) & !3;
