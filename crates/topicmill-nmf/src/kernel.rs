@@ -1099,20 +1099,12 @@ pub(crate) fn cross_spmm(
     sums: &mut [f64],
 ) -> f64 {
     assert!(f.len() == a.rows * k && g.len() >= a.cols * k && sums.len() == blocks.len());
-    dispatch_k!(k, cross_spmm_k(a, g, f, k, blocks, sums))
-}
-
-fn cross_spmm_k<const K: usize>(
-    a: &Csr<'_>,
-    g: &[f32],
-    f: &[f32],
-    k: usize,
-    blocks: &Blocks,
-    sums: &mut [f64],
-) -> f64 {
     sums.par_iter_mut()
         .zip(blocks.ranges.par_iter())
-        .for_each(|(sum, r)| *sum = cross_block_best::<K>(a, r, g, &f[r.start * k..r.end * k], k));
+        .for_each(|(sum, r)| {
+            let fb = &f[r.start * k..r.end * k];
+            *sum = dispatch_k!(k, cross_block_best(a, r, g, fb, k));
+        });
     sums.iter().sum()
 }
 
