@@ -325,13 +325,19 @@ impl<'x> Iterate<'x> {
         let form = Form::plan(&a, &at, k, p.loss);
         // Only a half-step whose N is formed outside it keeps one: W's with
         // the panels, Hᵀ's with the panels or the scatter.
+        // A gathered Frobenius half-step gathers by column tiles when its
+        // fixed factor is larger than a tile; KL's keeps the row blocks only.
+        let gathered = |a: &Csr<'_>| match p.loss {
+            Loss::Frobenius => Side::tiled(a, k),
+            Loss::KullbackLeibler => Side::new(a, k),
+        };
         let side_w = match form {
             Form::Panels(_) => Side::with_n(&a, k),
-            _ => Side::new(&a, k),
+            _ => gathered(&a),
         };
         let side_h = match form {
             Form::Panels(_) | Form::Scatter(_) => Side::with_n(&at, k),
-            Form::Gather => Side::new(&at, k),
+            Form::Gather => gathered(&at),
         };
         let mut it = Iterate {
             parts: vec![0f64; side_w.blocks.len()],

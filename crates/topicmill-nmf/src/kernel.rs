@@ -12,6 +12,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 use topicmill_sparse::CsrView;
 
+use crate::column_tiles::{update_frob_tiled, ColumnTiles};
 use crate::params::Reg;
 
 /// Calls `$f::<K>(args)` with `K = k` for the common sizes (the loops over
@@ -803,9 +804,13 @@ pub(crate) enum Rule {
 /// that gathers N from its sparse operand computes each row's N where it
 /// applies the rule, and keeps no N: both sides' buffers, as large as the
 /// two factors, were 28 MB of a fit's 87 MB on 20 Newsgroups at k = 100
-/// (BENCHMARKS.md, "Footprint at large k").
+/// (BENCHMARKS.md, "Footprint at large k"). By column tiles it keeps a
+/// group of rows' sums, at most an eighth of the larger factor.
 pub(crate) struct Side {
     pub blocks: Blocks,
+    /// Column tiles of the sparse operand, for a gathered half-step whose
+    /// fixed factor is too large for the cache ([`Side::tiled`]).
+    pub tiles: Option<ColumnTiles>,
     /// Empty unless made by [`Side::with_n`] or [`Side::for_rows`].
     pub n: Vec<f32>,
     pub block_sums: Vec<f64>,
@@ -815,6 +820,15 @@ impl Side {
     /// For the rows of `a`, N gathered from `a` (no N kept).
     pub fn new(a: &Csr<'_>, k: usize) -> Self {
         Self::with_blocks(Blocks::new(a, k))
+    }
+
+    /// [`Side::new`] with `a`'s column tiles when its G (a.cols × k) is
+    /// larger than the cache: the Frobenius half-step then gathers by tiles
+    /// ([`crate::column_tiles`]), with the same result.
+    pub fn tiled(a: &Csr<'_>, k: usize) -> Self {
+        let mut side = Self::new(a, k);
+        side.tiles = ColumnTiles::plan(a, k, &side.blocks);
+        side
     }
 
     /// For the rows of `a`, with an N of rows × k to be filled elsewhere.
@@ -838,6 +852,7 @@ impl Side {
         Side {
             block_sums: vec![0.0; blocks.len()],
             n: Vec::new(),
+            tiles: None,
             blocks,
         }
     }
@@ -1015,6 +1030,20 @@ fn update_frob_k<const K: usize>(
     rule: Rule,
     reg: Reg,
 ) -> f64 {
+    if let (Some(a), Some(tiles)) = (a, side.tiles.as_mut()) {
+        return update_frob_tiled::<K>(
+            tiles,
+            a,
+            f,
+            g,
+            s32,
+            k,
+            &side.blocks,
+            &mut side.block_sums,
+            rule,
+            reg,
+        );
+    }
     let fp = RowsPtr::new(f);
     let np = RowsPtr::new(&mut side.n);
     side.block_sums

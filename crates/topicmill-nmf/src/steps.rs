@@ -114,13 +114,15 @@ pub struct HalfStep {
 impl HalfStep {
     /// For the rows of `a` (the rows of F it updates), in a fit of an n × m
     /// matrix with `params`: N is formed by [`HalfStep::update`] a few rows at
-    /// a time and not kept (no [`HalfStep::n_mut`] to fill).
+    /// a time and not kept (no [`HalfStep::n_mut`] to fill), or, when G is
+    /// larger than the cache, by column tiles of `a`, each row's sums carried
+    /// from tile to tile for a group of rows (`fit` does the same).
     ///
     /// # Panics
     /// If `params` is not the Frobenius loss (KL has its own update).
     pub fn new(params: &NmfParams, factor: Factor, n: usize, m: usize, a: &CsrView<'_>) -> Self {
         let k = params.kernel_k();
-        Self::with_side(params, factor, n, m, Side::new(&Csr::from_view(a), k))
+        Self::with_side(params, factor, n, m, Side::tiled(&Csr::from_view(a), k))
     }
 
     /// For `rows` rows of F whose N is given to [`HalfStep::apply`].

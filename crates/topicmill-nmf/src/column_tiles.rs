@@ -1,0 +1,451 @@
+//! The gathered half-step by column tiles of its sparse operand, for a fixed
+//! factor larger than the cache.
+//!
+//! A half-step gathers, for every non-zero `a_ic` of its operand A, row c of
+//! the fixed factor G. When G is larger than the last-level cache those rows
+//! come from memory: on the NYTimes shape (300,000 × 102,660, 70 M non-zeros,
+//! k = 100) Hᵀ is 41 MB and W 120 MB. Here A's columns are cut into tiles of
+//! [`TILE_BYTES`] of G (a tile's rows of G stay in the cache while every row
+//! of A adds its segment in that tile), and each row's sums are carried from
+//! tile to tile in a buffer. MU on that shape went from 2.9–3.3 to 1.3–1.4 s
+//! per iteration, HALS from 3.0–3.5 to 1.5 s (BENCHMARKS.md, "Column tiles").
+//!
+//! The sums are the gather's own, bitwise: each non-zero is added to the
+//! accumulator set its position in the row picks, in position order (see
+//! [`acc_sets`]), and the sets are combined as the gather combines them.
+//! The rows are taken in groups of whole row blocks, so that the carried
+//! sums take at most an eighth of the larger factor; the rule then runs on
+//! each block as soon as its last tile is added. Tiles and groups depend on
+//! the matrix and k only, never on the thread count.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::kernel::{frob_block_best, Blocks, Csr, Rule};
+use crate::params::Reg;
+
+/// Bytes of the fixed factor per tile: 8 MiB, a quarter of the 32 MiB
+/// last-level cache of the machine measured (AMD EPYC, Zen 4). On the
+/// NYTimes shape (k = 100, a throwaway driver, the sums of all rows carried,
+/// best of 3) tiles of 2, 4, 8 and 16 MiB took 0.79, 0.58, 0.46 and 0.51 s
+/// for X·Hᵀ (0.77 s gathered), 0.88, 0.64, 0.55 and 0.68 s for Xᵀ·W (1.87 s).
+pub(crate) const TILE_BYTES: usize = 8 << 20;
+
+/// A fixed factor of at most this many bytes is gathered row by row, without
+/// tiles: 32 MiB, the last-level cache. On 20 Newsgroups at k = 100 (Hᵀ of
+/// 21 MB) tiles made no measurable difference (`topicmill bench ng20 -k 100
+/// --solvers mu,hals --iters 10 --repeat 2 --init random`, MU 44–51 ms per
+/// iteration either way) and took the footprint from 1.08 to 1.24 of the
+/// reference with the sums of whole factors.
+pub(crate) const TILED_ABOVE: usize = 32 << 20;
+
+/// Accumulator sets of the gather at compile-time k `K` (0: run-time k): the
+/// non-zero at position p of a row goes to set `p mod sets` (see
+/// `kernel::sparse_row_times_from`).
+pub(crate) const fn acc_sets(k: usize) -> usize {
+    match k {
+        0 => 1,
+        1..=8 => 4,
+        48.. => 1,
+        _ => 2,
+    }
+}
+
+/// [`acc_sets`] of the k that `dispatch_k!` runs k at.
+fn sets_at<const K: usize>() -> usize {
+    acc_sets(K)
+}
+
+/// The column tiles of one sparse operand and the buffers that carry a
+/// group's sums from tile to tile.
+pub(crate) struct ColumnTiles {
+    /// Columns of A (rows of G) per tile.
+    width: usize,
+    /// Groups of consecutive row blocks, as ranges of block indices.
+    groups: Vec<Range<usize>>,
+    /// A group's sums: per row, its accumulator sets (sets × k).
+    sums: Vec<f32>,
+    /// Per row of a group, the position in its row of A where the next
+    /// tile's segment starts.
+    cursor: Vec<usize>,
+}
+
+impl ColumnTiles {
+    /// The tiles for A (`a`, over `blocks`) at rank k, or `None` when G
+    /// (a.cols × k) is at most [`TILED_ABOVE`]. Tiles of [`TILE_BYTES`] of G;
+    /// groups whose carried sums take at most an eighth of the larger
+    /// factor (or one block).
+    pub fn plan(a: &Csr<'_>, k: usize, blocks: &Blocks) -> Option<Self> {
+        let row_bytes = k * size_of::<f32>();
+        if k == 0 || a.cols * row_bytes <= TILED_ABOVE {
+            return None;
+        }
+        let row_sums = crate::kernel::dispatch_k!(k, sets_at()) * row_bytes;
+        let budget = a.rows.max(a.cols) * row_bytes / 8;
+        Some(Self::with_sizes(
+            k,
+            blocks,
+            TILE_BYTES / row_bytes,
+            budget / row_sums,
+        ))
+    }
+
+    /// Tiles of `width` columns; groups of at most `group_rows` rows (or one
+    /// block).
+    pub(crate) fn with_sizes(k: usize, blocks: &Blocks, width: usize, group_rows: usize) -> Self {
+        let mut groups = Vec::new();
+        let (mut start, mut rows, mut most) = (0, 0, 0);
+        for (b, r) in blocks.ranges.iter().enumerate() {
+            if b > start && rows + r.len() > group_rows {
+                groups.push(start..b);
+                (start, rows) = (b, 0);
+            }
+            rows += r.len();
+            most = most.max(rows);
+        }
+        groups.push(start..blocks.ranges.len());
+        let sets = crate::kernel::dispatch_k!(k, sets_at());
+        ColumnTiles {
+            width: width.max(1),
+            groups,
+            sums: vec![0.0; most * sets * k],
+            cursor: vec![0; most],
+        }
+    }
+}
+
+/// One block's share of a tile pass.
+struct Task<'t> {
+    block: usize,
+    rows: Range<usize>,
+    f: &'t mut [f32],
+    sums: &'t mut [f32],
+    cursor: &'t mut [usize],
+}
+
+/// The Frobenius half-step of `kernel::update_frob` with N = A·G gathered by
+/// the tiles of `tiles`, block sums into `block_sums` (one per block of
+/// `blocks`). Returns their sum in block order. The same bits as the gather.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn update_frob_tiled<const K: usize>(
+    tiles: &mut ColumnTiles,
+    a: &Csr<'_>,
+    f: &mut [f32],
+    g: &[f32],
+    s32: &[f32],
+    kk: usize,
+    blocks: &Blocks,
+    block_sums: &mut [f64],
+    rule: Rule,
+    reg: Reg,
+) -> f64 {
+    let k = if K == 0 { kk } else { K };
+    let sets = acc_sets(K);
+    let width = tiles.width;
+    for group in &tiles.groups {
+        let first_row = blocks.ranges[group.start].start;
+        let end_row = blocks.ranges[group.end - 1].end;
+        let mut start = 0;
+        while start < a.cols {
+            let end = (start + width).min(a.cols);
+            // The group's blocks, each with its rows of F, of the sums and of
+            // the cursors.
+            let mut f_rest = &mut f[first_row * k..end_row * k];
+            let mut sums_rest = &mut tiles.sums[..(end_row - first_row) * sets * k];
+            let mut cursor_rest = &mut tiles.cursor[..end_row - first_row];
+            let mut tasks = Vec::with_capacity(group.len());
+            for b in group.clone() {
+                let rows = blocks.ranges[b].clone();
+                let f_b;
+                let sums_b;
+                let cursor_b;
+                (f_b, f_rest) = std::mem::take(&mut f_rest).split_at_mut(rows.len() * k);
+                (sums_b, sums_rest) =
+                    std::mem::take(&mut sums_rest).split_at_mut(rows.len() * sets * k);
+                (cursor_b, cursor_rest) = std::mem::take(&mut cursor_rest).split_at_mut(rows.len());
+                tasks.push(Task {
+                    block: b,
+                    rows,
+                    f: f_b,
+                    sums: sums_b,
+                    cursor: cursor_b,
+                });
+            }
+            let last = end == a.cols;
+            let results: Vec<(usize, f64)> = tasks
+                .into_par_iter()
+                .map(|t| {
+                    let sum = tile_block_best::<K>(
+                        a,
+                        t.rows,
+                        t.f,
+                        t.sums,
+                        t.cursor,
+                        g,
+                        s32,
+                        kk,
+                        start as u32,
+                        end as u32,
+                        rule,
+                        reg,
+                    );
+                    (t.block, sum)
+                })
+                .collect();
+            if last {
+                for (b, sum) in results {
+                    block_sums[b] = sum;
+                }
+            }
+            start = end;
+        }
+    }
+    block_sums.iter().sum()
+}
+
+/// One block's segments of the tile `start..end` of A's columns added to its
+/// rows' sums; after the last tile, the sets combined into N's rows and the
+/// rule applied (returns ⟨F_new, N⟩ then, 0 before).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn tile_block<const K: usize>(
+    a: &Csr<'_>,
+    rows: Range<usize>,
+    f: &mut [f32],
+    sums: &mut [f32],
+    cursor: &mut [usize],
+    g: &[f32],
+    s32: &[f32],
+    kk: usize,
+    start: u32,
+    end: u32,
+    rule: Rule,
+    reg: Reg,
+) -> f64 {
+    let k = if K == 0 { kk } else { K };
+    let sets = acc_sets(K);
+    let last = end as usize == a.cols;
+    for ((i, at), row_sums) in rows
+        .clone()
+        .zip(cursor.iter_mut())
+        .zip(sums.chunks_exact_mut(sets * k))
+    {
+        let (cols, vals) = a.row(i);
+        if start == 0 {
+            *at = 0;
+            row_sums.fill(0.0);
+        }
+        let p0 = *at;
+        let p1 = if last {
+            cols.len()
+        } else {
+            p0 + cols[p0..].iter().take_while(|&&c| c < end).count()
+        };
+        *at = p1;
+        match sets {
+            1 => add_segment::<K, 1>(&cols[p0..p1], &vals[p0..p1], p0, g, k, row_sums),
+            2 => add_segment::<K, 2>(&cols[p0..p1], &vals[p0..p1], p0, g, k, row_sums),
+            _ => add_segment::<K, 4>(&cols[p0..p1], &vals[p0..p1], p0, g, k, row_sums),
+        }
+    }
+    if !last {
+        return 0.0;
+    }
+    // N's rows over the first rows × k values of `sums`: row j's sets are
+    // read before its N is written at j·k ≤ j·sets·k, over sets already read.
+    if K > 0 {
+        for j in 0..rows.len() {
+            let mut set = [[0f32; K]; 4];
+            for (dst, src) in set
+                .iter_mut()
+                .zip(sums[j * sets * K..].chunks_exact(K))
+                .take(sets)
+            {
+                dst.copy_from_slice(src);
+            }
+            let n = &mut sums[j * K..j * K + K];
+            for t in 0..K {
+                n[t] = (set[0][t] + set[1][t]) + (set[2][t] + set[3][t]);
+            }
+        }
+    }
+    let nb = &mut sums[..rows.len() * k];
+    frob_block_best::<K>(None, &rows, f, nb, g, s32, kk, rule, reg)
+}
+
+crate::kernel::multiversion!(tile_block_best, tile_block_avx2, tile_block,
+    (a: &Csr<'_>, rows: Range<usize>, f: &mut [f32], sums: &mut [f32], cursor: &mut [usize], g: &[f32], s32: &[f32], kk: usize, start: u32, end: u32, rule: Rule, reg: Reg) -> f64);
+
+/// Adds the segment `cols`, `vals` of a row, which starts at position `p0`
+/// of the row, to the row's `S` accumulator sets `sums` (S × k): the
+/// non-zero at position p to set `p mod S`, as the gather does.
+#[inline(always)]
+fn add_segment<const K: usize, const S: usize>(
+    cols: &[u32],
+    vals: &[f32],
+    p0: usize,
+    g: &[f32],
+    kk: usize,
+    sums: &mut [f32],
+) {
+    if K == 0 {
+        for (&c, &v) in cols.iter().zip(vals) {
+            let c = c as usize;
+            for (o, &x) in sums.iter_mut().zip(&g[c * kk..c * kk + kk]) {
+                *o += v * x;
+            }
+        }
+        return;
+    }
+    let row = |c: u32| -> &[f32; K] {
+        let c = c as usize;
+        g[c * K..c * K + K].try_into().expect("K values")
+    };
+    // Up to the next position that is a multiple of S, set by set.
+    let lead = ((S - p0 % S) % S).min(cols.len());
+    for (q, (&c, &v)) in cols[..lead].iter().zip(&vals[..lead]).enumerate() {
+        let s = (p0 + q) % S;
+        let g0 = row(c);
+        for t in 0..K {
+            sums[s * K + t] += v * g0[t];
+        }
+    }
+    let mut acc = [[0f32; K]; S];
+    for (dst, src) in acc.iter_mut().zip(sums.chunks_exact(K)) {
+        dst.copy_from_slice(src);
+    }
+    let mut groups_c = cols[lead..].chunks_exact(S);
+    let mut groups_v = vals[lead..].chunks_exact(S);
+    for (c, v) in (&mut groups_c).zip(&mut groups_v) {
+        for s in 0..S {
+            let g0 = row(c[s]);
+            for t in 0..K {
+                acc[s][t] += v[s] * g0[t];
+            }
+        }
+    }
+    for (s, (&c, &v)) in groups_c
+        .remainder()
+        .iter()
+        .zip(groups_v.remainder())
+        .enumerate()
+    {
+        let g0 = row(c);
+        for t in 0..K {
+            acc[s][t] += v * g0[t];
+        }
+    }
+    for (dst, src) in sums.chunks_exact_mut(K).zip(&acc) {
+        dst.copy_from_slice(src);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::{update_frob, Side};
+
+    /// The half-step by column tiles gives the gather's F and ⟨F_new, N⟩
+    /// bitwise, at compiled and run-time k (one, two and four accumulator
+    /// sets), with MU and HALS, with and without regularization, over
+    /// several tiles, groups and blocks, on one thread and on two.
+    #[test]
+    fn tiled_half_steps_equal_the_gather_bitwise_at_any_thread_count() {
+        let (rows, cols) = (300, 1000);
+        // Rows of about 60 non-zeros (some empty), segments of about 6 in
+        // tiles of 97 columns.
+        let full = crate::testing::sparse(rows, cols, 0.06, 11);
+        let mut tri = sprs::TriMatI::<f32, u32>::new((rows, cols));
+        for (&v, (i, j)) in full.iter() {
+            if ![0, 17, 299].contains(&i) {
+                tri.add_triplet(i as usize, j as usize, v);
+            }
+        }
+        let m: sprs::CsMatI<f32, u32, u64> = tri.to_csr();
+        let mv = m.view();
+        let a = Csr::from_view(&mv);
+        // Uneven blocks: the groups below take one, two or more of them.
+        let blocks = Blocks {
+            ranges: vec![0..1, 1..40, 40..41, 41..150, 150..151, 151..300],
+        };
+        for k in [2, 3, 4, 5, 7, 8, 10, 20, 41, 50, 60, 100] {
+            let mut next = crate::testing::xorshift(0x9e37_79b9 + k as u64);
+            let g: Vec<f32> = (0..cols * k).map(|_| next()).collect();
+            let f0: Vec<f32> = (0..rows * k)
+                .map(|i| if i % 7 == 0 { 0.0 } else { next() })
+                .collect();
+            // S = GᵀG in f32, as the fit passes it.
+            let mut s32 = vec![0f32; k * k];
+            for row in g.chunks_exact(k) {
+                for p in 0..k {
+                    for q in 0..k {
+                        s32[p * k + q] += row[p] * row[q];
+                    }
+                }
+            }
+            for rule in [Rule::Mu, Rule::Hals] {
+                for reg in [Reg { l1: 0.0, l2: 0.0 }, Reg { l1: 0.05, l2: 0.3 }] {
+                    let side = |tiles: Option<ColumnTiles>| Side {
+                        block_sums: vec![0.0; blocks.len()],
+                        n: Vec::new(),
+                        tiles,
+                        blocks: blocks.clone(),
+                    };
+                    let mut want = f0.clone();
+                    let want_dot =
+                        update_frob(Some(&a), &mut want, &g, &s32, k, &mut side(None), rule, reg);
+                    // Groups of one block (the budget below the largest
+                    // block) and of several.
+                    for group_rows in [1, 120] {
+                        let tiles = ColumnTiles::with_sizes(k, &blocks, 97, group_rows);
+                        assert_eq!(tiles.width, 97);
+                        assert!(
+                            tiles.groups.len() > 1 && tiles.groups.len() < blocks.len()
+                                || group_rows == 1
+                        );
+                        let mut side = side(Some(tiles));
+                        for threads in [1, 2] {
+                            let pool = rayon::ThreadPoolBuilder::new()
+                                .num_threads(threads)
+                                .build()
+                                .unwrap();
+                            let mut got = f0.clone();
+                            let dot = pool.install(|| {
+                                update_frob(Some(&a), &mut got, &g, &s32, k, &mut side, rule, reg)
+                            });
+                            let what = format!("k {k}, {rule:?}, {reg:?}, groups of {group_rows} rows, {threads} threads");
+                            assert_eq!(dot.to_bits(), want_dot.to_bits(), "{what}");
+                            assert!(
+                                got.iter()
+                                    .zip(&want)
+                                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                                "{what}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tiles_only_for_a_factor_larger_than_the_cache() {
+        // 1000 × 300,000 at k = 20: Hᵀ is 24 MB, at k = 30 36 MB.
+        let m = sprs::CsMatI::<f32, u32, u64>::new(
+            (1000, 300_000),
+            vec![0; 1001],
+            Vec::new(),
+            Vec::new(),
+        );
+        let mv = m.view();
+        let a = Csr::from_view(&mv);
+        assert!(ColumnTiles::plan(&a, 20, &Blocks::new(&a, 20)).is_none());
+        let blocks = Blocks::new(&a, 30);
+        let tiles = ColumnTiles::plan(&a, 30, &blocks).expect("36 MB");
+        assert_eq!(tiles.width, TILE_BYTES / 120);
+        // Sums of 1000 rows × 2 sets × 30, well under an eighth of Hᵀ: one group.
+        assert_eq!(tiles.groups, vec![0..blocks.len()]);
+        assert_eq!(tiles.sums.len(), 1000 * 2 * 30);
+    }
+}
