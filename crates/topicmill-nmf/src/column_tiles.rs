@@ -119,9 +119,24 @@ impl ColumnTiles {
 struct Task<'t> {
     block: usize,
     rows: Range<usize>,
-    f: &'t mut [f32],
+    /// The block's rows of the output: F (updated by the rule), or N when
+    /// its sums are carried elsewhere (empty when they are carried in N).
+    out: &'t mut [f32],
     sums: &'t mut [f32],
     cursor: &'t mut [usize],
+}
+
+/// What a block does with its N once its last tile is added.
+#[derive(Clone, Copy)]
+enum Finish<'f> {
+    /// The Frobenius rule on F's rows (the block's output).
+    Rule {
+        s32: &'f [f32],
+        rule: Rule,
+        reg: Reg,
+    },
+    /// N's rows copied to the output, unless they were carried there.
+    Product,
 }
 
 /// The Frobenius half-step of `kernel::update_frob` with N = A·G gathered by
@@ -140,34 +155,124 @@ pub(crate) fn update_frob_tiled<const K: usize>(
     rule: Rule,
     reg: Reg,
 ) -> f64 {
+    passes::<K>(
+        tiles.width,
+        &tiles.groups,
+        Some(&mut tiles.sums),
+        &mut tiles.cursor,
+        (a, g, kk, blocks),
+        f,
+        Finish::Rule { s32, rule, reg },
+        block_sums,
+    );
+    block_sums.iter().sum()
+}
+
+/// `n = A·G` (a.rows × k) by column tiles of [`TILE_BYTES`]: the same bits
+/// as `kernel::spmm`'s gather. With one accumulator set per row the sums are
+/// carried in `n` itself; with more, in groups' sums as in the half-step.
+pub(crate) fn spmm_tiled<const K: usize>(
+    a: &Csr<'_>,
+    g: &[f32],
+    kk: usize,
+    blocks: &Blocks,
+    n: &mut [f32],
+) {
+    let k = if K == 0 { kk } else { K };
+    spmm_by_tiles::<K>(a, g, kk, blocks, n, TILE_BYTES / (k * size_of::<f32>()));
+}
+
+/// [`spmm_tiled`] by tiles of `width` columns.
+fn spmm_by_tiles<const K: usize>(
+    a: &Csr<'_>,
+    g: &[f32],
+    kk: usize,
+    blocks: &Blocks,
+    n: &mut [f32],
+    width: usize,
+) {
+    let k = if K == 0 { kk } else { K };
+    let mut block_sums = vec![0f64; blocks.len()];
+    let operand = (a, g, kk, blocks);
+    if acc_sets(K) == 1 {
+        let all = [0..blocks.len()];
+        let mut cursor = vec![0; a.rows];
+        passes::<K>(
+            width,
+            &all,
+            None,
+            &mut cursor,
+            operand,
+            n,
+            Finish::Product,
+            &mut block_sums,
+        );
+    } else {
+        let budget = a.rows.max(a.cols) * k * size_of::<f32>() / 8;
+        let rows = budget / (acc_sets(K) * k * size_of::<f32>());
+        let mut tiles = ColumnTiles::with_sizes(k, blocks, width, rows);
+        passes::<K>(
+            width,
+            &tiles.groups,
+            Some(&mut tiles.sums),
+            &mut tiles.cursor,
+            operand,
+            n,
+            Finish::Product,
+            &mut block_sums,
+        );
+    }
+}
+
+/// The tile passes over each group of blocks: every block adds its rows'
+/// segments of a tile to their sums (in `sums`, or in `out` when `None`),
+/// and after the last tile finishes its rows (`finish`), the block's result
+/// in `block_sums`.
+#[allow(clippy::too_many_arguments)]
+fn passes<const K: usize>(
+    width: usize,
+    groups: &[Range<usize>],
+    mut sums: Option<&mut [f32]>,
+    cursor: &mut [usize],
+    (a, g, kk, blocks): (&Csr<'_>, &[f32], usize, &Blocks),
+    out: &mut [f32],
+    finish: Finish<'_>,
+    block_sums: &mut [f64],
+) {
     let k = if K == 0 { kk } else { K };
     let sets = acc_sets(K);
-    let width = tiles.width;
-    for group in &tiles.groups {
+    let carried_apart = sums.is_some();
+    for group in groups {
         let first_row = blocks.ranges[group.start].start;
         let end_row = blocks.ranges[group.end - 1].end;
         let mut start = 0;
         while start < a.cols {
             let end = (start + width).min(a.cols);
-            // The group's blocks, each with its rows of F, of the sums and of
-            // the cursors.
-            let mut f_rest = &mut f[first_row * k..end_row * k];
-            let mut sums_rest = &mut tiles.sums[..(end_row - first_row) * sets * k];
-            let mut cursor_rest = &mut tiles.cursor[..end_row - first_row];
+            // The group's blocks, each with its rows of the output, of the
+            // sums and of the cursors.
+            let mut out_rest = &mut out[first_row * k..end_row * k];
+            let mut sums_rest = match sums.as_deref_mut() {
+                Some(s) => &mut s[..(end_row - first_row) * sets * k],
+                None => &mut [],
+            };
+            let mut cursor_rest = &mut cursor[..end_row - first_row];
             let mut tasks = Vec::with_capacity(group.len());
             for b in group.clone() {
                 let rows = blocks.ranges[b].clone();
-                let f_b;
-                let sums_b;
-                let cursor_b;
-                (f_b, f_rest) = std::mem::take(&mut f_rest).split_at_mut(rows.len() * k);
-                (sums_b, sums_rest) =
-                    std::mem::take(&mut sums_rest).split_at_mut(rows.len() * sets * k);
+                let (out_b, sums_b, cursor_b);
+                (out_b, out_rest) = std::mem::take(&mut out_rest).split_at_mut(rows.len() * k);
                 (cursor_b, cursor_rest) = std::mem::take(&mut cursor_rest).split_at_mut(rows.len());
+                let (out_b, sums_b) = if carried_apart {
+                    (sums_b, sums_rest) =
+                        std::mem::take(&mut sums_rest).split_at_mut(rows.len() * sets * k);
+                    (out_b, sums_b)
+                } else {
+                    (&mut [][..], out_b)
+                };
                 tasks.push(Task {
                     block: b,
                     rows,
-                    f: f_b,
+                    out: out_b,
                     sums: sums_b,
                     cursor: cursor_b,
                 });
@@ -176,20 +281,29 @@ pub(crate) fn update_frob_tiled<const K: usize>(
             let results: Vec<(usize, f64)> = tasks
                 .into_par_iter()
                 .map(|t| {
-                    let sum = tile_block_best::<K>(
+                    tile_block_best::<K>(
                         a,
-                        t.rows,
-                        t.f,
+                        t.rows.clone(),
                         t.sums,
                         t.cursor,
                         g,
-                        s32,
                         kk,
                         start as u32,
                         end as u32,
-                        rule,
-                        reg,
                     );
+                    let sum = match finish {
+                        _ if !last => 0.0,
+                        Finish::Rule { s32, rule, reg } => {
+                            let nb = &mut t.sums[..t.rows.len() * k];
+                            frob_block_best::<K>(None, &t.rows, t.out, nb, g, s32, kk, rule, reg)
+                        }
+                        Finish::Product => {
+                            if !t.out.is_empty() {
+                                t.out.copy_from_slice(&t.sums[..t.rows.len() * k]);
+                            }
+                            0.0
+                        }
+                    };
                     (t.block, sum)
                 })
                 .collect();
@@ -201,28 +315,23 @@ pub(crate) fn update_frob_tiled<const K: usize>(
             start = end;
         }
     }
-    block_sums.iter().sum()
 }
 
 /// One block's segments of the tile `start..end` of A's columns added to its
-/// rows' sums; after the last tile, the sets combined into N's rows and the
-/// rule applied (returns ⟨F_new, N⟩ then, 0 before).
+/// rows' sums; after the last tile, the sets combined into N's rows, over
+/// the first rows × k values of `sums`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn tile_block<const K: usize>(
     a: &Csr<'_>,
     rows: Range<usize>,
-    f: &mut [f32],
     sums: &mut [f32],
     cursor: &mut [usize],
     g: &[f32],
-    s32: &[f32],
     kk: usize,
     start: u32,
     end: u32,
-    rule: Rule,
-    reg: Reg,
-) -> f64 {
+) {
     let k = if K == 0 { kk } else { K };
     let sets = acc_sets(K);
     let last = end as usize == a.cols;
@@ -249,12 +358,9 @@ fn tile_block<const K: usize>(
             _ => add_segment::<K, 4>(&cols[p0..p1], &vals[p0..p1], p0, g, k, row_sums),
         }
     }
-    if !last {
-        return 0.0;
-    }
-    // N's rows over the first rows × k values of `sums`: row j's sets are
-    // read before its N is written at j·k ≤ j·sets·k, over sets already read.
-    if K > 0 {
+    // Row j's sets are read before its N is written at j·k ≤ j·sets·k, over
+    // sets already read.
+    if last && K > 0 {
         for j in 0..rows.len() {
             let mut set = [[0f32; K]; 4];
             for (dst, src) in set
@@ -270,12 +376,10 @@ fn tile_block<const K: usize>(
             }
         }
     }
-    let nb = &mut sums[..rows.len() * k];
-    frob_block_best::<K>(None, &rows, f, nb, g, s32, kk, rule, reg)
 }
 
 crate::kernel::multiversion!(tile_block_best, tile_block_avx2, tile_block,
-    (a: &Csr<'_>, rows: Range<usize>, f: &mut [f32], sums: &mut [f32], cursor: &mut [usize], g: &[f32], s32: &[f32], kk: usize, start: u32, end: u32, rule: Rule, reg: Reg) -> f64);
+    (a: &Csr<'_>, rows: Range<usize>, sums: &mut [f32], cursor: &mut [usize], g: &[f32], kk: usize, start: u32, end: u32) -> ());
 
 /// Adds the segment `cols`, `vals` of a row, which starts at position `p0`
 /// of the row, to the row's `S` accumulator sets `sums` (S × k): the
@@ -425,6 +529,42 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// The product by column tiles is the gather's, bitwise, with the sums
+    /// carried in N (one set) or in groups' sums (two and four).
+    #[test]
+    fn tiled_products_equal_the_gather_bitwise() {
+        let (rows, cols) = (300, 1000);
+        let m = crate::testing::sparse(rows, cols, 0.06, 5);
+        let mv = m.view();
+        let a = Csr::from_view(&mv);
+        let blocks = Blocks {
+            ranges: vec![0..1, 1..40, 40..41, 41..150, 150..151, 151..300],
+        };
+        for k in [2, 4, 7, 8, 10, 20, 41, 50, 100, 110] {
+            let mut next = crate::testing::xorshift(0x51ed + k as u64);
+            // Signed values, as the SVD's sketches.
+            let g: Vec<f32> = (0..cols * k).map(|_| next() - 0.5).collect();
+            let mut want = vec![f32::NAN; rows * k];
+            crate::kernel::spmm(&a, &g, k, &blocks, &mut want);
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut got = vec![f32::NAN; rows * k];
+                pool.install(|| {
+                    crate::kernel::dispatch_k!(k, spmm_by_tiles(&a, &g, k, &blocks, &mut got, 97))
+                });
+                assert!(
+                    got.iter()
+                        .zip(&want)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "k {k}, {threads} threads"
+                );
             }
         }
     }

@@ -12,7 +12,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 use topicmill_sparse::CsrView;
 
-use crate::column_tiles::{update_frob_tiled, ColumnTiles};
+use crate::column_tiles::{spmm_tiled, update_frob_tiled, ColumnTiles, TILED_ABOVE};
 use crate::params::Reg;
 
 /// Calls `$f::<K>(args)` with `K = k` for the common sizes (the loops over
@@ -1102,6 +1102,9 @@ multiversion!(spmm_block_best, spmm_block_avx2, spmm_block,
     (a: &Csr<'_>, r: &Range<usize>, nb: &mut [f32], g: &[f32], kk: usize) -> ());
 
 fn spmm_k<const K: usize>(a: &Csr<'_>, g: &[f32], k: usize, blocks: &Blocks, n: &mut [f32]) {
+    if a.cols * k * size_of::<f32>() > TILED_ABOVE {
+        return spmm_tiled::<K>(a, g, k, blocks, n);
+    }
     let np = RowsPtr::new(n);
     blocks.ranges.par_iter().for_each(|r| {
         // SAFETY: disjoint block ranges inside 0..a.rows; N has a.rows rows of k.
@@ -1110,7 +1113,8 @@ fn spmm_k<const K: usize>(a: &Csr<'_>, g: &[f32], k: usize, blocks: &Blocks, n: 
     });
 }
 
-/// `N = A·G` alone (used for the initial loss and by the benchmarks).
+/// `N = A·G` alone (the SVD's products, the benchmarks), by column tiles
+/// when G is larger than the cache (the same bits).
 pub(crate) fn spmm(a: &Csr<'_>, g: &[f32], k: usize, blocks: &Blocks, n: &mut [f32]) {
     dispatch_k!(k, spmm_k(a, g, k, blocks, n))
 }
