@@ -22,7 +22,10 @@ use crate::params::Reg;
 /// Newsgroups at k = 40 runs 8.6–9.5 ms per iteration instead of 16.8–26.3
 /// by the run-time loops, HALS 11.8–15.0 instead of 22.2–22.6, and at k = 80
 /// 33.5–36.2 and 42.0–42.7 instead of 41.8–44.5 and 55.0–55.8; the workspace
-/// builds about 2 s longer. 128 and 150: MU 20 % faster than the run-time
+/// builds about 2 s longer. 110 is the sketch width of k = 100: NNDSVDa on
+/// the NYTimes shape (300,000 × 102,660, k = 100) 15.8–17.3 → 12.9–13.6 s;
+/// k = 101 to 110 pad to it (ng20 MU at k = 105 68–71 → 59–60 ms per
+/// iteration, HALS unchanged at 83–93 ms). 128 and 150: MU 20 % faster than the run-time
 /// loops, HALS up to 10 %; loops compiled for 200 were slower than the
 /// run-time ones (BENCHMARKS.md, "Faster at large k").
 macro_rules! dispatch_k {
@@ -44,6 +47,7 @@ macro_rules! dispatch_k {
             64 => $f::<64>($($arg),*),
             80 => $f::<80>($($arg),*),
             100 => $f::<100>($($arg),*),
+            110 => $f::<110>($($arg),*),
             128 => $f::<128>($($arg),*),
             150 => $f::<150>($($arg),*),
             _ => $f::<0>($($arg),*),
@@ -53,8 +57,8 @@ macro_rules! dispatch_k {
 pub(crate) use dispatch_k;
 
 /// The k that [`dispatch_k!`] has loops compiled for.
-pub(crate) const COMPILED_K: [usize; 18] = [
-    2, 3, 4, 5, 8, 10, 14, 16, 20, 30, 32, 40, 50, 64, 80, 100, 128, 150,
+pub(crate) const COMPILED_K: [usize; 19] = [
+    2, 3, 4, 5, 8, 10, 14, 16, 20, 30, 32, 40, 50, 64, 80, 100, 110, 128, 150,
 ];
 
 /// The rank a Frobenius fit of rank `k` runs its kernels at: the smallest
@@ -1647,7 +1651,7 @@ mod tests {
         .into();
         assert_eq!(
             padded,
-            [2, 8, 20, 30, 32, 34, 40, 50, 64, 69, 80, 87, 100, 101, 111, 128, 131, 132, 151]
+            [2, 8, 20, 30, 32, 34, 40, 50, 64, 69, 80, 87, 100, 110, 111, 128, 131, 132, 151]
         );
         let v: Vec<f32> = (1..=6).map(|x| x as f32).collect();
         let padded = pad_columns(&v, 3, 5);
