@@ -195,11 +195,11 @@ fn spmm_by_tiles<const K: usize>(
     let mut block_sums = vec![0f64; blocks.len()];
     let operand = (a, g, kk, blocks);
     if acc_sets(K) == 1 {
-        let all = [0..blocks.len()];
+        let all = 0..blocks.len();
         let mut cursor = vec![0; a.rows];
         passes::<K>(
             width,
-            &all,
+            std::slice::from_ref(&all),
             None,
             &mut cursor,
             operand,
