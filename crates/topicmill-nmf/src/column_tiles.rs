@@ -22,8 +22,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::kernel::{frob_block_best, Blocks, Csr, Rule};
-use crate::params::Reg;
+use crate::kernel::{Blocks, Csr};
 
 /// Bytes of the fixed factor per tile: 8 MiB, a quarter of the 32 MiB
 /// last-level cache of the machine measured (AMD EPYC, Zen 4). On the
@@ -126,34 +125,25 @@ struct Task<'t> {
     cursor: &'t mut [usize],
 }
 
-/// What a block does with its N once its last tile is added.
-#[derive(Clone, Copy)]
-enum Finish<'f> {
-    /// The Frobenius rule on F's rows (the block's output).
-    Rule {
-        s32: &'f [f32],
-        rule: Rule,
-        reg: Reg,
-    },
-    /// N's rows copied to the output, unless they were carried there.
-    Product,
-}
+/// What a block does once its last tile is added: `finish(rows, out, n)`
+/// with the block's rows, its rows of the output and its N (rows × k);
+/// returns the block's term (⟨F_new, N⟩, the loss's cross term, or 0).
+pub(crate) type Finish<'f> = dyn Fn(&Range<usize>, &mut [f32], &mut [f32]) -> f64 + Sync + 'f;
 
-/// The Frobenius half-step of `kernel::update_frob` with N = A·G gathered by
-/// the tiles of `tiles`, block sums into `block_sums` (one per block of
-/// `blocks`). Returns their sum in block order. The same bits as the gather.
+/// N = A·G by the tiles of `tiles` (A `a` over `blocks`, G `g`), each block
+/// finished by `finish` with its rows of `out`, its result in `block_sums`
+/// (one per block). Returns their sum in block order. N's rows are the
+/// gather's, bitwise.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn update_frob_tiled<const K: usize>(
+pub(crate) fn by_tiles<const K: usize>(
     tiles: &mut ColumnTiles,
     a: &Csr<'_>,
-    f: &mut [f32],
     g: &[f32],
-    s32: &[f32],
     kk: usize,
     blocks: &Blocks,
+    out: &mut [f32],
+    finish: &Finish<'_>,
     block_sums: &mut [f64],
-    rule: Rule,
-    reg: Reg,
 ) -> f64 {
     passes::<K>(
         tiles.width,
@@ -161,11 +151,19 @@ pub(crate) fn update_frob_tiled<const K: usize>(
         Some(&mut tiles.sums),
         &mut tiles.cursor,
         (a, g, kk, blocks),
-        f,
-        Finish::Rule { s32, rule, reg },
+        out,
+        finish,
         block_sums,
     );
     block_sums.iter().sum()
+}
+
+/// N's rows copied to the output, unless they were carried there (`out` empty).
+fn copy_out(_: &Range<usize>, out: &mut [f32], n: &mut [f32]) -> f64 {
+    if !out.is_empty() {
+        out.copy_from_slice(n);
+    }
+    0.0
 }
 
 /// `n = A·G` (a.rows × k) by column tiles of [`TILE_BYTES`]: the same bits
@@ -204,7 +202,7 @@ fn spmm_by_tiles<const K: usize>(
             &mut cursor,
             operand,
             n,
-            Finish::Product,
+            &copy_out,
             &mut block_sums,
         );
     } else {
@@ -218,7 +216,7 @@ fn spmm_by_tiles<const K: usize>(
             &mut tiles.cursor,
             operand,
             n,
-            Finish::Product,
+            &copy_out,
             &mut block_sums,
         );
     }
@@ -236,7 +234,7 @@ fn passes<const K: usize>(
     cursor: &mut [usize],
     (a, g, kk, blocks): (&Csr<'_>, &[f32], usize, &Blocks),
     out: &mut [f32],
-    finish: Finish<'_>,
+    finish: &Finish<'_>,
     block_sums: &mut [f64],
 ) {
     let k = if K == 0 { kk } else { K };
@@ -250,7 +248,12 @@ fn passes<const K: usize>(
             let end = (start + width).min(a.cols);
             // The group's blocks, each with its rows of the output, of the
             // sums and of the cursors.
-            let mut out_rest = &mut out[first_row * k..end_row * k];
+            // An empty output (a finish that writes none) is not split.
+            let mut out_rest = if out.is_empty() {
+                &mut [][..]
+            } else {
+                &mut out[first_row * k..end_row * k]
+            };
             let mut sums_rest = match sums.as_deref_mut() {
                 Some(s) => &mut s[..(end_row - first_row) * sets * k],
                 None => &mut [],
@@ -260,7 +263,12 @@ fn passes<const K: usize>(
             for b in group.clone() {
                 let rows = blocks.ranges[b].clone();
                 let (out_b, sums_b, cursor_b);
-                (out_b, out_rest) = std::mem::take(&mut out_rest).split_at_mut(rows.len() * k);
+                let out_len = if out_rest.is_empty() {
+                    0
+                } else {
+                    rows.len() * k
+                };
+                (out_b, out_rest) = std::mem::take(&mut out_rest).split_at_mut(out_len);
                 (cursor_b, cursor_rest) = std::mem::take(&mut cursor_rest).split_at_mut(rows.len());
                 let (out_b, sums_b) = if carried_apart {
                     (sums_b, sums_rest) =
@@ -291,18 +299,10 @@ fn passes<const K: usize>(
                         start as u32,
                         end as u32,
                     );
-                    let sum = match finish {
-                        _ if !last => 0.0,
-                        Finish::Rule { s32, rule, reg } => {
-                            let nb = &mut t.sums[..t.rows.len() * k];
-                            frob_block_best::<K>(None, &t.rows, t.out, nb, g, s32, kk, rule, reg)
-                        }
-                        Finish::Product => {
-                            if !t.out.is_empty() {
-                                t.out.copy_from_slice(&t.sums[..t.rows.len() * k]);
-                            }
-                            0.0
-                        }
+                    let sum = if last {
+                        finish(&t.rows, t.out, &mut t.sums[..t.rows.len() * k])
+                    } else {
+                        0.0
                     };
                     (t.block, sum)
                 })
@@ -448,7 +448,8 @@ fn add_segment<const K: usize, const S: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::{update_frob, Side};
+    use crate::kernel::{update_frob, Rule, Side};
+    use crate::params::Reg;
 
     /// The half-step by column tiles gives the gather's F and ⟨F_new, N⟩
     /// bitwise, at compiled and run-time k (one, two and four accumulator
@@ -565,6 +566,37 @@ mod tests {
                         .all(|(x, y)| x.to_bits() == y.to_bits()),
                     "k {k}, {threads} threads"
                 );
+            }
+        }
+    }
+
+    /// The loss's cross term ⟨F, A·G⟩ by column tiles is the gather's, bitwise.
+    #[test]
+    fn tiled_cross_terms_equal_the_gather_bitwise() {
+        let (rows, cols) = (300, 1000);
+        let m = crate::testing::sparse(rows, cols, 0.06, 13);
+        let mv = m.view();
+        let a = Csr::from_view(&mv);
+        let blocks = Blocks {
+            ranges: vec![0..1, 1..40, 40..41, 41..150, 150..151, 151..300],
+        };
+        for k in [3, 4, 20, 50, 60] {
+            let mut next = crate::testing::xorshift(0xdead + k as u64);
+            let g: Vec<f32> = (0..cols * k).map(|_| next()).collect();
+            let f: Vec<f32> = (0..rows * k).map(|_| next()).collect();
+            let mut sums = vec![0f64; blocks.len()];
+            let want = crate::kernel::cross_spmm(&a, &g, &f, k, &blocks, None, &mut sums);
+            let want_sums = sums.clone();
+            for group_rows in [1, 120] {
+                let mut tiles = ColumnTiles::with_sizes(k, &blocks, 97, group_rows);
+                let got =
+                    crate::kernel::cross_spmm(&a, &g, &f, k, &blocks, Some(&mut tiles), &mut sums);
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "k {k}, groups of {group_rows}"
+                );
+                assert_eq!(sums, want_sums, "k {k}, groups of {group_rows}");
             }
         }
     }

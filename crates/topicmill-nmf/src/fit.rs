@@ -391,6 +391,7 @@ impl<'x> Iterate<'x> {
                 &self.w,
                 k,
                 &self.side_w.blocks,
+                self.side_w.tiles.as_mut(),
                 &mut self.parts,
             );
             crate::steps::frobenius_error(self.xnorm2, fn_, &self.s_w, &self.s_h)

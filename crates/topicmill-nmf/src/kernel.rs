@@ -12,7 +12,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 use topicmill_sparse::CsrView;
 
-use crate::column_tiles::{spmm_tiled, update_frob_tiled, ColumnTiles, TILED_ABOVE};
+use crate::column_tiles::{by_tiles, spmm_tiled, ColumnTiles, TILED_ABOVE};
 use crate::params::Reg;
 
 /// Calls `$f::<K>(args)` with `K = k` for the common sizes (the loops over
@@ -1035,18 +1035,10 @@ fn update_frob_k<const K: usize>(
     reg: Reg,
 ) -> f64 {
     if let (Some(a), Some(tiles)) = (a, side.tiles.as_mut()) {
-        return update_frob_tiled::<K>(
-            tiles,
-            a,
-            f,
-            g,
-            s32,
-            k,
-            &side.blocks,
-            &mut side.block_sums,
-            rule,
-            reg,
-        );
+        let rule = |r: &Range<usize>, fb: &mut [f32], nb: &mut [f32]| {
+            frob_block_best::<K>(None, r, fb, nb, g, s32, k, rule, reg)
+        };
+        return by_tiles::<K>(tiles, a, g, k, &side.blocks, f, &rule, &mut side.block_sums);
     }
     let fp = RowsPtr::new(f);
     let np = RowsPtr::new(&mut side.n);
@@ -1124,18 +1116,33 @@ pub(crate) fn spmm(a: &Csr<'_>, g: &[f32], k: usize, blocks: &Blocks, n: &mut [f
 }
 
 /// ⟨F, A·G⟩ (F rows × k, as A's rows), without keeping A·G: each row of
-/// the product is formed and used at once; f64 sums per block of `blocks`
-/// (into `sums`, one per block), added in block order. The loss's cross term
-/// before the first half-step.
+/// the product is formed and used at once, or by `tiles` when given (a
+/// group's rows at once); f64 sums per block of `blocks` (into `sums`, one
+/// per block), added in block order. The loss's cross term before the first
+/// half-step.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn cross_spmm(
     a: &Csr<'_>,
     g: &[f32],
     f: &[f32],
     k: usize,
     blocks: &Blocks,
+    tiles: Option<&mut ColumnTiles>,
     sums: &mut [f64],
 ) -> f64 {
     assert!(f.len() == a.rows * k && g.len() >= a.cols * k && sums.len() == blocks.len());
+    if let Some(tiles) = tiles {
+        // Each block's rows of F against its N, in row order: cross_block's sum.
+        let cross = |r: &Range<usize>, _: &mut [f32], nb: &mut [f32]| {
+            let fb = &f[r.start * k..r.end * k];
+            let mut sum = 0f64;
+            for (&x, &y) in fb.iter().zip(nb.iter()) {
+                sum += x as f64 * y as f64;
+            }
+            sum
+        };
+        return dispatch_k!(k, by_tiles(tiles, a, g, k, blocks, &mut [], &cross, sums));
+    }
     sums.par_iter_mut()
         .zip(blocks.ranges.par_iter())
         .for_each(|(sum, r)| {

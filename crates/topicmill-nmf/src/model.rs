@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use topicmill_sparse::CsrView;
 
+use crate::column_tiles::{by_tiles, ColumnTiles};
 use crate::error::{NmfError, Result};
 use crate::fit::{frob_err, kl_err};
 use crate::kernel::{self, flush, gram, gram_partials_len, mu_row, Blocks, Csr, RowsPtr};
@@ -598,6 +599,23 @@ struct Solved {
 /// The row-separable W-only solve shared by `fit` (its final W, through
 /// [`solve_w`]) and `transform`.
 fn solve(a: &Csr<'_>, ht: &[f32], k: usize, p: &NmfParams, blocks: &Blocks) -> (Vec<f32>, Solved) {
+    // X·Hᵀ by column tiles where Hᵀ is larger than the cache (Frobenius).
+    let tiles = match p.loss {
+        Loss::Frobenius => ColumnTiles::plan(a, k, blocks),
+        Loss::KullbackLeibler => None,
+    };
+    solve_with(a, ht, k, p, blocks, tiles)
+}
+
+/// [`solve`] with X·Hᵀ by `tiles` when given.
+fn solve_with(
+    a: &Csr<'_>,
+    ht: &[f32],
+    k: usize,
+    p: &NmfParams,
+    blocks: &Blocks,
+    mut tiles: Option<ColumnTiles>,
+) -> (Vec<f32>, Solved) {
     let (n, m) = (a.rows, a.cols);
     let (reg, _) = p.regularization(n, m);
     let mut w = vec![0f32; n * k];
@@ -624,9 +642,12 @@ fn solve(a: &Csr<'_>, ht: &[f32], k: usize, p: &NmfParams, blocks: &Blocks) -> (
         reg,
     };
     let cross = if is_kl && k > kernel::KL_COMPILED_MAX {
-        solve_rows::<0>(&rows, k, blocks, &mut w, &mut sums)
+        solve_rows::<0>(&rows, k, blocks, tiles.as_mut(), &mut w, &mut sums)
     } else {
-        kernel::dispatch_k!(k, solve_rows(&rows, k, blocks, &mut w, &mut sums))
+        kernel::dispatch_k!(
+            k,
+            solve_rows(&rows, k, blocks, tiles.as_mut(), &mut w, &mut sums)
+        )
     };
     (w, Solved { s_h, cross })
 }
@@ -647,21 +668,29 @@ struct SolveRows<'a> {
 
 /// Solves every row of W over `blocks`; returns ⟨W, X·Hᵀ⟩ (Frobenius loss;
 /// 0 for KL): f64 sums per block (into `sums`) of the rows' terms in row
-/// order, added in block order. No row of X·Hᵀ outlives its solve.
+/// order, added in block order. No row of X·Hᵀ outlives its solve, or, by
+/// `tiles` when given, its group of rows (the same rows, bitwise).
 fn solve_rows<const K: usize>(
     p: &SolveRows<'_>,
     k: usize,
     blocks: &Blocks,
+    tiles: Option<&mut ColumnTiles>,
     w: &mut [f32],
     sums: &mut [f64],
 ) -> f64 {
+    if let Some(tiles) = tiles {
+        let solve = |r: &Range<usize>, wb: &mut [f32], nb: &mut [f32]| {
+            solve_block_best::<K>(p, r, wb, k, Some(nb))
+        };
+        return by_tiles::<K>(tiles, p.a, p.ht, k, blocks, w, &solve, sums);
+    }
     let wp = RowsPtr::new(w);
     sums.par_iter_mut()
         .zip(blocks.ranges.par_iter())
         .for_each(|(sum, r)| {
             // SAFETY: disjoint block ranges inside 0..n; W has n rows of k.
             let wb = unsafe { wp.rows_mut(r, k) };
-            *sum = solve_block_best::<K>(p, r, wb, k);
+            *sum = solve_block_best::<K>(p, r, wb, k, None);
         });
     sums.iter().sum()
 }
@@ -671,16 +700,18 @@ fn row_cross(w: &[f32], n: &[f32]) -> f64 {
     w.iter().zip(n).map(|(&x, &y)| x as f64 * y as f64).sum()
 }
 
-/// One block of [`solve_rows`]; returns the block's cross term.
+/// One block of [`solve_rows`]; returns the block's cross term. The rows of
+/// X·Hᵀ are formed here, or given in `given` (the block's rows × k).
 #[inline(always)]
 fn solve_block<const K: usize>(
     p: &SolveRows<'_>,
     r: &Range<usize>,
     wb: &mut [f32],
     kk: usize,
+    given: Option<&[f32]>,
 ) -> f64 {
     if K > 0 && !p.is_kl {
-        return solve_block_frob::<K, { kernel::HALS_ROWS }>(p, r, wb);
+        return solve_block_frob::<K, { kernel::HALS_ROWS }>(p, r, wb, given);
     }
     let k = if K == 0 { kk } else { K };
     let mut small = [0f32; 1024];
@@ -695,7 +726,10 @@ fn solve_block<const K: usize>(
     for (local, i) in r.clone().enumerate() {
         let (cols, vals) = p.a.row(i);
         let wr = &mut wb[local * k..(local + 1) * k];
-        kernel::sparse_row_times_k::<K>(cols, vals, p.ht, k, nr);
+        match given {
+            Some(n) => nr.copy_from_slice(&n[local * k..(local + 1) * k]),
+            None => kernel::sparse_row_times_k::<K>(cols, vals, p.ht, k, nr),
+        }
         let c = if p.is_kl {
             let xs: f32 = vals.iter().sum();
             if p.hsum_total > 0.0 {
@@ -755,6 +789,7 @@ fn solve_block_frob<const K: usize, const R: usize>(
     p: &SolveRows<'_>,
     r: &Range<usize>,
     wb: &mut [f32],
+    given: Option<&[f32]>,
 ) -> f64 {
     const EMPTY: usize = usize::MAX;
     // Each row's cross term, added in row order at the end (rows finish out
@@ -776,9 +811,14 @@ fn solve_block_frob<const K: usize, const R: usize>(
             while next < r.len() {
                 let local = next;
                 next += 1;
-                let (cols, vals) = p.a.row(r.start + local);
                 let mut nr = [0f32; K];
-                kernel::sparse_row_times_k::<K>(cols, vals, p.ht, K, &mut nr);
+                match given {
+                    Some(n) => nr.copy_from_slice(&n[local * K..(local + 1) * K]),
+                    None => {
+                        let (cols, vals) = p.a.row(r.start + local);
+                        kernel::sparse_row_times_k::<K>(cols, vals, p.ht, K, &mut nr);
+                    }
+                }
                 let ns: f32 = nr.iter().sum();
                 let c = if p.ssum > 0.0 {
                     (ns / p.ssum).max(0.0)
@@ -829,4 +869,47 @@ fn solve_block_frob<const K: usize, const R: usize>(
 }
 
 kernel::multiversion!(solve_block_best, solve_block_avx2, solve_block,
-    (p: &SolveRows<'_>, r: &Range<usize>, wb: &mut [f32], kk: usize) -> f64);
+    (p: &SolveRows<'_>, r: &Range<usize>, wb: &mut [f32], kk: usize, given: Option<&[f32]>) -> f64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The W-only solve with X·Hᵀ by column tiles (one-block and
+    /// several-block groups) gives the row-by-row solve's W and cross term,
+    /// bitwise, at compiled and run-time k, with and without regularization.
+    #[test]
+    fn tiled_solve_equals_the_row_by_row_one_bitwise() {
+        let (rows, cols) = (300, 1000);
+        let m = crate::testing::sparse(rows, cols, 0.06, 9);
+        let mv = m.view();
+        let a = Csr::from_view(&mv);
+        let blocks = Blocks {
+            ranges: vec![0..1, 1..40, 40..41, 41..150, 150..151, 151..300],
+        };
+        for k in [4, 7, 20, 50, 60] {
+            let mut next = crate::testing::xorshift(0x7f4a_7c15 + k as u64);
+            let ht: Vec<f32> = (0..cols * k).map(|_| next()).collect();
+            for alpha in [0.0, 0.01] {
+                let p = crate::Nmf::params(k).alpha_w(alpha).l1_ratio(0.5);
+                let (want, want_solved) = solve_with(&a, &ht, k, &p, &blocks, None);
+                for group_rows in [1, 120] {
+                    let tiles = ColumnTiles::with_sizes(k, &blocks, 97, group_rows);
+                    let (got, solved) = solve_with(&a, &ht, k, &p, &blocks, Some(tiles));
+                    let what = format!("k {k}, alpha {alpha}, groups of {group_rows} rows");
+                    assert_eq!(
+                        solved.cross.to_bits(),
+                        want_solved.cross.to_bits(),
+                        "{what}"
+                    );
+                    assert!(
+                        got.iter()
+                            .zip(&want)
+                            .all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{what}"
+                    );
+                }
+            }
+        }
+    }
+}
