@@ -14,9 +14,15 @@
 //! accumulator set its position in the row picks, in position order (see
 //! [`acc_sets`]), and the sets are combined as the gather combines them.
 //! The rows are taken in groups of whole row blocks, so that the carried
-//! sums take at most an eighth of the larger factor; the rule then runs on
-//! each block as soon as its last tile is added. Tiles and groups depend on
-//! the matrix and k only, never on the thread count.
+//! sums take at most an eighth of the larger factor, and each block is
+//! finished as soon as its last tile is added: the half-step's rule, the
+//! initial loss's cross term, the final W solve (and `transform`'s). A
+//! product alone (`kernel::spmm`: the SVD's) with one accumulator set per
+//! row carries its sums in its output and keeps no buffer. Tiles and groups depend on the matrix and k
+//! only, never on the thread count.
+//!
+//! KL's iteration is not tiled: its numerator needs W·H at every non-zero,
+//! a row of each factor at once.
 
 use std::ops::Range;
 
