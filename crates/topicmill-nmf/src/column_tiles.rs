@@ -249,8 +249,10 @@ fn passes<const K: usize>(
     for group in groups {
         let first_row = blocks.ranges[group.start].start;
         let end_row = blocks.ranges[group.end - 1].end;
+        // Tile by tile; at least one pass, which finishes the blocks (a
+        // matrix without columns has one empty tile).
         let mut start = 0;
-        while start < a.cols {
+        loop {
             let end = (start + width).min(a.cols);
             // The group's blocks, each with its rows of the output, of the
             // sums and of the cursors.
@@ -295,16 +297,7 @@ fn passes<const K: usize>(
             let results: Vec<(usize, f64)> = tasks
                 .into_par_iter()
                 .map(|t| {
-                    tile_block_best::<K>(
-                        a,
-                        t.rows.clone(),
-                        t.sums,
-                        t.cursor,
-                        g,
-                        kk,
-                        start as u32,
-                        end as u32,
-                    );
+                    tile_block_best::<K>(a, t.rows.clone(), t.sums, t.cursor, g, kk, start, end);
                     let sum = if last {
                         finish(&t.rows, t.out, &mut t.sums[..t.rows.len() * k])
                     } else {
@@ -317,6 +310,7 @@ fn passes<const K: usize>(
                 for (b, sum) in results {
                     block_sums[b] = sum;
                 }
+                break;
             }
             start = end;
         }
@@ -335,12 +329,12 @@ fn tile_block<const K: usize>(
     cursor: &mut [usize],
     g: &[f32],
     kk: usize,
-    start: u32,
-    end: u32,
+    start: usize,
+    end: usize,
 ) {
     let k = if K == 0 { kk } else { K };
     let sets = acc_sets(K);
-    let last = end as usize == a.cols;
+    let last = end == a.cols;
     for ((i, at), row_sums) in rows
         .clone()
         .zip(cursor.iter_mut())
@@ -355,7 +349,10 @@ fn tile_block<const K: usize>(
         let p1 = if last {
             cols.len()
         } else {
-            p0 + cols[p0..].iter().take_while(|&&c| c < end).count()
+            p0 + cols[p0..]
+                .iter()
+                .take_while(|&&c| (c as usize) < end)
+                .count()
         };
         *at = p1;
         match sets {
@@ -385,7 +382,7 @@ fn tile_block<const K: usize>(
 }
 
 crate::kernel::multiversion!(tile_block_best, tile_block_avx2, tile_block,
-    (a: &Csr<'_>, rows: Range<usize>, sums: &mut [f32], cursor: &mut [usize], g: &[f32], kk: usize, start: u32, end: u32) -> ());
+    (a: &Csr<'_>, rows: Range<usize>, sums: &mut [f32], cursor: &mut [usize], g: &[f32], kk: usize, start: usize, end: usize) -> ());
 
 /// Adds the segment `cols`, `vals` of a row, which starts at position `p0`
 /// of the row, to the row's `S` accumulator sets `sums` (S × k): the
@@ -605,6 +602,62 @@ mod tests {
                 assert_eq!(sums, want_sums, "k {k}, groups of {group_rows}");
             }
         }
+    }
+
+    /// A matrix without columns has one empty tile, and its pass still
+    /// finishes every block: N = 0, as gathered.
+    #[test]
+    fn a_matrix_without_columns_is_finished_too() {
+        let (rows, k) = (5, 4);
+        let m = sprs::CsMatI::<f32, u32, u64>::new(
+            (rows, 0),
+            vec![0; rows + 1],
+            Vec::new(),
+            Vec::new(),
+        );
+        let mv = m.view();
+        let a = Csr::from_view(&mv);
+        let blocks = Blocks {
+            ranges: vec![0..2, 2..5],
+        };
+        let f0: Vec<f32> = (0..rows * k).map(|i| 1.0 + i as f32).collect();
+        let s32 = vec![1f32; k * k];
+        let side = |tiles: Option<ColumnTiles>| Side {
+            block_sums: vec![f64::NAN; blocks.len()],
+            n: Vec::new(),
+            tiles,
+            blocks: blocks.clone(),
+        };
+        let reg = Reg::default();
+        let mut want = f0.clone();
+        let want_dot = update_frob(
+            Some(&a),
+            &mut want,
+            &[],
+            &s32,
+            k,
+            &mut side(None),
+            Rule::Mu,
+            reg,
+        );
+        let mut got = f0.clone();
+        let tiles = ColumnTiles::with_sizes(k, &blocks, 97, 1);
+        let dot = update_frob(
+            Some(&a),
+            &mut got,
+            &[],
+            &s32,
+            k,
+            &mut side(Some(tiles)),
+            Rule::Mu,
+            reg,
+        );
+        assert_eq!(dot.to_bits(), want_dot.to_bits());
+        assert_eq!(got, want);
+        assert!(got.iter().all(|&x| x == 0.0));
+        let mut n = vec![f32::NAN; rows * k];
+        spmm_by_tiles::<4>(&a, &[], k, &blocks, &mut n, 97);
+        assert!(n.iter().all(|&x| x == 0.0));
     }
 
     #[test]

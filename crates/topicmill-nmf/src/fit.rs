@@ -326,7 +326,7 @@ impl<'x> Iterate<'x> {
         // Only a half-step whose N is formed outside it keeps one: W's with
         // the panels, Hᵀ's with the panels or the scatter.
         // A gathered Frobenius half-step gathers by column tiles when its
-        // fixed factor is larger than a tile; KL's keeps the row blocks only.
+        // fixed factor is larger than the cache; KL's gathers row by row.
         let gathered = |a: &Csr<'_>| match p.loss {
             Loss::Frobenius => Side::tiled(a, k),
             Loss::KullbackLeibler => Side::new(a, k),

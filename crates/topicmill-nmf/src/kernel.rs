@@ -25,9 +25,9 @@ use crate::params::Reg;
 /// builds about 2 s longer. 110 is the sketch width of k = 100: NNDSVDa on
 /// the NYTimes shape (300,000 × 102,660, k = 100) 15.8–17.3 → 12.9–13.6 s;
 /// k = 101 to 110 pad to it (ng20 MU at k = 105 68–71 → 59–60 ms per
-/// iteration, HALS unchanged at 83–93 ms). 128 and 150: MU 20 % faster than the run-time
-/// loops, HALS up to 10 %; loops compiled for 200 were slower than the
-/// run-time ones (BENCHMARKS.md, "Faster at large k").
+/// iteration, HALS unchanged at 83–93 ms). 128 and 150: MU 20 % faster than
+/// the run-time loops, HALS up to 10 %; loops compiled for 200 were slower
+/// than the run-time ones (BENCHMARKS.md, "Faster at large k").
 macro_rules! dispatch_k {
     ($k:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
         match $k {
