@@ -454,6 +454,16 @@ mod tests {
     use crate::kernel::{update_frob, Rule, Side};
     use crate::params::Reg;
 
+    /// A gathering half-step's side over `blocks`, by `tiles` when given.
+    fn side(blocks: &Blocks, tiles: Option<ColumnTiles>) -> Side {
+        Side {
+            block_sums: vec![f64::NAN; blocks.len()],
+            n: Vec::new(),
+            tiles,
+            blocks: blocks.clone(),
+        }
+    }
+
     /// The half-step by column tiles gives the gather's F and ⟨F_new, N⟩
     /// bitwise, at compiled and run-time k (one, two and four accumulator
     /// sets), with MU and HALS, with and without regularization, over
@@ -474,9 +484,7 @@ mod tests {
         let mv = m.view();
         let a = Csr::from_view(&mv);
         // Uneven blocks: the groups below take one, two or more of them.
-        let blocks = Blocks {
-            ranges: vec![0..1, 1..40, 40..41, 41..150, 150..151, 151..300],
-        };
+        let blocks = crate::testing::uneven_blocks();
         for k in [2, 3, 4, 5, 7, 8, 10, 20, 41, 50, 60, 100] {
             let mut next = crate::testing::xorshift(0x9e37_79b9 + k as u64);
             let g: Vec<f32> = (0..cols * k).map(|_| next()).collect();
@@ -494,12 +502,7 @@ mod tests {
             }
             for rule in [Rule::Mu, Rule::Hals] {
                 for reg in [Reg { l1: 0.0, l2: 0.0 }, Reg { l1: 0.05, l2: 0.3 }] {
-                    let side = |tiles: Option<ColumnTiles>| Side {
-                        block_sums: vec![0.0; blocks.len()],
-                        n: Vec::new(),
-                        tiles,
-                        blocks: blocks.clone(),
-                    };
+                    let side = |tiles| side(&blocks, tiles);
                     let mut want = f0.clone();
                     let want_dot =
                         update_frob(Some(&a), &mut want, &g, &s32, k, &mut side(None), rule, reg);
@@ -524,12 +527,7 @@ mod tests {
                             });
                             let what = format!("k {k}, {rule:?}, {reg:?}, groups of {group_rows} rows, {threads} threads");
                             assert_eq!(dot.to_bits(), want_dot.to_bits(), "{what}");
-                            assert!(
-                                got.iter()
-                                    .zip(&want)
-                                    .all(|(x, y)| x.to_bits() == y.to_bits()),
-                                "{what}"
-                            );
+                            assert!(crate::testing::same_bits(&got, &want), "{what}");
                         }
                     }
                 }
@@ -545,9 +543,7 @@ mod tests {
         let m = crate::testing::sparse(rows, cols, 0.06, 5);
         let mv = m.view();
         let a = Csr::from_view(&mv);
-        let blocks = Blocks {
-            ranges: vec![0..1, 1..40, 40..41, 41..150, 150..151, 151..300],
-        };
+        let blocks = crate::testing::uneven_blocks();
         for k in [2, 4, 7, 8, 10, 20, 41, 50, 100, 110] {
             let mut next = crate::testing::xorshift(0x51ed + k as u64);
             // Signed values, as the SVD's sketches.
@@ -564,9 +560,7 @@ mod tests {
                     crate::kernel::dispatch_k!(k, spmm_by_tiles(&a, &g, k, &blocks, &mut got, 97))
                 });
                 assert!(
-                    got.iter()
-                        .zip(&want)
-                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    crate::testing::same_bits(&got, &want),
                     "k {k}, {threads} threads"
                 );
             }
@@ -580,9 +574,7 @@ mod tests {
         let m = crate::testing::sparse(rows, cols, 0.06, 13);
         let mv = m.view();
         let a = Csr::from_view(&mv);
-        let blocks = Blocks {
-            ranges: vec![0..1, 1..40, 40..41, 41..150, 150..151, 151..300],
-        };
+        let blocks = crate::testing::uneven_blocks();
         for k in [3, 4, 20, 50, 60] {
             let mut next = crate::testing::xorshift(0xdead + k as u64);
             let g: Vec<f32> = (0..cols * k).map(|_| next()).collect();
@@ -622,12 +614,7 @@ mod tests {
         };
         let f0: Vec<f32> = (0..rows * k).map(|i| 1.0 + i as f32).collect();
         let s32 = vec![1f32; k * k];
-        let side = |tiles: Option<ColumnTiles>| Side {
-            block_sums: vec![f64::NAN; blocks.len()],
-            n: Vec::new(),
-            tiles,
-            blocks: blocks.clone(),
-        };
+        let side = |tiles| side(&blocks, tiles);
         let reg = Reg::default();
         let mut want = f0.clone();
         let want_dot = update_frob(

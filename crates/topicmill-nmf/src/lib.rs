@@ -73,6 +73,19 @@ pub(crate) mod testing {
         tri.to_csr()
     }
 
+    /// Six uneven blocks of 300 rows, three of them one row long: for
+    /// results that must not depend on how rows are grouped.
+    pub fn uneven_blocks() -> crate::kernel::Blocks {
+        crate::kernel::Blocks {
+            ranges: vec![0..1, 1..40, 40..41, 41..150, 150..151, 151..300],
+        }
+    }
+
+    /// Whether `a` and `b` hold the same bits.
+    pub fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
     /// Uniform values in [0, 1) from a xorshift generator started at `state`
     /// (non-zero): cheap, and the same on every platform.
     pub fn xorshift(mut state: u64) -> impl FnMut() -> f32 {

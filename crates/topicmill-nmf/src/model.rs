@@ -884,9 +884,7 @@ mod tests {
         let m = crate::testing::sparse(rows, cols, 0.06, 9);
         let mv = m.view();
         let a = Csr::from_view(&mv);
-        let blocks = Blocks {
-            ranges: vec![0..1, 1..40, 40..41, 41..150, 150..151, 151..300],
-        };
+        let blocks = crate::testing::uneven_blocks();
         for k in [4, 7, 20, 50, 60] {
             let mut next = crate::testing::xorshift(0x7f4a_7c15 + k as u64);
             let ht: Vec<f32> = (0..cols * k).map(|_| next()).collect();
@@ -902,12 +900,7 @@ mod tests {
                         want_solved.cross.to_bits(),
                         "{what}"
                     );
-                    assert!(
-                        got.iter()
-                            .zip(&want)
-                            .all(|(x, y)| x.to_bits() == y.to_bits()),
-                        "{what}"
-                    );
+                    assert!(crate::testing::same_bits(&got, &want), "{what}");
                 }
             }
         }
