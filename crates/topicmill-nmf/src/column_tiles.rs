@@ -10,9 +10,10 @@
 //! tile to tile in a buffer. MU on that shape went from 2.9–3.3 to 1.3–1.4 s
 //! per iteration, HALS from 3.0–3.5 to 1.5 s (BENCHMARKS.md, "Column tiles").
 //!
-//! The sums are the gather's own, bitwise: each non-zero is added to the
-//! accumulator set its position in the row picks, in position order (see
-//! [`acc_sets`]), and the sets are combined as the gather combines them.
+//! The sums are the gather's own, bitwise: each segment goes through the
+//! gather's loop (`kernel::accumulate`), each non-zero to the accumulator
+//! set its position in the row picks, in position order, and the sets are
+//! combined as the gather combines them.
 //! The rows are taken in groups of whole row blocks, so that the carried
 //! sums take at most an eighth of the larger factor, and each block is
 //! finished as soon as its last tile is added: the half-step's rule, the
@@ -28,7 +29,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::kernel::{Blocks, Csr};
+use crate::kernel::{acc_sets, accumulate, accumulate_k, combine_sets, Blocks, Csr};
 
 /// Bytes of the fixed factor per tile: 8 MiB, a quarter of the 32 MiB
 /// last-level cache of the machine measured (AMD EPYC, Zen 4). On the
@@ -44,18 +45,6 @@ pub(crate) const TILE_BYTES: usize = 8 << 20;
 /// iteration either way) and took the footprint from 1.08 to 1.24 of the
 /// reference with the sums of whole factors.
 pub(crate) const TILED_ABOVE: usize = 32 << 20;
-
-/// Accumulator sets of the gather at compile-time k `K` (0: run-time k): the
-/// non-zero at position p of a row goes to set `p mod sets` (see
-/// `kernel::sparse_row_times_from`).
-pub(crate) const fn acc_sets(k: usize) -> usize {
-    match k {
-        0 => 1,
-        1..=8 => 4,
-        48.. => 1,
-        _ => 2,
-    }
-}
 
 /// [`acc_sets`] of the k that `dispatch_k!` runs k at.
 fn sets_at<const K: usize>() -> usize {
@@ -373,10 +362,7 @@ fn tile_block<const K: usize>(
             {
                 dst.copy_from_slice(src);
             }
-            let n = &mut sums[j * K..j * K + K];
-            for t in 0..K {
-                n[t] = (set[0][t] + set[1][t]) + (set[2][t] + set[3][t]);
-            }
+            combine_sets(&set, &mut sums[j * K..j * K + K]);
         }
     }
 }
@@ -397,52 +383,13 @@ fn add_segment<const K: usize, const S: usize>(
     sums: &mut [f32],
 ) {
     if K == 0 {
-        for (&c, &v) in cols.iter().zip(vals) {
-            let c = c as usize;
-            for (o, &x) in sums.iter_mut().zip(&g[c * kk..c * kk + kk]) {
-                *o += v * x;
-            }
-        }
-        return;
-    }
-    let row = |c: u32| -> &[f32; K] {
-        let c = c as usize;
-        g[c * K..c * K + K].try_into().expect("K values")
-    };
-    // Up to the next position that is a multiple of S, set by set.
-    let lead = ((S - p0 % S) % S).min(cols.len());
-    for (q, (&c, &v)) in cols[..lead].iter().zip(&vals[..lead]).enumerate() {
-        let s = (p0 + q) % S;
-        let g0 = row(c);
-        for t in 0..K {
-            sums[s * K + t] += v * g0[t];
-        }
+        return accumulate_k(cols, vals, g, 0, kk, sums);
     }
     let mut acc = [[0f32; K]; S];
     for (dst, src) in acc.iter_mut().zip(sums.chunks_exact(K)) {
         dst.copy_from_slice(src);
     }
-    let mut groups_c = cols[lead..].chunks_exact(S);
-    let mut groups_v = vals[lead..].chunks_exact(S);
-    for (c, v) in (&mut groups_c).zip(&mut groups_v) {
-        for s in 0..S {
-            let g0 = row(c[s]);
-            for t in 0..K {
-                acc[s][t] += v[s] * g0[t];
-            }
-        }
-    }
-    for (s, (&c, &v)) in groups_c
-        .remainder()
-        .iter()
-        .zip(groups_v.remainder())
-        .enumerate()
-    {
-        let g0 = row(c);
-        for t in 0..K {
-            acc[s][t] += v * g0[t];
-        }
-    }
+    accumulate::<K, S>(cols, vals, p0, g, 0, &mut acc);
     for (dst, src) in sums.chunks_exact_mut(K).zip(&acc) {
         dst.copy_from_slice(src);
     }

@@ -520,66 +520,114 @@ pub(crate) fn sparse_row_times_from<const K: usize>(
 ) {
     if K == 0 {
         n.fill(0.0);
-        for (&c, &v) in cols.iter().zip(vals) {
-            let c = c as usize - first;
-            for (o, &x) in n.iter_mut().zip(&g[c * kk..c * kk + kk]) {
-                *o += v * x;
-            }
-        }
-        return;
+        return accumulate_k(cols, vals, g, first, kk, n);
     }
+    let mut acc = [[0f32; K]; 4];
+    match acc_sets(K) {
+        4 => accumulate::<K, 4>(cols, vals, 0, g, first, &mut acc),
+        2 => accumulate::<K, 2>(
+            cols,
+            vals,
+            0,
+            g,
+            first,
+            acc.first_chunk_mut().expect("4 sets"),
+        ),
+        _ => accumulate::<K, 1>(
+            cols,
+            vals,
+            0,
+            g,
+            first,
+            acc.first_chunk_mut().expect("4 sets"),
+        ),
+    }
+    combine_sets(&acc, n);
+}
+
+/// The accumulator sets of [`sparse_row_times_k`] at compile-time k `K`
+/// (0: run-time k, one set).
+pub(crate) const fn acc_sets(k: usize) -> usize {
+    match k {
+        0 => 1,
+        1..=8 => 4,
+        48.. => 1,
+        _ => 2,
+    }
+}
+
+/// Adds the non-zeros `cols`, `vals` of a row, the first of them at
+/// position `p0` of the row, times G's rows (`g` holds them from row `first`
+/// on) to the row's `S` accumulator sets: the non-zero at position p to set
+/// `p mod S`, in position order. The loop of every gathered product: whole
+/// rows (p0 = 0), or a row's segment in one column tile (`column_tiles`),
+/// whose sums are then the whole row's, bitwise.
+#[inline(always)]
+pub(crate) fn accumulate<const K: usize, const S: usize>(
+    cols: &[u32],
+    vals: &[f32],
+    p0: usize,
+    g: &[f32],
+    first: usize,
+    acc: &mut [[f32; K]; S],
+) {
     let row = |c: u32| -> &[f32; K] {
         let c = c as usize - first;
         g[c * K..c * K + K].try_into().expect("K values")
     };
-    let mut acc = [[0f32; K]; 4];
-    if K <= 8 {
-        let mut quads_c = cols.chunks_exact(4);
-        let mut quads_v = vals.chunks_exact(4);
-        for (c, v) in (&mut quads_c).zip(&mut quads_v) {
-            let (g0, g1, g2, g3) = (row(c[0]), row(c[1]), row(c[2]), row(c[3]));
-            for t in 0..K {
-                acc[0][t] += v[0] * g0[t];
-                acc[1][t] += v[1] * g1[t];
-                acc[2][t] += v[2] * g2[t];
-                acc[3][t] += v[3] * g3[t];
-            }
+    // Up to the next position that is a multiple of S, set by set.
+    let lead = ((S - p0 % S) % S).min(cols.len());
+    for (q, (&c, &v)) in cols[..lead].iter().zip(&vals[..lead]).enumerate() {
+        let (set, g0) = (&mut acc[(p0 + q) % S], row(c));
+        for t in 0..K {
+            set[t] += v * g0[t];
         }
-        for (s, (&c, &v)) in quads_c
-            .remainder()
-            .iter()
-            .zip(quads_v.remainder())
-            .enumerate()
-        {
-            let g0 = row(c);
-            for t in 0..K {
-                acc[s][t] += v * g0[t];
-            }
-        }
-    } else if K >= 48 {
-        for (&c, &v) in cols.iter().zip(vals) {
-            let g0 = row(c);
-            for t in 0..K {
-                acc[0][t] += v * g0[t];
-            }
-        }
-    } else {
-        let mut pairs_c = cols.chunks_exact(2);
-        let mut pairs_v = vals.chunks_exact(2);
-        for (c, v) in (&mut pairs_c).zip(&mut pairs_v) {
-            let (g0, g1) = (row(c[0]), row(c[1]));
-            for t in 0..K {
-                acc[0][t] += v[0] * g0[t];
-                acc[1][t] += v[1] * g1[t];
-            }
-        }
-        if let (Some(&c), Some(&v)) = (pairs_c.remainder().first(), pairs_v.remainder().first()) {
-            let g0 = row(c);
-            for t in 0..K {
-                acc[0][t] += v * g0[t];
+    }
+    let mut groups_c = cols[lead..].chunks_exact(S);
+    let mut groups_v = vals[lead..].chunks_exact(S);
+    for (c, v) in (&mut groups_c).zip(&mut groups_v) {
+        let g: [&[f32; K]; S] = std::array::from_fn(|s| row(c[s]));
+        for t in 0..K {
+            for s in 0..S {
+                acc[s][t] += v[s] * g[s][t];
             }
         }
     }
+    for (s, (&c, &v)) in groups_c
+        .remainder()
+        .iter()
+        .zip(groups_v.remainder())
+        .enumerate()
+    {
+        let g0 = row(c);
+        for t in 0..K {
+            acc[s][t] += v * g0[t];
+        }
+    }
+}
+
+/// [`accumulate`] at run-time k: one set, `n` (k values).
+#[inline(always)]
+pub(crate) fn accumulate_k(
+    cols: &[u32],
+    vals: &[f32],
+    g: &[f32],
+    first: usize,
+    k: usize,
+    n: &mut [f32],
+) {
+    for (&c, &v) in cols.iter().zip(vals) {
+        let c = c as usize - first;
+        for (o, &x) in n.iter_mut().zip(&g[c * k..c * k + k]) {
+            *o += v * x;
+        }
+    }
+}
+
+/// N's row from [`sparse_row_times_k`]'s four sets (unused ones zero):
+/// `(0 + 1) + (2 + 3)`.
+#[inline(always)]
+pub(crate) fn combine_sets<const K: usize>(acc: &[[f32; K]; 4], n: &mut [f32]) {
     for t in 0..K {
         n[t] = (acc[0][t] + acc[1][t]) + (acc[2][t] + acc[3][t]);
     }
