@@ -586,10 +586,10 @@ pub(crate) fn accumulate<const K: usize, const S: usize>(
     let mut groups_c = cols[lead..].chunks_exact(S);
     let mut groups_v = vals[lead..].chunks_exact(S);
     for (c, v) in (&mut groups_c).zip(&mut groups_v) {
-        let g: [&[f32; K]; S] = std::array::from_fn(|s| row(c[s]));
+        let rows: [&[f32; K]; S] = std::array::from_fn(|s| row(c[s]));
         for t in 0..K {
             for s in 0..S {
-                acc[s][t] += v[s] * g[s][t];
+                acc[s][t] += v[s] * rows[s][t];
             }
         }
     }
