@@ -1,4 +1,4 @@
-//! The gathered half-step by column tiles of its sparse operand, for a fixed
+//! Gathered products by column tiles of the sparse operand, for a fixed
 //! factor larger than the cache.
 //!
 //! A half-step gathers, for every non-zero `a_ic` of its operand A, row c of
@@ -14,13 +14,14 @@
 //! gather's loop (`kernel::accumulate`), each non-zero to the accumulator
 //! set its position in the row picks, in position order, and the sets are
 //! combined as the gather combines them.
+//!
 //! The rows are taken in groups of whole row blocks, so that the carried
 //! sums take at most an eighth of the larger factor, and each block is
 //! finished as soon as its last tile is added: the half-step's rule, the
 //! initial loss's cross term, the final W solve (and `transform`'s). A
 //! product alone (`kernel::spmm`: the SVD's) with one accumulator set per
-//! row carries its sums in its output and keeps no buffer. Tiles and groups depend on the matrix and k
-//! only, never on the thread count.
+//! row carries its sums in its output and keeps no buffer. Tiles and groups
+//! depend on the matrix and k only, never on the thread count.
 //!
 //! KL's iteration is not tiled: its numerator needs W·H at every non-zero,
 //! a row of each factor at once.
