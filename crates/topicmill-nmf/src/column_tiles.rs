@@ -45,7 +45,13 @@ pub(crate) const TILE_BYTES: usize = 8 << 20;
 /// --solvers mu,hals --iters 10 --repeat 2 --init random`, MU 44–51 ms per
 /// iteration either way) and took the footprint from 1.08 to 1.24 of the
 /// reference with the sums of whole factors.
-pub(crate) const TILED_ABOVE: usize = 32 << 20;
+const TILED_ABOVE: usize = 32 << 20;
+
+/// Whether a factor of `rows` × k f32 is larger than the cache
+/// ([`TILED_ABOVE`]): a product gathering its rows goes by column tiles.
+pub(crate) fn larger_than_cache(rows: usize, k: usize) -> bool {
+    rows * k * size_of::<f32>() > TILED_ABOVE
+}
 
 /// [`acc_sets`] of the k that `dispatch_k!` runs k at.
 fn sets_at<const K: usize>() -> usize {
@@ -68,22 +74,26 @@ pub(crate) struct ColumnTiles {
 
 impl ColumnTiles {
     /// The tiles for A (`a`, over `blocks`) at rank k, or `None` when G
-    /// (a.cols × k) is at most [`TILED_ABOVE`]. Tiles of [`TILE_BYTES`] of G;
-    /// groups whose carried sums take at most an eighth of the larger
-    /// factor (or one block).
+    /// (a.cols × k) is not [`larger_than_cache`]: [`ColumnTiles::sized`]
+    /// with tiles of [`TILE_BYTES`] of G.
     pub fn plan(a: &Csr<'_>, k: usize, blocks: &Blocks) -> Option<Self> {
-        let row_bytes = k * size_of::<f32>();
-        if k == 0 || a.cols * row_bytes <= TILED_ABOVE {
+        if k == 0 || !larger_than_cache(a.cols, k) {
             return None;
         }
-        let row_sums = crate::kernel::dispatch_k!(k, sets_at()) * row_bytes;
-        let budget = a.rows.max(a.cols) * row_bytes / 8;
-        Some(Self::with_sizes(
+        Some(Self::sized(
+            a,
             k,
             blocks,
-            TILE_BYTES / row_bytes,
-            budget / row_sums,
+            TILE_BYTES / (k * size_of::<f32>()),
         ))
+    }
+
+    /// Tiles of `width` columns of A; groups whose carried sums take at most
+    /// an eighth of the larger factor (or one block).
+    pub(crate) fn sized(a: &Csr<'_>, k: usize, blocks: &Blocks, width: usize) -> Self {
+        let row_sums = crate::kernel::dispatch_k!(k, sets_at()) * k * size_of::<f32>();
+        let budget = a.rows.max(a.cols) * k * size_of::<f32>() / 8;
+        Self::with_sizes(k, blocks, width, budget / row_sums)
     }
 
     /// Tiles of `width` columns; groups of at most `group_rows` rows (or one
@@ -202,9 +212,7 @@ fn spmm_by_tiles<const K: usize>(
             &mut block_sums,
         );
     } else {
-        let budget = a.rows.max(a.cols) * k * size_of::<f32>() / 8;
-        let rows = budget / (acc_sets(K) * k * size_of::<f32>());
-        let mut tiles = ColumnTiles::with_sizes(k, blocks, width, rows);
+        let mut tiles = ColumnTiles::sized(a, k, blocks, width);
         passes::<K>(
             width,
             &tiles.groups,

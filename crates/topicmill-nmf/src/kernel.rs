@@ -12,7 +12,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 use topicmill_sparse::CsrView;
 
-use crate::column_tiles::{by_tiles, spmm_tiled, ColumnTiles, TILED_ABOVE};
+use crate::column_tiles::{by_tiles, larger_than_cache, spmm_tiled, ColumnTiles};
 use crate::params::Reg;
 
 /// Calls `$f::<K>(args)` with `K = k` for the common sizes (the loops over
@@ -1146,7 +1146,7 @@ multiversion!(spmm_block_best, spmm_block_avx2, spmm_block,
     (a: &Csr<'_>, r: &Range<usize>, nb: &mut [f32], g: &[f32], kk: usize) -> ());
 
 fn spmm_k<const K: usize>(a: &Csr<'_>, g: &[f32], k: usize, blocks: &Blocks, n: &mut [f32]) {
-    if a.cols * k * size_of::<f32>() > TILED_ABOVE {
+    if larger_than_cache(a.cols, k) {
         return spmm_tiled::<K>(a, g, k, blocks, n);
     }
     let np = RowsPtr::new(n);

@@ -12,7 +12,7 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use topicmill_sparse::CsrView;
 
-use crate::column_tiles::TILED_ABOVE;
+use crate::column_tiles::larger_than_cache;
 use crate::error::{NmfError, Result};
 use crate::kernel::{self, Blocks, Csr};
 
@@ -258,7 +258,7 @@ impl Power {
     fn plan(a: &Csr<'_>, q: usize, l: usize) -> Self {
         // Where Y is larger than the cache, the panels' gathers and scatters
         // go to memory; the two products gather by column tiles instead.
-        if a.rows * l * size_of::<f32>() > TILED_ABOVE {
+        if larger_than_cache(a.rows, l) {
             return Power::Two(vec![0f32; a.rows * l]);
         }
         match PowerPanels::plan(a, q, l) {
@@ -285,8 +285,8 @@ impl Power {
 /// error (0.979665 after 200 iterations).
 ///
 /// Used where the P shares are no larger than Y (P·q ≤ p): A's rows (the
-/// longer side) outnumber its columns; and Y fits in the cache (at most
-/// `TILED_ABOVE`). On the NYTimes shape (A 300,000 × 102,660, l = 110, two
+/// longer side) outnumber its columns; and Y fits in the cache (not
+/// `larger_than_cache`). On the NYTimes shape (A 300,000 × 102,660, l = 110, two
 /// panels) the panels' rows of Q and of the shares came from memory, and
 /// the two products by column tiles took NNDSVDa from 36–40 to 16–17 s.
 struct PowerPanels {
