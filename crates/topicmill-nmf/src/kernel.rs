@@ -1182,12 +1182,7 @@ pub(crate) fn cross_spmm(
     if let Some(tiles) = tiles {
         // Each block's rows of F against its N, in row order: cross_block's sum.
         let cross = |r: &Range<usize>, _: &mut [f32], nb: &mut [f32]| {
-            let fb = &f[r.start * k..r.end * k];
-            let mut sum = 0f64;
-            for (&x, &y) in fb.iter().zip(nb.iter()) {
-                sum += x as f64 * y as f64;
-            }
-            sum
+            crate::steps::cross(&f[r.start * k..r.end * k], nb)
         };
         return dispatch_k!(k, by_tiles(tiles, a, g, k, blocks, &mut [], &cross, sums));
     }

@@ -695,11 +695,6 @@ fn solve_rows<const K: usize>(
     sums.iter().sum()
 }
 
-/// ⟨w, n⟩ of one row, in f64: its term of the loss's cross term.
-fn row_cross(w: &[f32], n: &[f32]) -> f64 {
-    w.iter().zip(n).map(|(&x, &y)| x as f64 * y as f64).sum()
-}
-
 /// One block of [`solve_rows`]; returns the block's cross term. The rows of
 /// X·Hᵀ are formed here, or given in `given` (the block's rows × k).
 #[inline(always)]
@@ -769,7 +764,7 @@ fn solve_block<const K: usize>(
             }
         }
         if !p.is_kl {
-            cross += row_cross(wr, nr);
+            cross += crate::steps::cross(wr, nr);
         }
     }
     cross
@@ -861,7 +856,7 @@ fn solve_block_frob<const K: usize, const R: usize>(
             if delta <= p.tol * top || sweeps[q] >= p.max_iter {
                 let local = row[q];
                 wb[local * K..(local + 1) * K].copy_from_slice(&f[q]);
-                cross[local] = row_cross(&f[q], &n[q]);
+                cross[local] = crate::steps::cross(&f[q], &n[q]);
                 row[q] = EMPTY;
             }
         }
