@@ -360,8 +360,11 @@ fn tile_block<const K: usize>(
         }
     }
     // Row j's sets are read before its N is written at j·k ≤ j·sets·k, over
-    // sets already read.
-    if last && K > 0 {
+    // sets already read. One set is N already: the gather's `(s + 0) + (0 +
+    // 0)` is s, as a sum started at +0 is never −0, and that pass over the
+    // block's rows (which a product carries in its output, out of the cache
+    // on large inputs) is skipped.
+    if last && K > 0 && sets > 1 {
         for j in 0..rows.len() {
             let mut set = [[0f32; K]; 4];
             for (dst, src) in set
