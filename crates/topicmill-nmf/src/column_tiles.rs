@@ -476,10 +476,7 @@ mod tests {
                         );
                         let mut side = side(Some(tiles));
                         for threads in [1, 2] {
-                            let pool = rayon::ThreadPoolBuilder::new()
-                                .num_threads(threads)
-                                .build()
-                                .unwrap();
+                            let pool = crate::testing::pool(threads);
                             let mut got = f0.clone();
                             let dot = pool.install(|| {
                                 update_frob(Some(&a), &mut got, &g, &s32, k, &mut side, rule, reg)
@@ -510,10 +507,7 @@ mod tests {
             let mut want = vec![f32::NAN; rows * k];
             crate::kernel::spmm(&a, &g, k, &blocks, &mut want);
             for threads in [1, 2] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+                let pool = crate::testing::pool(threads);
                 let mut got = vec![f32::NAN; rows * k];
                 pool.install(|| {
                     crate::kernel::dispatch_k!(k, spmm_by_tiles(&a, &g, k, &blocks, &mut got, 97))

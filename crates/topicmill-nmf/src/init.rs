@@ -234,10 +234,7 @@ mod tests {
             );
         }
         // The same on one thread as on the pool.
-        let one = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
+        let one = crate::testing::pool(1);
         assert_eq!(one.install(|| sequence(7, 0, whole.len())), whole);
         assert_ne!(sequence(8, 0, 16), whole[..16]);
     }

@@ -1532,10 +1532,7 @@ mod tests {
             let mut plan = Scatter::plan(&a, &at, k).expect("short rows of Aᵀ: scatter");
             let mut by_threads = Vec::new();
             for threads in [1, 3] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+                let pool = crate::testing::pool(threads);
                 let mut n = vec![0f32; cols * k];
                 pool.install(|| plan.run(&a, &f, k, &mut n));
                 by_threads.push(n.iter().map(|v| v.to_bits()).collect::<Vec<_>>());

@@ -81,6 +81,15 @@ pub(crate) mod testing {
         }
     }
 
+    /// A rayon pool of `threads` threads, for results that must not depend
+    /// on the thread count.
+    pub fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+    }
+
     /// Whether `a` and `b` hold the same bits.
     pub fn same_bits(a: &[f32], b: &[f32]) -> bool {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
