@@ -325,12 +325,9 @@ impl<'x> Iterate<'x> {
         let form = Form::plan(&a, &at, k, p.loss);
         // Only a half-step whose N is formed outside it keeps one: W's with
         // the panels, Hᵀ's with the panels or the scatter.
-        // A gathered Frobenius half-step gathers by column tiles when its
-        // fixed factor is larger than the cache; KL's gathers row by row.
-        let gathered = |a: &Csr<'_>| match p.loss {
-            Loss::Frobenius => Side::tiled(a, k),
-            Loss::KullbackLeibler => Side::new(a, k),
-        };
+        // A gathered half-step gathers by column tiles when its fixed factor
+        // is larger than the cache.
+        let gathered = |a: &Csr<'_>| Side::tiled(a, k);
         let side_w = match form {
             Form::Panels(_) => Side::with_n(&a, k),
             _ => gathered(&a),
@@ -412,7 +409,7 @@ impl<'x> Iterate<'x> {
                 &self.ht,
                 &self.sums,
                 k,
-                &self.side_w.blocks,
+                &mut self.side_w,
                 self.reg_w,
             );
             for (o, v) in self.sums.iter_mut().zip(kernel::col_sums(&self.w, k)) {
@@ -424,7 +421,7 @@ impl<'x> Iterate<'x> {
                 &self.w,
                 &self.sums,
                 k,
-                &self.side_h.blocks,
+                &mut self.side_h,
                 self.reg_h,
             );
             eval_kl.then(|| {

@@ -12,7 +12,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 use topicmill_sparse::CsrView;
 
-use crate::column_tiles::{by_tiles, larger_than_cache, spmm_tiled, ColumnTiles};
+use crate::column_tiles::{by_tiles, kl_by_tiles, larger_than_cache, spmm_tiled, ColumnTiles};
 use crate::params::Reg;
 
 /// Calls `$f::<K>(args)` with `K = k` for the common sizes (the loops over
@@ -1394,8 +1394,25 @@ pub(crate) fn kl_row_numerator<const K: usize>(
     n: &mut [f32],
 ) {
     let k = if K == 0 { kk } else { K };
+    n[..k].fill(0.0);
+    kl_add_segment::<K>(cols, vals, f, g, kk, n);
+}
+
+/// Adds `Σ_j (a_j / max(f·g_j, KL_EPS)) · g_j` over `cols`, `vals` (a row,
+/// or its segment in one column tile) to `n`, in position order: a row's
+/// numerator is the same sum, bitwise, whether its non-zeros come at once
+/// or segment by segment (`column_tiles`).
+#[inline(always)]
+pub(crate) fn kl_add_segment<const K: usize>(
+    cols: &[u32],
+    vals: &[f32],
+    f: &[f32],
+    g: &[f32],
+    kk: usize,
+    n: &mut [f32],
+) {
     if K == 0 {
-        n.fill(0.0);
+        let k = kk;
         for (&c, &v) in cols.iter().zip(vals) {
             let gr = &g[c as usize * k..c as usize * k + k];
             let ratio = v / dot_k::<0>(f, gr, k).max(KL_EPS);
@@ -1406,7 +1423,7 @@ pub(crate) fn kl_row_numerator<const K: usize>(
         return;
     }
     let f: &[f32; K] = f[..K].try_into().expect("K values");
-    let mut acc = [0f32; K];
+    let mut acc: [f32; K] = n[..K].try_into().expect("K values");
     for (&c, &v) in cols.iter().zip(vals) {
         let gr: &[f32; K] = g[c as usize * K..c as usize * K + K]
             .try_into()
@@ -1422,17 +1439,38 @@ pub(crate) fn kl_row_numerator<const K: usize>(
 multiversion!(kl_block_best, kl_block_avx2, kl_block,
     (a: &Csr<'_>, r: &Range<usize>, fb: &mut [f32], g: &[f32], gsum: &[f32], kk: usize, reg: Reg) -> ());
 
+/// The KL rule on a block's rows, their numerators `nb` formed (`mu_row`
+/// with the column sums `gsum` of G).
+#[inline(always)]
+fn kl_rule_block<const K: usize>(fb: &mut [f32], nb: &[f32], gsum: &[f32], kk: usize, reg: Reg) {
+    let k = if K == 0 { kk } else { K };
+    for (fr, nr) in fb.chunks_exact_mut(k).zip(nb.chunks_exact(k)) {
+        mu_row(fr, nr, gsum, reg);
+    }
+}
+
+multiversion!(kl_rule_block_best, kl_rule_block_avx2, kl_rule_block,
+    (fb: &mut [f32], nb: &[f32], gsum: &[f32], kk: usize, reg: Reg) -> ());
+
 fn update_kl_k<const K: usize>(
     a: &Csr<'_>,
     f: &mut [f32],
     g: &[f32],
     gsum: &[f32],
     k: usize,
-    blocks: &Blocks,
+    side: &mut Side,
     reg: Reg,
 ) {
+    if let Some(tiles) = side.tiles.as_mut() {
+        let rule = |_: &Range<usize>, fb: &mut [f32], nb: &mut [f32]| {
+            kl_rule_block_best::<K>(fb, nb, gsum, k, reg);
+            0.0
+        };
+        kl_by_tiles::<K>(tiles, a, g, k, &side.blocks, f, &rule, &mut side.block_sums);
+        return;
+    }
     let fp = RowsPtr::new(f);
-    blocks.ranges.par_iter().for_each(|r| {
+    side.blocks.ranges.par_iter().for_each(|r| {
         // SAFETY: disjoint block ranges inside 0..a.rows; F has a.rows rows
         // of k (checked by `update_kl`).
         let fb = unsafe { fp.rows_mut(r, k) };
@@ -1443,21 +1481,24 @@ fn update_kl_k<const K: usize>(
 /// The KL-MU half-step: `N = (A ⊘ FGᵀ)·G` evaluated at A's non-zeros only
 /// (with `FGᵀ` floored at `KL_EPS`), then `F ← F ∘ N ⊘ (colsum(G) + l1 + l2 F)`.
 /// Memory: one row of N per task, used by the row's rule at once; neither N
-/// nor the ratios are stored.
+/// nor the ratios are stored. By the column tiles of `side` when it has
+/// them (G larger than the cache): a group of rows' numerators carried from
+/// tile to tile, the same bits.
 pub(crate) fn update_kl(
     a: &Csr<'_>,
     f: &mut [f32],
     g: &[f32],
     gsum: &[f32],
     k: usize,
-    blocks: &Blocks,
+    side: &mut Side,
     reg: Reg,
 ) {
     assert!(f.len() == a.rows * k && g.len() >= a.cols * k && gsum.len() == k);
+    assert_eq!(side.blocks.ranges.last().map_or(0, |r| r.end), a.rows);
     if k > KL_COMPILED_MAX {
-        return update_kl_k::<0>(a, f, g, gsum, k, blocks, reg);
+        return update_kl_k::<0>(a, f, g, gsum, k, side, reg);
     }
-    dispatch_k!(k, update_kl_k(a, f, g, gsum, k, blocks, reg))
+    dispatch_k!(k, update_kl_k(a, f, g, gsum, k, side, reg))
 }
 
 /// The largest k whose KL loops run compiled for it; above, the run-time-k
