@@ -59,6 +59,70 @@ pub(crate) fn larger_than_cache(rows: usize, k: usize) -> bool {
     rows * k * size_of::<f32>() > TILED_ABOVE
 }
 
+/// Bytes of a group's carried sums, at most: 16 MiB, half the cache,
+/// beside the tile of G they add. The sums were an eighth of the larger
+/// factor, and a product alone carried its whole output: on the PubMed shape
+/// (8.2 M × 141,043, 483 M non-zeros, k = 100) 412 MB of W's sums, 3.6 GB
+/// of the SVD's. With groups of this size MU there takes 13.0 s per
+/// iteration as before, and its footprint is 1.041 of the reference instead
+/// of 1.080 (BENCHMARKS.md, "Column tiles").
+const GROUP_BYTES: usize = 16 << 20;
+
+/// Blocks per group, at least, for the threads to share.
+const BLOCKS_PER_GROUP: usize = 16;
+
+/// The row blocks of a product of `a` at rank k: `Blocks::new`'s, and when
+/// it goes by column tiles ([`larger_than_cache`]), each block cut so that
+/// a group of [`GROUP_BYTES`] holds [`BLOCKS_PER_GROUP`] of them. Depends on
+/// the matrix and k only.
+pub(crate) fn blocks_for(a: &Csr<'_>, k: usize) -> Blocks {
+    let blocks = Blocks::new(a, k);
+    if k == 0 || !larger_than_cache(a.cols, k) {
+        return blocks;
+    }
+    finer(blocks, GROUP_BYTES / BLOCKS_PER_GROUP / row_sums_bytes(k))
+}
+
+/// A row's carried sums in bytes at rank k: its accumulator sets.
+fn row_sums_bytes(k: usize) -> usize {
+    crate::kernel::dispatch_k!(k, sets_at()) * k * size_of::<f32>()
+}
+
+/// `blocks` with each cut into parts of equal rows (the first ones one row
+/// longer), at most `most` rows (at least one).
+fn finer(blocks: Blocks, most: usize) -> Blocks {
+    let most = most.max(1);
+    let mut ranges = Vec::with_capacity(blocks.len());
+    for r in blocks.ranges {
+        let parts = r.len().div_ceil(most).max(1);
+        let (each, extra) = (r.len() / parts, r.len() % parts);
+        let mut start = r.start;
+        for p in 0..parts {
+            let end = start + each + usize::from(p < extra);
+            ranges.push(start..end);
+            start = end;
+        }
+    }
+    Blocks { ranges }
+}
+
+/// Consecutive blocks in groups of at most `group_rows` rows (or one
+/// block), and the most rows of a group.
+fn grouped(blocks: &Blocks, group_rows: usize) -> (Vec<Range<usize>>, usize) {
+    let mut groups = Vec::new();
+    let (mut start, mut rows, mut most) = (0, 0, 0);
+    for (b, r) in blocks.ranges.iter().enumerate() {
+        if b > start && rows + r.len() > group_rows {
+            groups.push(start..b);
+            (start, rows) = (b, 0);
+        }
+        rows += r.len();
+        most = most.max(rows);
+    }
+    groups.push(start..blocks.ranges.len());
+    (groups, most)
+}
+
 /// [`acc_sets`] of the k that `dispatch_k!` runs k at.
 fn sets_at<const K: usize>() -> usize {
     acc_sets(K)
@@ -95,27 +159,16 @@ impl ColumnTiles {
     }
 
     /// Tiles of `width` columns of A; groups whose carried sums take at most
-    /// an eighth of the larger factor (or one block).
+    /// [`GROUP_BYTES`] and an eighth of the larger factor (or one block).
     pub(crate) fn sized(a: &Csr<'_>, k: usize, blocks: &Blocks, width: usize) -> Self {
-        let row_sums = crate::kernel::dispatch_k!(k, sets_at()) * k * size_of::<f32>();
-        let budget = a.rows.max(a.cols) * k * size_of::<f32>() / 8;
-        Self::with_sizes(k, blocks, width, budget / row_sums)
+        let budget = (a.rows.max(a.cols) * k * size_of::<f32>() / 8).min(GROUP_BYTES);
+        Self::with_sizes(k, blocks, width, budget / row_sums_bytes(k))
     }
 
     /// Tiles of `width` columns; groups of at most `group_rows` rows (or one
     /// block).
     pub(crate) fn with_sizes(k: usize, blocks: &Blocks, width: usize, group_rows: usize) -> Self {
-        let mut groups = Vec::new();
-        let (mut start, mut rows, mut most) = (0, 0, 0);
-        for (b, r) in blocks.ranges.iter().enumerate() {
-            if b > start && rows + r.len() > group_rows {
-                groups.push(start..b);
-                (start, rows) = (b, 0);
-            }
-            rows += r.len();
-            most = most.max(rows);
-        }
-        groups.push(start..blocks.ranges.len());
+        let (groups, most) = grouped(blocks, group_rows);
         let sets = crate::kernel::dispatch_k!(k, sets_at());
         ColumnTiles {
             width: width.max(1),
@@ -220,10 +273,12 @@ pub(crate) fn spmm_tiled<const K: usize>(
     n: &mut [f32],
 ) {
     let k = if K == 0 { kk } else { K };
-    spmm_by_tiles::<K>(a, g, kk, blocks, n, TILE_BYTES / (k * size_of::<f32>()));
+    let width = TILE_BYTES / (k * size_of::<f32>());
+    spmm_by_tiles::<K>(a, g, kk, blocks, n, width, GROUP_BYTES);
 }
 
-/// [`spmm_tiled`] by tiles of `width` columns.
+/// [`spmm_tiled`] by tiles of `width` columns, groups of sums of at most
+/// `group_bytes`.
 fn spmm_by_tiles<const K: usize>(
     a: &Csr<'_>,
     g: &[f32],
@@ -231,17 +286,22 @@ fn spmm_by_tiles<const K: usize>(
     blocks: &Blocks,
     n: &mut [f32],
     width: usize,
+    group_bytes: usize,
 ) {
     let k = if K == 0 { kk } else { K };
+    // N's rows do not depend on the blocks: they are cut for the groups.
+    let group_rows = group_bytes / (acc_sets(K) * k * size_of::<f32>());
+    let blocks = &finer(blocks.clone(), group_rows / BLOCKS_PER_GROUP);
     let mut block_sums = vec![0f64; blocks.len()];
     let operand = (a, g, kk, blocks);
     if acc_sets(K) == 1 {
-        let all = 0..blocks.len();
-        let mut cursor = vec![0; a.rows];
+        // The sums are N's rows: no buffer.
+        let (groups, most) = grouped(blocks, group_rows);
+        let mut cursor = vec![0; most];
         passes::<K>(
             Segments::Product,
             width,
-            std::slice::from_ref(&all),
+            &groups,
             None,
             &mut cursor,
             operand,
@@ -250,7 +310,7 @@ fn spmm_by_tiles<const K: usize>(
             &mut block_sums,
         );
     } else {
-        let mut tiles = ColumnTiles::sized(a, k, blocks, width);
+        let mut tiles = ColumnTiles::with_sizes(k, blocks, width, group_rows);
         passes::<K>(
             Segments::Product,
             width,
@@ -673,7 +733,8 @@ mod tests {
     }
 
     /// The product by column tiles is the gather's, bitwise, with the sums
-    /// carried in N (one set) or in groups' sums (two and four).
+    /// carried in N (one set) or in groups' sums (two and four), in one
+    /// group or many, its blocks cut finer or not.
     #[test]
     fn tiled_products_equal_the_gather_bitwise() {
         let (rows, cols) = (300, 1000);
@@ -687,16 +748,22 @@ mod tests {
             let g: Vec<f32> = (0..cols * k).map(|_| next() - 0.5).collect();
             let mut want = vec![f32::NAN; rows * k];
             crate::kernel::spmm(&a, &g, k, &blocks, &mut want);
-            for threads in [1, 2] {
-                let pool = crate::testing::pool(threads);
-                let mut got = vec![f32::NAN; rows * k];
-                pool.install(|| {
-                    crate::kernel::dispatch_k!(k, spmm_by_tiles(&a, &g, k, &blocks, &mut got, 97))
-                });
-                assert!(
-                    crate::testing::same_bits(&got, &want),
-                    "k {k}, {threads} threads"
-                );
+            // One group; groups of a few blocks cut finer; of one-row blocks.
+            for group_bytes in [GROUP_BYTES, 40 * 4 * k * 4, 1] {
+                for threads in [1, 2] {
+                    let pool = crate::testing::pool(threads);
+                    let mut got = vec![f32::NAN; rows * k];
+                    pool.install(|| {
+                        crate::kernel::dispatch_k!(
+                            k,
+                            spmm_by_tiles(&a, &g, k, &blocks, &mut got, 97, group_bytes)
+                        )
+                    });
+                    assert!(
+                        crate::testing::same_bits(&got, &want),
+                        "k {k}, groups of {group_bytes} bytes, {threads} threads"
+                    );
+                }
             }
         }
     }
@@ -777,8 +844,33 @@ mod tests {
         assert_eq!(got, want);
         assert!(got.iter().all(|&x| x == 0.0));
         let mut n = vec![f32::NAN; rows * k];
-        spmm_by_tiles::<4>(&a, &[], k, &blocks, &mut n, 97);
+        spmm_by_tiles::<4>(&a, &[], k, &blocks, &mut n, 97, GROUP_BYTES);
         assert!(n.iter().all(|&x| x == 0.0));
+    }
+
+    /// Finer blocks cover the same rows in order, each block cut into parts
+    /// of equal rows (within one) of at most the given count.
+    #[test]
+    fn finer_blocks_cut_each_block_evenly() {
+        let blocks = crate::testing::uneven_blocks();
+        for most in [0, 1, 7, 40, 109, 1000] {
+            let fine = finer(blocks.clone(), most);
+            assert_eq!(fine.ranges.first().map(|r| r.start), Some(0));
+            assert!(fine.ranges.windows(2).all(|w| w[0].end == w[1].start));
+            assert_eq!(fine.ranges.last().map(|r| r.end), Some(300));
+            for r in &blocks.ranges {
+                let parts: Vec<_> = fine
+                    .ranges
+                    .iter()
+                    .filter(|f| f.start >= r.start && f.end <= r.end)
+                    .map(|f| f.len())
+                    .collect();
+                assert_eq!(parts.iter().sum::<usize>(), r.len(), "most {most}");
+                assert!(parts.iter().all(|&p| p <= most.max(1)), "most {most}");
+                let (lo, hi) = (parts.iter().min(), parts.iter().max());
+                assert!(hi.zip(lo).is_some_and(|(h, l)| h - l <= 1), "most {most}");
+            }
+        }
     }
 
     #[test]
@@ -799,5 +891,34 @@ mod tests {
         // Sums of 1000 rows × 2 sets × 30, well under an eighth of Hᵀ: one group.
         assert_eq!(tiles.groups, vec![0..blocks.len()]);
         assert_eq!(tiles.sums.len(), 1000 * 2 * 30);
+        // Blocks are cut finer only for tiles.
+        assert_eq!(blocks_for(&a, 20).ranges, Blocks::new(&a, 20).ranges);
+        assert_eq!(blocks_for(&a, 30).ranges, blocks.ranges);
+    }
+
+    /// On many rows the groups' sums stay within GROUP_BYTES, each of at
+    /// least BLOCKS_PER_GROUP blocks but the last.
+    #[test]
+    fn groups_of_many_rows_fit_the_cache() {
+        // 200,000 × 300,000 at k = 100 (one set, 400 bytes of sums a row).
+        let rows = 200_000;
+        let m = sprs::CsMatI::<f32, u32, u64>::new(
+            (rows, 300_000),
+            vec![0; rows + 1],
+            Vec::new(),
+            Vec::new(),
+        );
+        let mv = m.view();
+        let a = Csr::from_view(&mv);
+        let blocks = blocks_for(&a, 100);
+        assert!(blocks.len() > Blocks::new(&a, 100).len());
+        let tiles = ColumnTiles::plan(&a, 100, &blocks).expect("120 MB");
+        assert!(tiles.groups.len() > 1);
+        for (i, g) in tiles.groups.iter().enumerate() {
+            let group_rows = blocks.ranges[g.end - 1].end - blocks.ranges[g.start].start;
+            assert!(group_rows * 400 <= GROUP_BYTES);
+            assert!(g.len() >= BLOCKS_PER_GROUP || i + 1 == tiles.groups.len());
+        }
+        assert!(tiles.sums.len() * 4 <= GROUP_BYTES);
     }
 }

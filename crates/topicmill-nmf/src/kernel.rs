@@ -12,7 +12,9 @@ use std::ops::Range;
 use rayon::prelude::*;
 use topicmill_sparse::CsrView;
 
-use crate::column_tiles::{by_tiles, kl_by_tiles, larger_than_cache, spmm_tiled, ColumnTiles};
+use crate::column_tiles::{
+    blocks_for, by_tiles, kl_by_tiles, larger_than_cache, spmm_tiled, ColumnTiles,
+};
 use crate::params::Reg;
 
 /// Calls `$f::<K>(args)` with `K = k` for the common sizes (the loops over
@@ -878,7 +880,7 @@ impl Side {
     /// larger than the cache: the Frobenius half-step then gathers by tiles
     /// ([`crate::column_tiles`]), with the same result.
     pub fn tiled(a: &Csr<'_>, k: usize) -> Self {
-        let mut side = Self::new(a, k);
+        let mut side = Self::with_blocks(blocks_for(a, k));
         side.tiles = ColumnTiles::plan(a, k, &side.blocks);
         side
     }
