@@ -16,12 +16,13 @@
 //! combined as the gather combines them.
 //!
 //! The rows are taken in groups of whole row blocks, so that the carried
-//! sums take at most an eighth of the larger factor, and each block is
-//! finished as soon as its last tile is added: the half-step's rule, the
-//! initial loss's cross term, the final W solve (and `transform`'s). A
-//! product alone (`kernel::spmm`: the SVD's) with one accumulator set per
-//! row carries its sums in its output and keeps no buffer. Tiles and groups
-//! depend on the matrix and k only, never on the thread count.
+//! sums stay in the cache ([`GROUP_BYTES`], and at most an eighth of the
+//! larger factor), and each block is finished as soon as its last tile is
+//! added: the half-step's rule, the initial loss's cross term, the final W
+//! solve (and `transform`'s). A product alone (`kernel::spmm`: the SVD's)
+//! with one accumulator set per row carries its sums in its output and
+//! keeps no buffer. Tiles and groups depend on the matrix and k only, never
+//! on the thread count.
 //!
 //! KL-MU's half-step goes by the same tiles: its numerator needs W·H at
 //! every non-zero, F's row (read by every tile, written by the rule after
