@@ -29,14 +29,16 @@
 //! the last) and G's row in the tile, and is one sum per row in position
 //! order, carried like a product's one set. On the NYTimes shape KL went
 //! from 8.8–9.0 to 4.1–4.5 s per iteration, the same factors bit for bit.
-//! KL's loss and its rows of the W-only solve still gather row by row.
+//! KL's loss goes by them too, each row's f64 sum carried from tile to
+//! tile. The W-only solve's KL rows still gather row by row: they are bound
+//! by arithmetic, their rows of G cached from one sweep to the next.
 
 use std::ops::Range;
 
 use rayon::prelude::*;
 
 use crate::kernel::{
-    acc_sets, accumulate, accumulate_k, combine_sets, kl_add_segment, Blocks, Csr,
+    acc_sets, accumulate, accumulate_k, combine_sets, kl_add_segment, kl_add_terms, Blocks, Csr,
 };
 
 /// Bytes of the fixed factor per tile: 8 MiB, a quarter of the 32 MiB
@@ -178,17 +180,6 @@ impl ColumnTiles {
             cursor: vec![0; most],
         }
     }
-}
-
-/// One block's share of a tile pass.
-struct Task<'t> {
-    block: usize,
-    rows: Range<usize>,
-    /// The block's rows of the output: F (updated by the rule), or N when
-    /// its sums are carried elsewhere (empty when they are carried in N).
-    out: &'t mut [f32],
-    sums: &'t mut [f32],
-    cursor: &'t mut [usize],
 }
 
 /// What a block does once its last tile is added: `finish(rows, out, n)`
@@ -357,84 +348,153 @@ fn passes<const K: usize>(
         Segments::Product => acc_sets(K),
         Segments::KlNumerator => 1,
     };
-    let carried_apart = sums.is_some();
+    each_tile(groups, blocks, width, a.cols, |group, rows, start, end| {
+        let last = end == a.cols;
+        // The group's blocks, each with its rows of the output, of the sums
+        // and of the cursors. An empty output (a finish that writes none)
+        // stays empty; sums carried in the output are its rows.
+        let outs = if out.is_empty() {
+            per_block(&mut [], blocks, group, k)
+        } else {
+            per_block(&mut out[rows.start * k..rows.end * k], blocks, group, k)
+        };
+        let (outs, sums_b) = match sums.as_deref_mut() {
+            Some(s) => (outs, per_block(s, blocks, group, sets * k)),
+            None => (per_block(&mut [], blocks, group, k), outs),
+        };
+        let cursors = per_block(cursor, blocks, group, 1);
+        let tasks: Vec<_> = group
+            .clone()
+            .zip(outs)
+            .zip(sums_b)
+            .zip(cursors)
+            .map(|(((b, out), sums), cursor)| (b, out, sums, cursor))
+            .collect();
+        let results: Vec<(usize, f64)> = tasks
+            .into_par_iter()
+            .map(|(b, out, sums, cursor)| {
+                let rows = blocks.ranges[b].clone();
+                match segments {
+                    Segments::Product => {
+                        tile_block_best::<K>(a, rows.clone(), sums, cursor, g, kk, start, end)
+                    }
+                    Segments::KlNumerator => kl_tile_block_best::<K>(
+                        a,
+                        rows.clone(),
+                        sums,
+                        cursor,
+                        out,
+                        g,
+                        kk,
+                        start,
+                        end,
+                    ),
+                }
+                let sum = if last {
+                    finish(&rows, out, &mut sums[..rows.len() * k])
+                } else {
+                    0.0
+                };
+                (b, sum)
+            })
+            .collect();
+        if last {
+            for (b, sum) in results {
+                block_sums[b] = sum;
+            }
+        }
+    });
+}
+
+/// Calls `pass(group, rows, start, end)` for each group of blocks (`rows`
+/// the group's) and each tile `start..end` of `width` of A's `cols`
+/// columns, in order: at least one tile per group (a matrix without columns
+/// has one empty tile), whose last finishes the group's blocks.
+fn each_tile(
+    groups: &[Range<usize>],
+    blocks: &Blocks,
+    width: usize,
+    cols: usize,
+    mut pass: impl FnMut(&Range<usize>, Range<usize>, usize, usize),
+) {
     for group in groups {
-        let first_row = blocks.ranges[group.start].start;
-        let end_row = blocks.ranges[group.end - 1].end;
-        // Tile by tile; at least one pass, which finishes the blocks (a
-        // matrix without columns has one empty tile).
+        let rows = blocks.ranges[group.start].start..blocks.ranges[group.end - 1].end;
         let mut start = 0;
         loop {
-            let end = (start + width).min(a.cols);
-            // The group's blocks, each with its rows of the output, of the
-            // sums and of the cursors.
-            // An empty output (a finish that writes none) is not split.
-            let mut out_rest = if out.is_empty() {
-                &mut [][..]
-            } else {
-                &mut out[first_row * k..end_row * k]
-            };
-            let mut sums_rest = match sums.as_deref_mut() {
-                Some(s) => &mut s[..(end_row - first_row) * sets * k],
-                None => &mut [],
-            };
-            let mut cursor_rest = &mut cursor[..end_row - first_row];
-            let mut tasks = Vec::with_capacity(group.len());
-            for b in group.clone() {
-                let rows = blocks.ranges[b].clone();
-                let (out_b, sums_b, cursor_b);
-                let out_len = if out_rest.is_empty() {
-                    0
-                } else {
-                    rows.len() * k
-                };
-                (out_b, out_rest) = std::mem::take(&mut out_rest).split_at_mut(out_len);
-                (cursor_b, cursor_rest) = std::mem::take(&mut cursor_rest).split_at_mut(rows.len());
-                let (out_b, sums_b) = if carried_apart {
-                    (sums_b, sums_rest) =
-                        std::mem::take(&mut sums_rest).split_at_mut(rows.len() * sets * k);
-                    (out_b, sums_b)
-                } else {
-                    (&mut [][..], out_b)
-                };
-                tasks.push(Task {
-                    block: b,
-                    rows,
-                    out: out_b,
-                    sums: sums_b,
-                    cursor: cursor_b,
-                });
-            }
-            let last = end == a.cols;
-            let results: Vec<(usize, f64)> = tasks
-                .into_par_iter()
-                .map(|t| {
-                    let rows = t.rows.clone();
-                    match segments {
-                        Segments::Product => {
-                            tile_block_best::<K>(a, rows, t.sums, t.cursor, g, kk, start, end)
-                        }
-                        Segments::KlNumerator => kl_tile_block_best::<K>(
-                            a, rows, t.sums, t.cursor, t.out, g, kk, start, end,
-                        ),
-                    }
-                    let sum = if last {
-                        finish(&t.rows, t.out, &mut t.sums[..t.rows.len() * k])
-                    } else {
-                        0.0
-                    };
-                    (t.block, sum)
-                })
-                .collect();
-            if last {
-                for (b, sum) in results {
-                    block_sums[b] = sum;
-                }
+            let end = (start + width).min(cols);
+            pass(group, rows.clone(), start, end);
+            if end == cols {
                 break;
             }
             start = end;
         }
     }
+}
+
+/// `buf`, from its start, cut into the group's blocks' rows of `stride`
+/// values each (all empty when `buf` is).
+fn per_block<'b, T>(
+    mut buf: &'b mut [T],
+    blocks: &Blocks,
+    group: &Range<usize>,
+    stride: usize,
+) -> Vec<&'b mut [T]> {
+    group
+        .clone()
+        .map(|b| {
+            let len = if buf.is_empty() {
+                0
+            } else {
+                blocks.ranges[b].len() * stride
+            };
+            let (head, rest) = std::mem::take(&mut buf).split_at_mut(len);
+            buf = rest;
+            head
+        })
+        .collect()
+}
+
+/// The KL loss's sums (`kernel::kl_loss`) by the tiles of `tiles` (X `x`
+/// over `blocks`, W `w`, Hᵀ `ht`): each row's f64 sum carried from tile to
+/// tile in position order, each block's the sum of its rows' in row order,
+/// into `partials`. The same bits as `kernel::kl_loss` row by row.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn kl_loss_by_tiles(
+    tiles: &mut ColumnTiles,
+    x: &Csr<'_>,
+    w: &[f32],
+    ht: &[f32],
+    k: usize,
+    blocks: &Blocks,
+    partials: &mut [f64],
+) {
+    let mut row_sums = vec![0f64; tiles.cursor.len()];
+    let cursor = &mut tiles.cursor;
+    each_tile(
+        &tiles.groups,
+        blocks,
+        tiles.width,
+        x.cols,
+        |group, _, start, end| {
+            let sums = per_block(&mut row_sums, blocks, group, 1);
+            let cursors = per_block(cursor, blocks, group, 1);
+            let tasks: Vec<_> = group.clone().zip(sums).zip(cursors).collect();
+            let results: Vec<(usize, f64)> = tasks
+                .into_par_iter()
+                .map(|((b, sums), cursor)| {
+                    let rows = blocks.ranges[b].clone();
+                    let sum =
+                        kl_loss_tile_block_best::<0>(x, rows, sums, cursor, w, ht, k, start, end);
+                    (b, sum)
+                })
+                .collect();
+            if end == x.cols {
+                for (b, sum) in results {
+                    partials[b] = sum;
+                }
+            }
+        },
+    );
 }
 
 /// One block's segments of the tile `start..end` of A's columns added to its
@@ -579,6 +639,43 @@ fn kl_tile_block<const K: usize>(
 
 crate::kernel::multiversion!(kl_tile_block_best, kl_tile_block_avx2, kl_tile_block,
     (a: &Csr<'_>, rows: Range<usize>, sums: &mut [f32], cursor: &mut [usize], f: &mut [f32], g: &[f32], kk: usize, start: usize, end: usize) -> ());
+
+/// One block's segments of the tile `start..end` of X's columns added to
+/// its rows' KL loss sums (`sums`, one per row); after the last tile, the
+/// block's sum of them in row order (else 0).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn kl_loss_tile_block<const K: usize>(
+    x: &Csr<'_>,
+    rows: Range<usize>,
+    sums: &mut [f64],
+    cursor: &mut [usize],
+    w: &[f32],
+    ht: &[f32],
+    k: usize,
+    start: usize,
+    end: usize,
+) -> f64 {
+    let last = end == x.cols;
+    for (j, r) in sums.iter_mut().take(rows.len()).enumerate() {
+        prefetch_row(x, &rows, cursor, start, j + PREFETCH_ROWS);
+        let (i, at) = (rows.start + j, &mut cursor[j]);
+        let (cols, vals) = x.row(i);
+        if start == 0 {
+            *r = 0.0;
+        }
+        let s = segment(cols, at, start, end, last);
+        kl_add_terms(&cols[s.clone()], &vals[s], &w[i * k..(i + 1) * k], ht, k, r);
+    }
+    if last {
+        sums.iter().take(rows.len()).fold(0.0, |acc, &r| acc + r)
+    } else {
+        0.0
+    }
+}
+
+crate::kernel::multiversion!(kl_loss_tile_block_best, kl_loss_tile_block_avx2, kl_loss_tile_block,
+    (x: &Csr<'_>, rows: Range<usize>, sums: &mut [f64], cursor: &mut [usize], w: &[f32], ht: &[f32], k: usize, start: usize, end: usize) -> f64);
 
 /// Adds the segment `cols`, `vals` of a row, which starts at position `p0`
 /// of the row, to the row's `S` accumulator sets `sums` (S × k): the
@@ -728,6 +825,43 @@ mod tests {
                             "k {k}, {reg:?}, groups of {group_rows} rows, {threads} threads"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// The KL loss by column tiles is the row-by-row one, bitwise (block
+    /// partials and total), over groups of one and several blocks, on one
+    /// thread and on two.
+    #[test]
+    fn tiled_kl_losses_equal_the_row_by_row_one_bitwise() {
+        let (rows, cols) = (300, 1000);
+        let m = crate::testing::sparse(rows, cols, 0.06, 19);
+        let mv = m.view();
+        let a = Csr::from_view(&mv);
+        let blocks = crate::testing::uneven_blocks();
+        for k in [4, 20, 50] {
+            let mut next = crate::testing::xorshift(0x10 + k as u64);
+            // Zero rows of W and of Hᵀ: W·H floored at KL_EPS.
+            let w: Vec<f32> = (0..rows * k)
+                .map(|i| if (i / k) % 9 == 0 { 0.0 } else { next() })
+                .collect();
+            let ht: Vec<f32> = (0..cols * k)
+                .map(|i| if (i / k) % 7 == 0 { 0.0 } else { next() })
+                .collect();
+            let mut want_parts = vec![f64::NAN; blocks.len()];
+            let want = crate::kernel::kl_loss(&a, &w, &ht, k, &blocks, None, &mut want_parts);
+            for group_rows in [1, 120] {
+                let mut tiles = ColumnTiles::with_sizes(k, &blocks, 97, group_rows);
+                for threads in [1, 2] {
+                    let mut parts = vec![f64::NAN; blocks.len()];
+                    let got = crate::testing::pool(threads).install(|| {
+                        let tiles = Some(&mut tiles);
+                        crate::kernel::kl_loss(&a, &w, &ht, k, &blocks, tiles, &mut parts)
+                    });
+                    let what = format!("k {k}, groups of {group_rows} rows, {threads} threads");
+                    assert_eq!(got.to_bits(), want.to_bits(), "{what}");
+                    assert_eq!(parts, want_parts, "{what}");
                 }
             }
         }

@@ -379,6 +379,7 @@ impl<'x> Iterate<'x> {
                 &self.ht,
                 k,
                 &self.side_w.blocks,
+                self.side_w.tiles.as_mut(),
                 &mut self.parts,
             ))
         } else {
@@ -431,6 +432,7 @@ impl<'x> Iterate<'x> {
                     &self.ht,
                     k,
                     &self.side_w.blocks,
+                    self.side_w.tiles.as_mut(),
                     &mut self.parts,
                 ))
             })

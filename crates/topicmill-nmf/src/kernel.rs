@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use topicmill_sparse::CsrView;
 
 use crate::column_tiles::{
-    blocks_for, by_tiles, kl_by_tiles, larger_than_cache, spmm_tiled, ColumnTiles,
+    blocks_for, by_tiles, kl_by_tiles, kl_loss_by_tiles, larger_than_cache, spmm_tiled, ColumnTiles,
 };
 use crate::params::Reg;
 
@@ -1541,36 +1541,72 @@ pub(crate) fn update_kl(
 /// k = 100 61.3–65.8 / 41.8–44.8.
 pub(crate) const KL_COMPILED_MAX: usize = 20;
 
+/// Adds `x log(x / max(w·h, KL_EPS))` over a row's non-zeros `cols`,
+/// `vals` (the row, or its segment in one column tile), `wr` its row of W,
+/// to `r` in position order (f64): a row's sum is the same, bitwise, at once
+/// or segment by segment.
+#[inline(always)]
+pub(crate) fn kl_add_terms(
+    cols: &[u32],
+    vals: &[f32],
+    wr: &[f32],
+    ht: &[f32],
+    k: usize,
+    r: &mut f64,
+) {
+    for (&c, &v) in cols.iter().zip(vals) {
+        let hr = &ht[c as usize * k..c as usize * k + k];
+        let wh = dot_k::<0>(wr, hr, k);
+        if v > KL_EPS {
+            let wh = wh.max(KL_EPS) as f64;
+            *r += v as f64 * (v as f64 / wh).ln();
+        }
+    }
+}
+
+/// One block of [`kl_loss`]: its rows' sums added in row order.
+#[inline(always)]
+fn kl_loss_block<const K: usize>(
+    x: &Csr<'_>,
+    r: &Range<usize>,
+    w: &[f32],
+    ht: &[f32],
+    kk: usize,
+) -> f64 {
+    let mut acc = 0f64;
+    for i in r.clone() {
+        let (cols, vals) = x.row(i);
+        let mut row = 0f64;
+        kl_add_terms(cols, vals, &w[i * kk..(i + 1) * kk], ht, kk, &mut row);
+        acc += row;
+    }
+    acc
+}
+
+multiversion!(kl_loss_block_best, kl_loss_block_avx2, kl_loss_block,
+    (x: &Csr<'_>, r: &Range<usize>, w: &[f32], ht: &[f32], kk: usize) -> f64);
+
 /// Generalized KL divergence `Σ_nz x log(x / wh) − Σ x + Σ WH` without
-/// forming WH: `Σ WH = colsum(W) · colsum(Hᵀ)`. Per-block f64 partials in
-/// block order.
+/// forming WH: `Σ WH = colsum(W) · colsum(Hᵀ)`. Per row an f64 sum in
+/// position order, per block the rows' sums in row order (into `partials`),
+/// the blocks' in block order; by `tiles` when given (Hᵀ larger than the
+/// cache: the same sums, bitwise).
 pub(crate) fn kl_loss(
     x: &Csr<'_>,
     w: &[f32],
     ht: &[f32],
     k: usize,
     blocks: &Blocks,
+    tiles: Option<&mut ColumnTiles>,
     partials: &mut [f64],
 ) -> f64 {
-    partials
-        .par_iter_mut()
-        .zip(blocks.ranges.par_iter())
-        .for_each(|(p, r)| {
-            let mut acc = 0f64;
-            for i in r.clone() {
-                let (cols, vals) = x.row(i);
-                let wr = &w[i * k..(i + 1) * k];
-                for (&c, &v) in cols.iter().zip(vals) {
-                    let hr = &ht[c as usize * k..c as usize * k + k];
-                    let wh = dot_k::<0>(wr, hr, k);
-                    if v > KL_EPS {
-                        let wh = wh.max(KL_EPS) as f64;
-                        acc += v as f64 * (v as f64 / wh).ln();
-                    }
-                }
-            }
-            *p = acc;
-        });
+    match tiles {
+        Some(tiles) => kl_loss_by_tiles(tiles, x, w, ht, k, blocks, partials),
+        None => partials
+            .par_iter_mut()
+            .zip(blocks.ranges.par_iter())
+            .for_each(|(p, r)| *p = kl_loss_block_best::<0>(x, r, w, ht, k)),
+    }
     let xlogx: f64 = partials.iter().sum();
     let sw = col_sums(w, k);
     let sh = col_sums(ht, k);

@@ -580,7 +580,16 @@ pub(crate) fn solve_w(
     let (w, solved) = solve(a, ht, k, p, blocks);
     let err = if p.loss == Loss::KullbackLeibler {
         let mut parts = vec![0f64; blocks.len()];
-        kl_err(kernel::kl_loss(a, &w, ht, k, blocks, &mut parts))
+        let mut tiles = ColumnTiles::plan(a, k, blocks);
+        kl_err(kernel::kl_loss(
+            a,
+            &w,
+            ht,
+            k,
+            blocks,
+            tiles.as_mut(),
+            &mut parts,
+        ))
     } else {
         let mut s_w = vec![0f64; k * k];
         let mut part_w = vec![0f64; gram_partials_len(a.rows, k)];
