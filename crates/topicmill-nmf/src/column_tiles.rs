@@ -612,7 +612,7 @@ fn kl_tile_block<const K: usize>(
     rows: Range<usize>,
     sums: &mut [f32],
     cursor: &mut [usize],
-    f: &mut [f32],
+    f: &[f32],
     g: &[f32],
     kk: usize,
     start: usize,
@@ -638,11 +638,12 @@ fn kl_tile_block<const K: usize>(
 }
 
 crate::kernel::multiversion!(kl_tile_block_best, kl_tile_block_avx2, kl_tile_block,
-    (a: &Csr<'_>, rows: Range<usize>, sums: &mut [f32], cursor: &mut [usize], f: &mut [f32], g: &[f32], kk: usize, start: usize, end: usize) -> ());
+    (a: &Csr<'_>, rows: Range<usize>, sums: &mut [f32], cursor: &mut [usize], f: &[f32], g: &[f32], kk: usize, start: usize, end: usize) -> ());
 
 /// One block's segments of the tile `start..end` of X's columns added to
 /// its rows' KL loss sums (`sums`, one per row); after the last tile, the
-/// block's sum of them in row order (else 0).
+/// block's sum of them in row order (else 0). (`K` is unused:
+/// `multiversion!` wraps functions generic in it.)
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn kl_loss_tile_block<const K: usize>(

@@ -859,7 +859,7 @@ pub(crate) enum Rule {
 /// applies the rule, and keeps no N: both sides' buffers, as large as the
 /// two factors, were 28 MB of a fit's 87 MB on 20 Newsgroups at k = 100
 /// (BENCHMARKS.md, "Footprint at large k"). By column tiles it keeps a
-/// group of rows' sums, at most an eighth of the larger factor.
+/// group of rows' sums, at most 16 MiB and an eighth of the larger factor.
 pub(crate) struct Side {
     pub blocks: Blocks,
     /// Column tiles of the sparse operand, for a gathered half-step whose
@@ -877,8 +877,9 @@ impl Side {
     }
 
     /// [`Side::new`] with `a`'s column tiles when its G (a.cols × k) is
-    /// larger than the cache: the Frobenius half-step then gathers by tiles
-    /// ([`crate::column_tiles`]), with the same result.
+    /// larger than the cache: the Frobenius and KL half-steps (and KL's
+    /// loss) then gather by tiles ([`crate::column_tiles`]), with the same
+    /// result, over blocks cut finer for the tiles' groups (`blocks_for`).
     pub fn tiled(a: &Csr<'_>, k: usize) -> Self {
         let mut side = Self::with_blocks(blocks_for(a, k));
         side.tiles = ColumnTiles::plan(a, k, &side.blocks);
@@ -1564,7 +1565,8 @@ pub(crate) fn kl_add_terms(
     }
 }
 
-/// One block of [`kl_loss`]: its rows' sums added in row order.
+/// One block of [`kl_loss`]: its rows' sums added in row order. (`K` is
+/// unused: `multiversion!` wraps functions generic in it.)
 #[inline(always)]
 fn kl_loss_block<const K: usize>(
     x: &Csr<'_>,

@@ -285,7 +285,8 @@ impl NmfModel {
         let a = Csr::from_view(x);
         // At the k the fit ran at: the same W.
         let (k, kp) = (self.k(), self.params.kernel_k());
-        // The fit's blocks (its error's sums): the same as its W side's.
+        // The fit's blocks for its final W (cut finer where Hᵀ is larger than
+        // the cache, for the tiles' groups). A row's W does not depend on them.
         let blocks = crate::column_tiles::blocks_for(&a, kp);
         if kp == k {
             return Ok(solve(&a, &self.ht, k, &self.params, &blocks).0);
