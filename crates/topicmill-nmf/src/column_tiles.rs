@@ -28,7 +28,8 @@
 //! every non-zero, F's row (read by every tile, written by the rule after
 //! the last) and G's row in the tile, and is one sum per row in position
 //! order, carried like a product's one set. On the NYTimes shape KL went
-//! from 8.8–9.0 to 4.1–4.5 s per iteration, the same factors bit for bit.
+//! from 8.8–9.0 to 4.1–4.5 s per iteration, the same factors bit for bit
+//! (BENCHMARKS.md, "KL by tiles, prefetched segments, groups in the cache").
 //! KL's loss goes by them too, each row's f64 sum carried from tile to
 //! tile. The W-only solve's KL rows still gather row by row: they are bound
 //! by arithmetic, their rows of G cached from one sweep to the next.
@@ -68,7 +69,8 @@ pub(crate) fn larger_than_cache(rows: usize, k: usize) -> bool {
 /// (8.2 M × 141,043, 483 M non-zeros, k = 100) 412 MB of W's sums, 3.6 GB
 /// of the SVD's. With groups of this size MU there takes 13.0 s per
 /// iteration as before, and its footprint is 1.041 of the reference instead
-/// of 1.080 (BENCHMARKS.md, "Column tiles").
+/// of 1.080 (BENCHMARKS.md,
+/// "KL by tiles, prefetched segments, groups in the cache").
 const GROUP_BYTES: usize = 16 << 20;
 
 /// Blocks per group, at least, for the threads to share.
@@ -558,7 +560,8 @@ crate::kernel::multiversion!(tile_block_best, tile_block_avx2, tile_block,
 /// the hardware's prefetchers do not foresee: `perf annotate` put 18 % of
 /// the tile passes' samples on the load of a segment's first index. MU on
 /// the NYTimes shape 1.27–1.43 → 1.15–1.20 s per iteration, on the PubMed
-/// shape 16.3–16.9 → 13.0 s (BENCHMARKS.md, "Column tiles"); 2, 4, 8 and 16
+/// shape 16.3–16.9 → 13.0 s (BENCHMARKS.md, "KL by tiles, prefetched
+/// segments, groups in the cache"); 2, 4, 8 and 16
 /// rows ahead measured alike but 16, a little slower.
 const PREFETCH_ROWS: usize = 4;
 
