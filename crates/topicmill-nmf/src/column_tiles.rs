@@ -140,8 +140,12 @@ pub(crate) struct ColumnTiles {
     width: usize,
     /// Groups of consecutive row blocks, as ranges of block indices.
     groups: Vec<Range<usize>>,
-    /// A group's sums: per row, its accumulator sets (sets × k).
+    /// A group's sums: per row, its accumulator sets (sets × k). Allocated
+    /// by the first pass that carries them ([`ColumnTiles::carried`]): the
+    /// KL loss's pass keeps its own f64 sums and never does.
     sums: Vec<f32>,
+    /// The length of `sums` once allocated.
+    sums_len: usize,
     /// Per row of a group, the position in its row of A where the next
     /// tile's segment starts.
     cursor: Vec<usize>,
@@ -178,9 +182,19 @@ impl ColumnTiles {
         ColumnTiles {
             width: width.max(1),
             groups,
-            sums: vec![0.0; most * sets * k],
+            sums: Vec::new(),
+            sums_len: most * sets * k,
             cursor: vec![0; most],
         }
+    }
+
+    /// What a pass carrying sums takes: the tile width, the groups, their
+    /// sums (allocated on first use) and the cursors.
+    fn carried(&mut self) -> (usize, &[Range<usize>], &mut [f32], &mut [usize]) {
+        if self.sums.len() < self.sums_len {
+            self.sums.resize(self.sums_len, 0.0);
+        }
+        (self.width, &self.groups, &mut self.sums, &mut self.cursor)
     }
 }
 
@@ -204,12 +218,13 @@ pub(crate) fn by_tiles<const K: usize>(
     finish: &Finish<'_>,
     block_sums: &mut [f64],
 ) -> f64 {
+    let (width, groups, sums, cursor) = tiles.carried();
     passes::<K>(
         Segments::Product,
-        tiles.width,
-        &tiles.groups,
-        Some(&mut tiles.sums),
-        &mut tiles.cursor,
+        width,
+        groups,
+        Some(sums),
+        cursor,
         (a, g, kk, blocks),
         out,
         finish,
@@ -235,12 +250,13 @@ pub(crate) fn kl_by_tiles<const K: usize>(
     rule: &Finish<'_>,
     block_sums: &mut [f64],
 ) {
+    let (width, groups, sums, cursor) = tiles.carried();
     passes::<K>(
         Segments::KlNumerator,
-        tiles.width,
-        &tiles.groups,
-        Some(&mut tiles.sums),
-        &mut tiles.cursor,
+        width,
+        groups,
+        Some(sums),
+        cursor,
         (a, g, kk, blocks),
         f,
         rule,
@@ -305,12 +321,13 @@ fn spmm_by_tiles<const K: usize>(
         );
     } else {
         let mut tiles = ColumnTiles::with_sizes(k, blocks, width, group_rows);
+        let (width, groups, sums, cursor) = tiles.carried();
         passes::<K>(
             Segments::Product,
             width,
-            &tiles.groups,
-            Some(&mut tiles.sums),
-            &mut tiles.cursor,
+            groups,
+            Some(sums),
+            cursor,
             operand,
             n,
             &copy_out,
@@ -836,7 +853,7 @@ mod tests {
 
     /// The KL loss by column tiles is the row-by-row one, bitwise (block
     /// partials and total), over groups of one and several blocks, on one
-    /// thread and on two.
+    /// thread and on two, without the groups' f32 sums.
     #[test]
     fn tiled_kl_losses_equal_the_row_by_row_one_bitwise() {
         let (rows, cols) = (300, 1000);
@@ -866,6 +883,9 @@ mod tests {
                     let what = format!("k {k}, groups of {group_rows} rows, {threads} threads");
                     assert_eq!(got.to_bits(), want.to_bits(), "{what}");
                     assert_eq!(parts, want_parts, "{what}");
+                    // Its sums are f64 and its own: the groups' f32 sums
+                    // are never allocated for it (the final W solve's loss).
+                    assert!(tiles.sums.is_empty(), "{what}");
                 }
             }
         }
@@ -1029,7 +1049,7 @@ mod tests {
         assert_eq!(tiles.width, TILE_BYTES / 120);
         // Sums of 1000 rows × 2 sets × 30, well under an eighth of Hᵀ: one group.
         assert_eq!(tiles.groups, vec![0..blocks.len()]);
-        assert_eq!(tiles.sums.len(), 1000 * 2 * 30);
+        assert_eq!(tiles.sums_len, 1000 * 2 * 30);
         // Blocks are cut finer only for tiles.
         assert_eq!(blocks_for(&a, 20).ranges, Blocks::new(&a, 20).ranges);
         assert_eq!(blocks_for(&a, 30).ranges, blocks.ranges);
@@ -1058,6 +1078,6 @@ mod tests {
             assert!(group_rows * 400 <= GROUP_BYTES);
             assert!(g.len() >= BLOCKS_PER_GROUP || i + 1 == tiles.groups.len());
         }
-        assert!(tiles.sums.len() * 4 <= GROUP_BYTES);
+        assert!(tiles.sums_len * 4 <= GROUP_BYTES);
     }
 }
