@@ -33,6 +33,22 @@ pub enum TextError {
         /// What is wrong.
         message: String,
     },
+    /// A JSON-lines file gives the same document id on two lines (outputs
+    /// per document are keyed by id).
+    #[error(
+        "{}: line {line}: duplicate id {id:?}, first given on line {first_line}",
+        path.display()
+    )]
+    DuplicateId {
+        /// The file.
+        path: PathBuf,
+        /// 1-based number of the line that repeats the id.
+        line: u64,
+        /// The id.
+        id: String,
+        /// 1-based number of the line that gave it first.
+        first_line: u64,
+    },
     /// The 20 Newsgroups tarball or folder is not laid out as expected.
     #[error("{}: {message}", path.display())]
     Newsgroups {

@@ -5,6 +5,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+use rustc_hash::FxHashMap;
+
 use crate::newsgroups::read_dir_sorted;
 use crate::{Documents, TextError};
 
@@ -24,7 +26,8 @@ pub enum Utf8 {
 pub struct JsonlFields {
     /// The text field (default `"text"`), required on every line.
     pub text: String,
-    /// The id field; when absent, ids are 1-based line numbers.
+    /// The id field, whose values must be unique; when absent, ids are
+    /// 1-based line numbers.
     pub id: Option<String>,
     /// The label field; when absent, there are no labels.
     pub label: Option<String>,
@@ -96,8 +99,13 @@ pub fn read_folder(dir: &Path, utf8: Utf8) -> Result<Documents, TextError> {
     })
 }
 
+/// The UTF-8 byte order mark, which some editors put at the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Reads lines of `path` into documents, `limit` at a time (all when `None`),
 /// calling `each` per batch. A line ends at `\n`; a `\r` before it is dropped.
+/// A UTF-8 byte order mark at the start of the file is not part of the first
+/// line (byte offsets in errors still count it).
 pub(crate) fn for_each_line_batch(
     path: &Path,
     utf8: Utf8,
@@ -118,13 +126,18 @@ pub(crate) fn for_each_line_batch(
             break;
         }
         number += 1;
+        let mut base = offset;
+        if number == 1 && bytes.starts_with(BOM) {
+            bytes.drain(..BOM.len());
+            base += BOM.len() as u64;
+        }
         if bytes.last() == Some(&b'\n') {
             bytes.pop();
             if bytes.last() == Some(&b'\r') {
                 bytes.pop();
             }
         }
-        batch.push((number, decode(bytes, path, offset, utf8)?));
+        batch.push((number, decode(bytes, path, base, utf8)?));
         offset += n as u64;
         if limit.is_some_and(|l| batch.len() >= l) {
             each(std::mem::take(&mut batch))?;
@@ -156,13 +169,20 @@ pub(crate) fn lines_into(docs: &mut Documents, batch: Vec<(u64, String)>) {
 
 /// Reads a JSON-lines corpus: one object per line with a string text field and
 /// optional id and label fields (strings or numbers). Blank lines are skipped.
+/// Ids must be unique (a number and a string of the same digits are the same
+/// id): a repeated one is [`TextError::DuplicateId`].
 pub fn read_jsonl(path: &Path, fields: &JsonlFields, utf8: Utf8) -> Result<Documents, TextError> {
     let mut docs = fields.no_documents();
+    let mut seen = SeenIds::default();
     for_each_line_batch(path, utf8, None, |batch| {
-        jsonl_into(&mut docs, batch, path, fields)
+        jsonl_into(&mut docs, batch, path, fields, &mut seen)
     })?;
     Ok(docs)
 }
+
+/// The ids a JSON-lines file has given so far, each with the line that gave
+/// it first.
+pub(crate) type SeenIds = FxHashMap<Box<str>, u64>;
 
 impl JsonlFields {
     /// No documents yet, with a (still empty) list of labels exactly when
@@ -177,12 +197,14 @@ impl JsonlFields {
 }
 
 /// Adds the documents of `batch` (JSON lines) to `docs`, made by
-/// [`JsonlFields::no_documents`].
+/// [`JsonlFields::no_documents`]. `seen` holds the ids of the batches before
+/// (from the same file): an id given again is an error.
 pub(crate) fn jsonl_into(
     docs: &mut Documents,
     batch: Vec<(u64, String)>,
     path: &Path,
     fields: &JsonlFields,
+    seen: &mut SeenIds,
 ) -> Result<(), TextError> {
     for (line, raw) in batch {
         if raw.trim().is_empty() {
@@ -208,8 +230,21 @@ pub(crate) fn jsonl_into(
             Some(_) => Err(err(format!("field `{name}` is not a string or number"))),
             None => Err(err(format!("missing field `{name}`"))),
         };
+        // Line numbers are unique; ids from a field are checked.
         let id = match &fields.id {
-            Some(name) => scalar(&object, name)?,
+            Some(name) => {
+                let id = scalar(&object, name)?;
+                if let Some(&first_line) = seen.get(id.as_str()) {
+                    return Err(TextError::DuplicateId {
+                        path: path.to_owned(),
+                        line,
+                        id,
+                        first_line,
+                    });
+                }
+                seen.insert(id.as_str().into(), line);
+                id
+            }
             None => line.to_string(),
         };
         let label = match &fields.label {
@@ -310,6 +345,83 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with(&format!("{}: line 1: EOF", broken.display())));
+    }
+
+    /// A byte order mark opens the file, not its first document: JSON lines
+    /// parse, the first line's text lacks it, and byte offsets count it. A
+    /// U+FEFF further on is text.
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "bom.jsonl",
+            b"\xEF\xBB\xBF{\"id\": 1, \"text\": \"hello world\"}\r\n{\"id\": 2, \"text\": \"peace\"}\n",
+        );
+        let fields = JsonlFields {
+            id: Some("id".into()),
+            ..JsonlFields::default()
+        };
+        let docs = read_jsonl(&path, &fields, Utf8::Strict).unwrap();
+        assert_eq!(docs.ids, ["1", "2"]);
+        assert_eq!(docs.texts, ["hello world", "peace"]);
+
+        let path = write(
+            dir.path(),
+            "bom.txt",
+            "\u{FEFF}one\n\u{FEFF}two\n".as_bytes(),
+        );
+        let docs = read_lines(&path, Utf8::Strict).unwrap();
+        assert_eq!(docs.texts, ["one", "\u{FEFF}two"]);
+
+        let bad = write(dir.path(), "bad.txt", b"\xEF\xBB\xBFab\xFF\n");
+        let err = read_lines(&bad, Utf8::Strict).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: invalid UTF-8 at byte offset 5", bad.display())
+        );
+        // Only a whole mark is one: a lone first byte is invalid UTF-8.
+        let half = write(dir.path(), "half.txt", b"\xEFab\n");
+        let err = read_lines(&half, Utf8::Strict).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: invalid UTF-8 at byte offset 0", half.display())
+        );
+    }
+
+    /// Outputs per document are keyed by id: a JSON-lines file that gives
+    /// one twice is refused, naming both lines, whether the id is a number
+    /// or a string of the same digits. Without an id field, ids are line
+    /// numbers, and equal texts are fine.
+    #[test]
+    fn a_repeated_jsonl_id_names_both_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "dup.jsonl",
+            b"{\"id\": 5, \"text\": \"a\"}\n\n{\"id\": 6, \"text\": \"a\"}\n{\"id\": \"5\", \"text\": \"b\"}\n",
+        );
+        let fields = JsonlFields {
+            id: Some("id".into()),
+            ..JsonlFields::default()
+        };
+        let err = read_jsonl(&path, &fields, Utf8::Strict).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                TextError::DuplicateId { line: 4, id, first_line: 1, .. } if id == "5"
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: line 4: duplicate id \"5\", first given on line 1",
+                path.display()
+            )
+        );
+        let docs = read_jsonl(&path, &JsonlFields::default(), Utf8::Strict).unwrap();
+        assert_eq!(docs.ids, ["1", "3", "4"]);
     }
 
     #[test]

@@ -10,8 +10,9 @@
 //! Memory bound: the term table (per distinct term seen: its bytes plus about
 //! 56 bytes), one chunk of documents (`chunk_docs` texts) with its counts and
 //! rows, the fitted model (kept terms, their index and idf), and the ids and
-//! labels of all documents (which the corpus directory writes at the end), plus
-//! the [`CorpusWriter`]'s own bound (a row pointer per document). Nothing grows
+//! labels of all documents (which the corpus directory writes at the end; a
+//! JSON-lines source with an id field also keeps a set of its ids, to check
+//! that they are unique), plus the [`CorpusWriter`]'s own bound (a row pointer per document). Nothing grows
 //! with the number of non-zeros.
 
 use std::path::Path;
@@ -20,7 +21,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use topicmill_sparse::{CorpusWriter, Manifest};
 
-use crate::readers::{for_each_line_batch, jsonl_into, lines_into, JsonlFields, Utf8};
+use crate::readers::{for_each_line_batch, jsonl_into, lines_into, JsonlFields, SeenIds, Utf8};
 use crate::vectorizer::{count_chunk, TermStats, CHUNK_DOCS};
 use crate::{Documents, TextError, TfidfModel, TfidfParams};
 
@@ -76,9 +77,10 @@ impl DocumentSource for JsonlSource<'_> {
         chunk_docs: usize,
         each: &mut dyn FnMut(Documents) -> Result<(), TextError>,
     ) -> Result<(), TextError> {
+        let mut seen = SeenIds::default();
         for_each_line_batch(self.path, self.utf8, Some(chunk_docs), |batch| {
             let mut docs = self.fields.no_documents();
-            jsonl_into(&mut docs, batch, self.path, &self.fields)?;
+            jsonl_into(&mut docs, batch, self.path, &self.fields, &mut seen)?;
             each(docs)
         })
     }
@@ -357,6 +359,60 @@ mod tests {
         let corpus = topicmill_sparse::Corpus::open(&out).unwrap();
         assert_eq!(corpus.vocabulary(), vocabulary.as_slice());
         assert_eq!(corpus.matrix(), want.view());
+    }
+
+    /// A JSON-lines source checks its ids across chunks, and afresh on each
+    /// pass (the second pass sees the same ids again).
+    #[test]
+    fn a_jsonl_source_refuses_an_id_repeated_in_a_later_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let unique = dir.path().join("unique.jsonl");
+        std::fs::write(
+            &unique,
+            "{\"k\": \"a\", \"text\": \"one two\"}\n{\"k\": \"b\", \"text\": \"two three\"}\n",
+        )
+        .unwrap();
+        let source = |path| JsonlSource {
+            path,
+            fields: JsonlFields {
+                id: Some("k".into()),
+                ..JsonlFields::default()
+            },
+            utf8: Utf8::Strict,
+        };
+        let out = dir.path().join("corpus");
+        let build = |path, out| {
+            stream_to_corpus(
+                &TfidfParams::default(),
+                &source(path),
+                1,
+                out,
+                false,
+                serde_json::Value::Null,
+                &mut |_| {},
+                |fitted, _| Ok(fitted),
+            )
+        };
+        build(&unique, &out).unwrap();
+        let corpus = topicmill_sparse::Corpus::open(&out).unwrap();
+        assert_eq!(corpus.doc_ids(), ["a", "b"]);
+
+        let repeated = dir.path().join("repeated.jsonl");
+        std::fs::write(
+            &repeated,
+            "{\"k\": \"a\", \"text\": \"one\"}\n{\"k\": \"b\", \"text\": \"two\"}\n{\"k\": \"a\", \"text\": \"three\"}\n",
+        )
+        .unwrap();
+        let out = dir.path().join("refused");
+        let err = build(&repeated, &out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: line 3: duplicate id \"a\", first given on line 1",
+                repeated.display()
+            )
+        );
+        assert!(!out.exists());
     }
 
     #[test]
