@@ -139,6 +139,13 @@ pub enum NmfError {
         /// The newest version this build reads (and the one it writes).
         supported: u32,
     },
+    /// The model ends inside its 20-byte header (magic, version, payload
+    /// length).
+    #[error("truncated model: its header is 20 bytes, the file has {found}")]
+    TruncatedHeader {
+        /// Bytes present.
+        found: u64,
+    },
     /// The model ends before its declared length.
     #[error("truncated model: expected {expected} payload bytes, found {found}")]
     Truncated {
@@ -146,6 +153,32 @@ pub enum NmfError {
         expected: u64,
         /// Bytes actually present.
         found: u64,
+    },
+    /// The model ends inside its checksum, after the payload.
+    #[error("truncated model: its 4-byte checksum at byte offset {offset} has {found} bytes")]
+    TruncatedChecksum {
+        /// Byte offset of the checksum.
+        offset: u64,
+        /// Bytes of it present.
+        found: u64,
+    },
+    /// The stored checksum does not match the bytes before it.
+    #[error("checksum mismatch at byte offset {offset} (stored {stored:#010x}, computed {computed:#010x}): the file is corrupt")]
+    ChecksumMismatch {
+        /// Byte offset of the stored checksum.
+        offset: u64,
+        /// The checksum in the file.
+        stored: u32,
+        /// The checksum of the bytes before it.
+        computed: u32,
+    },
+    /// Bytes follow the end of the model.
+    #[error("{count} unexpected bytes at byte offset {offset}, after the end of the model")]
+    TrailingBytes {
+        /// Byte offset of the first one (the model's length).
+        offset: u64,
+        /// How many.
+        count: u64,
     },
     /// The payload could not be decoded or is inconsistent.
     #[error("corrupt model: {0}")]

@@ -85,9 +85,14 @@ pub struct VectorizerRecord {
 
 /// Magic bytes at the start of a saved model.
 const MAGIC: &[u8; 8] = b"TMNMFMDL";
-/// Format version written by this build. `load` also reads version 1, the
-/// same without the vectorizer record.
-pub const MODEL_FORMAT_VERSION: u32 = 2;
+/// Format version written by this build. `load` also reads version 2, the
+/// same without the checksum, and version 1, the same as 2 without the
+/// vectorizer record.
+pub const MODEL_FORMAT_VERSION: u32 = 3;
+/// The header's bytes: magic, version, payload length.
+const HEADER_LEN: u64 = 20;
+/// The checksum's bytes, after the payload (from version 3).
+const CHECKSUM_LEN: u64 = 4;
 
 impl NmfModel {
     /// Assembles a model from its factors (`fit`, and the distributed fit of
@@ -298,7 +303,8 @@ impl NmfModel {
 
     /// Writes the model: magic, format version (u32 LE), payload length
     /// (u64 LE), then the bincode-2 (serde) payload: the model, then its
-    /// vectorizer record (an `Option`).
+    /// vectorizer record (an `Option`); last the CRC-32 (`crc32fast`, the
+    /// matrix files' checksum) of every byte before it (u32 LE).
     ///
     /// The payload is encoded twice, once to count its bytes (the length
     /// comes first) and once into `out`, rather than into a copy in memory:
@@ -307,13 +313,19 @@ impl NmfModel {
     /// # Panics
     /// If the model was loaded by [`NmfModel::load_without_w`] (it has no W
     /// to save).
-    pub fn save<W: Write>(&self, mut out: W) -> Result<()> {
+    pub fn save<W: Write>(&self, out: W) -> Result<()> {
         assert!(self.has_w(), "a model loaded without W cannot be saved");
         let len = self.encode_payload(&mut std::io::sink())?;
+        let mut out = Summed {
+            inner: out,
+            crc: crc32fast::Hasher::new(),
+        };
         out.write_all(MAGIC)?;
         out.write_all(&MODEL_FORMAT_VERSION.to_le_bytes())?;
         out.write_all(&(len as u64).to_le_bytes())?;
         self.encode_payload(&mut out)?;
+        let crc = out.crc.clone().finalize();
+        out.write_all(&crc.to_le_bytes())?;
         out.flush()?;
         Ok(())
     }
@@ -332,9 +344,11 @@ impl NmfModel {
         Ok(model + record)
     }
 
-    /// Reads a model written by [`NmfModel::save`], of this format version or
-    /// version 1 (no vectorizer record), checking in order: magic, version,
-    /// length, payload, consistency of the shapes.
+    /// Reads a model written by [`NmfModel::save`], of this format version,
+    /// version 2 (no checksum) or version 1 (no checksum, no vectorizer
+    /// record), checking in order: magic, version, header length, payload
+    /// length, checksum, payload, that nothing follows, consistency of the
+    /// shapes and values.
     pub fn load<R: Read>(input: R) -> Result<Self> {
         Self::load_with(input, true)
     }
@@ -348,43 +362,40 @@ impl NmfModel {
     }
 
     fn load_with<R: Read>(mut input: R, with_w: bool) -> Result<Self> {
-        let mut magic = [0u8; 8];
-        let got = read_up_to(&mut input, &mut magic)?;
-        if got < 8 || &magic != MAGIC {
+        let mut header = [0u8; HEADER_LEN as usize];
+        let got = read_up_to(&mut input, &mut header[..8])?;
+        if got < 8 || &header[..8] != MAGIC {
             return Err(NmfError::NotAModel);
         }
-        let mut v = [0u8; 4];
-        if read_up_to(&mut input, &mut v)? < 4 {
-            return Err(NmfError::Truncated {
-                expected: 12,
-                found: 0,
-            });
-        }
-        let version = u32::from_le_bytes(v);
-        if !(1..=MODEL_FORMAT_VERSION).contains(&version) {
+        let got = 8 + read_up_to(&mut input, &mut header[8..12])?;
+        let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
+        if got == 12 && !(1..=MODEL_FORMAT_VERSION).contains(&version) {
             return Err(NmfError::UnsupportedVersion {
                 found: version,
                 supported: MODEL_FORMAT_VERSION,
             });
         }
-        let mut l = [0u8; 8];
-        if read_up_to(&mut input, &mut l)? < 8 {
-            return Err(NmfError::Truncated {
-                expected: 8,
-                found: 0,
-            });
+        let got = got + read_up_to(&mut input, &mut header[got..])?;
+        if got < header.len() {
+            return Err(NmfError::TruncatedHeader { found: got as u64 });
         }
-        let len = u64::from_le_bytes(l);
+        let len = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
         // Decoded as it is read: no copy of the payload in memory beside the
-        // model (a model's W alone can take gigabytes).
+        // model (a model's W alone can take gigabytes). The checksum is
+        // summed on the way, over every byte read.
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&header);
         let mut counted = Counted {
             inner: input.by_ref().take(len),
             read: 0,
+            crc,
         };
         // Buffered here, so that the decoder's many small reads do not each
-        // go through the counting and the length limit.
+        // go through the counting, the checksum and the length limit.
         let mut payload = std::io::BufReader::with_capacity(1 << 16, &mut counted);
         let decoded = decode_payload(&mut payload, version, with_w);
+        // Where the decoder stopped: what it took of the buffer.
+        let stopped = HEADER_LEN + payload.get_ref().read - payload.buffer().len() as u64;
         // The rest of the declared payload: nothing, unless damaged.
         let rest = std::io::copy(&mut payload, &mut std::io::sink())?;
         drop(payload);
@@ -394,9 +405,46 @@ impl NmfModel {
                 found: counted.read,
             });
         }
-        let (model, w_len) = decoded?;
+        let computed = counted.crc.finalize();
+        let payload_end = HEADER_LEN + len;
+        let mut end = payload_end;
+        if version >= 3 {
+            // Any damage to the bytes is reported as such, before what the
+            // damage made of the decoding.
+            let mut footer = [0u8; CHECKSUM_LEN as usize];
+            let got = read_up_to(&mut input, &mut footer)?;
+            if got < footer.len() {
+                return Err(NmfError::TruncatedChecksum {
+                    offset: end,
+                    found: got as u64,
+                });
+            }
+            let stored = u32::from_le_bytes(footer);
+            if stored != computed {
+                return Err(NmfError::ChecksumMismatch {
+                    offset: end,
+                    stored,
+                    computed,
+                });
+            }
+            end += CHECKSUM_LEN;
+        }
+        let (model, w_len) = decoded.map_err(|e| match e {
+            NmfError::Corrupt(what) => {
+                NmfError::Corrupt(format!("at byte offset {stopped}: {what}"))
+            }
+            e => e,
+        })?;
         if rest > 0 {
-            return Err(NmfError::Corrupt(format!("{rest} bytes after the model")));
+            return Err(NmfError::Corrupt(format!(
+                "{rest} bytes after the model at byte offset {}, inside the declared payload",
+                payload_end - rest
+            )));
+        }
+        let mut one = [0u8; 1];
+        if read_up_to(&mut input, &mut one)? > 0 {
+            let count = 1 + std::io::copy(&mut input, &mut std::io::sink())?;
+            return Err(NmfError::TrailingBytes { offset: end, count });
         }
         let k = model.params.k;
         let vocabulary_fits = model
@@ -470,7 +518,13 @@ impl NmfModel {
 pub fn describe_decode_error(e: &bincode::error::DecodeError) -> String {
     use bincode::error::DecodeError as E;
     match e {
-        E::UnexpectedEnd { .. } => "the payload ends in the middle of a value".into(),
+        E::UnexpectedEnd { additional } => {
+            format!("the payload ends in the middle of a value ({additional} more bytes needed)")
+        }
+        E::Io { inner, additional } if inner.kind() == std::io::ErrorKind::UnexpectedEof => {
+            format!("the payload ends in the middle of a value ({additional} more bytes needed)")
+        }
+        E::Io { inner, .. } => format!("reading failed: {inner}"),
         E::Utf8 { inner } => format!("a text value (a vocabulary term) is not UTF-8: {inner}"),
         E::UnexpectedVariant {
             type_name, found, ..
@@ -480,9 +534,17 @@ pub fn describe_decode_error(e: &bincode::error::DecodeError) -> String {
         }
         E::InvalidBooleanValue(b) => format!("a yes/no value is the byte {b}"),
         E::OutsideUsizeRange(v) => format!("a length of {v} does not fit this machine"),
+        E::LimitExceeded => "a length is larger than the payload allows".into(),
+        E::NonZeroTypeIsZero { .. } => "a value that cannot be zero is zero".into(),
+        E::InvalidCharEncoding(_) => "a character is not valid UTF-8".into(),
+        E::ArrayLengthMismatch { required, found } => {
+            format!("a list holds {found} values where {required} belong")
+        }
         E::OtherString(s) => s.clone(),
         E::Other(s) => (*s).into(),
-        other => format!("{other:?}"),
+        // The rest are for types these files do not hold (times, C strings,
+        // empty enums).
+        _ => "a value of a type the file does not hold".into(),
     }
 }
 
@@ -542,17 +604,36 @@ fn decode_payload<R: Read>(payload: &mut R, version: u32, with_w: bool) -> Resul
     Ok((model, w_len))
 }
 
-/// A reader that counts the bytes it gives.
+/// A reader that counts the bytes it gives and sums their checksum.
 struct Counted<R> {
     inner: R,
     read: u64,
+    crc: crc32fast::Hasher,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.read += n as u64;
+        self.crc.update(&buf[..n]);
         Ok(n)
+    }
+}
+
+/// A writer that sums the checksum of the bytes it passes on.
+struct Summed<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> Write for Summed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

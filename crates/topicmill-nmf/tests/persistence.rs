@@ -42,14 +42,37 @@ fn the_vectorizer_record_round_trips() {
     assert_eq!(back, model);
 }
 
+/// The payload of a saved (version 3) model: between the 20-byte header and
+/// the 4-byte checksum.
+fn payload(bytes: &[u8]) -> &[u8] {
+    &bytes[20..bytes.len() - 4]
+}
+
+/// A model file of `version` holding `payload`: the header, and from version
+/// 3 the CRC-32 of every byte before it (computed here with the `crc32fast`
+/// crate the format names).
+fn file(version: u32, payload: &[u8]) -> Vec<u8> {
+    let mut file = b"TMNMFMDL".to_vec();
+    file.extend(version.to_le_bytes());
+    file.extend((payload.len() as u64).to_le_bytes());
+    file.extend(payload);
+    if version >= 3 {
+        let crc = crc32fast::hash(&file);
+        file.extend(crc.to_le_bytes());
+    }
+    file
+}
+
 /// The version-1 file of a saved model with no vectorizer record: version
 /// 2's payload ends with the absent record, one byte.
 fn as_version_1(bytes: &[u8]) -> Vec<u8> {
-    let mut old = bytes[..bytes.len() - 1].to_vec();
-    old[8..12].copy_from_slice(&1u32.to_le_bytes());
-    let len = (old.len() - 20) as u64;
-    old[12..20].copy_from_slice(&len.to_le_bytes());
-    old
+    let p = payload(bytes);
+    file(1, &p[..p.len() - 1])
+}
+
+/// The version-2 file of a saved model: version 3 without the checksum.
+fn as_version_2(bytes: &[u8]) -> Vec<u8> {
+    file(2, payload(bytes))
 }
 
 /// Version 1 is version 2 without the vectorizer record: such files load,
@@ -67,14 +90,13 @@ fn a_damaged_vectorizer_record_is_refused() {
     let (model, bytes) = saved();
     let config = bincode::config::standard();
     let with_record = |record: Option<VectorizerRecord>| {
-        let mut file = bytes[..bytes.len() - 1].to_vec();
-        file.extend(bincode::serde::encode_to_vec(&record, config).unwrap());
-        let len = (file.len() - 20) as u64;
-        file[12..20].copy_from_slice(&len.to_le_bytes());
-        file
+        let p = payload(&bytes);
+        let mut p = p[..p.len() - 1].to_vec();
+        p.extend(bincode::serde::encode_to_vec(&record, config).unwrap());
+        p
     };
     assert_eq!(
-        NmfModel::load(&with_record(Some(record()))[..])
+        NmfModel::load(&file(3, &with_record(Some(record())))[..])
             .unwrap()
             .vectorizer(),
         Some(&record())
@@ -84,7 +106,7 @@ fn a_damaged_vectorizer_record_is_refused() {
     let mut above = record();
     above.document_frequencies[3] = model.n_docs() as u64 + 1;
     for damaged in [short, above] {
-        match NmfModel::load(&with_record(Some(damaged))[..]) {
+        match NmfModel::load(&file(3, &with_record(Some(damaged)))[..]) {
             Err(NmfError::Corrupt(msg)) => assert_eq!(
                 msg,
                 "its vectorizer's document frequencies do not match the shape"
@@ -95,12 +117,12 @@ fn a_damaged_vectorizer_record_is_refused() {
     // Cut inside the record, the declared length cut with it.
     let mut cut = with_record(Some(record()));
     cut.truncate(cut.len() - 3);
-    let len = (cut.len() - 20) as u64;
-    cut[12..20].copy_from_slice(&len.to_le_bytes());
-    match NmfModel::load(&cut[..]) {
-        Err(NmfError::Corrupt(msg)) => {
-            assert!(msg.starts_with("its vectorizer record: "), "{msg}")
-        }
+    let end = 20 + cut.len();
+    match NmfModel::load(&file(3, &cut)[..]) {
+        Err(NmfError::Corrupt(msg)) => assert!(
+            msg.starts_with(&format!("at byte offset {end}: its vectorizer record: ")),
+            "{msg}"
+        ),
         other => panic!("{other:?}"),
     }
 }
@@ -145,30 +167,177 @@ fn other_version() {
 #[test]
 fn truncated() {
     let (_, bytes) = saved();
-    let cut = bytes.len() - 7;
-    let e = NmfModel::load(&bytes[..cut]).unwrap_err();
-    let payload = (bytes.len() - 20) as u64;
+    let payload = (bytes.len() - 24) as u64;
+    // Inside the payload: 3 of its bytes and the checksum missing.
+    let e = NmfModel::load(&bytes[..bytes.len() - 7]).unwrap_err();
     assert!(
-        matches!(e, NmfError::Truncated { expected, found } if expected == payload && found == payload - 7),
+        matches!(e, NmfError::Truncated { expected, found } if expected == payload && found == payload - 3),
         "{e}"
     );
-    assert!(matches!(
-        NmfModel::load(&bytes[..10]),
-        Err(NmfError::Truncated { .. })
-    ));
+    // Inside the checksum.
+    let e = NmfModel::load(&bytes[..bytes.len() - 1]).unwrap_err();
+    assert!(
+        matches!(e, NmfError::TruncatedChecksum { offset, found: 3 } if offset == 20 + payload),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "truncated model: its 4-byte checksum at byte offset {} has 3 bytes",
+            20 + payload
+        )
+    );
+    // Inside the header: the bytes there are counted.
+    for cut in [8, 10, 12, 19] {
+        let e = NmfModel::load(&bytes[..cut]).unwrap_err();
+        assert!(
+            matches!(e, NmfError::TruncatedHeader { found } if found == cut as u64),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("truncated model: its header is 20 bytes, the file has {cut}")
+        );
+    }
 }
 
 #[test]
 fn corrupt_payload() {
-    let (_, mut bytes) = saved();
-    // Claim a longer payload than the model encodes, padded with garbage.
-    let len = (bytes.len() - 20 + 3) as u64;
-    bytes[12..20].copy_from_slice(&len.to_le_bytes());
-    bytes.extend_from_slice(&[1, 2, 3]);
-    assert!(matches!(
-        NmfModel::load(&bytes[..]),
-        Err(NmfError::Corrupt(_))
-    ));
+    let (_, bytes) = saved();
+    // A longer payload than the model encodes, padded with garbage.
+    let mut p = payload(&bytes).to_vec();
+    p.extend_from_slice(&[1, 2, 3]);
+    match NmfModel::load(&file(3, &p)[..]) {
+        Err(NmfError::Corrupt(msg)) => assert_eq!(
+            msg,
+            format!(
+                "3 bytes after the model at byte offset {}, inside the declared payload",
+                bytes.len() - 4
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Bytes after the end of the model are refused, with where they start,
+/// in this format version (after the checksum) and in version 2 (after the
+/// payload).
+#[test]
+fn trailing_bytes_are_refused() {
+    let (_, bytes) = saved();
+    for (good, junk) in [
+        (bytes.clone(), &b"junk\n"[..]),
+        (as_version_2(&bytes), &b"x"[..]),
+    ] {
+        assert!(NmfModel::load(&good[..]).is_ok());
+        let mut bad = good.clone();
+        bad.extend_from_slice(junk);
+        for load in [NmfModel::load, NmfModel::load_without_w] {
+            let e = load(&bad[..]).unwrap_err();
+            assert!(
+                matches!(e, NmfError::TrailingBytes { offset, count } if offset == good.len() as u64 && count == junk.len() as u64),
+                "{e}"
+            );
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "{} unexpected bytes at byte offset {}, after the end of the model",
+                    junk.len(),
+                    good.len()
+                )
+            );
+        }
+    }
+}
+
+/// Every single-byte change of a saved model is refused (CRC-32 catches
+/// every error within 32 bits); a change in the payload or the checksum
+/// itself as a checksum mismatch, with the checksum's offset.
+#[test]
+fn every_damaged_byte_is_refused() {
+    let (_, bytes) = saved();
+    let end = bytes.len() as u64 - 4;
+    for at in 0..bytes.len() {
+        for flip in [0x01, 0x80, 0xff] {
+            let mut bad = bytes.clone();
+            bad[at] ^= flip;
+            for load in [NmfModel::load, NmfModel::load_without_w] {
+                match load(&bad[..]) {
+                    Ok(_) => panic!("byte {at} ^ {flip:#x} loads"),
+                    Err(e) if at >= 20 => assert!(
+                        matches!(e, NmfError::ChecksumMismatch { offset, .. } if offset == end),
+                        "byte {at} ^ {flip:#x}: {e}"
+                    ),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+    let mut bad = bytes.clone();
+    bad[100] ^= 1;
+    let e = NmfModel::load(&bad[..]).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "checksum mismatch at byte offset {end} (stored 0x"
+        )),
+        "{e}"
+    );
+    assert!(e.ends_with("): the file is corrupt"), "{e}");
+}
+
+/// A model written by the previous build (format version 2, no checksum:
+/// `topicmill fit s -k 3 --seed 0` on the sample corpus of the README)
+/// still loads, whole and without W, and saves as this version.
+#[test]
+fn a_version_2_file_of_the_previous_build_loads() {
+    let old = std::fs::read(version_2_fixture()).unwrap();
+    assert_eq!(&old[8..12], &2u32.to_le_bytes());
+    let model = NmfModel::load(&old[..]).unwrap();
+    assert_eq!(
+        (model.k(), model.n_docs(), model.n_features()),
+        (3, 18, 127)
+    );
+    assert_eq!(model.iterations(), 20);
+    assert_eq!(model.reconstruction_err(), 3.5345299939374346);
+    assert!(model.vectorizer().is_some());
+    let vocabulary = model.vocabulary().unwrap();
+    // Topic 1's top word, as `topicmill topics` printed it.
+    let top = (0..127)
+        .max_by(|&a, &b| model.ht()[a * 3].total_cmp(&model.ht()[b * 3]))
+        .unwrap();
+    assert_eq!(vocabulary[top], "soil");
+    let lean = NmfModel::load_without_w(&old[..]).unwrap();
+    assert_eq!(lean.ht(), model.ht());
+    let mut new = Vec::new();
+    model.save(&mut new).unwrap();
+    assert_eq!(&new[8..12], &MODEL_FORMAT_VERSION.to_le_bytes());
+    assert_eq!(new.len(), old.len() + 4);
+    assert_eq!(payload(&new), &old[20..]);
+    assert_eq!(NmfModel::load(&new[..]).unwrap(), model);
+}
+
+fn version_2_fixture() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample-k3-v2.model")
+}
+
+/// A version-2 file (no checksum to catch the damage first) whose decoding
+/// fails says so in words, with the byte offset where decoding stopped, not
+/// bincode's `Debug` form: byte 1809 of the fixture changed makes a length
+/// that runs past the payload's end.
+#[test]
+fn a_decoding_error_is_a_sentence_with_its_offset() {
+    let mut old = std::fs::read(version_2_fixture()).unwrap();
+    old[1809] ^= 0xff;
+    for load in [NmfModel::load, NmfModel::load_without_w] {
+        let e = load(&old[..]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "corrupt model: at byte offset {}: the payload ends in the middle of a value (8 more bytes needed)",
+                old.len()
+            )
+        );
+    }
 }
 
 /// A model file that decodes but holds a value no fit leaves: refused with
@@ -229,19 +398,21 @@ fn damaged_values_are_refused() {
 
 #[test]
 fn a_damaged_payload_is_described_in_words() {
-    let (_, mut bytes) = saved();
+    let (_, bytes) = saved();
+    let mut p = payload(&bytes).to_vec();
     // The payload ends with the last vocabulary term, "term14", and the
     // absent vectorizer record (one byte).
-    assert_eq!(bytes.last(), Some(&0));
-    let last = bytes.len() - 2;
-    assert_eq!(bytes[last], b'4');
-    bytes[last] = 0xff;
-    match NmfModel::load(&bytes[..]) {
+    assert_eq!(p.last(), Some(&0));
+    let last = p.len() - 2;
+    assert_eq!(p[last], b'4');
+    p[last] = 0xff;
+    // Decoding stops after the term, at the record.
+    let at = 20 + last + 1;
+    match NmfModel::load(&file(3, &p)[..]) {
         Err(NmfError::Corrupt(msg)) => {
-            assert!(
-                msg.starts_with("a text value (a vocabulary term) is not UTF-8"),
-                "{msg}"
-            )
+            let want =
+                format!("at byte offset {at}: a text value (a vocabulary term) is not UTF-8");
+            assert!(msg.starts_with(&want), "{msg}")
         }
         other => panic!("{other:?}"),
     }
@@ -318,7 +489,7 @@ fn a_model_loads_without_w() {
 #[test]
 fn loading_without_w_checks_the_rest() {
     let (_, bytes) = saved();
-    let payload = (bytes.len() - 20) as u64;
+    let payload = (bytes.len() - 24) as u64;
     // 20 documents × 3 topics of W end well before byte 300 of the file.
     for cut in [25, 60, 150, bytes.len() - 7] {
         match NmfModel::load_without_w(&bytes[..cut]) {

@@ -1,8 +1,10 @@
 //! CLI integration tests: one test binary that runs the real `topicmill` binary
 //! on real files, one module per subcommand.
 
+mod demo;
 mod distributed;
 mod import_inspect;
+mod model_files;
 mod nightly;
 mod nmf;
 mod report;

@@ -1,0 +1,156 @@
+//! Model files: damaged ones refused with what and where, yesterday's still
+//! read; fits that cannot give finite factors write nothing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::{stderr, stdout, topicmill};
+
+/// The repository's sample corpus vectorized into `dir/s`, and a model of it
+/// fitted into `dir/s.model`.
+fn sample_model(dir: &Path) {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/sample.jsonl");
+    let out = topicmill(
+        dir,
+        &[
+            "vectorize",
+            "--input",
+            "jsonl",
+            sample.to_str().unwrap(),
+            "--id-field",
+            "id",
+            "--label-field",
+            "label",
+            "--stop-words",
+            "english",
+            "-o",
+            "s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = topicmill(
+        dir,
+        &["fit", "s", "-k", "3", "--seed", "0", "-o", "s.model"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// The model the previous build wrote for the same fit (format version 2,
+/// no checksum).
+fn version_2_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../topicmill-nmf/tests/fixtures/sample-k3-v2.model")
+}
+
+/// Exit code 1 and a single error line holding every one of `needles`.
+fn assert_fails_with(out: &Output, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "expected {needle:?} in stderr: {err}");
+    }
+}
+
+/// Every command that reads a model, on `model` (with the corpus `s`).
+fn model_commands(model: &str) -> Vec<Vec<&str>> {
+    vec![
+        vec!["inspect", model],
+        vec!["topics", model],
+        vec!["transform", model, "s", "-o", "t.csv"],
+        vec!["report", model, "s", "-o", "r.html"],
+        vec!["evaluate", model, "s"],
+    ]
+}
+
+/// QA D10: bytes appended to a model (of this version or the previous one)
+/// are refused by every command, naming the file and where they start.
+#[test]
+fn bytes_after_a_model_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sample_model(d);
+    for (from, name) in [
+        (d.join("s.model"), "j.model"),
+        (version_2_model(), "j2.model"),
+    ] {
+        let mut bytes = fs::read(&from).unwrap();
+        let end = bytes.len().to_string();
+        bytes.extend_from_slice(b"junk\n");
+        fs::write(d.join(name), &bytes).unwrap();
+        for args in model_commands(name) {
+            let out = topicmill(d, &args);
+            assert_fails_with(
+                &out,
+                &[name, &format!("5 unexpected bytes at byte offset {end}")],
+            );
+        }
+        assert!(!d.join("t.csv").exists() && !d.join("r.html").exists());
+    }
+}
+
+/// QA D10: a byte changed inside a model's factors is caught by the
+/// checksum; the previous build's models (no checksum) still load.
+#[test]
+fn a_changed_byte_is_a_checksum_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sample_model(d);
+    let good = fs::read(d.join("s.model")).unwrap();
+    // Byte 400 is inside H (after the parameters and W's 18 × 3 values);
+    // the low bit of a value's byte keeps it finite and ≥ 0: the previous
+    // build loaded such a model.
+    let mut bad = good.clone();
+    bad[400] ^= 1;
+    fs::write(d.join("f.model"), &bad).unwrap();
+    let end = (good.len() - 4).to_string();
+    for args in model_commands("f.model") {
+        assert_fails_with(
+            &topicmill(d, &args),
+            &[
+                "f.model",
+                &format!("checksum mismatch at byte offset {end}"),
+                "the file is corrupt",
+            ],
+        );
+    }
+    // The previous build's model of the same fit: the same topics.
+    fs::copy(version_2_model(), d.join("old.model")).unwrap();
+    let new = topicmill(d, &["topics", "s.model"]);
+    let old = topicmill(d, &["topics", "old.model"]);
+    assert!(old.status.success(), "{}", stderr(&old));
+    assert_eq!(stdout(&old), stdout(&new));
+}
+
+/// QA D11: what is wrong with a model is a sentence, not bincode's `Debug`
+/// form, and a truncated header counts the bytes that are there.
+#[test]
+fn a_damaged_model_is_described_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The QA's case: byte 1809 of a version-2 model (no checksum) flipped.
+    let mut old = fs::read(version_2_model()).unwrap();
+    let end = old.len().to_string();
+    old[1809] ^= 0xff;
+    fs::write(d.join("f.model"), &old).unwrap();
+    let out = topicmill(d, &["topics", "f.model"]);
+    assert_fails_with(
+        &out,
+        &[
+            "f.model",
+            &format!("at byte offset {end}: the payload ends in the middle of a value"),
+        ],
+    );
+    assert!(!stderr(&out).contains("Io {"), "{}", stderr(&out));
+    let good = fs::read(version_2_model()).unwrap();
+    for cut in [8, 12, 19] {
+        fs::write(d.join("t.model"), &good[..cut]).unwrap();
+        assert_fails_with(
+            &topicmill(d, &["topics", "t.model"]),
+            &[
+                "t.model",
+                &format!("its header is 20 bytes, the file has {cut}"),
+            ],
+        );
+    }
+}
