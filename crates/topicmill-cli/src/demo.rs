@@ -22,7 +22,8 @@ use crate::output::{frobenius_norm, print_topics, topic_words};
 /// Run the seed experiment: 20 Newsgroups (4 categories) → TF-IDF → NMF → topics.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Directory holding (or to receive) 20news-bydate.tar.gz [default: $TOPICMILL_DATA, then ./datasets].
+    /// Directory searched first for 20news-bydate.tar.gz (then $TOPICMILL_DATA, then ./datasets), and
+    /// where it is downloaded when none has it [default: $TOPICMILL_DATA if set, else ./datasets].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Number of topics.

@@ -4,9 +4,11 @@
 //! atomically into the data directory.
 //!
 //! Where the archive is looked for, in order: the `--data-dir` flag if given,
-//! else `$TOPICMILL_DATA` if set, then `./datasets/`. Inside a data directory the
+//! then `$TOPICMILL_DATA` if set, then `./datasets/`. Inside a data directory the
 //! archive may sit at its top (`20news-bydate.tar.gz`, where a download puts it)
-//! or in a `20news-bydate/` sub-folder (the shared-datasets layout).
+//! or in a `20news-bydate/` sub-folder (the shared-datasets layout). When none
+//! has it, it is downloaded into the first of them; a download that fails
+//! leaves no file and no directory behind.
 //!
 //! A local copy is accepted when its contents check out: the 11 314 train and
 //! 7 532 test documents of the "bydate" split, read through the gzip stream
@@ -21,6 +23,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
+use topicmill_sparse::MadeDirs;
 use topicmill_text::{Documents, NewsgroupsOptions};
 
 /// The archive's file name, as scikit-learn names it.
@@ -64,16 +67,29 @@ impl Remote {
     }
 }
 
-/// The data directories to search, most specific first.
+/// The data directories to search, most specific first: `flag` (`--data-dir`),
+/// `$TOPICMILL_DATA`, `./datasets`. A download goes into the first.
 pub fn data_dirs(flag: Option<&Path>) -> Vec<PathBuf> {
-    if let Some(dir) = flag {
-        return vec![dir.to_path_buf()];
+    data_dirs_from(flag, std::env::var_os(DATA_ENV))
+}
+
+/// [`data_dirs`] with the environment variable's value given; an empty value
+/// is no value, and a directory named twice is searched once.
+fn data_dirs_from(flag: Option<&Path>, env: Option<std::ffi::OsString>) -> Vec<PathBuf> {
+    let env = env.filter(|v| !v.is_empty()).map(PathBuf::from);
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for dir in [
+        flag.map(Path::to_path_buf),
+        env,
+        Some(PathBuf::from("datasets")),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
     }
-    let mut dirs = Vec::new();
-    if let Some(env) = std::env::var_os(DATA_ENV).filter(|v| !v.is_empty()) {
-        dirs.push(PathBuf::from(env));
-    }
-    dirs.push(PathBuf::from("datasets"));
     dirs
 }
 
@@ -111,7 +127,8 @@ pub fn locate_or_download(dirs: &[PathBuf], remote: &Remote) -> Result<Located> 
     let dest = dir.join(ARCHIVE_NAME);
     download(remote, &dest).with_context(|| {
         format!(
-            "the 20 Newsgroups archive is not in {searched}, and downloading it failed; \
+            "the 20 Newsgroups archive is not in {searched} (nor their 20news-bydate/ \
+             sub-folders), and downloading it failed; \
              fetch {url} (sha256 {sha}) by hand and put it at {dest}, or point --data-dir \
              or {DATA_ENV} at a directory that holds {ARCHIVE_NAME}",
             searched = dirs
@@ -184,14 +201,13 @@ fn hex(bytes: &[u8]) -> String {
 /// Downloads `remote` to `dest` with a progress bar on stderr (hidden when stderr
 /// is not a terminal). The bytes go to a temporary file in `dest`'s directory and
 /// are renamed into place only once their sha256 matches: a failed or interrupted
-/// download leaves nothing behind.
+/// download leaves nothing behind, neither the file nor the directories made
+/// for it (which are made only once the server answers).
 pub fn download(remote: &Remote, dest: &Path) -> Result<()> {
     let dir = dest
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
 
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(20)))
@@ -215,6 +231,10 @@ pub fn download(remote: &Remote, dest: &Path) -> Result<()> {
     };
     bar.set_message(format!("downloading {ARCHIVE_NAME}"));
 
+    // Declared before the temporary file, so dropped after it: a failure
+    // removes the file, then the directories it was in.
+    let made = MadeDirs::create(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let mut tmp = topicmill_sparse::atomic_temp_builder(".download-")
         .suffix(".tmp")
         .tempfile_in(dir)
@@ -251,6 +271,7 @@ pub fn download(remote: &Remote, dest: &Path) -> Result<()> {
         .with_context(|| format!("syncing {}", tmp.path().display()))?;
     tmp.persist(dest)
         .with_context(|| format!("cannot move the download into {}", dest.display()))?;
+    made.keep();
     Ok(())
 }
 
@@ -310,13 +331,65 @@ mod tests {
     #[test]
     fn a_wrong_checksum_leaves_nothing_behind() {
         let remote = Remote {
-            url: serve("200 OK", b"not the archive".to_vec(), 1),
+            url: serve("200 OK", b"not the archive".to_vec(), 2),
             sha256: ARCHIVE_SHA256.to_owned(),
         };
         let dir = tempfile::tempdir().unwrap();
         let err = download(&remote, &dir.path().join(ARCHIVE_NAME)).unwrap_err();
         assert!(format!("{err:#}").contains("expected 8f1b2514"), "{err:#}");
         assert!(leftovers(dir.path()).is_empty());
+        // Nor the directories made to hold it (they were made: the server
+        // answered).
+        let err = download(&remote, &dir.path().join("a/b/c").join(ARCHIVE_NAME)).unwrap_err();
+        assert!(format!("{err:#}").contains("expected 8f1b2514"), "{err:#}");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    /// `--data-dir` is searched first, then `$TOPICMILL_DATA`, then
+    /// `./datasets`; a download goes into the first of them.
+    #[test]
+    fn the_flag_then_the_environment_then_datasets() {
+        let flag = Path::new("mine");
+        let env = || Some(std::ffi::OsString::from("/shared"));
+        let paths = |dirs: &[&str]| dirs.iter().map(PathBuf::from).collect::<Vec<_>>();
+        assert_eq!(
+            data_dirs_from(Some(flag), env()),
+            paths(&["mine", "/shared", "datasets"])
+        );
+        assert_eq!(data_dirs_from(None, env()), paths(&["/shared", "datasets"]));
+        assert_eq!(
+            data_dirs_from(Some(flag), None),
+            paths(&["mine", "datasets"])
+        );
+        assert_eq!(data_dirs_from(None, Some("".into())), paths(&["datasets"]));
+        assert_eq!(
+            data_dirs_from(Some(Path::new("datasets")), Some("datasets".into())),
+            paths(&["datasets"])
+        );
+    }
+
+    /// Found nowhere, the archive is downloaded into the first directory
+    /// (made for it), not into another that exists.
+    #[test]
+    fn a_download_goes_into_the_first_directory() {
+        let body = b"a stand-in archive".to_vec();
+        let remote = Remote {
+            url: serve("200 OK", body.clone(), 1),
+            sha256: hex(&Sha256::digest(&body)),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("flag/nested");
+        let second = dir.path().join("env");
+        std::fs::create_dir(&second).unwrap();
+        let found = locate_or_download(&[first.clone(), second.clone()], &remote).unwrap();
+        assert!(found.downloaded);
+        assert_eq!(found.path, first.join(ARCHIVE_NAME));
+        assert_eq!(std::fs::read(&found.path).unwrap(), body);
+        assert!(leftovers(&second).is_empty());
+        // Found now: no second request (the server answers only one).
+        let again = locate_or_download(&[second, first.clone()], &remote).unwrap();
+        assert!(!again.downloaded);
+        assert_eq!(again.path, first.join(ARCHIVE_NAME));
     }
 
     #[test]
@@ -352,6 +425,18 @@ mod tests {
         let dest = dir.path().join(ARCHIVE_NAME);
         assert!(msg.contains(&dest.display().to_string()), "{msg}");
         assert!(msg.contains(ARCHIVE_SHA256), "{msg}");
+        assert!(leftovers(dir.path()).is_empty());
+        // A directory that does not exist is not made.
+        let missing = dir.path().join("a/b");
+        let err = match locate_or_download(std::slice::from_ref(&missing), &remote) {
+            Err(err) => err,
+            Ok(_) => panic!("nothing to find or download"),
+        };
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains(&missing.join(ARCHIVE_NAME).display().to_string()),
+            "{msg}"
+        );
         assert!(leftovers(dir.path()).is_empty());
     }
 
