@@ -202,6 +202,18 @@ impl Corpus {
         &self.transpose
     }
 
+    /// Checks that every value of both files, X and its stored transpose, is
+    /// finite and non-negative; the error names the file, the byte offset, the
+    /// row and the column of the first that is not. One pass over the values
+    /// of each file, without the checksum (that is [`verify`](Corpus::verify)'s):
+    /// a command that computes with the corpus calls it once after `open`.
+    pub fn check_values(&self) -> Result<(), SparseError> {
+        for file in [&self.matrix, &self.transpose] {
+            file.rows().check_values(0..file.shape().0)?;
+        }
+        Ok(())
+    }
+
     /// Terms, in column order.
     pub fn vocabulary(&self) -> &[String] {
         &self.vocabulary

@@ -70,6 +70,12 @@ impl MappedMatrix {
         unsafe { self.rows.view_unchecked(0..self.rows.header.nrows as usize) }
     }
 
+    /// The whole file as [`MappedRows`], for the checks that take a row range
+    /// (the values alone: [`Corpus::check_values`](crate::Corpus::check_values)).
+    pub(crate) fn rows(&self) -> &MappedRows {
+        &self.rows
+    }
+
     /// The full check: the checksum first (it catches any corruption), then that
     /// every value is finite and non-negative.
     pub fn verify(&self) -> Result<(), SparseError> {
