@@ -31,17 +31,29 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     vocab: Option<PathBuf>,
 
-    /// Output corpus directory (must not exist or be empty, unless --force).
+    /// Output corpus directory (must not exist or be empty, unless --force;
+    /// never one of the inputs, nor holding or inside one).
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
 
-    /// Replace an existing corpus at the output directory.
+    /// Replace an existing corpus at the output directory (only a corpus
+    /// directory: anything else there is refused).
     #[arg(long)]
     force: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
+    // Before any reading: the output must be apart from the inputs, and
+    // free (or a corpus to replace, with --force).
+    let sibling = args.docword.as_deref().and_then(sibling_vocab);
+    let inputs: Vec<&Path> = [&args.mtx, &args.docword, &args.vocab, &sibling]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    CorpusWriter::check_apart(&args.output, &inputs)?;
+    CorpusWriter::check_target(&args.output, args.force)?;
     let corpus_context = || format!("cannot write the corpus {}", args.output.display());
     let manifest = match (&args.mtx, &args.docword) {
         (Some(path), _) => {

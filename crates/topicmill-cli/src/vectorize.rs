@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::ValueEnum;
-use topicmill_sparse::{CsrMatrix, MadeDirs};
+use topicmill_sparse::{CorpusWriter, CsrMatrix, MadeDirs, SparseError};
 use topicmill_text::{
     DocFreq, Documents, JsonlFields, NewsgroupsOptions, Norm, Remove, StopWords, Subset,
     TfidfModel, TfidfParams, Utf8,
@@ -69,7 +69,9 @@ pub struct Args {
     /// manifest recording every option) here.
     #[arg(long, short, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Replace an existing corpus directory at `--out`.
+    /// Replace an existing corpus directory at `--out` (only a corpus
+    /// directory: anything else there is refused, and so is an `--out` that
+    /// is, holds or lies inside an input).
     #[arg(long)]
     pub overwrite: bool,
     /// Keep the column numbers of a previous corpus directory or model: its
@@ -237,12 +239,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.out.is_none() && args.export.is_none() {
         bail!("nothing to write: give --out DIR (and/or --export DIR)");
     }
+    let params = args.params();
+    if args.vectorizer_from.is_none() {
+        params.validate()?;
+    }
+    if let Some(out) = &args.out {
+        check_out(&args, out)?;
+    }
     if let Some(dir) = &args.vectorizer_from {
         let fitted = crate::fitted::vectorizer(dir)?;
         return vectorize_with(&args, dir, &fitted);
     }
-    let params = args.params();
-    params.validate()?;
     let started = Instant::now();
     let progress = indicatif::ProgressBar::new_spinner();
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -337,6 +344,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Before any work: `out` is apart from the inputs and from `--export`, and
+/// free (or a corpus to replace, with `--overwrite`).
+fn check_out(args: &Args, out: &Path) -> anyhow::Result<()> {
+    let inputs: Vec<&Path> = [
+        Some(&args.path),
+        args.vocabulary_from.as_ref(),
+        args.vectorizer_from.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(PathBuf::as_path)
+    .collect();
+    CorpusWriter::check_apart(out, &inputs)?;
+    if let Some(export) = &args.export {
+        match CorpusWriter::check_apart(out, &[export]) {
+            Err(SparseError::OutputOverlapsInput { relation, .. }) => {
+                let how = match relation {
+                    "is" => "are the same path",
+                    "contains" => "overlap (the corpus directory holds the export)",
+                    _ => "overlap (the export holds the corpus directory)",
+                };
+                bail!(
+                    "--out {} and --export {} {how}: give them separate directories",
+                    out.display(),
+                    export.display()
+                );
+            }
+            other => other?,
+        }
+    }
+    CorpusWriter::check_target(out, args.overwrite)?;
+    Ok(())
+}
+
 /// Reads a folder, lines or jsonl corpus, with the one-id-per-line check a
 /// corpus directory needs. Returns the documents and the seconds it took.
 fn read_checked(
@@ -379,7 +420,7 @@ fn write_outputs(
     };
     if let Some(dir) = &args.out {
         progress.set_message(format!("writing {}", dir.display()));
-        let mut writer = topicmill_sparse::CorpusWriter::create(dir, matrix.cols())
+        let mut writer = CorpusWriter::create(dir, matrix.cols())
             .with_context(|| format!("writing {}", dir.display()))?
             .overwrite(args.overwrite);
         for row in matrix.outer_iterator() {

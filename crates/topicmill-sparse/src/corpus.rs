@@ -325,9 +325,16 @@ impl Drop for MadeDirs {
 impl CorpusWriter {
     /// Start a corpus with `ncols` terms at `dir`. The parent directory is created
     /// if needed; `dir` itself must not exist or be empty (see
-    /// [`overwrite`](CorpusWriter::overwrite)).
+    /// [`overwrite`](CorpusWriter::overwrite)). Refused at once, before any
+    /// work: a `dir` that is the current directory or one of its ancestors
+    /// ([`SparseError::WorkingDirectory`]), and one that holds anything but a
+    /// corpus directory ([`SparseError::NotACorpus`]), which no writer
+    /// replaces. An existing corpus without `overwrite` is refused by
+    /// [`finish`](CorpusWriter::finish); [`check_target`](CorpusWriter::check_target)
+    /// tells it before the work.
     pub fn create(dir: impl AsRef<Path>, ncols: usize) -> Result<Self, SparseError> {
         let target = dir.as_ref().to_path_buf();
+        Self::check_target(&target, true)?;
         let parent = parent_dir(&target);
         let made = MadeDirs::create(parent)
             .map_err(|e| SparseError::io(parent, "cannot create output directory", e))?;
@@ -352,9 +359,59 @@ impl CorpusWriter {
     /// Replace an existing corpus at the target instead of failing. The old
     /// directory is moved aside, the new one renamed in, then the old one deleted:
     /// at every moment the target holds the old corpus, nothing, or the new one.
+    /// Only a corpus directory is replaced: anything else at the target is
+    /// refused ([`SparseError::NotACorpus`]).
     pub fn overwrite(mut self, yes: bool) -> Self {
         self.overwrite = yes;
         self
+    }
+
+    /// Checks, before any work, that a corpus can be written at `dir`, as
+    /// [`finish`](CorpusWriter::finish) will check again: `dir` does not
+    /// exist, is an empty directory, or (with `overwrite`) is a corpus
+    /// directory. Anything else existing is [`SparseError::AlreadyExists`]
+    /// without `overwrite` and [`SparseError::NotACorpus`] with it; the
+    /// current directory and its ancestors are [`SparseError::WorkingDirectory`].
+    pub fn check_target(dir: impl AsRef<Path>, overwrite: bool) -> Result<(), SparseError> {
+        let target = dir.as_ref();
+        match (inspect_target(target)?, overwrite) {
+            (Existing::Nothing | Existing::EmptyDir, _) | (Existing::Corpus, true) => Ok(()),
+            (Existing::Other, true) => Err(SparseError::NotACorpus {
+                path: target.to_path_buf(),
+            }),
+            (Existing::Corpus | Existing::Other, false) => Err(SparseError::AlreadyExists {
+                path: target.to_path_buf(),
+            }),
+        }
+    }
+
+    /// Checks that the output `dir` is apart from every one of `inputs`
+    /// (files or directories a command reads): neither is, contains nor
+    /// lies inside the other, compared as canonical paths (`dir` need not
+    /// exist: its nearest existing ancestor is canonicalized and the rest
+    /// appended). Replacing or writing into such an output could destroy
+    /// the input: [`SparseError::OutputOverlapsInput`].
+    pub fn check_apart(dir: impl AsRef<Path>, inputs: &[&Path]) -> Result<(), SparseError> {
+        let output = dir.as_ref();
+        let out = resolve(output)?;
+        for &input in inputs {
+            let inp = resolve(input)?;
+            let relation = if out == inp {
+                "is"
+            } else if inp.starts_with(&out) {
+                "contains"
+            } else if out.starts_with(&inp) {
+                "lies inside"
+            } else {
+                continue;
+            };
+            return Err(SparseError::OutputOverlapsInput {
+                path: output.to_path_buf(),
+                input: input.to_path_buf(),
+                relation,
+            });
+        }
+        Ok(())
     }
 
     /// Rows pushed so far.
@@ -479,47 +536,153 @@ fn finish_in<S: AsRef<str>>(
     Ok(manifest)
 }
 
-/// Rename the finished temporary directory to `target`.
-fn install(tmp: TempDir, target: &Path, overwrite: bool) -> Result<(), SparseError> {
-    let parent = parent_dir(target);
-    let mut backup: Option<PathBuf> = None;
-    match fs::symlink_metadata(target) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+/// What a corpus writer finds at its target.
+enum Existing {
+    Nothing,
+    EmptyDir,
+    /// A directory holding a topicmill corpus manifest.
+    Corpus,
+    /// Anything else: a file, a symbolic link, a directory of other things.
+    Other,
+}
+
+/// What is at `target`; the current directory and its ancestors are refused.
+fn inspect_target(target: &Path) -> Result<Existing, SparseError> {
+    let meta = match fs::symlink_metadata(target) {
+        // Below a file, nothing can be; creating the directory will say why.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(Existing::Nothing)
+        }
         Err(e) => return Err(SparseError::io(target, "cannot inspect", e)),
-        Ok(meta) => {
-            let empty_dir = meta.is_dir()
-                && fs::read_dir(target)
-                    .map_err(|e| SparseError::io(target, "cannot read", e))?
-                    .next()
-                    .is_none();
-            if empty_dir {
-                fs::remove_dir(target)
-                    .map_err(|e| SparseError::io(target, "cannot replace empty directory", e))?;
-            } else if overwrite {
-                // Move the old corpus aside under a fresh temporary name.
-                let aside = tempfile::Builder::new()
-                    .prefix(".topicmill-old-")
-                    .tempdir_in(parent)
-                    .map_err(|e| {
-                        SparseError::io(parent, "cannot create a temporary directory in", e)
-                    })?
-                    .keep();
-                let aside_target = aside.join("old");
-                fs::rename(target, &aside_target)
-                    .map_err(|e| SparseError::io(target, "cannot move the old corpus aside", e))?;
-                backup = Some(aside);
-            } else {
-                return Err(SparseError::AlreadyExists {
-                    path: target.to_path_buf(),
-                });
+        Ok(meta) => meta,
+    };
+    // `.`, `..`, `/`: never renamed away nor into (and an empty one would
+    // otherwise be removed).
+    let canonical = target
+        .canonicalize()
+        .map_err(|e| SparseError::io(target, "cannot resolve", e))?;
+    let cwd = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .map_err(|e| SparseError::io(Path::new("."), "cannot resolve", e))?;
+    if cwd.starts_with(&canonical) {
+        return Err(SparseError::WorkingDirectory {
+            path: target.to_path_buf(),
+        });
+    }
+    if !meta.is_dir() {
+        return Ok(Existing::Other);
+    }
+    let mut entries =
+        fs::read_dir(target).map_err(|e| SparseError::io(target, "cannot read", e))?;
+    if entries.next().is_none() {
+        return Ok(Existing::EmptyDir);
+    }
+    Ok(if is_corpus_dir(target) {
+        Existing::Corpus
+    } else {
+        Existing::Other
+    })
+}
+
+/// `dir` holds a `manifest.json` (a file, not a link) whose format is
+/// [`CORPUS_FORMAT`]: a corpus, whatever its version or the state of its
+/// other files. An export folder's manifest, for one, is not.
+fn is_corpus_dir(dir: &Path) -> bool {
+    #[derive(Deserialize)]
+    struct Format {
+        format: String,
+    }
+    let path = dir.join(MANIFEST_FILE);
+    let is_file = fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+    is_file
+        && fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Format>(&bytes).ok())
+            .is_some_and(|m| m.format == CORPUS_FORMAT)
+}
+
+/// `path` made absolute and canonical as far as it exists: its nearest
+/// existing ancestor canonicalized, the rest (which holds no links, not
+/// existing) appended with `.` and `..` resolved by name.
+fn resolve(path: &Path) -> Result<PathBuf, SparseError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| SparseError::io(Path::new("."), "cannot resolve", e))?;
+    let absolute = cwd.join(path);
+    let mut rest = Vec::new();
+    let mut base: &Path = &absolute;
+    let mut resolved = loop {
+        match base.canonicalize() {
+            Ok(canonical) => break canonical,
+            Err(_) => match (base.parent(), base.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    base = parent;
+                }
+                // `..` or `.` ending a missing path: resolved below, by name.
+                (Some(parent), None) => {
+                    rest.push(
+                        base.components()
+                            .next_back()
+                            .map_or_else(Default::default, |c| c.as_os_str().to_os_string()),
+                    );
+                    base = parent;
+                }
+                (None, _) => break base.to_path_buf(),
+            },
+        }
+    };
+    for name in rest.iter().rev() {
+        match name.to_str() {
+            Some("..") => {
+                resolved.pop();
             }
+            Some(".") | Some("") => {}
+            _ => resolved.push(name),
         }
     }
+    Ok(resolved)
+}
+
+/// Rename the finished temporary directory to `target`, checked again as
+/// [`CorpusWriter::check_target`] does.
+fn install(tmp: TempDir, target: &Path, overwrite: bool) -> Result<(), SparseError> {
+    let parent = parent_dir(target);
+    let backup = match (inspect_target(target)?, overwrite) {
+        (Existing::Nothing, _) => None,
+        (Existing::EmptyDir, _) => {
+            fs::remove_dir(target)
+                .map_err(|e| SparseError::io(target, "cannot replace empty directory", e))?;
+            None
+        }
+        (Existing::Corpus, true) => Some(move_aside(target, parent)?),
+        (Existing::Other, true) => {
+            return Err(SparseError::NotACorpus {
+                path: target.to_path_buf(),
+            })
+        }
+        (Existing::Corpus | Existing::Other, false) => {
+            return Err(SparseError::AlreadyExists {
+                path: target.to_path_buf(),
+            })
+        }
+    };
     if let Err(e) = fs::rename(tmp.path(), target) {
-        if let Some(aside) = &backup {
-            // Put the old corpus back.
-            let _ = fs::rename(aside.join("old"), target);
-            let _ = fs::remove_dir_all(aside);
+        if let Some(aside) = backup {
+            // Put the old corpus back; if even that fails, keep it where it
+            // is and say where.
+            if let Err(back) = fs::rename(aside.path().join("old"), target) {
+                let kept = aside.keep().join("old");
+                return Err(SparseError::io(
+                    &kept,
+                    "the new corpus could not be renamed into place, nor the old one put back: it is kept at",
+                    back,
+                ));
+            }
         }
         return Err(SparseError::io(
             target,
@@ -530,10 +693,22 @@ fn install(tmp: TempDir, target: &Path, overwrite: bool) -> Result<(), SparseErr
     // The directory now lives at `target`: disarm the TempDir's cleanup.
     let _ = tmp.keep();
     sync_dir(parent);
-    if let Some(aside) = backup {
-        let _ = fs::remove_dir_all(aside);
-    }
+    // Dropped, the aside directory goes with the old corpus.
+    drop(backup);
     Ok(())
+}
+
+/// Moves the corpus at `target` into a fresh temporary directory of
+/// `parent` (as `old`), which removes itself, and what it holds, when
+/// dropped: on every path, including a failed move.
+fn move_aside(target: &Path, parent: &Path) -> Result<TempDir, SparseError> {
+    let aside = tempfile::Builder::new()
+        .prefix(".topicmill-old-")
+        .tempdir_in(parent)
+        .map_err(|e| SparseError::io(parent, "cannot create a temporary directory in", e))?;
+    fs::rename(target, aside.path().join("old"))
+        .map_err(|e| SparseError::io(target, "cannot move the old corpus aside", e))?;
+    Ok(aside)
 }
 
 /// Write `data` to `path` and sync it.

@@ -281,6 +281,49 @@ pub enum SparseError {
         path: PathBuf,
     },
 
+    /// The output exists and is not a corpus directory (a `manifest.json` of
+    /// format [`CORPUS_FORMAT`](crate::CORPUS_FORMAT)): replacing it, even when
+    /// asked to replace an existing corpus, could destroy anything.
+    #[error("{}: exists and is not a corpus directory: refusing to replace it", path.display())]
+    NotACorpus {
+        /// The existing output.
+        path: PathBuf,
+    },
+
+    /// The output is the current directory or one of its ancestors: it can
+    /// be neither replaced nor written into place.
+    #[error("{}: is the current directory or one of its ancestors: refusing to write a corpus there", path.display())]
+    WorkingDirectory {
+        /// The output as given.
+        path: PathBuf,
+    },
+
+    /// The output is, contains or lies inside one of the command's inputs:
+    /// writing it could destroy the input.
+    #[error("{}: the output {relation} the input {}: refusing to write there", path.display(), input.display())]
+    OutputOverlapsInput {
+        /// The output as given.
+        path: PathBuf,
+        /// The input as given.
+        input: PathBuf,
+        /// "is", "contains" or "lies inside".
+        relation: &'static str,
+    },
+
+    /// A value of a text format (MatrixMarket, UCI docword) is NaN, infinite,
+    /// beyond the f32 range or negative: shown as written in the file.
+    #[error("{}: line {line}: invalid value '{text}' ({kind})", path.display())]
+    InvalidTextValue {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The value as written.
+        text: String,
+        /// "NaN", "infinite", "beyond the f32 range" or "negative".
+        kind: &'static str,
+    },
+
     /// Parameters of a synthetic corpus that cannot be generated.
     #[error("{}: cannot generate: {message}", path.display())]
     InvalidGenerate {
@@ -355,6 +398,10 @@ impl SparseError {
             | SparseError::EmptyCorpus { path, .. }
             | SparseError::NotGrouped { path, .. }
             | SparseError::AlreadyExists { path }
+            | SparseError::NotACorpus { path }
+            | SparseError::WorkingDirectory { path }
+            | SparseError::OutputOverlapsInput { path, .. }
+            | SparseError::InvalidTextValue { path, .. }
             | SparseError::InvalidGenerate { path, .. }
             | SparseError::TooLarge { path, .. }
             | SparseError::RowsOutOfRange { path, .. }

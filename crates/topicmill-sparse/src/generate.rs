@@ -80,6 +80,11 @@ impl GenerateParams {
                 self.docs, self.terms, self.k
             )));
         }
+        if self.nnz == 0 {
+            return Err(bad(
+                "nnz must be positive: a corpus without entries cannot be fitted".to_string(),
+            ));
+        }
         if self.k > self.terms {
             return Err(bad(format!(
                 "k = {} exceeds the {} terms",
@@ -168,11 +173,13 @@ impl GenerateParams {
     }
 
     /// Generates the corpus into `dir` (which must not exist, or be empty,
-    /// unless `overwrite`). Documents are `d<i>`, terms `t<j>`, and each
+    /// unless `overwrite`; only a corpus directory is replaced, see
+    /// [`CorpusWriter::check_target`]). Documents are `d<i>`, terms `t<j>`, and each
     /// document's label is its dominant topic, `topic<t>`.
     pub fn write(&self, dir: impl AsRef<Path>, overwrite: bool) -> Result<Manifest, SparseError> {
         let dir = dir.as_ref();
         self.check(dir)?;
+        CorpusWriter::check_target(dir, overwrite)?;
         let sampler = Sampler::new(self);
         let mut writer = CorpusWriter::create(dir, self.terms)?.overwrite(overwrite);
         let mut labels: Vec<u32> = Vec::with_capacity(self.docs);
@@ -393,6 +400,7 @@ impl Rng {
 mod tests {
     use super::*;
     use crate::Corpus;
+    use std::fs;
 
     #[test]
     fn shape_nnz_and_labels_are_exact() {
@@ -465,6 +473,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for (p, what) in [
             (GenerateParams::new(0, 10, 0, 1), "must be positive"),
+            (GenerateParams::new(10, 10, 0, 2), "nnz must be positive"),
             (GenerateParams::new(10, 10, 5, 11), "exceeds the 10 terms"),
             (
                 GenerateParams::new(10, 10, 101, 2),
@@ -475,5 +484,47 @@ mod tests {
             assert!(err.to_string().contains(what), "{err}");
         }
         assert!(!dir.path().join("c").exists());
+    }
+
+    /// `overwrite` replaces a corpus, and nothing else: refused before
+    /// any row is generated, and the directory is left as it was.
+    #[test]
+    fn overwrite_replaces_only_a_corpus() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = GenerateParams::new(20, 30, 100, 2);
+        let target = dir.path().join("c");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("thesis.tex"), "x").unwrap();
+        let err = p.write(&target, true).unwrap_err();
+        assert!(matches!(err, SparseError::NotACorpus { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: exists and is not a corpus directory: refusing to replace it",
+                target.display()
+            )
+        );
+        let err = p.write(&target, false).unwrap_err();
+        assert!(matches!(err, SparseError::AlreadyExists { .. }), "{err:?}");
+        let file = dir.path().join("plain");
+        fs::write(&file, "x").unwrap();
+        let err = p.write(&file, true).unwrap_err();
+        assert!(matches!(err, SparseError::NotACorpus { .. }), "{err:?}");
+        assert_eq!(fs::read_to_string(&file).unwrap(), "x");
+        assert_eq!(fs::read_to_string(target.join("thesis.tex")).unwrap(), "x");
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["c", "plain"]);
+        // A corpus is replaced.
+        let corpus = dir.path().join("corpus");
+        p.write(&corpus, false).unwrap();
+        p.clone().seed(1).write(&corpus, true).unwrap();
+        assert_eq!(
+            Corpus::open(&corpus).unwrap().manifest().extra["generated"]["seed"],
+            1
+        );
     }
 }

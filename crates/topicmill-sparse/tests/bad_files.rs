@@ -524,6 +524,157 @@ fn corpus_refuses_to_overwrite_unless_asked() {
     assert_eq!(entries(dir.path()), ["corpus"]);
 }
 
+/// `overwrite` replaces a corpus directory and nothing else: a directory
+/// of other files, a plain file or a link are refused when the writer is
+/// created (before any work) and, should one appear meanwhile, again when
+/// it is finished; nothing is touched and nothing is left behind.
+#[test]
+fn overwrite_replaces_only_a_corpus_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let thesis = dir.path().join("p");
+    fs::create_dir(&thesis).unwrap();
+    fs::write(thesis.join("thesis.tex"), "x").unwrap();
+    let plain = dir.path().join("plain");
+    fs::write(&plain, "x").unwrap();
+    // An export folder holds a manifest.json too, but not a corpus's.
+    let export = dir.path().join("export");
+    fs::create_dir(&export).unwrap();
+    fs::write(export.join("manifest.json"), r#"{"input": "lines"}"#).unwrap();
+    let link = dir.path().join("link");
+    write_sample_corpus(&dir.path().join("corpus"));
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path().join("corpus"), &link).unwrap();
+    let before = entries(dir.path());
+    for target in [&thesis, &plain, &export, &link] {
+        if !target.exists() {
+            continue;
+        }
+        for overwrite in [true, false] {
+            let err = CorpusWriter::check_target(target, overwrite).unwrap_err();
+            if overwrite {
+                assert!(matches!(err, SparseError::NotACorpus { .. }), "{err:?}");
+                assert_eq!(
+                    err.to_string(),
+                    format!(
+                        "{}: exists and is not a corpus directory: refusing to replace it",
+                        target.display()
+                    )
+                );
+            } else {
+                assert!(matches!(err, SparseError::AlreadyExists { .. }), "{err:?}");
+            }
+        }
+        let err = CorpusWriter::create(target, 4).unwrap_err();
+        assert!(matches!(err, SparseError::NotACorpus { .. }), "{err:?}");
+    }
+    assert_eq!(entries(dir.path()), before);
+    assert_eq!(fs::read_to_string(thesis.join("thesis.tex")).unwrap(), "x");
+    assert_eq!(fs::read_to_string(&plain).unwrap(), "x");
+
+    // Checked again at the end: the target became a folder of other files.
+    let target = dir.path().join("late");
+    let mut w = CorpusWriter::create(&target, 4).unwrap().overwrite(true);
+    w.push_row(&[1], &[5.0]).unwrap();
+    fs::create_dir(&target).unwrap();
+    fs::write(target.join("notes.txt"), "x").unwrap();
+    let err = w
+        .finish(
+            &["w0", "w1", "w2", "w3"],
+            &["a"],
+            None,
+            serde_json::json!({}),
+        )
+        .unwrap_err();
+    assert!(matches!(err, SparseError::NotACorpus { .. }), "{err:?}");
+    assert_eq!(entries(&target), ["notes.txt"]);
+    let mut want = before.clone();
+    want.push("late".into());
+    want.sort();
+    assert_eq!(entries(dir.path()), want);
+
+    // A corpus is replaced, and an empty directory filled.
+    assert!(CorpusWriter::check_target(dir.path().join("corpus"), true).is_ok());
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    assert!(CorpusWriter::check_target(&empty, false).is_ok());
+    write_sample_corpus(&empty);
+    Corpus::open(&empty).unwrap();
+}
+
+/// The current directory and its ancestors can be neither replaced nor
+/// renamed into: refused at once, nothing made.
+#[test]
+fn the_working_directory_is_refused() {
+    for target in [".", "..", "./", "/"] {
+        for overwrite in [true, false] {
+            let err = CorpusWriter::check_target(target, overwrite).unwrap_err();
+            assert!(
+                matches!(err, SparseError::WorkingDirectory { .. }),
+                "{target}: {err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("{target}: is the current directory or one of its ancestors: refusing to write a corpus there")
+            );
+        }
+        let err = CorpusWriter::create(target, 4).unwrap_err();
+        assert!(
+            matches!(err, SparseError::WorkingDirectory { .. }),
+            "{target}: {err:?}"
+        );
+    }
+    let leftovers: Vec<String> = entries(Path::new("."))
+        .into_iter()
+        .chain(entries(Path::new("..")))
+        .filter(|n| n.starts_with(".topicmill-") || n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// An output may not be, contain or lie inside an input, compared as
+/// canonical paths whether the output exists or not.
+#[test]
+fn the_output_must_be_apart_from_the_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().canonicalize().unwrap();
+    fs::create_dir_all(base.join("p/q")).unwrap();
+    fs::write(base.join("p/q/in.jsonl"), "{}").unwrap();
+    fs::create_dir(base.join("fold")).unwrap();
+    let input = base.join("p/q/in.jsonl");
+    let fold = base.join("fold");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(base.join("p"), base.join("alias")).unwrap();
+    for (output, inp, relation) in [
+        (base.join("p/q/in.jsonl"), &input, "is"),
+        (base.join("p/q/../q/in.jsonl"), &input, "is"),
+        (base.join("p"), &input, "contains"),
+        (base.join("alias"), &input, "contains"),
+        (base.join("fold"), &fold, "is"),
+        (base.join("fold/new/../corpus"), &fold, "lies inside"),
+        (base.join("fold/new/deeper"), &fold, "lies inside"),
+    ] {
+        if !output.starts_with(base.join("alias")) || base.join("alias").exists() {
+            let err = CorpusWriter::check_apart(&output, &[&fold, &input]).unwrap_err();
+            assert!(
+                matches!(err, SparseError::OutputOverlapsInput { relation: r, .. } if r == relation),
+                "{}: {err:?}",
+                output.display()
+            );
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{}: the output {relation} the input {}: refusing to write there",
+                    output.display(),
+                    inp.display()
+                )
+            );
+        }
+    }
+    for apart in ["out", "p/q2", "fold2", "new/../p2", "p/q/in.jsonl2"] {
+        CorpusWriter::check_apart(base.join(apart), &[&fold, &input]).unwrap();
+    }
+}
+
 #[test]
 fn a_corpus_that_fails_leaves_no_directory_it_made() {
     let dir = tempfile::tempdir().unwrap();

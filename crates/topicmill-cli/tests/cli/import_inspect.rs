@@ -268,3 +268,164 @@ fn empty_mtx_is_refused_without_output() {
     );
     assert_eq!(entries(dir.path()), ["e.mtx"]);
 }
+
+/// `--force` replaces a corpus directory, nothing else: a folder holding
+/// the input, a plain file, a folder of other files, the working directory.
+/// Each is refused before reading, naming the path, and left as it was.
+#[test]
+fn force_replaces_only_a_corpus_and_never_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir_all(d.join("sub")).unwrap();
+    fs::write(
+        d.join("sub/docword.ok.txt"),
+        "2\n3\n3\n1 1 1\n1 2 2\n2 3 1\n",
+    )
+    .unwrap();
+    fs::write(d.join("sub/vocab.ok.txt"), "a\nb\nc\n").unwrap();
+    fs::write(
+        d.join("x.mtx"),
+        "%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1\n2 2 3\n",
+    )
+    .unwrap();
+    fs::write(d.join("plainfile"), "hi").unwrap();
+    fs::create_dir(d.join("notes")).unwrap();
+    fs::write(d.join("notes/keep.txt"), "x").unwrap();
+    let ok = topicmill(d, &["import", "--mtx", "x.mtx", "-o", "c"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let before = entries(d);
+    for (args, said) in [
+        (
+            &["--docword", "sub/docword.ok.txt", "-o", "sub"][..],
+            "sub: the output contains the input sub/docword.ok.txt: refusing to write there",
+        ),
+        (
+            &["--mtx", "x.mtx", "--vocab", "c/vocab.txt", "-o", "c"],
+            "c: the output contains the input c/vocab.txt: refusing to write there",
+        ),
+        (
+            &["--mtx", "x.mtx", "-o", "x.mtx"],
+            "x.mtx: the output is the input x.mtx: refusing to write there",
+        ),
+        (
+            &["--mtx", "x.mtx", "-o", "plainfile"],
+            "plainfile: exists and is not a corpus directory: refusing to replace it",
+        ),
+        (
+            &["--mtx", "x.mtx", "-o", "notes"],
+            "notes: exists and is not a corpus directory: refusing to replace it",
+        ),
+    ] {
+        let out = topicmill(d, &[&["import"][..], args, &["--force"]].concat());
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr(&out), format!("error: {said}\n"));
+    }
+    // The sibling vocabulary is an input too.
+    let out = topicmill(
+        d,
+        &[
+            "import",
+            "--docword",
+            "sub/docword.ok.txt",
+            "-o",
+            "sub/vocab.ok.txt",
+            "--force",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("the output is the input sub/vocab.ok.txt"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(entries(d), before);
+    assert_eq!(entries(&d.join("sub")), ["docword.ok.txt", "vocab.ok.txt"]);
+    assert_eq!(fs::read_to_string(d.join("plainfile")).unwrap(), "hi");
+    assert_eq!(entries(&d.join("notes")), ["keep.txt"]);
+
+    // Inside the corpus, `-o .` is refused (it cannot be renamed) and
+    // leaves nothing behind: no `.topicmill-old-*` next to it.
+    let inside = d.join("c");
+    let corpus_files = entries(&inside);
+    for target in [".", "../c", ".."] {
+        let out = topicmill(
+            &inside,
+            &["import", "--mtx", "../x.mtx", "-o", target, "--force"],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(
+            err == format!("error: {target}: is the current directory or one of its ancestors: refusing to write a corpus there\n")
+                || err.contains("the output contains the input ../x.mtx"),
+            "{err}"
+        );
+    }
+    assert_eq!(entries(&inside), corpus_files);
+    assert_eq!(entries(d), before);
+    // A corpus is replaced.
+    let out = topicmill(
+        d,
+        &[
+            "import",
+            "--docword",
+            "sub/docword.ok.txt",
+            "-o",
+            "c",
+            "--force",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        fs::read_to_string(d.join("c/vocab.txt")).unwrap(),
+        "a\nb\nc\n"
+    );
+}
+
+/// `generate --force` replaces a corpus directory only; `--nnz 0` is
+/// refused up front.
+#[test]
+fn generate_force_replaces_only_a_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir(d.join("dir")).unwrap();
+    fs::write(d.join("dir/keep"), "x").unwrap();
+    let shape = ["--docs", "10", "--terms", "20", "--nnz", "50", "-k", "2"];
+    let out = topicmill(
+        d,
+        &[&["generate", "-o", "dir", "--force"][..], &shape].concat(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "error: cannot generate dir: dir: exists and is not a corpus directory: refusing to replace it\n"
+    );
+    let out = topicmill(
+        &d.join("dir"),
+        &[&["generate", "-o", ".", "--force"][..], &shape].concat(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(".: is the current directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(entries(d), ["dir"]);
+    assert_eq!(entries(&d.join("dir")), ["keep"]);
+    let out = topicmill(d, &["generate", "-o", "g", "--nnz", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("nnz must be positive"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(entries(d), ["dir"]);
+    // A corpus is replaced.
+    for _ in 0..2 {
+        let out = topicmill(
+            d,
+            &[&["generate", "-o", "g", "--force"][..], &shape].concat(),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(entries(d), ["dir", "g"]);
+}

@@ -573,3 +573,175 @@ fn new_documents_through_a_corpus_fitted_vectorizer() {
         "cannot be used with",
     );
 }
+
+/// `--overwrite` replaces a corpus directory, nothing else: not a folder of
+/// other files, not a file, not the command's own input (nor a folder
+/// holding it, nor one inside it, nor the corpus it takes its vocabulary
+/// from). Each is refused before any work, naming the path, and left as
+/// it was.
+#[test]
+fn overwrite_refuses_what_is_not_a_corpus_and_the_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let docs = "{\"text\": \"alpha beta gamma\"}\n{\"text\": \"beta gamma delta\"}\n";
+    std::fs::write(d.join("in.jsonl"), docs).unwrap();
+    std::fs::create_dir_all(d.join("p/q")).unwrap();
+    std::fs::write(d.join("p/thesis.tex"), "x").unwrap();
+    std::fs::write(d.join("p/q/in.jsonl"), docs).unwrap();
+    std::fs::create_dir(d.join("fold")).unwrap();
+    std::fs::write(d.join("fold/a.txt"), "alpha beta").unwrap();
+    let run = |args: &[&str]| crate::topicmill(d, args);
+    let jsonl = ["vectorize", "--input", "jsonl"];
+    let corpus = run(&[&jsonl[..], &["in.jsonl", "-o", "c"]].concat());
+    assert!(corpus.status.success(), "{}", crate::stderr(&corpus));
+    let before = file_names(d);
+    for (args, said) in [
+        (
+            &["in.jsonl", "-o", "p", "--overwrite"][..],
+            "p: exists and is not a corpus directory: refusing to replace it",
+        ),
+        (
+            &["in.jsonl", "-o", "in.jsonl", "--overwrite"],
+            "in.jsonl: the output is the input in.jsonl: refusing to write there",
+        ),
+        (
+            &["p/q/in.jsonl", "-o", "p", "--overwrite"],
+            "p: the output contains the input p/q/in.jsonl: refusing to write there",
+        ),
+        (
+            &[
+                "in.jsonl",
+                "-o",
+                "c",
+                "--vocabulary-from",
+                "c",
+                "--overwrite",
+            ],
+            "c: the output is the input c: refusing to write there",
+        ),
+        (
+            &[
+                "in.jsonl",
+                "-o",
+                "c",
+                "--vectorizer-from",
+                "./c/",
+                "--overwrite",
+            ],
+            "c: the output is the input ./c/: refusing to write there",
+        ),
+        (
+            &[
+                "in.jsonl",
+                "-o",
+                "p/../c",
+                "--streaming",
+                "--vectorizer-from",
+                "c",
+            ],
+            "p/../c: the output is the input c: refusing to write there",
+        ),
+    ] {
+        let out = run(&[&jsonl[..], args].concat());
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(crate::stderr(&out), format!("error: {said}\n"), "{args:?}");
+    }
+    for out_dir in ["fold", "fold/corpus"] {
+        let out = run(&[
+            "vectorize",
+            "--input",
+            "folder",
+            "fold",
+            "-o",
+            out_dir,
+            "--overwrite",
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            crate::stderr(&out).contains("the input fold"),
+            "{}",
+            crate::stderr(&out)
+        );
+    }
+    assert_eq!(file_names(d), before);
+    assert_eq!(file_names(&d.join("p")), ["q", "thesis.tex"]);
+    assert_eq!(file_names(&d.join("fold")), ["a.txt"]);
+    assert_eq!(std::fs::read_to_string(d.join("in.jsonl")).unwrap(), docs);
+    // A corpus is replaced.
+    let out = run(&[&jsonl[..], &["p/q/in.jsonl", "-o", "c", "--overwrite"]].concat());
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+}
+
+/// `-o .` (or an ancestor of the working directory) is refused up front,
+/// with or without `--overwrite`, and leaves nothing behind.
+#[test]
+fn the_working_directory_is_refused_as_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The input elsewhere: `..` would hold it otherwise.
+    let inputs = tempfile::tempdir().unwrap();
+    let input = inputs.path().join("in.txt");
+    std::fs::write(&input, "alpha beta\nbeta gamma\n").unwrap();
+    let corpus = crate::topicmill(
+        d,
+        &["vectorize", "--input", "lines", path(&input), "-o", "c"],
+    );
+    assert!(corpus.status.success(), "{}", crate::stderr(&corpus));
+    let inside = d.join("c");
+    let before = file_names(&inside);
+    for target in [".", "..", "../c"] {
+        for extra in [&["--overwrite"][..], &[], &["--streaming", "--overwrite"]] {
+            let out = crate::topicmill(
+                &inside,
+                &[
+                    &["vectorize", "--input", "lines", path(&input), "-o", target],
+                    extra,
+                ]
+                .concat(),
+            );
+            assert_eq!(out.status.code(), Some(1));
+            assert_eq!(
+                crate::stderr(&out),
+                format!("error: {target}: is the current directory or one of its ancestors: refusing to write a corpus there\n")
+            );
+        }
+    }
+    assert_eq!(file_names(&inside), before);
+    assert_eq!(file_names(d), ["c"]);
+}
+
+/// `--out` and `--export` on one path: said so, before any work.
+#[test]
+fn out_and_export_on_the_same_path_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("in.txt"), "alpha beta\nbeta gamma\n").unwrap();
+    for (export, said) in [
+        ("vx", "--out vx and --export vx are the same path"),
+        ("./vx/", "--out vx and --export ./vx/ are the same path"),
+        (
+            "vx/e",
+            "--out vx and --export vx/e overlap (the corpus directory holds the export)",
+        ),
+    ] {
+        let out = crate::topicmill(
+            d,
+            &[
+                "vectorize",
+                "--input",
+                "lines",
+                "in.txt",
+                "-o",
+                "vx",
+                "--export",
+                export,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            crate::stderr(&out),
+            format!("error: {said}: give them separate directories\n")
+        );
+    }
+    assert_eq!(file_names(d), ["in.txt"]);
+}
