@@ -750,7 +750,17 @@ fn write_lines<S: AsRef<str>>(path: &Path, lines: &[S]) -> Result<(), SparseErro
 
 /// Read a file of exactly `expected` newline-terminated lines.
 fn read_lines(path: &Path, expected: usize, what: &str) -> Result<Vec<String>, SparseError> {
-    let text = fs::read_to_string(path).map_err(|e| SparseError::io(path, "cannot read", e))?;
+    let bytes = fs::read(path).map_err(|e| SparseError::io(path, "cannot read", e))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        SparseError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            message: format!("not valid UTF-8 (byte offset {at})"),
+        }
+    })?;
     let lines: Vec<String> = if text.is_empty() {
         Vec::new()
     } else {

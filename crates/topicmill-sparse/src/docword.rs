@@ -6,17 +6,18 @@
 //! NNZ          number of (document, word, count) lines that follow
 //! docID wordID count
 //! ```
-//! Ids are 1-based. Documents usually come in order, words within a document not
+//! Ids are 1-based, counts positive integers. Documents usually come in order, words within a document not
 //! always: the reader sorts each row. A repeated (document, word) pair is an error
 //! ([`SparseError::DuplicateEntry`]), not summed: the format promises one line per
 //! pair, so a repeat means a broken file.
 
+use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use crate::coo::Coo;
-use crate::error::{value_problem, SparseError};
-use crate::input::{fields, is_blank, parse_f32, parse_u64, show, Lines};
+use crate::error::SparseError;
+use crate::input::{fields, is_blank, parse_u64, show, Lines};
 use crate::mtx::{check_shape, write_triples};
 use crate::writer::{parent_dir, persist};
 use crate::{CsrMatrix, CsrView};
@@ -176,8 +177,12 @@ fn for_each_entry(
             .ok_or_else(|| syntax(n, format!("docID '{}' is not a positive integer", show(d))))?;
         let word = parse_u64(w)
             .ok_or_else(|| syntax(n, format!("wordID '{}' is not a positive integer", show(w))))?;
-        let value = parse_f32(c)
-            .ok_or_else(|| syntax(n, format!("count '{}' is not a number", show(c))))?;
+        // Counts: positive integers (as MatrixMarket `integer` values are
+        // integers), held as f32.
+        let value = parse_u64(c)
+            .filter(|&count| count > 0)
+            .ok_or_else(|| syntax(n, format!("count '{}' is not a positive integer", show(c))))?
+            as f32;
         if doc == 0 || word == 0 || doc > ndocs || word > nwords {
             return Err(SparseError::EntryOutOfRange {
                 path: path.to_path_buf(),
@@ -186,14 +191,6 @@ fn for_each_entry(
                 col: word,
                 nrows: ndocs,
                 ncols: nwords,
-            });
-        }
-        if let Some(kind) = value_problem(value) {
-            return Err(SparseError::InvalidValue {
-                path: path.to_path_buf(),
-                place: format!("line {n}"),
-                value: f64::from(value),
-                kind,
             });
         }
         f(n, doc, word, value)?;
@@ -275,24 +272,55 @@ fn read_header(path: &Path) -> Result<(Lines, DocwordHeader), SparseError> {
     ))
 }
 
-/// Read a vocabulary file: one term per line (gzip or plain). Trailing spaces and
-/// `\r` are stripped; empty lines are terms too (so line numbers equal word ids).
+/// Read a vocabulary file: one term per line (gzip or plain), line numbers
+/// equal to word ids. Trailing spaces and `\r` are stripped. A blank line
+/// or a term given twice is an error naming the line (and the first
+/// line of a repeated term): a column needs a name, and a corpus one term
+/// per column.
 pub fn read_vocab(path: &Path) -> Result<Vec<String>, SparseError> {
     let mut lines = Lines::open(path)?;
     let mut vocab = Vec::new();
+    let mut first_line: HashMap<String, u64> = HashMap::new();
+    let syntax = |line: u64, message: String| SparseError::Syntax {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
     while let Some((n, line)) = lines.next_line()? {
-        let term = std::str::from_utf8(line).map_err(|e| SparseError::Syntax {
-            path: path.to_path_buf(),
-            line: n,
-            message: format!("not valid UTF-8: {e}"),
-        })?;
-        vocab.push(term.trim_end().to_string());
+        let term = std::str::from_utf8(line)
+            .map_err(|e| syntax(n, format!("not valid UTF-8: {e}")))?
+            .trim_end();
+        if term.is_empty() {
+            return Err(syntax(n, "blank term: every column needs a name".into()));
+        }
+        if let Some(first) = first_line.insert(term.to_string(), n) {
+            return Err(syntax(
+                n,
+                format!("term '{term}' given twice, first on line {first}"),
+            ));
+        }
+        vocab.push(term.to_string());
     }
     Ok(vocab)
 }
 
-/// Write `m` (documents × words) as a UCI docword file, atomically.
+/// Write `m` (documents × words) as a UCI docword file, atomically. Its
+/// values must be counts, positive integers ([`SparseError::InvalidRow`]
+/// otherwise, before anything is written): what [`read_docword`] reads.
 pub fn write_docword(path: &Path, m: CsrView<'_>) -> Result<(), SparseError> {
+    for (row, values) in m.outer_iterator().enumerate() {
+        if let Some(v) = values
+            .data()
+            .iter()
+            .find(|v| !(v.fract() == 0.0 && **v >= 1.0))
+        {
+            return Err(SparseError::InvalidRow {
+                path: path.to_path_buf(),
+                row: row as u64,
+                message: format!("value {v} is not a count (a positive integer)"),
+            });
+        }
+    }
     let dir = parent_dir(path);
     let tmp = crate::atomic_temp_builder(".topicmill-tmp-")
         .tempfile_in(dir)

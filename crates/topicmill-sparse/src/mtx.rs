@@ -169,11 +169,12 @@ pub fn read_mtx(path: &Path) -> Result<CsrMatrix, SparseError> {
             (_, None) => unreachable!("field count checked"),
         };
         if let Some(kind) = value_problem(value) {
-            return Err(SparseError::InvalidValue {
+            let text = fv.map_or_else(String::new, show);
+            return Err(SparseError::InvalidTextValue {
                 path: path.to_path_buf(),
-                place: format!("line {n}"),
-                value: f64::from(value),
-                kind,
+                line: n,
+                kind: text_value_problem(&text, kind),
+                text,
             });
         }
         coo.push((row - 1) as u32, (col - 1) as u32, value);
@@ -189,6 +190,16 @@ pub fn read_mtx(path: &Path) -> Result<CsrMatrix, SparseError> {
         });
     }
     coo.into_csr(path, nrows as usize, ncols as usize, size_line + 1)
+}
+
+/// The problem with a value written `text`, which reads as an f32 with
+/// the problem `kind`: a finite number too large for f32 reads as infinite,
+/// and is said to be beyond the range instead.
+pub(crate) fn text_value_problem(text: &str, kind: &'static str) -> &'static str {
+    match text.parse::<f64>() {
+        Ok(v) if kind == "infinite" && v.is_finite() => "beyond the f32 range",
+        _ => kind,
+    }
 }
 
 /// Rows must fit the u32 transpose indices, columns the u32 column indices.

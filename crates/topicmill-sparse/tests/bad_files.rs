@@ -756,6 +756,17 @@ fn corpus_with_damaged_parts_is_rejected_naming_the_part() {
         &target.join("vocab.txt"),
         "3 lines, but the matrix has 4",
     );
+    // Invalid UTF-8: the line and byte offset named.
+    fs::write(target.join("vocab.txt"), b"w0\nw1\nw\xff2\nw3\n").unwrap();
+    let err = Corpus::open(&target).unwrap_err();
+    assert!(matches!(err, SparseError::Syntax { line: 3, .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: line 3: not valid UTF-8 (byte offset 7)",
+            target.join("vocab.txt").display()
+        )
+    );
     fs::write(target.join("vocab.txt"), "w0\nw1\nw2\nw3\n").unwrap();
 
     // A valid file of the right shape holding a wrong value: only verify sees it.

@@ -170,11 +170,34 @@ fn mtx_nan_infinite_negative_values() {
             "%%MatrixMarket matrix coordinate real general\n3 4 2\n1 1 1\n2 2 {v}\n"
         ));
         assert!(
-            matches!(&err, SparseError::InvalidValue { kind: k, .. } if *k == kind),
+            matches!(&err, SparseError::InvalidTextValue { kind: k, line: 4, .. } if *k == kind),
             "{err:?}"
         );
-        assert_names(&err, &path, "line 4: invalid value");
+        assert_names(
+            &err,
+            &path,
+            &format!("line 4: invalid value '{v}' ({kind})"),
+        );
     }
+}
+
+/// A value beyond the f32 range is shown as written, not as the `inf` it
+/// reads as.
+#[test]
+fn mtx_value_beyond_f32_is_shown_as_written() {
+    let (err, path, _d) =
+        mtx_err("%%MatrixMarket matrix coordinate real general\n3 4 2\n1 1 1\n2 2 1e39\n");
+    assert!(
+        matches!(&err, SparseError::InvalidTextValue { line: 4, text, .. } if text == "1e39"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: line 4: invalid value '1e39' (beyond the f32 range)",
+            path.display()
+        )
+    );
 }
 
 #[test]
@@ -336,18 +359,20 @@ fn docword_bad_entries() {
         "{err:?}"
     );
     assert_names(&err, &path, "line 5: expected 'docID wordID count'");
-    let (err, path, _d) = docword_err("2\n3\n1\n1 1 -4\n");
-    assert!(
-        matches!(
-            err,
-            SparseError::InvalidValue {
-                kind: "negative",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert_names(&err, &path, "line 4");
+    // Counts are positive integers, as MatrixMarket `integer` values are
+    // integers.
+    for count in ["-4", "1.5", "0", "2e0", "nan"] {
+        let (err, path, _d) = docword_err(&format!("2\n3\n2\n1 1 1\n1 2 {count}\n"));
+        assert!(
+            matches!(err, SparseError::Syntax { line: 5, .. }),
+            "{count}: {err:?}"
+        );
+        assert_names(
+            &err,
+            &path,
+            &format!("line 5: count '{count}' is not a positive integer"),
+        );
+    }
     let (err, path, _d) = docword_err("2\n3\n3\n1 2 1\n2 1 1\n1 2 4\n");
     assert!(
         matches!(
@@ -384,13 +409,55 @@ fn docword_truncated_gzip_is_an_error_not_a_panic() {
 #[test]
 fn vocab_lines_are_terms() {
     let dir = tempfile::tempdir().unwrap();
-    let v = read_vocab(&file(
-        dir.path(),
-        "vocab.txt",
-        "apple\r\nbanana\n\ncherry\n",
-    ))
-    .unwrap();
-    assert_eq!(v, ["apple", "banana", "", "cherry"]);
+    let v = read_vocab(&file(dir.path(), "vocab.txt", "apple\r\nbanana \ncherry\n")).unwrap();
+    assert_eq!(v, ["apple", "banana", "cherry"]);
+}
+
+/// A column needs a name, and one of its own: a blank line or a repeated
+/// term is refused naming its line (and the first).
+#[test]
+fn vocab_blank_or_repeated_terms_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, line, said) in [
+        (
+            "aa\nbb\naa\n",
+            3,
+            "line 3: term 'aa' given twice, first on line 1",
+        ),
+        (
+            "aa\nbb\nbb \r\n",
+            3,
+            "line 3: term 'bb' given twice, first on line 2",
+        ),
+        ("aa\n\nbb\n", 2, "line 2: blank term"),
+        ("aa\n  \t\nbb\n", 2, "line 2: blank term"),
+    ] {
+        let path = file(dir.path(), "vocab.txt", text);
+        let err = read_vocab(&path).unwrap_err();
+        assert!(
+            matches!(err, SparseError::Syntax { line: l, .. } if l == line),
+            "{text:?}: {err:?}"
+        );
+        assert_names(&err, &path, said);
+    }
+}
+
+/// A docword file holds counts: writing anything else is refused, before
+/// a file is made.
+#[test]
+fn write_docword_refuses_values_that_are_not_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("docword.x.txt");
+    for v in [1.5f32, 0.0] {
+        let m = topicmill_sparse::CsrMatrix::new((2, 2), vec![0, 1, 2], vec![0, 1], vec![2.0, v]);
+        let err = topicmill_sparse::write_docword(&path, m.view()).unwrap_err();
+        assert!(
+            matches!(err, SparseError::InvalidRow { row: 1, .. }),
+            "{err:?}"
+        );
+        assert_names(&err, &path, "is not a count");
+        assert!(fs::read_dir(dir.path()).unwrap().next().is_none());
+    }
 }
 
 fn streamed(path: &Path) -> Result<topicmill_sparse::CsrMatrix, SparseError> {

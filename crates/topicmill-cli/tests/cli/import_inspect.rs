@@ -429,3 +429,44 @@ fn generate_force_replaces_only_a_corpus() {
     }
     assert_eq!(entries(d), ["dir", "g"]);
 }
+
+/// What a docword, MatrixMarket or vocabulary file gets wrong is named
+/// with its line: a count that is not an integer, a value beyond f32 as
+/// written, a term given twice or blank.
+#[test]
+fn bad_counts_values_and_terms_are_refused_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("docword.f.txt"), "2\n3\n2\n1 1 1\n2 3 1.5\n").unwrap();
+    fs::write(
+        d.join("big.mtx"),
+        "%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1\n2 2 1e39\n",
+    )
+    .unwrap();
+    fs::write(d.join("docword.v.txt"), "2\n3\n2\n1 1 1\n2 3 2\n").unwrap();
+    fs::write(d.join("dup.txt"), "aa\nbb\naa\n").unwrap();
+    fs::write(d.join("blank.txt"), "aa\n\nbb\n").unwrap();
+    for (args, said) in [
+        (
+            &["--docword", "docword.f.txt"][..],
+            "cannot import the docword file: docword.f.txt: line 5: count '1.5' is not a positive integer",
+        ),
+        (
+            &["--mtx", "big.mtx"],
+            "cannot import the MatrixMarket file: big.mtx: line 4: invalid value '1e39' (beyond the f32 range)",
+        ),
+        (
+            &["--docword", "docword.v.txt", "--vocab", "dup.txt"],
+            "cannot read the vocabulary: dup.txt: line 3: term 'aa' given twice, first on line 1",
+        ),
+        (
+            &["--docword", "docword.v.txt", "--vocab", "blank.txt"],
+            "cannot read the vocabulary: blank.txt: line 2: blank term: every column needs a name",
+        ),
+    ] {
+        let out = topicmill(d, &[&["import"][..], args, &["-o", "c"]].concat());
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr(&out), format!("error: {said}\n"));
+    }
+    assert!(!d.join("c").exists());
+}
