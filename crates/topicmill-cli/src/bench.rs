@@ -440,6 +440,9 @@ fn load(args: &Args) -> Result<(Matrices, usize, Prepared)> {
             let corpus =
                 Corpus::open(w).with_context(|| format!("cannot open corpus {w}"))?;
             timed("open", start);
+            corpus
+                .check_values()
+                .with_context(|| format!("cannot bench on corpus {w}"))?;
             (Matrices::Mapped(Box::new(corpus)), 20, None)
         }
         _ => bail!(

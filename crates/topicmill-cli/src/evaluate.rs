@@ -19,13 +19,25 @@ use crate::output::{load_model, load_model_without_w};
 /// Score a model's topics on a corpus: NPMI coherence, diversity, relative
 /// error, and NMI/ARI/purity of the dominant topics when the corpus has labels.
 #[derive(Debug, clap::Args)]
-#[command(override_usage = "topicmill evaluate [OPTIONS] MODEL CORPUS\n       \
-                            topicmill evaluate [OPTIONS] --w-npy W.npy --h-npy H.npy CORPUS")]
+// `allow_missing_positional`: with one path alone, it is CORPUS (MODEL is
+// optional before it), so that `evaluate --w-npy … --h-npy … CORPUS` parses,
+// and `evaluate MODEL` alone is a usage error naming the missing argument.
+#[command(
+    override_usage = "topicmill evaluate [OPTIONS] MODEL CORPUS\n       \
+                      topicmill evaluate [OPTIONS] --w-npy W.npy --h-npy H.npy CORPUS",
+    allow_missing_positional = true
+)]
 pub struct Args {
-    /// MODEL CORPUS: the model file (`topicmill fit -o`) and the corpus
-    /// directory; only CORPUS with --w-npy/--h-npy.
-    #[arg(value_name = "MODEL CORPUS", num_args = 1..=2, required = true)]
-    pub paths: Vec<PathBuf>,
+    /// The model file (`topicmill fit -o`); not with --w-npy/--h-npy.
+    #[arg(
+        value_name = "MODEL",
+        required_unless_present = "w_npy",
+        conflicts_with_all = ["w_npy", "h_npy"]
+    )]
+    pub model: Option<PathBuf>,
+    /// The corpus directory the factors are scored on.
+    #[arg(value_name = "CORPUS")]
+    pub corpus: PathBuf,
     /// W (documents × topics) as .npy (f4 or f8, C order), instead of a model.
     #[arg(long, value_name = "FILE", requires = "h_npy")]
     pub w_npy: Option<PathBuf>,
@@ -61,20 +73,16 @@ pub struct LoadedFactors {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let (model, corpus_path) = match (&args.w_npy, args.paths.as_slice()) {
-        (Some(_), [corpus]) => (None, corpus),
-        (Some(_), _) => bail!("with --w-npy and --h-npy give only CORPUS, not a model"),
-        (None, [model, corpus]) => (Some(model), corpus),
-        (None, _) => bail!("give MODEL CORPUS (or CORPUS with --w-npy and --h-npy)"),
-    };
+    let corpus_path = &args.corpus;
     let corpus = open_corpus(corpus_path)?;
-    let factors = match (model, &args.w_npy, &args.h_npy) {
+    check_values(&corpus)?;
+    let factors = match (&args.model, &args.w_npy, &args.h_npy) {
         (Some(path), _, _) => {
             let model = load_model_for_factors(path, args.transform)?;
             model_factors(&model, path, &corpus, args.transform)?
         }
         (None, Some(w), Some(h)) => npy_factors(w, h)?,
-        (None, _, _) => unreachable!("clap requires --w-npy and --h-npy together"),
+        (None, _, _) => unreachable!("clap requires MODEL, or --w-npy and --h-npy together"),
     };
     let options = EvalOptions {
         coherence_words: args.coherence_words,
@@ -106,6 +114,14 @@ pub fn open_corpus(path: &Path) -> Result<Corpus> {
     Corpus::open(path).with_context(|| format!("cannot open corpus {}", path.display()))
 }
 
+/// Checks that every value of the corpus's two matrix files is finite and
+/// non-negative (see [`Corpus::check_values`]) before scoring with them.
+pub fn check_values(corpus: &Corpus) -> Result<()> {
+    corpus
+        .check_values()
+        .with_context(|| format!("cannot score on corpus {}", corpus.dir().display()))
+}
+
 /// The model whose factors [`model_factors`] takes: without W when
 /// `transform` computes W anew.
 pub fn load_model_for_factors(path: &Path, transform: bool) -> Result<NmfModel> {
@@ -123,27 +139,8 @@ pub fn model_factors(
     corpus: &Corpus,
     transform: bool,
 ) -> Result<LoadedFactors> {
+    check_vocabulary(model, path, corpus)?;
     let x = corpus.matrix();
-    ensure!(
-        model.n_features() == x.cols(),
-        "model {} has {} terms but corpus {} has {}: score a model on the vocabulary it was fitted on",
-        path.display(),
-        model.n_features(),
-        corpus.dir().display(),
-        x.cols()
-    );
-    if let Some(vocabulary) = model.vocabulary() {
-        if let Some(j) = (0..vocabulary.len()).find(|&j| vocabulary[j] != corpus.vocabulary()[j]) {
-            bail!(
-                "model {} and corpus {} differ in term {}: {:?} vs {:?}",
-                path.display(),
-                corpus.dir().display(),
-                j + 1,
-                vocabulary[j],
-                corpus.vocabulary()[j]
-            );
-        }
-    }
     let w = if transform {
         model
             .transform(&x)
@@ -165,6 +162,33 @@ pub fn model_factors(
         ht: model.ht().to_vec(),
         k: model.k(),
     })
+}
+
+/// Checks that `model` (read from `path`) was fitted on `corpus`'s terms:
+/// as many, and the same words in the same order when the model records its
+/// vocabulary.
+pub fn check_vocabulary(model: &NmfModel, path: &Path, corpus: &Corpus) -> Result<()> {
+    ensure!(
+        model.n_features() == corpus.vocabulary().len(),
+        "model {} has {} terms but corpus {} has {}: use a model fitted on this corpus's vocabulary",
+        path.display(),
+        model.n_features(),
+        corpus.dir().display(),
+        corpus.vocabulary().len()
+    );
+    if let Some(vocabulary) = model.vocabulary() {
+        if let Some(j) = (0..vocabulary.len()).find(|&j| vocabulary[j] != corpus.vocabulary()[j]) {
+            bail!(
+                "model {} and corpus {} differ in term {}: {:?} vs {:?}",
+                path.display(),
+                corpus.dir().display(),
+                j + 1,
+                vocabulary[j],
+                corpus.vocabulary()[j]
+            );
+        }
+    }
+    Ok(())
 }
 
 /// W (n × k) and H (k × m) from .npy files, H transposed to Hᵀ.

@@ -59,7 +59,13 @@ pub fn run(args: Args) -> Result<()> {
         None => None,
     };
     let change_report = args.warm.change_report.as_deref();
-    args.outputs.check(Some(&args.output), change_report)?;
+    let mut inputs = vec![args.corpus.as_path()];
+    inputs.extend(args.warm.warm_start.as_deref());
+    args.outputs
+        .check_against(Some(&args.output), change_report, &inputs)?;
+    corpus
+        .check_values()
+        .with_context(|| format!("cannot fit {}", args.corpus.display()))?;
     let start = Instant::now();
     let (model, similarity) = {
         let progress = FitProgress::new(args.nmf.max_iter);
@@ -155,7 +161,19 @@ impl FitOutputs {
     /// Checks before the fit that every file can be written (see
     /// [`check_outputs`]).
     pub fn check(&self, model: Option<&Path>, change_report: Option<&Path>) -> Result<()> {
-        check_outputs(&self.paths(model, change_report))
+        self.check_against(model, change_report, &[])
+    }
+
+    /// [`check`](Self::check), and that no file is one of the fit's
+    /// `inputs` (its corpus directory, the model it starts from) or lies
+    /// inside an input directory.
+    pub fn check_against(
+        &self,
+        model: Option<&Path>,
+        change_report: Option<&Path>,
+        inputs: &[&Path],
+    ) -> Result<()> {
+        check_outputs(&self.paths(model, change_report), inputs)
     }
 
     /// Writes the model (to `model_file`), the change report (path and text)

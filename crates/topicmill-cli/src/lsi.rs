@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use topicmill_nmf::{randomized_svd, SvdOptions};
 use topicmill_sparse::Corpus;
 
+use crate::evaluate::check_vocabulary;
 use crate::output::{load_model_without_w, top_indices, topic_words, write_topic_table};
 
 /// Print LSI components (signed top words), beside an NMF model's topics.
@@ -34,6 +35,18 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let corpus = Corpus::open(&args.corpus)
         .with_context(|| format!("cannot open corpus {}", args.corpus.display()))?;
+    // The NMF model is read and matched to the corpus before the SVD's work.
+    let model = match &args.nmf {
+        Some(path) => {
+            let model = load_model_without_w(path)?;
+            check_vocabulary(&model, path, &corpus)?;
+            Some(model)
+        }
+        None => None,
+    };
+    corpus
+        .check_values()
+        .with_context(|| format!("cannot compute the SVD of {}", args.corpus.display()))?;
     let options = SvdOptions {
         seed: args.seed,
         ..SvdOptions::default()
@@ -58,9 +71,8 @@ pub fn run(args: Args) -> Result<()> {
                 .collect(),
         );
     }
-    if let Some(path) = &args.nmf {
-        let model = load_model_without_w(path)?;
-        for (t, words) in topic_words(&model, vocabulary, args.top)
+    if let Some(model) = &model {
+        for (t, words) in topic_words(model, vocabulary, args.top)
             .into_iter()
             .enumerate()
         {

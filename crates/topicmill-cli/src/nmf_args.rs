@@ -68,9 +68,15 @@ pub struct NmfArgs {
     /// Mix of L1 in the regularization, 0 (L2) to 1 (L1).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub l1_ratio: f64,
-    /// Stop after this many seconds (checked after each iteration).
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-    pub time_budget: Option<f64>,
+    /// Stop after this many seconds (checked after each iteration; at least
+    /// 1e-9, the clock's resolution).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true,
+        value_parser = parse_time_budget
+    )]
+    pub time_budget: Option<Duration>,
 }
 
 impl From<SolverArg> for Solver {
@@ -114,11 +120,38 @@ impl NmfArgs {
             .alpha_w(self.alpha_w)
             .alpha_h(self.alpha_h)
             .l1_ratio(self.l1_ratio)
-            .time_budget(
-                self.time_budget
-                    .map(|s| Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)),
-            )
+            .time_budget(self.time_budget)
     }
+}
+
+/// `--time-budget SECONDS` as a [`Duration`], one message per way it can be
+/// wrong: not a number, not positive, below the nanosecond the clock (and
+/// `Duration`) counts in, or beyond the largest `Duration`.
+fn parse_time_budget(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    let text = text.trim();
+    if seconds.is_nan() {
+        return Err("NaN is not a number of seconds".to_owned());
+    }
+    if seconds <= 0.0 {
+        return Err(format!("the time budget must be positive, got {text}"));
+    }
+    let budget = Duration::try_from_secs_f64(seconds).map_err(|_| {
+        format!(
+            "{text} seconds is too long to represent (at most {} seconds, about 584 \
+             billion years)",
+            Duration::MAX.as_secs()
+        )
+    })?;
+    if budget.is_zero() {
+        return Err(format!(
+            "{text} seconds is below the clock's resolution of 1 nanosecond (1e-9 s)"
+        ));
+    }
+    Ok(budget)
 }
 
 /// A progress bar over a fit's iterations, on stderr; indicatif hides it when

@@ -63,10 +63,20 @@ impl Staged {
 
 /// Checks, before a command does its work, that each of its output files can
 /// be created (a temporary file is made in its directory and removed), that
-/// none is a directory and that no two outputs name the same file: a wrong
-/// path fails at once, not after a long fit.
-pub fn check_outputs(paths: &[Option<&Path>]) -> Result<()> {
+/// none is a directory, that no two outputs name the same file and that none
+/// is one of the command's `inputs` (model files, corpus directories) or lies
+/// inside an input directory: a wrong path fails at once, not after a long
+/// fit, and an input is never overwritten by an output.
+///
+/// Paths are compared resolved (see [`resolve`]): `./s/../s/matrix.csr` or a
+/// symbolic link to an input is that input. An input that cannot be resolved
+/// (it does not exist) is skipped: opening it fails with its own error.
+pub fn check_outputs(paths: &[Option<&Path>], inputs: &[&Path]) -> Result<()> {
     let named: Vec<&Path> = paths.iter().flatten().copied().collect();
+    let inputs: Vec<(&Path, PathBuf)> = inputs
+        .iter()
+        .filter_map(|&input| Some((input, std::fs::canonicalize(input).ok()?)))
+        .collect();
     for (i, a) in named.iter().enumerate() {
         let same = |b: &&Path| std::path::absolute(a).ok() == std::path::absolute(b).ok();
         if named[..i].iter().any(same) {
@@ -78,9 +88,44 @@ pub fn check_outputs(paths: &[Option<&Path>]) -> Result<()> {
         if a.is_dir() {
             bail!("cannot write {}: it is a directory", a.display());
         }
+        let resolved = resolve(a)?;
+        for (input, canonical) in &inputs {
+            if resolved == *canonical {
+                bail!(
+                    "cannot write {}: it is the input {}; give the output another path",
+                    a.display(),
+                    input.display()
+                );
+            }
+            if canonical.is_dir() && resolved.starts_with(canonical) {
+                bail!(
+                    "cannot write {}: it lies inside the input directory {}; give the output \
+                     a path outside it",
+                    a.display(),
+                    input.display()
+                );
+            }
+        }
         drop(Staged::create(a)?);
     }
     Ok(())
+}
+
+/// `path` made absolute with every symbolic link and `..` resolved, whether
+/// or not it exists: its nearest existing ancestor canonicalized, with the
+/// rest of the path appended.
+fn resolve(path: &Path) -> Result<PathBuf> {
+    let absolute = std::path::absolute(path)
+        .with_context(|| format!("cannot resolve the path {}", path.display()))?;
+    for ancestor in absolute.ancestors() {
+        if let Ok(canonical) = std::fs::canonicalize(ancestor) {
+            let rest = absolute
+                .strip_prefix(ancestor)
+                .expect("an ancestor is a prefix");
+            return Ok(canonical.join(rest));
+        }
+    }
+    Ok(absolute)
 }
 
 /// Stages the output files of one command (see [`Staged`]) once its work is
@@ -248,6 +293,8 @@ fn open_model(
 }
 
 /// The top `n` words of every topic of `model`, topic by topic, with weights.
+/// Only words of positive weight count: a topic whose H row is all zero has
+/// no words (as in `evaluate`), not `n` arbitrary ones at weight 0.
 pub fn topic_words(model: &NmfModel, vocabulary: &[String], n: usize) -> Vec<Vec<(String, f32)>> {
     let (k, ht) = (model.k(), model.ht());
     (0..k)
@@ -255,7 +302,9 @@ pub fn topic_words(model: &NmfModel, vocabulary: &[String], n: usize) -> Vec<Vec
             let column = ht.iter().skip(t).step_by(k).copied();
             top_indices(column, n)
                 .into_iter()
-                .map(|j| (vocabulary[j].clone(), ht[j * k + t]))
+                .map(|j| (j, ht[j * k + t]))
+                .filter(|&(_, weight)| weight > 0.0)
+                .map(|(j, weight)| (vocabulary[j].clone(), weight))
                 .collect()
         })
         .collect()

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use topicmill_eval::{top_documents, EvalOptions, Evaluation};
 
-use crate::evaluate::{load_model_for_factors, model_factors, open_corpus, score, LoadedFactors};
+use crate::evaluate::{
+    check_values, load_model_for_factors, model_factors, open_corpus, score, LoadedFactors,
+};
 use crate::output::{check_outputs, topic_words, write_atomic};
 use crate::svg::escape as esc;
 
@@ -39,7 +41,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let corpus = open_corpus(&args.corpus)?;
     let model = load_model_for_factors(&args.model, args.transform)?;
-    check_outputs(&[Some(&args.output)])?;
+    check_outputs(&[Some(&args.output)], &[&args.model, &args.corpus])?;
+    check_values(&corpus)?;
     let factors = model_factors(&model, &args.model, &corpus, args.transform)?;
     let options = EvalOptions::default();
     let evaluation = score(&corpus, &factors, &options)?;

@@ -119,12 +119,30 @@ pub fn run(args: Args) -> Result<()> {
     ks.dedup();
     let corpus = Corpus::open(&args.corpus)
         .with_context(|| format!("cannot open corpus {}", args.corpus.display()))?;
-    check_outputs(&[args.svg.as_deref()])?;
+    check_outputs(&[args.svg.as_deref()], &[&args.corpus])?;
+    corpus
+        .check_values()
+        .with_context(|| format!("cannot sweep {}", args.corpus.display()))?;
     let (x, xt) = (corpus.matrix(), corpus.transpose());
     let norm = frobenius_norm(&x);
     let solver: Solver = args.solver.into();
     let init: Init = args.init.into();
     let options = EvalOptions::default();
+    let params = |k: usize, seed: u64| {
+        Nmf::params(k)
+            .solver(solver)
+            .init(init)
+            .max_iter(args.max_iter)
+            .tol(args.tol)
+            .seed(seed)
+    };
+    // Every k is checked against the corpus (and every parameter) before
+    // the first fit: a bad k fails at once, not after the fits of the others.
+    for &k in &ks {
+        params(k, 0)
+            .validate_for(&x)
+            .with_context(|| format!("cannot fit k={k} on {}", args.corpus.display()))?;
+    }
 
     let mut scores = Vec::with_capacity(ks.len());
     for &k in &ks {
@@ -132,12 +150,7 @@ pub fn run(args: Args) -> Result<()> {
         let mut runs = Vec::new();
         let mut hts = Vec::new();
         for seed in 0..args.seeds {
-            let model = Nmf::params(k)
-                .solver(solver)
-                .init(init)
-                .max_iter(args.max_iter)
-                .tol(args.tol)
-                .seed(seed)
+            let model = params(k, seed)
                 .fit_with(&x, Some(&xt), |_| std::ops::ControlFlow::Continue(()))
                 .with_context(|| format!("cannot fit k={k} (seed {seed})"))?;
             let factors = Factors::new(model.w(), model.ht(), k)

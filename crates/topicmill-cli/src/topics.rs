@@ -23,11 +23,25 @@ pub enum Format {
 pub struct Args {
     /// Model file written by `topicmill fit`.
     pub model: PathBuf,
-    /// Words per topic.
-    #[arg(short = 'n', long, default_value_t = 8)]
+    /// Words per topic (at most: only words of positive weight are listed).
+    #[arg(
+        short = 'n',
+        long,
+        default_value_t = 8,
+        value_parser = parse_top
+    )]
     pub top: usize,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+}
+
+/// `-n`: a positive number of words.
+fn parse_top(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("a topic needs at least 1 word".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{text:?} is not a number of words: {e}")),
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {

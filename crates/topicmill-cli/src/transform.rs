@@ -69,7 +69,10 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     let outputs = [Some(args.output.as_path()), args.w_npy.as_deref()];
-    check_outputs(&outputs)?;
+    check_outputs(&outputs, &[&args.model, &args.corpus])?;
+    corpus
+        .check_values()
+        .with_context(|| format!("cannot transform {}", args.corpus.display()))?;
     let w = model
         .transform(&corpus.matrix())
         .with_context(|| format!("cannot transform {}", args.corpus.display()))?;

@@ -742,3 +742,377 @@ fn fit_footprint_stays_within_the_bound_at_large_k() {
         }
     }
 }
+
+/// Every file under `dir` (recursively) with its bytes, to show that a
+/// refused command left its inputs as they were.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = fs::read(&path).unwrap();
+            files.push((path, bytes));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// QA D2: an output naming an input (the model, a corpus file, the model a
+/// warm start reads, through a symbolic link or a `..`) is refused before any
+/// work, and the inputs are untouched.
+#[test]
+fn an_output_never_overwrites_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    vectorize_sample(d, "sample");
+    let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "good.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::os::unix::fs::symlink("sample/vocab.txt", d.join("vocab-link.txt")).unwrap();
+    let before = snapshot(d);
+
+    let inside = "lies inside the input directory sample";
+    let is_model = "it is the input good.model";
+    let refused: [(&str, &str); 10] = [
+        ("fit sample -k 3 -o sample/matrix.csr", inside),
+        (
+            "fit sample -k 3 -o m.model --loss-history sample/vocab.txt",
+            inside,
+        ),
+        (
+            "fit sample -k 3 -o m.model --h-npy ./sample/../sample/new.npy",
+            inside,
+        ),
+        ("fit sample -k 3 -o vocab-link.txt", inside),
+        (
+            "fit sample -k 3 -o m.model --warm-start good.model --change-report good.model",
+            is_model,
+        ),
+        (
+            "fit sample -k 3 -o good.model --warm-start good.model",
+            is_model,
+        ),
+        ("transform good.model sample -o good.model", is_model),
+        (
+            "transform good.model sample -o t.csv --w-npy good.model",
+            is_model,
+        ),
+        ("transform good.model sample -o sample/doc_ids.txt", inside),
+        (
+            "sweep sample --k 2,3 --seeds 2 --svg sample/matrix.csr",
+            inside,
+        ),
+    ];
+    for (command, needle) in refused {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        let out = topicmill(d, &args);
+        assert_fails(&out, needle);
+        assert!(stdout(&out).is_empty(), "{command}: work was done");
+        assert!(
+            !stderr(&out).contains("k=2 seed=0"),
+            "{command}: the sweep fitted"
+        );
+        assert!(snapshot(d) == before, "{command}: an input changed");
+    }
+    assert!(topicmill(d, &["inspect", "sample"]).status.success());
+    // A fit's outputs beside its inputs are fine.
+    let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "sample.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Sets value `i` of the data section of the matrix file `path` (its offset is
+/// the u64 at byte 80 of the header).
+fn set_value(path: &Path, i: usize, value: f32) {
+    let mut bytes = fs::read(path).unwrap();
+    let offset = u64::from_le_bytes(bytes[80..88].try_into().unwrap()) as usize + 4 * i;
+    bytes[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+    fs::write(path, bytes).unwrap();
+}
+
+/// A copy of the corpus directory `from` at `to`.
+fn copy_corpus(from: &Path, to: &Path) {
+    fs::create_dir(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// QA D3, D4: a NaN or negative value in either matrix file (X or its stored
+/// transpose) is refused by every command that computes with the corpus, with
+/// the file, byte offset, row and column named.
+#[test]
+fn a_bad_value_in_either_matrix_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    vectorize_sample(d, "sample");
+    let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "good.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cases = [
+        ("nan_t", "matrix_t.csr", f32::NAN, "invalid value NaN (NaN)"),
+        ("neg_t", "matrix_t.csr", -1.0, "invalid value -1 (negative)"),
+        (
+            "inf_x",
+            "matrix.csr",
+            f32::INFINITY,
+            "invalid value inf (infinite)",
+        ),
+        ("neg_x", "matrix.csr", -1.0, "invalid value -1 (negative)"),
+    ];
+    for (name, file, value, what) in cases {
+        copy_corpus(&d.join("sample"), &d.join(name));
+        set_value(&d.join(name).join(file), 5, value);
+        let place = format!("{name}/{file}: section data, byte offset ");
+        let commands = [
+            format!("fit {name} -k 3 -o m.model"),
+            format!("fit {name} -k 3 -o m.model --init random"),
+            format!("fit {name} -k 3 -o m.model --warm-start good.model"),
+            format!("transform good.model {name} -o t.csv"),
+            format!("evaluate good.model {name}"),
+            format!("report good.model {name} -o r.html"),
+            format!("lsi {name} -k 2"),
+            format!("sweep {name} --k 2 --seeds 2"),
+            format!("bench {name} -k 2 --iters 2 --repeat 1 --no-limit"),
+        ];
+        for command in &commands {
+            let args: Vec<&str> = command.split_whitespace().collect();
+            let out = topicmill(d, &args);
+            assert_fails(&out, &place);
+            let err = stderr(&out);
+            assert!(
+                err.contains(what) && err.contains(", row "),
+                "{command}: {err}"
+            );
+            assert!(stdout(&out).is_empty(), "{command}: work was done");
+        }
+    }
+    let leftovers = extra_files(
+        d,
+        &["sample", "good.model", "nan_t", "neg_t", "inf_x", "neg_x"],
+    );
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
+
+/// QA D9: `lsi --nmf` refuses a model of another vocabulary, as `evaluate` does.
+#[test]
+fn lsi_refuses_a_model_of_another_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    vectorize_sample(d, "sample");
+    let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "good.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The same terms in another order: as many columns, other words.
+    copy_corpus(&d.join("sample"), &d.join("shuffled"));
+    let vocab = fs::read_to_string(d.join("sample/vocab.txt")).unwrap();
+    let mut terms: Vec<&str> = vocab.lines().collect();
+    terms.swap(0, 1);
+    fs::write(d.join("shuffled/vocab.txt"), terms.join("\n") + "\n").unwrap();
+    // Fewer terms.
+    fs::write(d.join("subset.jsonl"), {
+        let sample = fs::read_to_string(sample_jsonl()).unwrap();
+        sample.lines().take(6).collect::<Vec<_>>().join("\n") + "\n"
+    })
+    .unwrap();
+    let out = topicmill(
+        d,
+        &[
+            "vectorize",
+            "--input",
+            "jsonl",
+            "subset.jsonl",
+            "-o",
+            "subset",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = topicmill(d, &["lsi", "subset", "-k", "2", "--nmf", "good.model"]);
+    assert_fails(&out, "model good.model has 127 terms but corpus subset has");
+    assert!(stdout(&out).is_empty());
+    let out = topicmill(d, &["lsi", "shuffled", "-k", "2", "--nmf", "good.model"]);
+    assert_fails(
+        &out,
+        "model good.model and corpus shuffled differ in term 1",
+    );
+    // evaluate says the same.
+    let out = topicmill(d, &["evaluate", "good.model", "shuffled"]);
+    assert_fails(
+        &out,
+        "model good.model and corpus shuffled differ in term 1",
+    );
+    // Its own corpus is fine, NMF topics beside LSI's.
+    let out = topicmill(d, &["lsi", "sample", "-k", "2", "--nmf", "good.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("NMF #03"), "{}", stdout(&out));
+}
+
+/// The rows of a 2-D little-endian f32 `.npy` file (format 1.0), as
+/// `topicmill fit --h-npy` writes it.
+fn npy_rows(path: &Path) -> Vec<Vec<f32>> {
+    let bytes = fs::read(path).unwrap();
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    let shape = &header[header.find("'shape': (").unwrap() + 10..];
+    let cols: usize = shape[shape.find(", ").unwrap() + 2..shape.find(')').unwrap()]
+        .parse()
+        .unwrap();
+    let values: Vec<f32> = bytes[10 + header_len..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    values.chunks(cols).map(<[f32]>::to_vec).collect()
+}
+
+/// QA D14: `topics -n 0` is a usage error, and a topic whose H row is all
+/// zero lists no words (table, JSON, CSV), where it listed arbitrary words at
+/// weight 0.
+#[test]
+fn topics_lists_only_words_of_positive_weight() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    vectorize_sample(d, "sample");
+    let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "good.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = topicmill(d, &["topics", "good.model", "-n", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("a topic needs at least 1 word"));
+
+    // An L1 penalty on H strong enough to empty some topics, not all.
+    let out = topicmill(
+        d,
+        &[
+            "fit",
+            "sample",
+            "-k",
+            "3",
+            "-o",
+            "sparse.model",
+            "--alpha-h",
+            "0.035",
+            "--l1-ratio",
+            "1",
+            "--h-npy",
+            "h.npy",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let h = npy_rows(&d.join("h.npy"));
+    let empty: Vec<bool> = h.iter().map(|row| row.iter().all(|&v| v == 0.0)).collect();
+    let positive: Vec<usize> = h
+        .iter()
+        .map(|row| row.iter().filter(|&&v| v > 0.0).count())
+        .collect();
+    assert!(
+        empty.contains(&true) && empty.contains(&false),
+        "the fit should empty some topics, not all: {positive:?}"
+    );
+
+    let out = topicmill(d, &["topics", "sparse.model", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for (t, topic) in json.as_array().unwrap().iter().enumerate() {
+        let words = topic["words"].as_array().unwrap();
+        assert_eq!(words.len(), positive[t].min(8), "topic {}", t + 1);
+        assert!(topic["weights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w.as_f64().unwrap() > 0.0));
+    }
+
+    let out = topicmill(d, &["topics", "sparse.model", "--format", "csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = stdout(&out);
+    for (t, &is_empty) in empty.iter().enumerate() {
+        let rows = csv
+            .lines()
+            .skip(1)
+            .filter(|line| line.starts_with(&format!("{},", t + 1)))
+            .count();
+        assert_eq!(rows, positive[t].min(8), "topic {}: {csv}", t + 1);
+        assert_eq!(rows == 0, is_empty);
+    }
+    assert!(
+        !csv.lines().skip(1).any(|line| line.ends_with(",0")),
+        "{csv}"
+    );
+
+    let out = topicmill(d, &["topics", "sparse.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Columns cut at their headers' positions: an empty column leaves blank cells.
+    let table = stdout(&out);
+    let lines: Vec<&str> = table.lines().collect();
+    let starts: Vec<usize> = lines[0].match_indices("Topic #").map(|(i, _)| i).collect();
+    assert_eq!(starts.len(), 3, "{table}");
+    for (t, &is_empty) in empty.iter().enumerate() {
+        let words = lines[2..]
+            .iter()
+            .filter_map(|line| {
+                let end = starts.get(t + 1).map_or(line.len(), |&e| e.min(line.len()));
+                line.get(starts[t].min(end)..end)
+            })
+            .filter(|cell| !cell.trim().is_empty())
+            .count();
+        assert_eq!(words, positive[t].min(8), "topic {}: {table}", t + 1);
+        assert_eq!(words == 0, is_empty);
+    }
+}
+
+/// QA D11: a time budget out of range says what is wrong with it (a usage
+/// error), and `sweep` checks every k before its first fit.
+#[test]
+fn parameters_out_of_range_are_named_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    vectorize_sample(d, "sample");
+    let budgets = [
+        ("1e20", "1e20 seconds is too long to represent"),
+        ("inf", "inf seconds is too long to represent"),
+        (
+            "1e-10",
+            "1e-10 seconds is below the clock's resolution of 1 nanosecond",
+        ),
+        ("0", "the time budget must be positive, got 0"),
+        ("-2", "the time budget must be positive, got -2"),
+        ("nan", "NaN is not a number of seconds"),
+        ("soon", "\"soon\" is not a number of seconds"),
+    ];
+    for (budget, needle) in budgets {
+        let out = topicmill(
+            d,
+            &[
+                "fit",
+                "sample",
+                "-k",
+                "3",
+                "-o",
+                "m.model",
+                "--time-budget",
+                budget,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{budget}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{budget}: {}", stderr(&out));
+    }
+    let out = topicmill(
+        d,
+        &[
+            "fit",
+            "sample",
+            "-k",
+            "3",
+            "-o",
+            "m.model",
+            "--time-budget",
+            "1e-9",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = topicmill(d, &["sweep", "sample", "--k", "2,19", "--seeds", "2"]);
+    assert_fails(&out, "cannot fit k=19 on sample");
+    assert!(stderr(&out).contains("larger than min(rows, columns) = 18"));
+    assert!(!stderr(&out).contains("k=2 seed=0"), "k=2 was fitted first");
+}

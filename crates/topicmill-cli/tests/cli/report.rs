@@ -171,15 +171,93 @@ fn evaluate_refuses_mismatched_inputs() {
         "{}",
         stderr(&out)
     );
-    let out = topicmill(dir, &["evaluate", "model"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("give MODEL CORPUS"),
-        "{}",
-        stderr(&out)
+    // QA D12: the wrong sets of paths are usage errors (exit 2), named by clap.
+    let usage = [
+        (&["evaluate", "model"][..], "<MODEL>"),
+        (
+            &[
+                "evaluate", "--w-npy", "W.npy", "--h-npy", "H.npy", "model", "corpus",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &["evaluate", "--h-npy", "H.npy", "model", "corpus"],
+            "cannot be used with",
+        ),
+        (&["evaluate", "--w-npy", "W.npy", "corpus"], "--h-npy"),
+        (&["evaluate"], "<CORPUS>"),
+    ];
+    for (args, needle) in usage {
+        let out = topicmill(dir, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+}
+
+/// QA D2: `report` refuses to write over its model or into its corpus.
+#[test]
+fn report_never_overwrites_its_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    labelled_corpus_and_model(dir);
+    let model = std::fs::read(dir.join("model")).unwrap();
+    let matrix = std::fs::read(dir.join("corpus/matrix.csr")).unwrap();
+    for (output, needle) in [
+        ("model", "cannot write model: it is the input model"),
+        (
+            "corpus/matrix.csr",
+            "cannot write corpus/matrix.csr: it lies inside the input directory corpus",
+        ),
+        (
+            "./corpus/new.html",
+            "lies inside the input directory corpus",
+        ),
+    ] {
+        let out = topicmill(dir, &["report", "model", "corpus", "-o", output]);
+        assert_eq!(out.status.code(), Some(1), "{output}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{output}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty());
+    }
+    assert_eq!(std::fs::read(dir.join("model")).unwrap(), model);
+    assert_eq!(
+        std::fs::read(dir.join("corpus/matrix.csr")).unwrap(),
+        matrix
     );
-    let out = topicmill(dir, &["evaluate", "--w-npy", "W.npy", "corpus"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!dir.join("corpus/new.html").exists());
+}
+
+/// QA D4: `evaluate` and `report` refuse a corpus with a NaN, where they
+/// printed a relative error of NaN.
+#[test]
+fn evaluate_and_report_refuse_a_corpus_with_a_nan() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    labelled_corpus_and_model(dir);
+    let matrix = dir.join("corpus/matrix.csr");
+    let mut bytes = std::fs::read(&matrix).unwrap();
+    // The data section's offset is the u64 at byte 80 of the header.
+    let data = u64::from_le_bytes(bytes[80..88].try_into().unwrap()) as usize;
+    bytes[data + 20..data + 24].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&matrix, bytes).unwrap();
+    let needle = format!(
+        "corpus/matrix.csr: section data, byte offset {}, row ",
+        data + 20
+    );
+    for args in [
+        &["evaluate", "model", "corpus"][..],
+        &["evaluate", "--w-npy", "W.npy", "--h-npy", "H.npy", "corpus"],
+        &["report", "model", "corpus", "-o", "r.html"],
+    ] {
+        let out = topicmill(dir, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&needle) && err.contains("invalid value NaN"),
+            "{err}"
+        );
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
+    assert!(!dir.join("r.html").exists());
 }
 
 /// Headless Chromium, or `None` (skip) outside CI when it is not installed.
