@@ -77,27 +77,31 @@ pub fn check_outputs(paths: &[Option<&Path>], inputs: &[&Path]) -> Result<()> {
         .iter()
         .filter_map(|&input| Some((input, std::fs::canonicalize(input).ok()?)))
         .collect();
+    let resolved: Vec<PathBuf> = named.iter().map(|a| resolve(a)).collect::<Result<_>>()?;
     for (i, a) in named.iter().enumerate() {
-        let same = |b: &&Path| std::path::absolute(a).ok() == std::path::absolute(b).ok();
-        if named[..i].iter().any(same) {
+        if let Some(j) = resolved[..i].iter().position(|b| *b == resolved[i]) {
+            let spelled = if named[j] == *a {
+                String::new()
+            } else {
+                format!(" (as {})", named[j].display())
+            };
             bail!(
-                "two outputs are both {}: give each its own file",
+                "two outputs are both {}{spelled}: give each its own file",
                 a.display()
             );
         }
         if a.is_dir() {
             bail!("cannot write {}: it is a directory", a.display());
         }
-        let resolved = resolve(a)?;
         for (input, canonical) in &inputs {
-            if resolved == *canonical {
+            if resolved[i] == *canonical {
                 bail!(
                     "cannot write {}: it is the input {}; give the output another path",
                     a.display(),
                     input.display()
                 );
             }
-            if canonical.is_dir() && resolved.starts_with(canonical) {
+            if canonical.is_dir() && resolved[i].starts_with(canonical) {
                 bail!(
                     "cannot write {}: it lies inside the input directory {}; give the output \
                      a path outside it",

@@ -817,6 +817,23 @@ fn an_output_never_overwrites_an_input() {
         assert!(snapshot(d) == before, "{command}: an input changed");
     }
     assert!(topicmill(d, &["inspect", "sample"]).status.success());
+    // Two outputs that are one file, however spelled, are refused too (the
+    // second written would replace the first).
+    let out = topicmill(
+        d,
+        &[
+            "fit",
+            "sample",
+            "-k",
+            "3",
+            "-o",
+            "m.model",
+            "--w-npy",
+            "sample/../m.model",
+        ],
+    );
+    assert_fails(&out, "two outputs are both sample/../m.model (as m.model)");
+    assert!(!d.join("m.model").exists());
     // A fit's outputs beside its inputs are fine.
     let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "sample.model"]);
     assert!(out.status.success(), "{}", stderr(&out));
