@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(short = 'k', long)]
     pub k: usize,
     /// Words per component, by absolute loading.
-    #[arg(short = 'n', long, default_value_t = 8)]
+    #[arg(short = 'n', long, default_value_t = 8, value_parser = crate::topics::parse_top)]
     pub top: usize,
     /// Seed of the randomized SVD's sketch.
     #[arg(long, default_value_t = 0)]

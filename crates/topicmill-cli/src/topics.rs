@@ -35,10 +35,10 @@ pub struct Args {
     pub format: Format,
 }
 
-/// `-n`: a positive number of words.
-fn parse_top(text: &str) -> Result<usize, String> {
+/// `-n`: a positive number of words (of `topics` and `lsi`).
+pub(crate) fn parse_top(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
-        Ok(0) => Err("a topic needs at least 1 word".to_owned()),
+        Ok(0) => Err("give at least 1 word per topic or component".to_owned()),
         Ok(n) => Ok(n),
         Err(e) => Err(format!("{text:?} is not a number of words: {e}")),
     }

@@ -963,6 +963,11 @@ fn lsi_refuses_a_model_of_another_vocabulary() {
     let out = topicmill(d, &["lsi", "sample", "-k", "2", "--nmf", "good.model"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("NMF #03"), "{}", stdout(&out));
+    // As with `topics`, no words at all is a usage error, not an empty table.
+    let out = topicmill(d, &["lsi", "sample", "-k", "2", "-n", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("give at least 1 word per topic or component"));
+    assert!(stdout(&out).is_empty());
 }
 
 /// The rows of a 2-D little-endian f32 `.npy` file (format 1.0), as
@@ -994,7 +999,7 @@ fn topics_lists_only_words_of_positive_weight() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = topicmill(d, &["topics", "good.model", "-n", "0"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("a topic needs at least 1 word"));
+    assert!(stderr(&out).contains("give at least 1 word per topic or component"));
 
     // An L1 penalty on H strong enough to empty some topics, not all.
     let out = topicmill(
