@@ -39,7 +39,8 @@ pub struct Args {
     /// Share of tokens drawn from the whole vocabulary instead of the topic's own terms.
     #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     pub background: f64,
-    /// Replace an existing corpus at the output.
+    /// Replace an existing corpus at the output (only a corpus directory:
+    /// anything else there is refused).
     #[arg(long)]
     pub force: bool,
 }
@@ -95,6 +96,7 @@ impl Args {
 
 pub fn run(args: Args) -> Result<()> {
     let params = args.params()?;
+    crate::interrupt::remove_unfinished_corpora_on_signal();
     let start = Instant::now();
     let manifest = params
         .write(&args.output, args.force)

@@ -18,6 +18,7 @@ mod fitted;
 mod generate;
 mod import;
 mod inspect;
+mod interrupt;
 mod lsi;
 mod nmf_args;
 mod output;

@@ -245,6 +245,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(out) = &args.out {
         check_out(&args, out)?;
+        crate::interrupt::remove_unfinished_corpora_on_signal();
     }
     if let Some(dir) = &args.vectorizer_from {
         let fitted = crate::fitted::vectorizer(dir)?;

@@ -4,6 +4,7 @@
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
@@ -278,7 +279,7 @@ pub struct CorpusWriter {
     target: PathBuf,
     /// Before `tmp`, which holds its file.
     matrix: MatrixWriter,
-    tmp: TempDir,
+    tmp: Unfinished,
     overwrite: bool,
     /// Last: fields drop in order, and these directories hold `tmp`.
     made: MadeDirs,
@@ -346,6 +347,7 @@ impl CorpusWriter {
             .prefix(&format!(".{name}.tmp-"))
             .tempdir_in(parent)
             .map_err(|e| SparseError::io(parent, "cannot create a temporary directory in", e))?;
+        let tmp = Unfinished::new(tmp);
         let matrix = MatrixWriter::create(tmp.path().join(MATRIX_FILE), ncols)?;
         Ok(CorpusWriter {
             target,
@@ -455,7 +457,7 @@ impl CorpusWriter {
 #[allow(clippy::too_many_arguments)]
 fn finish_in<S: AsRef<str>>(
     target: &Path,
-    tmp: TempDir,
+    tmp: Unfinished,
     matrix: MatrixWriter,
     overwrite: bool,
     vocabulary: &[S],
@@ -648,9 +650,112 @@ fn resolve(path: &Path) -> Result<PathBuf, SparseError> {
     Ok(resolved)
 }
 
+/// The temporary directories of the corpora this process is writing, for
+/// [`CorpusWriter::remove_unfinished`]. Its lock is also held while a
+/// finished corpus is renamed into place.
+static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn unfinished_list() -> MutexGuard<'static, Vec<PathBuf>> {
+    UNFINISHED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn unlist(list: &mut Vec<PathBuf>, path: &Path) {
+    if let Some(i) = list.iter().position(|p| p == path) {
+        list.swap_remove(i);
+    }
+}
+
+/// A corpus's temporary directory, listed in [`UNFINISHED`] while it
+/// exists: removed (then unlisted) on drop, unless [`settle`](Unfinished::settle)d.
+#[derive(Debug)]
+struct Unfinished(Option<TempDir>);
+
+impl Unfinished {
+    fn new(dir: TempDir) -> Self {
+        unfinished_list().push(dir.path().to_path_buf());
+        Unfinished(Some(dir))
+    }
+
+    fn path(&self) -> &Path {
+        self.0
+            .as_ref()
+            .expect("held until settled or dropped")
+            .path()
+    }
+
+    /// The directory was renamed into place: kept, and unlisted from
+    /// `list`, the locked [`UNFINISHED`].
+    fn settle(mut self, list: &mut Vec<PathBuf>) {
+        if let Some(dir) = self.0.take() {
+            unlist(list, &dir.keep());
+        }
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let path = dir.path().to_path_buf();
+            // Removed first: a clean-up running meanwhile still sees it.
+            drop(dir);
+            unlist(&mut unfinished_list(), &path);
+        }
+    }
+}
+
+impl CorpusWriter {
+    /// Removes the temporary directory of every corpus this process is
+    /// still writing. For a binary on its way out on a signal (SIGINT,
+    /// SIGTERM), where no destructor runs: an interrupted command then
+    /// leaves no `.NAME.tmp-*` directory behind. It waits for a corpus
+    /// being renamed into place (which stays), and from then on every
+    /// writer of this process blocks: call it only right before exiting.
+    pub fn remove_unfinished() {
+        let list = unfinished_list();
+        for path in list.iter() {
+            // A writer may still be adding files to it: try again.
+            for _ in 0..10 {
+                if fs::remove_dir_all(path).is_ok() || !path.exists() {
+                    break;
+                }
+            }
+        }
+        // Held to the end: no writer goes on.
+        std::mem::forget(list);
+    }
+}
+
 /// Rename the finished temporary directory to `target`, checked again as
-/// [`CorpusWriter::check_target`] does.
-fn install(tmp: TempDir, target: &Path, overwrite: bool) -> Result<(), SparseError> {
+/// [`CorpusWriter::check_target`] does. Under the lock of [`UNFINISHED`]: a
+/// clean-up on a signal neither removes a directory as it is renamed nor
+/// leaves the old corpus aside.
+fn install(tmp: Unfinished, target: &Path, overwrite: bool) -> Result<(), SparseError> {
+    let parent = parent_dir(target);
+    let mut list = unfinished_list();
+    let backup = match rename_into_place(tmp.path(), target, overwrite) {
+        Ok(backup) => backup,
+        Err(e) => {
+            // Unlocked before `tmp` drops (and takes the lock).
+            drop(list);
+            return Err(e);
+        }
+    };
+    // The directory now lives at `target`: disarm its cleanup.
+    tmp.settle(&mut list);
+    drop(list);
+    sync_dir(parent);
+    // Dropped, the aside directory goes with the old corpus.
+    drop(backup);
+    Ok(())
+}
+
+/// [`install`]'s renames: the old corpus (if any) aside, returned, and
+/// `tmp` to `target`.
+fn rename_into_place(
+    tmp: &Path,
+    target: &Path,
+    overwrite: bool,
+) -> Result<Option<TempDir>, SparseError> {
     let parent = parent_dir(target);
     let backup = match (inspect_target(target)?, overwrite) {
         (Existing::Nothing, _) => None,
@@ -671,7 +776,7 @@ fn install(tmp: TempDir, target: &Path, overwrite: bool) -> Result<(), SparseErr
             })
         }
     };
-    if let Err(e) = fs::rename(tmp.path(), target) {
+    if let Err(e) = fs::rename(tmp, target) {
         if let Some(aside) = backup {
             // Put the old corpus back; if even that fails, keep it where it
             // is and say where.
@@ -690,12 +795,7 @@ fn install(tmp: TempDir, target: &Path, overwrite: bool) -> Result<(), SparseErr
             e,
         ));
     }
-    // The directory now lives at `target`: disarm the TempDir's cleanup.
-    let _ = tmp.keep();
-    sync_dir(parent);
-    // Dropped, the aside directory goes with the old corpus.
-    drop(backup);
-    Ok(())
+    Ok(backup)
 }
 
 /// Moves the corpus at `target` into a fresh temporary directory of

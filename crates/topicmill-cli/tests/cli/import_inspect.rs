@@ -470,3 +470,57 @@ fn bad_counts_values_and_terms_are_refused_naming_the_line() {
     }
     assert!(!d.join("c").exists());
 }
+
+/// Interrupted by SIGINT or SIGTERM while writing, `generate --force` dies
+/// of the signal and leaves neither its temporary directory nor a damaged
+/// corpus: the one it was replacing is intact.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_generate_leaves_no_temporary_directory() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let small = [
+        "generate", "-o", "g", "--docs", "10", "--terms", "20", "--nnz", "50", "-k", "2",
+    ];
+    assert!(topicmill(d, &small).status.success());
+    let manifest = fs::read_to_string(d.join("g/manifest.json")).unwrap();
+    // Seconds of work: interrupted long before the end.
+    let big = [
+        "--docs", "100000", "--terms", "20000", "--nnz", "50000000", "-k", "10",
+    ];
+    for (sig, name) in [(2, "INT"), (15, "TERM")] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_topicmill"))
+            .args([&["generate", "-o", "g", "--force"][..], &big].concat())
+            .current_dir(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !entries(d).iter().any(|n| n.starts_with(".g.tmp-")) {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no temporary directory"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let kill = Command::new("kill")
+            .args([&format!("-{name}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(sig), "{status:?}");
+        assert_eq!(entries(d), ["g"]);
+        assert_eq!(
+            fs::read_to_string(d.join("g/manifest.json")).unwrap(),
+            manifest
+        );
+    }
+    let out = topicmill(d, &["inspect", "g", "--verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
