@@ -347,7 +347,7 @@ impl CorpusWriter {
             .prefix(&format!(".{name}.tmp-"))
             .tempdir_in(parent)
             .map_err(|e| SparseError::io(parent, "cannot create a temporary directory in", e))?;
-        let tmp = Unfinished::new(tmp);
+        let tmp = Unfinished::new(tmp, &made);
         let matrix = MatrixWriter::create(tmp.path().join(MATRIX_FILE), ncols)?;
         Ok(CorpusWriter {
             target,
@@ -565,13 +565,14 @@ fn inspect_target(target: &Path) -> Result<Existing, SparseError> {
     };
     // `.`, `..`, `/`: never renamed away nor into (and an empty one would
     // otherwise be removed).
-    let canonical = target
-        .canonicalize()
-        .map_err(|e| SparseError::io(target, "cannot resolve", e))?;
-    let cwd = std::env::current_dir()
-        .and_then(|d| d.canonicalize())
-        .map_err(|e| SparseError::io(Path::new("."), "cannot resolve", e))?;
-    if cwd.starts_with(&canonical) {
+    // A dangling link, or no working directory (it was removed): neither
+    // can hold it.
+    let cwd = std::env::current_dir().and_then(|d| d.canonicalize());
+    let holds_cwd = match (target.canonicalize(), cwd) {
+        (Ok(canonical), Ok(cwd)) => cwd.starts_with(canonical),
+        _ => false,
+    };
+    if holds_cwd {
         return Err(SparseError::WorkingDirectory {
             path: target.to_path_buf(),
         });
@@ -612,9 +613,13 @@ fn is_corpus_dir(dir: &Path) -> bool {
 /// existing ancestor canonicalized, the rest (which holds no links, not
 /// existing) appended with `.` and `..` resolved by name.
 fn resolve(path: &Path) -> Result<PathBuf, SparseError> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| SparseError::io(Path::new("."), "cannot resolve", e))?;
-    let absolute = cwd.join(path);
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| SparseError::io(Path::new("."), "cannot resolve", e))?
+            .join(path)
+    };
     let mut rest = Vec::new();
     let mut base: &Path = &absolute;
     let mut resolved = loop {
@@ -653,14 +658,17 @@ fn resolve(path: &Path) -> Result<PathBuf, SparseError> {
 /// The temporary directories of the corpora this process is writing, for
 /// [`CorpusWriter::remove_unfinished`]. Its lock is also held while a
 /// finished corpus is renamed into place.
-static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Each with the directories made for it ([`MadeDirs`], innermost first).
+static UNFINISHED: Mutex<Vec<(PathBuf, Vec<PathBuf>)>> = Mutex::new(Vec::new());
 
-fn unfinished_list() -> MutexGuard<'static, Vec<PathBuf>> {
+type UnfinishedList = Vec<(PathBuf, Vec<PathBuf>)>;
+
+fn unfinished_list() -> MutexGuard<'static, UnfinishedList> {
     UNFINISHED.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn unlist(list: &mut Vec<PathBuf>, path: &Path) {
-    if let Some(i) = list.iter().position(|p| p == path) {
+fn unlist(list: &mut UnfinishedList, path: &Path) {
+    if let Some(i) = list.iter().position(|(p, _)| p == path) {
         list.swap_remove(i);
     }
 }
@@ -671,8 +679,8 @@ fn unlist(list: &mut Vec<PathBuf>, path: &Path) {
 struct Unfinished(Option<TempDir>);
 
 impl Unfinished {
-    fn new(dir: TempDir) -> Self {
-        unfinished_list().push(dir.path().to_path_buf());
+    fn new(dir: TempDir, made: &MadeDirs) -> Self {
+        unfinished_list().push((dir.path().to_path_buf(), made.0.clone()));
         Unfinished(Some(dir))
     }
 
@@ -685,7 +693,7 @@ impl Unfinished {
 
     /// The directory was renamed into place: kept, and unlisted from
     /// `list`, the locked [`UNFINISHED`].
-    fn settle(mut self, list: &mut Vec<PathBuf>) {
+    fn settle(mut self, list: &mut UnfinishedList) {
         if let Some(dir) = self.0.take() {
             unlist(list, &dir.keep());
         }
@@ -707,15 +715,22 @@ impl CorpusWriter {
     /// Removes the temporary directory of every corpus this process is
     /// still writing. For a binary on its way out on a signal (SIGINT,
     /// SIGTERM), where no destructor runs: an interrupted command then
-    /// leaves no `.NAME.tmp-*` directory behind. It waits for a corpus
+    /// leaves no `.NAME.tmp-*` directory behind, nor the (empty) parent
+    /// directories made for it. It waits for a corpus
     /// being renamed into place (which stays), and from then on every
     /// writer of this process blocks: call it only right before exiting.
     pub fn remove_unfinished() {
         let list = unfinished_list();
-        for path in list.iter() {
+        for (path, made) in list.iter() {
             // A writer may still be adding files to it: try again.
             for _ in 0..10 {
                 if fs::remove_dir_all(path).is_ok() || !path.exists() {
+                    break;
+                }
+            }
+            // As `MadeDirs` would on drop.
+            for dir in made {
+                if fs::remove_dir(dir).is_err() {
                     break;
                 }
             }

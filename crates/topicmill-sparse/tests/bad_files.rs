@@ -542,11 +542,15 @@ fn overwrite_replaces_only_a_corpus_directory() {
     fs::write(export.join("manifest.json"), r#"{"input": "lines"}"#).unwrap();
     let link = dir.path().join("link");
     write_sample_corpus(&dir.path().join("corpus"));
+    let dangling = dir.path().join("dangling");
     #[cfg(unix)]
-    std::os::unix::fs::symlink(dir.path().join("corpus"), &link).unwrap();
+    {
+        std::os::unix::fs::symlink(dir.path().join("corpus"), &link).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+    }
     let before = entries(dir.path());
-    for target in [&thesis, &plain, &export, &link] {
-        if !target.exists() {
+    for target in [&thesis, &plain, &export, &link, &dangling] {
+        if fs::symlink_metadata(target).is_err() {
             continue;
         }
         for overwrite in [true, false] {
@@ -759,7 +763,10 @@ fn corpus_with_damaged_parts_is_rejected_naming_the_part() {
     // Invalid UTF-8: the line and byte offset named.
     fs::write(target.join("vocab.txt"), b"w0\nw1\nw\xff2\nw3\n").unwrap();
     let err = Corpus::open(&target).unwrap_err();
-    assert!(matches!(err, SparseError::Syntax { line: 3, .. }), "{err:?}");
+    assert!(
+        matches!(err, SparseError::Syntax { line: 3, .. }),
+        "{err:?}"
+    );
     assert_eq!(
         err.to_string(),
         format!(

@@ -523,4 +523,31 @@ fn an_interrupted_generate_leaves_no_temporary_directory() {
     }
     let out = topicmill(d, &["inspect", "g", "--verify"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // Nor the directories made for a new corpus.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_topicmill"))
+        .args([&["generate", "-o", "new/deeper/g"][..], &big].concat())
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !d.join("new/deeper").is_dir()
+        || !entries(&d.join("new/deeper"))
+            .iter()
+            .any(|n| n.starts_with(".g.tmp-"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no temporary directory"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(child.wait().unwrap().signal(), Some(2));
+    assert_eq!(entries(d), ["g"]);
 }
