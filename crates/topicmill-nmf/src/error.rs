@@ -123,6 +123,10 @@ pub enum NmfError {
     /// The dense SVD inside the randomized SVD did not converge.
     #[error("the dense SVD did not converge")]
     SvdNoConvergence,
+    /// A fit or a transform ended with values that are not finite numbers
+    /// (no model is returned).
+    #[error("the result is not finite: {0}; the data's values may be outside the range float32 arithmetic can fit: rescale them")]
+    NonFiniteResult(String),
     /// Reading or writing a model failed at the I/O level.
     #[error("model I/O failed: {0}")]
     Io(#[from] std::io::Error),

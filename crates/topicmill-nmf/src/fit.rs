@@ -12,7 +12,7 @@ use crate::kernel::{
 };
 use crate::model::{solve_w, NmfModel, StopReason};
 use crate::panels::{HStep, Panels};
-use crate::params::{Loss, NmfParams, Reg, Solver};
+use crate::params::{data_exponent, times_pow2, Loss, NmfParams, Reg, Solver};
 
 /// What the progress callback sees after each iteration.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,6 +45,13 @@ impl NmfParams {
     /// The returned model's W is `transform(X)` with the final H (see
     /// [`NmfModel::transform`]), so fitting and then transforming the same
     /// documents gives exactly the fitted W.
+    ///
+    /// X may hold values of any finite magnitude: when its largest lies
+    /// outside `[2^-16, 2^40]` the fit runs on X times a power of two that
+    /// brings it into `[1, 4)` and scales the factors and errors back (the
+    /// fit of X·2^e is then the fit of X scaled, bitwise). A fit whose
+    /// factors or errors would still not be finite returns
+    /// [`NmfError::NonFiniteResult`] rather than a model.
     pub fn fit_with<F>(
         &self,
         x: &CsrView<'_>,
@@ -158,12 +165,46 @@ impl NmfParams {
         self.validate_for(x)?;
         let mut owned_t = None;
         let xt_view = transpose_or_check(x, xt, &mut owned_t)?;
-        let a = Csr::from_view(x);
-        let at = Csr::from_view(&xt_view);
-        let (n, m, k) = (a.rows, a.cols, self.k);
+        let x_given = Csr::from_view(x);
+        let (n, m, k) = (x_given.rows, x_given.cols, self.k);
         debug_assert_eq!((n, m), (x.rows(), x.cols()));
+        // Data whose largest value lies outside the range the float32 engine
+        // takes as it is are fitted multiplied by 2^s (s even), W and H each
+        // by 2^(s/2), with the regularization of the same minimizer; the
+        // errors and factors are scaled back. Exact: the iterates are the
+        // unscaled problem's, short of the absolute thresholds that made
+        // such data fail. s = 0 for any other data: nothing changes.
+        let s = data_exponent(x_given.data);
+        let half = s / 2;
+        let scaled_data;
+        let scaled_tdata;
+        let (a, at) = if s == 0 {
+            (x_given, Csr::from_view(&xt_view))
+        } else {
+            let at = Csr::from_view(&xt_view);
+            scaled_data = scaled(x_given.data, s);
+            scaled_tdata = scaled(at.data, s);
+            (
+                Csr {
+                    data: &scaled_data,
+                    ..x_given
+                },
+                Csr {
+                    data: &scaled_tdata,
+                    ..at
+                },
+            )
+        };
+        let err_scale = match self.loss {
+            Loss::Frobenius => 2f64.powi(-s),
+            Loss::KullbackLeibler => 2f64.powi(-half),
+        };
         let (mut w, mut ht) = match start_factors {
-            Some(f) => f,
+            Some((mut w, mut ht)) => {
+                times_pow2(&mut w, half);
+                times_pow2(&mut ht, half);
+                (w, ht)
+            }
             None => initialize(&a, &at, k, self.init, self.seed)?,
         };
         // A Frobenius fit runs at a k with compiled loops, its extra columns
@@ -174,15 +215,19 @@ impl NmfParams {
             ht = kernel::pad_columns_in_place(ht, k, kp);
         }
 
-        let mut state = Iterate::new(a, at, kp, w, ht, self);
-        let loss0 = state.initial_loss();
+        // Each side's fixed factor is scaled by 2^half.
+        let regs = self.scaled_regularization(n, m, s, half);
+        let mut state = Iterate::with_regularization(a, at, kp, w, ht, self, regs);
+        let loss0 = state.initial_loss() * err_scale;
         let mut history = vec![(0usize, loss0)];
         let mut last_check = loss0;
         let mut stop = StopReason::MaxIter;
         let mut iterations = 0;
 
         for it in 1..=self.max_iter {
-            let loss = state.step(it % CHECK_EVERY == 0 || it == self.max_iter);
+            let loss = state
+                .step(it % CHECK_EVERY == 0 || it == self.max_iter)
+                .map(|l| l * err_scale);
             iterations = it;
             if let Some(l) = loss {
                 history.push((it, l));
@@ -217,11 +262,15 @@ impl NmfParams {
         // allocates its own: fields left in a partly moved struct would live to
         // the end of this function.
         let (mut ht, blocks) = state.into_final();
-        let (mut w_final, err) = solve_w(&a, &ht, kp, self, &blocks);
+        times_pow2(&mut ht, -half);
+        // W as `transform` of the data given computes it (scaled there too
+        // when they need it), so that the two agree bitwise.
+        let (mut w_final, err) = solve_w(&x_given, &ht, kp, self, &blocks);
         if kp != k {
             w_final = kernel::unpad_columns_in_place(w_final, kp, k);
             ht = kernel::unpad_columns_in_place(ht, kp, k);
         }
+        check_finite(&w_final, &ht, k, &history, err)?;
         Ok(NmfModel::from_parts(
             self.clone(),
             n,
@@ -234,6 +283,40 @@ impl NmfParams {
             err,
         ))
     }
+}
+
+/// `values` multiplied by `2^e`, a copy.
+fn scaled(values: &[f32], e: i32) -> Vec<f32> {
+    let mut v = values.to_vec();
+    times_pow2(&mut v, e);
+    v
+}
+
+/// The last guard of a fit: a factor or an error that is not a finite
+/// number (which no valid fit of finite data should leave) is an error
+/// rather than a model that its own loader would refuse.
+fn check_finite(w: &[f32], ht: &[f32], k: usize, history: &[(usize, f64)], err: f64) -> Result<()> {
+    for (name, factor, what) in [("W", w, "document"), ("H", ht, "term")] {
+        if let Some(at) = factor.iter().position(|v| !v.is_finite()) {
+            return Err(NmfError::NonFiniteResult(format!(
+                "{name} holds {} at {what} {}, topic {}",
+                factor[at],
+                at / k + 1,
+                at % k + 1
+            )));
+        }
+    }
+    if let Some((it, e)) = history.iter().find(|(_, e)| !e.is_finite()) {
+        return Err(NmfError::NonFiniteResult(format!(
+            "the error after iteration {it} is {e}"
+        )));
+    }
+    if !err.is_finite() {
+        return Err(NmfError::NonFiniteResult(format!(
+            "the final error is {err}"
+        )));
+    }
+    Ok(())
 }
 
 /// scikit-learn's reported error for the Frobenius loss: `‖X − WH‖_F`
@@ -320,8 +403,22 @@ impl<'x> Iterate<'x> {
         ht: Vec<f32>,
         p: &NmfParams,
     ) -> Self {
+        let regs = p.regularization(a.rows, a.cols);
+        Self::with_regularization(a, at, k, w, ht, p, regs)
+    }
+
+    /// [`Iterate::new`] with the regularization of W and of H given (of
+    /// the scaled problem of a scaled fit).
+    pub fn with_regularization(
+        a: Csr<'x>,
+        at: Csr<'x>,
+        k: usize,
+        w: Vec<f32>,
+        ht: Vec<f32>,
+        p: &NmfParams,
+        (reg_w, reg_h): (Reg, Reg),
+    ) -> Self {
         let (n, m) = (a.rows, a.cols);
-        let (reg_w, reg_h) = p.regularization(n, m);
         let form = Form::plan(&a, &at, k, p.loss);
         // Only a half-step whose N is formed outside it keeps one: W's with
         // the panels, Hᵀ's with the panels or the scatter.
@@ -527,5 +624,43 @@ fn transpose_or_check<'v>(
             Ok(t.view())
         }
         None => Ok(owned.insert(x.transpose_view().to_csr()).view()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The last guard of a fit: any factor entry or recorded error that is
+    /// not finite is an error naming it, and finite results pass.
+    #[test]
+    fn a_fit_with_non_finite_results_is_an_error() {
+        let (w, ht) = (vec![0.5f32; 4 * 2], vec![0.25f32; 5 * 2]);
+        let history = [(0, 2.0), (1, 1.0)];
+        assert!(check_finite(&w, &ht, 2, &history, 1.0).is_ok());
+        let message = |r: Result<()>| match r {
+            Err(NmfError::NonFiniteResult(what)) => what,
+            other => panic!("{other:?}"),
+        };
+        let mut bad = w.clone();
+        bad[5] = f32::INFINITY;
+        assert_eq!(
+            message(check_finite(&bad, &ht, 2, &history, 1.0)),
+            "W holds inf at document 3, topic 2"
+        );
+        let mut bad = ht.clone();
+        bad[8] = f32::NAN;
+        assert_eq!(
+            message(check_finite(&w, &bad, 2, &history, 1.0)),
+            "H holds NaN at term 5, topic 1"
+        );
+        assert_eq!(
+            message(check_finite(&w, &ht, 2, &[(0, 2.0), (10, f64::NAN)], 1.0)),
+            "the error after iteration 10 is NaN"
+        );
+        assert_eq!(
+            message(check_finite(&w, &ht, 2, &history, f64::INFINITY)),
+            "the final error is inf"
+        );
     }
 }

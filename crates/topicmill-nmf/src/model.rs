@@ -12,7 +12,7 @@ use crate::column_tiles::{by_tiles, ColumnTiles};
 use crate::error::{NmfError, Result};
 use crate::fit::{frob_err, kl_err};
 use crate::kernel::{self, flush, gram, gram_partials_len, mu_row, Blocks, Csr, RowsPtr};
-use crate::params::{Loss, NmfParams, Reg};
+use crate::params::{data_exponent, factor_exponent, times_pow2, Loss, NmfParams, Reg};
 
 /// Why the fit loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,6 +279,11 @@ impl NmfModel {
     /// constant vector of the best single scale (`w = c·1`) and stops when no
     /// entry moved by more than `transform_tol · max(w)`, or after
     /// `transform_max_iter` sweeps. `fit` computes its W the same way.
+    ///
+    /// X and H whose largest values lie outside `[2^-16, 2^40]` are solved
+    /// multiplied by powers of two, W scaled back; a W that f32 cannot hold
+    /// (new documents far larger than the model's) is
+    /// [`NmfError::NonFiniteResult`].
     pub fn transform(&self, x: &CsrView<'_>) -> Result<Vec<f32>> {
         if x.cols() != self.n_features {
             return Err(NmfError::FeatureMismatch {
@@ -293,12 +298,27 @@ impl NmfModel {
         // The fit's blocks for its final W (cut finer where Hᵀ is larger than
         // the cache, for the tiles' groups). A row's W does not depend on them.
         let blocks = crate::column_tiles::blocks_for(&a, kp);
-        if kp == k {
-            return Ok(solve(&a, &self.ht, k, &self.params, &blocks).0);
+        let solved = |ht: &[f32]| {
+            scaled_solve(&a, ht, &self.params, |a, ht, reg| {
+                (solve(a, ht, kp, &self.params, &blocks, reg).0, ())
+            })
+            .0
+        };
+        let w = if kp == k {
+            solved(&self.ht)
+        } else {
+            let w = solved(&kernel::pad_columns(&self.ht, k, kp));
+            kernel::unpad_columns_in_place(w, kp, k)
+        };
+        if let Some(at) = w.iter().position(|v| !v.is_finite()) {
+            return Err(NmfError::NonFiniteResult(format!(
+                "W holds {} at document {}, topic {}",
+                w[at],
+                at / k + 1,
+                at % k + 1
+            )));
         }
-        let ht = kernel::pad_columns(&self.ht, k, kp);
-        let w = solve(&a, &ht, kp, &self.params, &blocks).0;
-        Ok(kernel::unpad_columns_in_place(w, kp, k))
+        Ok(w)
     }
 
     /// Writes the model: magic, format version (u32 LE), payload length
@@ -650,8 +670,8 @@ fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
     Ok(got)
 }
 
-/// The row-separable W-only solve of `fit` (its final W). Returns W and
-/// the error of (W, H) on `a`.
+/// The row-separable W-only solve of `fit` (its final W), the same as
+/// `transform`'s. Returns W and the error of (W, H) on `a`.
 pub(crate) fn solve_w(
     a: &Csr<'_>,
     ht: &[f32],
@@ -659,7 +679,58 @@ pub(crate) fn solve_w(
     p: &NmfParams,
     blocks: &Blocks,
 ) -> (Vec<f32>, f64) {
-    let (w, solved) = solve(a, ht, k, p, blocks);
+    let (w, err, d) = scaled_solve(a, ht, p, |a, ht, reg| {
+        solve_w_with(a, ht, k, p, blocks, reg)
+    });
+    // The error of the scaled problem: X·2^d and W·H·2^d.
+    let err = match p.loss {
+        Loss::Frobenius => err * 2f64.powi(-d),
+        Loss::KullbackLeibler => err * 2f64.powi(-d / 2),
+    };
+    (w, err)
+}
+
+/// `run` (a W-only solve: of the data `a` with the fixed Hᵀ `ht` and W's
+/// regularization, giving W and something else) on `a` and `ht` each
+/// multiplied by a power of two when its largest value lies outside the
+/// range the float32 engine takes as it is
+/// ([`crate::params::data_exponent`], [`crate::params::factor_exponent`]),
+/// with the regularization that gives the same minimizer, and W scaled back:
+/// exact, short of values too small to matter. Returns W, the rest, and the
+/// data's exponent `d` (the rest is of the scaled problem).
+fn scaled_solve<T>(
+    a: &Csr<'_>,
+    ht: &[f32],
+    p: &NmfParams,
+    run: impl FnOnce(&Csr<'_>, &[f32], Reg) -> (Vec<f32>, T),
+) -> (Vec<f32>, T, i32) {
+    let d = data_exponent(a.data);
+    let c = factor_exponent(ht, d);
+    let (reg, _) = p.scaled_regularization(a.rows, a.cols, d, c);
+    if (d, c) == (0, 0) {
+        let (w, rest) = run(a, ht, reg);
+        return (w, rest, 0);
+    }
+    let mut data = a.data.to_vec();
+    times_pow2(&mut data, d);
+    let mut scaled_ht = ht.to_vec();
+    times_pow2(&mut scaled_ht, c);
+    let scaled = Csr { data: &data, ..*a };
+    let (mut w, rest) = run(&scaled, &scaled_ht, reg);
+    times_pow2(&mut w, c - d);
+    (w, rest, d)
+}
+
+/// [`solve_w`] with W's regularization `reg`, unscaled.
+fn solve_w_with(
+    a: &Csr<'_>,
+    ht: &[f32],
+    k: usize,
+    p: &NmfParams,
+    blocks: &Blocks,
+    reg: Reg,
+) -> (Vec<f32>, f64) {
+    let (w, solved) = solve(a, ht, k, p, blocks, reg);
     let err = if p.loss == Loss::KullbackLeibler {
         let mut parts = vec![0f64; blocks.len()];
         let mut tiles = ColumnTiles::plan(a, k, blocks);
@@ -689,14 +760,21 @@ struct Solved {
 }
 
 /// The row-separable W-only solve shared by `fit` (its final W, through
-/// [`solve_w`]) and `transform`.
-fn solve(a: &Csr<'_>, ht: &[f32], k: usize, p: &NmfParams, blocks: &Blocks) -> (Vec<f32>, Solved) {
+/// [`solve_w`]) and `transform`, with W's regularization `reg`.
+fn solve(
+    a: &Csr<'_>,
+    ht: &[f32],
+    k: usize,
+    p: &NmfParams,
+    blocks: &Blocks,
+    reg: Reg,
+) -> (Vec<f32>, Solved) {
     // X·Hᵀ by column tiles where Hᵀ is larger than the cache (Frobenius).
     let tiles = match p.loss {
         Loss::Frobenius => ColumnTiles::plan(a, k, blocks),
         Loss::KullbackLeibler => None,
     };
-    solve_with(a, ht, k, p, blocks, tiles)
+    solve_with(a, ht, k, p, blocks, reg, tiles)
 }
 
 /// [`solve`] with X·Hᵀ by `tiles` when given.
@@ -706,10 +784,10 @@ fn solve_with(
     k: usize,
     p: &NmfParams,
     blocks: &Blocks,
+    reg: Reg,
     mut tiles: Option<ColumnTiles>,
 ) -> (Vec<f32>, Solved) {
     let (n, m) = (a.rows, a.cols);
-    let (reg, _) = p.regularization(n, m);
     let mut w = vec![0f32; n * k];
     let mut s_h = vec![0f64; k * k];
     let mut part = vec![0f64; gram_partials_len(m, k)];
@@ -977,10 +1055,11 @@ mod tests {
             let ht: Vec<f32> = (0..cols * k).map(|_| next()).collect();
             for alpha in [0.0, 0.01] {
                 let p = crate::Nmf::params(k).alpha_w(alpha).l1_ratio(0.5);
-                let (want, want_solved) = solve_with(&a, &ht, k, &p, &blocks, None);
+                let (reg, _) = p.regularization(rows, cols);
+                let (want, want_solved) = solve_with(&a, &ht, k, &p, &blocks, reg, None);
                 for group_rows in [1, 120] {
                     let tiles = ColumnTiles::with_sizes(k, &blocks, 97, group_rows);
-                    let (got, solved) = solve_with(&a, &ht, k, &p, &blocks, Some(tiles));
+                    let (got, solved) = solve_with(&a, &ht, k, &p, &blocks, reg, Some(tiles));
                     let what = format!("k {k}, alpha {alpha}, groups of {group_rows} rows");
                     assert_eq!(
                         solved.cross.to_bits(),

@@ -278,16 +278,73 @@ impl NmfParams {
     /// of H use `alpha_H` and `n` (for X of shape n × m), so that the penalty
     /// keeps its weight relative to the data term whatever the shape.
     pub(crate) fn regularization(&self, n: usize, m: usize) -> (Reg, Reg) {
+        self.scaled_regularization(n, m, 0, 0)
+    }
+}
+
+impl NmfParams {
+    /// [`NmfParams::regularization`] of the same minimizer, scaled, when
+    /// the data are multiplied by `2^d` and the fixed factor by `2^c` (the
+    /// solved factor then scales by `2^(d−c)`): the Frobenius objective
+    /// scales by `2^(2d)`, KL's by `2^d`. Scaled in f64, before the strengths
+    /// are rounded to f32: the same as `regularization` at `(0, 0)`, and a
+    /// strength too large for f32 is its largest value (its side is then 0
+    /// either way).
+    pub(crate) fn scaled_regularization(&self, n: usize, m: usize, d: i32, c: i32) -> (Reg, Reg) {
+        let (e1, e2) = match self.loss {
+            Loss::Frobenius => (d + c, 2 * c),
+            Loss::KullbackLeibler => (c, 2 * c - d),
+        };
+        let (f1, f2) = (2f64.powi(e1), 2f64.powi(e2));
         let alpha_h = self.alpha_h.unwrap_or(self.alpha_w);
-        let w = Reg {
-            l1: (m as f64 * self.alpha_w * self.l1_ratio) as f32,
-            l2: (m as f64 * self.alpha_w * (1.0 - self.l1_ratio)) as f32,
+        let reg = |size: usize, alpha: f64| Reg {
+            l1: (size as f64 * alpha * self.l1_ratio * f1).min(f32::MAX as f64) as f32,
+            l2: (size as f64 * alpha * (1.0 - self.l1_ratio) * f2).min(f32::MAX as f64) as f32,
         };
-        let h = Reg {
-            l1: (n as f64 * alpha_h * self.l1_ratio) as f32,
-            l2: (n as f64 * alpha_h * (1.0 - self.l1_ratio)) as f32,
-        };
-        (w, h)
+        (reg(m, self.alpha_w), reg(n, alpha_h))
+    }
+}
+
+/// The largest values (of the data, or of the fixed factor of a W-only
+/// solve) that the float32 engine takes as they are: `[2^-16, 2^40]`. Its
+/// fixed thresholds (`kernel::FLUSH_BELOW`, `kernel::GRAM_FLUSH`, 1e-18
+/// and 1e-19) are absolute: under about 1e-8 (KL) or 1e-12 (NNDSVD) a fit
+/// flushed everything to zero, and above about 1e19 the squares of the SVD
+/// and the Grams overflowed f32. Outside the window the values are
+/// multiplied by a power of two (exact) and the results scaled back;
+/// inside it, nothing changes.
+const WINDOW: (f32, f32) = (1.0 / 65536.0, (1u64 << 40) as f32);
+
+/// The exponent `e` that brings `max` (the largest of non-negative values)
+/// into `[1, 4)` when it lies outside [`WINDOW`], else 0; even, so that a
+/// square root of `2^e` (KL's reported error) is a power of two too.
+fn exponent_for(max: f64) -> i32 {
+    if max == 0.0 || (WINDOW.0 as f64..=WINDOW.1 as f64).contains(&max) {
+        return 0;
+    }
+    let e = max.log2().floor() as i32;
+    -(e - e.rem_euclid(2))
+}
+
+/// [`exponent_for`] the data (the largest magnitude stored in X).
+pub(crate) fn data_exponent(data: &[f32]) -> i32 {
+    exponent_for(data.iter().fold(0f32, |m, &v| m.max(v.abs())) as f64)
+}
+
+/// The exponent `c` for the fixed factor of a W-only solve of data scaled
+/// by `2^d` (`d` even): `d/2`, where the fit of such data left its factors
+/// (so that `fit`'s final solve, through here, is its own scaled problem),
+/// then what brings the factor so scaled into [`WINDOW`] if it is not.
+pub(crate) fn factor_exponent(factor: &[f32], d: i32) -> i32 {
+    let max = factor.iter().fold(0f32, |m, &v| m.max(v)) as f64 * 2f64.powi(d / 2);
+    d / 2 + exponent_for(max)
+}
+
+/// `values`, each multiplied by `2^e` (exact, short of f32's range).
+pub(crate) fn times_pow2(values: &mut [f32], e: i32) {
+    if e != 0 {
+        let f = 2f64.powi(e);
+        values.iter_mut().for_each(|v| *v = (*v as f64 * f) as f32);
     }
 }
 

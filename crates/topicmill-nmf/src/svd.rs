@@ -152,13 +152,26 @@ pub fn randomized_svd(x: &CsrView<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
     }
     let xt: sprs::CsMatI<f32, u32, u64> = x.transpose_view().to_csr();
     let xt_view = xt.view();
-    let Svd { k, u, s, v } = svd_pair::<f64>(
-        &Csr::from_view(x),
-        &Csr::from_view(&xt_view),
-        k,
-        opts,
-        Layout::KByRows,
-    )?;
+    let (a, at) = (Csr::from_view(x), Csr::from_view(&xt_view));
+    // Data whose largest value lies outside the range the float32 products
+    // take as they are (their squares overflow or flush to zero) are
+    // decomposed multiplied by 2^e: the same singular vectors, and singular
+    // values 2^e times larger, scaled back (exact). e = 0 for other data.
+    let e = crate::params::data_exponent(a.data);
+    let (data, tdata);
+    let (a, at) = if e == 0 {
+        (a, at)
+    } else {
+        let scaled = |values: &[f32]| {
+            let mut v = values.to_vec();
+            crate::params::times_pow2(&mut v, e);
+            v
+        };
+        (data, tdata) = (scaled(a.data), scaled(at.data));
+        (Csr { data: &data, ..a }, Csr { data: &tdata, ..at })
+    };
+    let Svd { k, u, mut s, v } = svd_pair::<f64>(&a, &at, k, opts, Layout::KByRows)?;
+    s.iter_mut().for_each(|v| *v *= 2f64.powi(-e));
     Ok(TruncatedSvd { k, u, s, vt: v })
 }
 
