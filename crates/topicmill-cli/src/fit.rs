@@ -102,20 +102,71 @@ pub fn run(args: Args) -> Result<()> {
     args.outputs
         .write(Some(&args.output), &model, corpus.doc_ids(), report)?;
 
-    let norm = frobenius_norm(&corpus.matrix());
+    let error = fit_error(&model, &corpus.matrix())?;
     writeln!(
         std::io::stdout().lock(),
         "{}",
-        fit_summary(&model, norm, seconds, &args.output, None)
+        summary(&model, &error, seconds, &args.output, None)
     )?;
     Ok(())
 }
 
-/// The line `fit` prints at the end; `distributed` is `Some((ranks,
-/// resumed_from))` for a distributed fit (`resumed_from` 0 when not resumed).
+/// The error `fit` prints: `‖X − WH‖_F / ‖X‖_F`, the relative error
+/// `evaluate` reports; for a KL fit also its own measure, √(2·D_KL(X‖WH))
+/// (the model's recorded error), which is not a part of ‖X‖_F.
+fn fit_error(model: &NmfModel, x: &topicmill_sparse::CsrView<'_>) -> Result<String> {
+    match model.params().get_loss() {
+        topicmill_nmf::Loss::Frobenius => Ok(format!(
+            "relative error {:.6}",
+            model.reconstruction_err() / frobenius_norm(x)
+        )),
+        _ => {
+            let factors = topicmill_eval::Factors::new(model.w(), model.ht(), model.k())?;
+            let relative = topicmill_eval::reconstruction_error(x.view(), &factors)?.relative;
+            Ok(format!(
+                "relative error {relative:.6}, KL error √(2·D_KL) {}",
+                kl_error(model)
+            ))
+        }
+    }
+}
+
+/// The line the distributed `fit` prints at the end (its error part as
+/// [`fit_error`]'s, a KL fit's √(2·D_KL) alone); `distributed` is
+/// `Some((ranks, resumed_from))` (`resumed_from` 0 when not resumed).
+#[cfg(feature = "mpi")]
 pub(crate) fn fit_summary(
     model: &NmfModel,
     x_norm: f64,
+    seconds: f64,
+    output: &Path,
+    distributed: Option<(i32, usize)>,
+) -> String {
+    let error = match model.params().get_loss() {
+        topicmill_nmf::Loss::Frobenius => {
+            format!("relative error {:.6}", model.reconstruction_err() / x_norm)
+        }
+        // √(2·D_KL(X‖WH)): not a part of ‖X‖_F.
+        _ => format!("KL error √(2·D_KL) {}", kl_error(model)),
+    };
+    summary(model, &error, seconds, output, distributed)
+}
+
+/// A KL fit's recorded error, √(2·D_KL(X‖WH)), for the summary line (its
+/// scale is the data's: 2.354872e15 rather than 16 digits).
+fn kl_error(model: &NmfModel) -> String {
+    let e = model.reconstruction_err();
+    if e >= 1e6 {
+        format!("{e:.6e}")
+    } else {
+        format!("{e:.6}")
+    }
+}
+
+/// The line `fit` prints at the end, with its `error` part.
+fn summary(
+    model: &NmfModel,
+    error: &str,
     seconds: f64,
     output: &Path,
     distributed: Option<(i32, usize)>,
@@ -129,13 +180,12 @@ pub(crate) fn fit_summary(
         None => (String::new(), String::new()),
     };
     format!(
-        "fitted k={} on {} documents × {} terms{over}: {} iterations ({:?}{resumed}), relative error {:.6}, {seconds:.3} s; model in {}",
+        "fitted k={} on {} documents × {} terms{over}: {} iterations ({:?}{resumed}), {error}, {seconds:.3} s; model in {}",
         model.k(),
         model.n_docs(),
         model.n_features(),
         model.iterations(),
         model.stop_reason(),
-        model.reconstruction_err() / x_norm,
         output.display()
     )
 }

@@ -154,3 +154,111 @@ fn a_damaged_model_is_described_in_words() {
         );
     }
 }
+
+/// The QA's 4 × 5 MatrixMarket matrix, its 8 entries all `value`, imported
+/// into `dir/name`.
+fn import_equal_values(dir: &Path, name: &str, value: &str) {
+    let cells = "1 1\n1 2\n2 2\n2 3\n3 4\n3 5\n4 1\n4 5\n";
+    let mut mtx = String::from("%%MatrixMarket matrix coordinate real general\n4 5 8\n");
+    for cell in cells.lines() {
+        mtx.push_str(&format!("{cell} {value}\n"));
+    }
+    fs::write(dir.join(format!("{name}.mtx")), mtx).unwrap();
+    let out = topicmill(
+        dir,
+        &["import", "--mtx", &format!("{name}.mtx"), "-o", name],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// The number after `label` in `text`.
+fn number_after(text: &str, label: &str) -> f64 {
+    let rest = text
+        .split(label)
+        .nth(1)
+        .unwrap_or_else(|| panic!("{label:?} in {text}"));
+    let number: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    number.parse().unwrap()
+}
+
+/// W as written by `--w-npy`: the f32 values after the header.
+fn npy_values(path: &Path) -> Vec<f32> {
+    let bytes = fs::read(path).unwrap();
+    let header = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    bytes[10 + header..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+/// QA D5: values of 1e19, 1e20 and 1e-20 made the SVD fail (fit and lsi),
+/// 1e30 left inf in W and a model `evaluate` refused; each now fits, with
+/// the relative error of the same matrix at value 1, finite factors, and
+/// the error `evaluate` reports.
+#[test]
+fn extreme_magnitudes_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    import_equal_values(d, "one", "1");
+    let out = topicmill(d, &["fit", "one", "-k", "2", "-o", "one.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let want = number_after(&stdout(&out), "relative error");
+    for (name, value) in [("a", "1e19"), ("b", "1e20"), ("c", "1e-20"), ("d", "1e30")] {
+        import_equal_values(d, name, value);
+        for init in ["nndsvda", "random"] {
+            let model = format!("{name}-{init}.model");
+            let out = topicmill(
+                d,
+                &[
+                    "fit", name, "-k", "2", "--init", init, "-o", &model, "--w-npy", "w.npy",
+                ],
+            );
+            assert!(out.status.success(), "{value}: {}", stderr(&out));
+            let got = number_after(&stdout(&out), "relative error");
+            assert!((got - want).abs() < 1e-3, "{value} {init}: {got} vs {want}");
+            assert!(npy_values(&d.join("w.npy")).iter().all(|v| v.is_finite()));
+            let out = topicmill(d, &["evaluate", &model, name]);
+            assert!(out.status.success(), "{value}: {}", stderr(&out));
+            let evaluated = number_after(&stdout(&out), "relative error");
+            assert!(
+                (evaluated - got).abs() < 2e-6,
+                "{value}: {evaluated} vs {got}"
+            );
+        }
+        let out = topicmill(d, &["lsi", name, "-k", "2"]);
+        assert!(out.status.success(), "lsi {value}: {}", stderr(&out));
+    }
+}
+
+/// QA D5: a KL fit printed √(2·D_KL)/‖X‖_F as its "relative error"
+/// (0.000000 at 1e30, where `evaluate` says 0.499992): it now prints the
+/// relative error `evaluate` reports, and its KL error under its own name.
+#[test]
+fn a_kl_fit_prints_the_relative_error_evaluate_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sample_model(d);
+    import_equal_values(d, "big", "1e30");
+    for corpus in ["big", "s"] {
+        let out = topicmill(
+            d,
+            &["fit", corpus, "-k", "2", "--loss", "kl", "-o", "kl.model"],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let line = stdout(&out);
+        assert!(line.contains(", KL error √(2·D_KL) "), "{line}");
+        let printed = number_after(&line, "relative error");
+        let out = topicmill(d, &["evaluate", "kl.model", corpus]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let evaluated = number_after(&stdout(&out), "relative error");
+        assert!(
+            (printed - evaluated).abs() < 2e-6,
+            "{corpus}: {printed} vs {evaluated}"
+        );
+        assert!(printed > 0.1, "{corpus}: {printed}");
+    }
+}
