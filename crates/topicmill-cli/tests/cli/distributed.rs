@@ -315,6 +315,35 @@ mod with_mpi {
         assert!(!dir.path().join("m.bin.ckpt").exists(), "the fit ran");
     }
 
+    /// No output is the corpus or lies inside it, and the checkpoint is not
+    /// the model: each is refused before the fit, the corpus left as it was.
+    #[test]
+    fn an_output_over_an_input_stops_every_rank_before_the_fit() {
+        let Some(mpirun) = mpirun() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        write_random_corpus(&dir.path().join("c"), 50, 30, 0.2, 2);
+        let matrix = std::fs::read(dir.path().join("c/matrix.csr")).unwrap();
+        for (flags, cause) in [
+            (
+                &["--w-npy", "c/matrix.csr"][..],
+                "cannot write c/matrix.csr: it lies inside the input directory c",
+            ),
+            (
+                &["--checkpoint-every", "5", "--checkpoint", "c/matrix.csr"][..],
+                "cannot write c/matrix.csr: it lies inside the input directory c",
+            ),
+            (
+                &["--checkpoint-every", "5", "--checkpoint", "m.bin"][..],
+                "two outputs are both m.bin",
+            ),
+        ] {
+            let err = refused_fit(&mpirun, dir.path(), flags);
+            assert!(err.contains(cause), "{flags:?}: {err}");
+            let now = std::fs::read(dir.path().join("c/matrix.csr")).unwrap();
+            assert!(now == matrix, "{flags:?}: the corpus changed");
+        }
+    }
+
     #[test]
     fn a_checkpoint_that_cannot_be_written_stops_every_rank_before_the_fit() {
         let Some(mpirun) = mpirun() else { return };
