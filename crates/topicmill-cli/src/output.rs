@@ -68,16 +68,20 @@ impl Staged {
 /// inside an input directory: a wrong path fails at once, not after a long
 /// fit, and an input is never overwritten by an output.
 ///
-/// Paths are compared resolved (see [`resolve`]): `./s/../s/matrix.csr` or a
-/// symbolic link to an input is that input. An input that cannot be resolved
-/// (it does not exist) is skipped: opening it fails with its own error.
+/// Paths are compared resolved (see [`topicmill_sparse::resolve_path`]):
+/// `./s/../s/matrix.csr` or a symbolic link to an input is that input. An
+/// input that cannot be resolved (it does not exist) is skipped: opening it
+/// fails with its own error.
 pub fn check_outputs(paths: &[Option<&Path>], inputs: &[&Path]) -> Result<()> {
     let named: Vec<&Path> = paths.iter().flatten().copied().collect();
     let inputs: Vec<(&Path, PathBuf)> = inputs
         .iter()
         .filter_map(|&input| Some((input, std::fs::canonicalize(input).ok()?)))
         .collect();
-    let resolved: Vec<PathBuf> = named.iter().map(|a| resolve(a)).collect::<Result<_>>()?;
+    let resolved = named
+        .iter()
+        .map(|a| topicmill_sparse::resolve_path(a))
+        .collect::<Result<Vec<PathBuf>, _>>()?;
     for (i, a) in named.iter().enumerate() {
         if let Some(j) = resolved[..i].iter().position(|b| *b == resolved[i]) {
             let spelled = if named[j] == *a {
@@ -113,23 +117,6 @@ pub fn check_outputs(paths: &[Option<&Path>], inputs: &[&Path]) -> Result<()> {
         drop(Staged::create(a)?);
     }
     Ok(())
-}
-
-/// `path` made absolute with every symbolic link and `..` resolved, whether
-/// or not it exists: its nearest existing ancestor canonicalized, with the
-/// rest of the path appended.
-fn resolve(path: &Path) -> Result<PathBuf> {
-    let absolute = std::path::absolute(path)
-        .with_context(|| format!("cannot resolve the path {}", path.display()))?;
-    for ancestor in absolute.ancestors() {
-        if let Ok(canonical) = std::fs::canonicalize(ancestor) {
-            let rest = absolute
-                .strip_prefix(ancestor)
-                .expect("an ancestor is a prefix");
-            return Ok(canonical.join(rest));
-        }
-    }
-    Ok(absolute)
 }
 
 /// Stages the output files of one command (see [`Staged`]) once its work is

@@ -395,9 +395,9 @@ impl CorpusWriter {
     /// the input: [`SparseError::OutputOverlapsInput`].
     pub fn check_apart(dir: impl AsRef<Path>, inputs: &[&Path]) -> Result<(), SparseError> {
         let output = dir.as_ref();
-        let out = resolve(output)?;
+        let out = resolve_path(output)?;
         for &input in inputs {
-            let inp = resolve(input)?;
+            let inp = resolve_path(input)?;
             let relation = if out == inp {
                 "is"
             } else if inp.starts_with(&out) {
@@ -611,8 +611,10 @@ fn is_corpus_dir(dir: &Path) -> bool {
 
 /// `path` made absolute and canonical as far as it exists: its nearest
 /// existing ancestor canonicalized, the rest (which holds no links, not
-/// existing) appended with `.` and `..` resolved by name.
-fn resolve(path: &Path) -> Result<PathBuf, SparseError> {
+/// existing) appended with `.` and `..` resolved by name. Two paths that
+/// name one file, existing or not, resolve alike: the output checks compare
+/// outputs with inputs this way (here and in the CLI).
+pub fn resolve_path(path: &Path) -> Result<PathBuf, SparseError> {
     let absolute = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -655,10 +657,10 @@ fn resolve(path: &Path) -> Result<PathBuf, SparseError> {
     Ok(resolved)
 }
 
-/// The temporary directories of the corpora this process is writing, for
+/// The temporary directories of the corpora this process is writing, each
+/// with the directories made for it ([`MadeDirs`], innermost first), for
 /// [`CorpusWriter::remove_unfinished`]. Its lock is also held while a
 /// finished corpus is renamed into place.
-/// Each with the directories made for it ([`MadeDirs`], innermost first).
 static UNFINISHED: Mutex<Vec<(PathBuf, Vec<PathBuf>)>> = Mutex::new(Vec::new());
 
 type UnfinishedList = Vec<(PathBuf, Vec<PathBuf>)>;
