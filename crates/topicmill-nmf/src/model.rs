@@ -67,7 +67,54 @@ struct AfterW {
     iterations: usize,
     stop: StopReason,
     reconstruction_err: f64,
+    #[serde(deserialize_with = "decode_terms")]
     vocabulary: Option<Vec<String>>,
+}
+
+/// A saved [`VectorizerRecord`], its text read by [`decode_text`].
+#[derive(Deserialize)]
+struct SavedRecord {
+    #[serde(deserialize_with = "decode_text")]
+    options: String,
+    document_frequencies: Vec<u64>,
+}
+
+/// A text value read as the list of bytes bincode encodes it as (a length,
+/// then the bytes), rather than as a `String`: bincode allocates a string's
+/// declared length before reading it, so a damaged length (up to 2^64) in a
+/// file aborted the process; a list grows as its bytes are read, and a
+/// length beyond the payload is the payload's end. `what` names the value
+/// when it is not UTF-8.
+fn decode_text_as<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    what: &str,
+) -> std::result::Result<String, D::Error> {
+    let bytes = <Vec<u8>>::deserialize(d)?;
+    String::from_utf8(bytes).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "a text value ({what}) is not UTF-8: {}",
+            e.utf8_error()
+        ))
+    })
+}
+
+/// The vectorizer record's options, read by [`decode_text_as`].
+fn decode_text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    decode_text_as(d, "the vectorizer's options")
+}
+
+/// The vocabulary, each term read by [`decode_text_as`].
+fn decode_terms<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Vec<String>>, D::Error> {
+    struct Term(String);
+    impl<'de> Deserialize<'de> for Term {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            decode_text_as(d, "a vocabulary term").map(Term)
+        }
+    }
+    let terms: Option<Vec<Term>> = Option::deserialize(d)?;
+    Ok(terms.map(|t| t.into_iter().map(|Term(s)| s).collect()))
 }
 
 /// What a model records of the vectorizer that made the matrix it was fitted
@@ -614,12 +661,17 @@ fn decode_payload<R: Read>(payload: &mut R, version: u32, with_w: bool) -> Resul
         vectorizer: None,
     };
     if version >= 2 {
-        model.vectorizer = bincode::serde::decode_from_std_read(payload, config).map_err(|e| {
-            NmfError::Corrupt(format!(
-                "its vectorizer record: {}",
-                describe_decode_error(&e)
-            ))
-        })?;
+        let record: Option<SavedRecord> = bincode::serde::decode_from_std_read(payload, config)
+            .map_err(|e| {
+                NmfError::Corrupt(format!(
+                    "its vectorizer record: {}",
+                    describe_decode_error(&e)
+                ))
+            })?;
+        model.vectorizer = record.map(|r| VectorizerRecord {
+            options: r.options,
+            document_frequencies: r.document_frequencies,
+        });
     }
     Ok((model, w_len))
 }

@@ -316,6 +316,26 @@ fn a_version_2_file_of_the_previous_build_loads() {
     assert_eq!(NmfModel::load(&new[..]).unwrap(), model);
 }
 
+/// A damaged length anywhere in a file (here each byte of a version-2 file,
+/// which has no checksum, made the marker of a 4- or 8-byte length) is an
+/// error: a vocabulary term's length of up to 2^64 had aborted the process
+/// (bincode allocated it before reading).
+#[test]
+fn a_damaged_length_is_an_error_not_an_abort() {
+    let old = std::fs::read(version_2_fixture()).unwrap();
+    for at in 20..old.len() {
+        for marker in [0xfc, 0xfd] {
+            let mut bad = old.clone();
+            bad[at] = marker;
+            for load in [NmfModel::load, NmfModel::load_without_w] {
+                if let Err(e) = load(&bad[..]) {
+                    assert!(!e.to_string().contains('{'), "byte {at}: {e}");
+                }
+            }
+        }
+    }
+}
+
 fn version_2_fixture() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample-k3-v2.model")
 }
