@@ -262,3 +262,37 @@ fn a_kl_fit_prints_the_relative_error_evaluate_reports() {
         assert!(printed > 0.1, "{corpus}: {printed}");
     }
 }
+
+/// QA D5's last guard, where f32 cannot hold the answer: documents of
+/// values 1e30 transformed with a model of values 1e-30 (W about 1e45) are
+/// an error naming what is not finite, and no output is written.
+#[test]
+fn a_transform_f32_cannot_hold_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    import_equal_values(d, "tiny", "1e-30");
+    import_equal_values(d, "huge", "1e30");
+    let out = topicmill(d, &["fit", "tiny", "-k", "2", "-o", "tiny.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = topicmill(
+        d,
+        &[
+            "transform",
+            "tiny.model",
+            "huge",
+            "-o",
+            "t.csv",
+            "--w-npy",
+            "t.npy",
+        ],
+    );
+    assert_fails_with(
+        &out,
+        &[
+            "huge",
+            "the result is not finite: W holds inf at document 1",
+            "rescale them",
+        ],
+    );
+    assert!(!d.join("t.csv").exists() && !d.join("t.npy").exists());
+}
