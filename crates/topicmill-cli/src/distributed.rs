@@ -104,17 +104,16 @@ mod mpi_fit {
             resume: args.dist.resume,
         };
         // Rank 0 alone writes the outputs: it checks them before the fit
-        // (none is the corpus or inside it, the checkpoint is not the
-        // model; a checkpoint that is a directory is the fit's own error),
-        // and every rank learns the verdict, so that all stop at once rather
+        // (none is the corpus or inside it, the checkpoint is not the model;
+        // whether the checkpoint can be written is the fit's own check), and
+        // every rank learns the verdict, so that all stop at once rather
         // than some waiting in the fit's collectives.
         let check = if rank == 0 {
             let inputs: &[&std::path::Path] = &[&args.corpus];
             args.outputs
                 .check_against(Some(&args.output), None, inputs)
                 .and_then(|()| {
-                    let checkpoint = Some(checkpoint.as_path()).filter(|c| !c.is_dir());
-                    crate::output::check_outputs(&[Some(&args.output), checkpoint], inputs)
+                    crate::output::check_apart(&[Some(&args.output), Some(&checkpoint)], inputs)
                 })
         } else {
             Ok(())

@@ -61,18 +61,31 @@ impl Staged {
     }
 }
 
-/// Checks, before a command does its work, that each of its output files can
-/// be created (a temporary file is made in its directory and removed), that
-/// none is a directory, that no two outputs name the same file and that none
-/// is one of the command's `inputs` (model files, corpus directories) or lies
-/// inside an input directory: a wrong path fails at once, not after a long
-/// fit, and an input is never overwritten by an output.
+/// Checks, before a command does its work, that none of its outputs is a
+/// directory, that they are apart ([`check_apart`]) and that each can be
+/// created (a temporary file is made in its directory and removed): a wrong
+/// path fails at once, not after a long fit, and an input is never
+/// overwritten by an output.
+pub fn check_outputs(paths: &[Option<&Path>], inputs: &[&Path]) -> Result<()> {
+    if let Some(dir) = paths.iter().flatten().find(|a| a.is_dir()) {
+        bail!("cannot write {}: it is a directory", dir.display());
+    }
+    check_apart(paths, inputs)?;
+    for a in paths.iter().flatten() {
+        drop(Staged::create(a)?);
+    }
+    Ok(())
+}
+
+/// Checks that no two outputs name the same file and that none is one of the
+/// command's `inputs` (model files, corpus directories) or lies inside an
+/// input directory.
 ///
 /// Paths are compared resolved (see [`topicmill_sparse::resolve_path`]):
 /// `./s/../s/matrix.csr` or a symbolic link to an input is that input. An
 /// input that cannot be resolved (it does not exist) is skipped: opening it
 /// fails with its own error.
-pub fn check_outputs(paths: &[Option<&Path>], inputs: &[&Path]) -> Result<()> {
+pub fn check_apart(paths: &[Option<&Path>], inputs: &[&Path]) -> Result<()> {
     let named: Vec<&Path> = paths.iter().flatten().copied().collect();
     let inputs: Vec<(&Path, PathBuf)> = inputs
         .iter()
@@ -94,9 +107,6 @@ pub fn check_outputs(paths: &[Option<&Path>], inputs: &[&Path]) -> Result<()> {
                 a.display()
             );
         }
-        if a.is_dir() {
-            bail!("cannot write {}: it is a directory", a.display());
-        }
         for (input, canonical) in &inputs {
             if resolved[i] == *canonical {
                 bail!(
@@ -114,7 +124,6 @@ pub fn check_outputs(paths: &[Option<&Path>], inputs: &[&Path]) -> Result<()> {
                 );
             }
         }
-        drop(Staged::create(a)?);
     }
     Ok(())
 }
