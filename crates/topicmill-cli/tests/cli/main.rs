@@ -10,8 +10,36 @@ mod nmf;
 mod report;
 mod vectorize;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// The repository's own sample corpus (18 labelled documents, three themes).
+pub fn sample_jsonl() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/sample.jsonl")
+}
+
+/// Vectorizes the sample corpus into `dir/name`.
+pub fn vectorize_sample(dir: &Path, name: &str) {
+    let sample = sample_jsonl();
+    let out = topicmill(
+        dir,
+        &[
+            "vectorize",
+            "--input",
+            "jsonl",
+            sample.to_str().unwrap(),
+            "--id-field",
+            "id",
+            "--label-field",
+            "label",
+            "--stop-words",
+            "english",
+            "-o",
+            name,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
 
 /// Run the built `topicmill` binary with `args`, in `cwd`.
 pub fn topicmill(cwd: &Path, args: &[&str]) -> Output {

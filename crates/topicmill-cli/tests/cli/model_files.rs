@@ -5,30 +5,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::{stderr, stdout, topicmill};
+use crate::{stderr, stdout, topicmill, vectorize_sample};
 
 /// The repository's sample corpus vectorized into `dir/s`, and a model of it
 /// fitted into `dir/s.model`.
 fn sample_model(dir: &Path) {
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/sample.jsonl");
-    let out = topicmill(
-        dir,
-        &[
-            "vectorize",
-            "--input",
-            "jsonl",
-            sample.to_str().unwrap(),
-            "--id-field",
-            "id",
-            "--label-field",
-            "label",
-            "--stop-words",
-            "english",
-            "-o",
-            "s",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    vectorize_sample(dir, "s");
     let out = topicmill(
         dir,
         &["fit", "s", "-k", "3", "--seed", "0", "-o", "s.model"],

@@ -7,35 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{stderr, stdout, topicmill};
-
-/// The repository's own sample corpus (18 labelled documents, three themes).
-fn sample_jsonl() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/sample.jsonl")
-}
-
-/// Vectorizes the sample corpus into `dir/name`.
-fn vectorize_sample(dir: &Path, name: &str) {
-    let sample = sample_jsonl();
-    let out = topicmill(
-        dir,
-        &[
-            "vectorize",
-            "--input",
-            "jsonl",
-            sample.to_str().unwrap(),
-            "--id-field",
-            "id",
-            "--label-field",
-            "label",
-            "--stop-words",
-            "english",
-            "-o",
-            name,
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-}
+use crate::{sample_jsonl, stderr, stdout, topicmill, vectorize_sample};
 
 fn assert_fails(out: &std::process::Output, needle: &str) {
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(out));
