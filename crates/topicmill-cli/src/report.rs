@@ -27,8 +27,8 @@ pub struct Args {
     /// Where to write the HTML page (atomically).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// Top words shown per topic.
-    #[arg(long, default_value_t = 15)]
+    /// Top words shown per topic (at least 1).
+    #[arg(long, default_value_t = 15, value_parser = crate::topics::parse_top)]
     pub words: usize,
     /// Example documents listed per topic (those with the largest weight).
     #[arg(long, default_value_t = 5)]

@@ -35,7 +35,8 @@ pub struct Args {
     pub format: Format,
 }
 
-/// `-n`: a positive number of words (of `topics` and `lsi`).
+/// A positive number of words: `-n` of `topics` and `lsi`, `--words` of
+/// `report`.
 pub(crate) fn parse_top(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(0) => Err("give at least 1 word per topic or component".to_owned()),

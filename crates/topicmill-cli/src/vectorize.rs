@@ -128,7 +128,7 @@ pub struct Args {
     /// jsonl: the text field.
     #[arg(long, default_value = "text")]
     pub text_field: String,
-    /// jsonl: the id field (default: line numbers).
+    /// jsonl: the id field, unique per document (default: line numbers).
     #[arg(long)]
     pub id_field: Option<String>,
     /// jsonl: the label field (default: no labels).

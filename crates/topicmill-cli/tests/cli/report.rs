@@ -226,6 +226,26 @@ fn report_never_overwrites_its_inputs() {
     assert!(!dir.join("corpus/new.html").exists());
 }
 
+/// `report --words 0` is a usage error, as `topics -n 0` is: it wrote a
+/// report without words.
+#[test]
+fn report_wants_at_least_one_word() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    labelled_corpus_and_model(dir);
+    let out = topicmill(
+        dir,
+        &["report", "model", "corpus", "-o", "r.html", "--words", "0"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("give at least 1 word"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.join("r.html").exists());
+}
+
 /// QA D4: `evaluate` and `report` refuse a corpus with a NaN, where they
 /// printed a relative error of NaN.
 #[test]
