@@ -71,7 +71,9 @@ pub struct Args {
     pub out: Option<PathBuf>,
     /// Replace an existing corpus directory at `--out` (only a corpus
     /// directory: anything else there is refused, and so is an `--out` that
-    /// is, holds or lies inside an input).
+    /// is, holds or lies inside an input), and a previous export at
+    /// `--export` (its files only; a directory holding anything else is
+    /// refused).
     #[arg(long)]
     pub overwrite: bool,
     /// Keep the column numbers of a previous corpus directory or model: its
@@ -111,7 +113,9 @@ pub struct Args {
     pub chunk_docs: usize,
     /// Also write the matrix, vocabulary, ids, labels and a manifest as text
     /// (MatrixMarket `matrix.mtx`, `vocab.txt`, `ids.txt`, `labels.txt`,
-    /// `manifest.json`) into this folder.
+    /// `manifest.json`) into this folder: a new or empty one, or a previous
+    /// export with --overwrite (never a corpus directory, nor one that is,
+    /// holds or lies inside an input or `--out`).
     #[arg(long, value_name = "DIR")]
     pub export: Option<PathBuf>,
 
@@ -247,6 +251,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         check_out(&args, out)?;
         crate::interrupt::remove_unfinished_corpora_on_signal();
     }
+    if let Some(export) = &args.export {
+        check_export(&args, export)?;
+    }
     if let Some(dir) = &args.vectorizer_from {
         let fitted = crate::fitted::vectorizer(dir)?;
         return vectorize_with(&args, dir, &fitted);
@@ -348,16 +355,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// Before any work: `out` is apart from the inputs and from `--export`, and
 /// free (or a corpus to replace, with `--overwrite`).
 fn check_out(args: &Args, out: &Path) -> anyhow::Result<()> {
-    let inputs: Vec<&Path> = [
-        Some(&args.path),
-        args.vocabulary_from.as_ref(),
-        args.vectorizer_from.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .map(PathBuf::as_path)
-    .collect();
-    CorpusWriter::check_apart(out, &inputs)?;
+    CorpusWriter::check_apart(out, &inputs(args))?;
     if let Some(export) = &args.export {
         match CorpusWriter::check_apart(out, &[export]) {
             Err(SparseError::OutputOverlapsInput { relation, .. }) => {
@@ -377,6 +375,91 @@ fn check_out(args: &Args, out: &Path) -> anyhow::Result<()> {
     }
     CorpusWriter::check_target(out, args.overwrite)?;
     Ok(())
+}
+
+/// The inputs a run reads: the corpus, `--vocabulary-from`,
+/// `--vectorizer-from`.
+fn inputs(args: &Args) -> Vec<&Path> {
+    [
+        Some(&args.path),
+        args.vocabulary_from.as_ref(),
+        args.vectorizer_from.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(PathBuf::as_path)
+    .collect()
+}
+
+/// Before any work: `export` is apart from the inputs and can take an
+/// export (see [`check_export_target`]). Apart from `--out`: [`check_out`].
+fn check_export(args: &Args, export: &Path) -> anyhow::Result<()> {
+    match CorpusWriter::check_apart(export, &inputs(args)) {
+        Err(SparseError::OutputOverlapsInput {
+            input, relation, ..
+        }) => bail!(
+            "--export {} {relation} the input {}: refusing to write there",
+            export.display(),
+            input.display()
+        ),
+        other => other?,
+    }
+    check_export_target(export, args.overwrite)
+}
+
+/// What an export directory may already be: nothing, an empty directory,
+/// or (with `overwrite`) a previous export, whose files the export replaces
+/// (its other entries are left alone). Anything else is refused, even with
+/// `overwrite`; so is a corpus directory, whose `manifest.json` the export
+/// would replace.
+fn check_export_target(dir: &Path, overwrite: bool) -> anyhow::Result<()> {
+    let metadata = match std::fs::metadata(dir) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => Err(e).with_context(|| format!("--export {}: cannot inspect", dir.display()))?,
+    };
+    if !metadata.is_dir() {
+        bail!(
+            "--export {}: exists and is not a directory: refusing to replace it",
+            dir.display()
+        );
+    }
+    let mut entries = std::fs::read_dir(dir)
+        .with_context(|| format!("--export {}: cannot read the directory", dir.display()))?;
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    let manifest = dir.join("manifest.json");
+    let format = std::fs::symlink_metadata(&manifest)
+        .is_ok_and(|m| m.is_file())
+        .then(|| std::fs::read(&manifest).ok())
+        .flatten()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let field = |name: &str| {
+        format
+            .as_ref()
+            .and_then(|m| m.get(name))
+            .and_then(serde_json::Value::as_str)
+    };
+    if field("format") == Some(topicmill_sparse::CORPUS_FORMAT) {
+        bail!(
+            "--export {}: is a corpus directory: refusing to export into it",
+            dir.display()
+        );
+    }
+    let previous_export = field("format").is_none()
+        && field("created_by").is_some_and(|by| by.starts_with("topicmill vectorize"));
+    match (previous_export, overwrite) {
+        (true, true) => Ok(()),
+        (true, false) => bail!(
+            "--export {}: holds a previous export: give --overwrite to replace its files",
+            dir.display()
+        ),
+        (false, _) => bail!(
+            "--export {}: exists, is not empty and is not a previous export: refusing to write into it",
+            dir.display()
+        ),
+    }
 }
 
 /// Reads a folder, lines or jsonl corpus, with the one-id-per-line check a
@@ -414,7 +497,7 @@ fn write_outputs(
     // directory: when either cannot be written, neither is left.
     let export = match &args.export {
         Some(dir) => Some(
-            Export::write(dir, vocabulary, matrix, docs, manifest)
+            Export::write(dir, vocabulary, matrix, docs, manifest, args.overwrite)
                 .with_context(|| format!("writing {}", dir.display()))?,
         ),
         None => None,
@@ -700,7 +783,10 @@ impl Export {
         matrix: &CsrMatrix,
         docs: &Documents,
         manifest: &serde_json::Value,
+        overwrite: bool,
     ) -> anyhow::Result<Self> {
+        // Checked before the work, again now that the work is done.
+        check_export_target(dir, overwrite)?;
         let made = MadeDirs::create(dir)?;
         let labels = docs.labels.as_deref();
         let [matrix_mtx, vocab_txt, ids_txt, labels_txt, manifest_json] = [

@@ -745,3 +745,155 @@ fn out_and_export_on_the_same_path_are_refused() {
     }
     assert_eq!(file_names(d), ["in.txt"]);
 }
+
+/// Every file under `dir` (relative path, bytes), sorted: what a refused
+/// run must leave as it was.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, into: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            if path.is_dir() {
+                into.push((format!("{name}/"), Vec::new()));
+                walk(root, &path, into);
+            } else {
+                into.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files);
+    files.sort();
+    files
+}
+
+/// QA N2: `--export` follows the rules of `--out`. Refused before any work,
+/// leaving every file as it was and creating none: an export that is,
+/// holds or lies inside an input, or holds `--out`; a corpus directory
+/// (even with --overwrite); a non-empty directory that is not a previous
+/// export (even with --overwrite); a previous export without --overwrite.
+/// Written: a new directory, an empty one, and a previous export with
+/// --overwrite (its files replaced, the rest left alone).
+#[test]
+fn export_overwrites_neither_inputs_nor_corpora_nor_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&str]| crate::topicmill(d, &[&["vectorize"][..], args].concat());
+    std::fs::create_dir(d.join("fo")).unwrap();
+    std::fs::write(d.join("fo/vocab.txt"), "bye world\n").unwrap();
+    std::fs::write(d.join("fo/a.txt"), "hi\n").unwrap();
+    std::fs::write(
+        d.join("in.jsonl"),
+        "{\"text\": \"hello world\"}\n{\"text\": \"bye world\"}\n",
+    )
+    .unwrap();
+    let jsonl = ["--input", "jsonl", "in.jsonl"];
+    let out = run(&[&jsonl[..], &["-o", "s2"]].concat());
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    std::fs::create_dir(d.join("other")).unwrap();
+    std::fs::write(d.join("other/vocab.txt"), "not an export's\n").unwrap();
+
+    let refused: [(&[&str], &str); 12] = [
+        (
+            &["--input", "folder", "fo", "-o", "ef", "--export", "fo"],
+            "--export fo is the input fo: refusing to write there",
+        ),
+        (
+            &["--input", "folder", "fo", "--export", "fo/", "--overwrite"],
+            "--export fo/ is the input fo: refusing to write there",
+        ),
+        (
+            &["--input", "lines", "fo/vocab.txt", "--export", "fo"],
+            "--export fo contains the input fo/vocab.txt: refusing to write there",
+        ),
+        (
+            &["--input", "folder", "fo", "--export", "fo/e"],
+            "--export fo/e lies inside the input fo: refusing to write there",
+        ),
+        (
+            &[&jsonl[..], &["--vocabulary-from", "s2", "--export", "s2/e"]].concat(),
+            "--export s2/e lies inside the input s2: refusing to write there",
+        ),
+        (
+            &[&jsonl[..], &["--vectorizer-from", "s2", "--export", "s2/e"]].concat(),
+            "--export s2/e lies inside the input s2: refusing to write there",
+        ),
+        (
+            &[&jsonl[..], &["-o", "e4", "--export", "s2"]].concat(),
+            "--export s2: is a corpus directory: refusing to export into it",
+        ),
+        (
+            &[&jsonl[..], &["--export", "s2", "--overwrite"]].concat(),
+            "--export s2: is a corpus directory: refusing to export into it",
+        ),
+        (
+            &[&jsonl[..], &["--export", "other"]].concat(),
+            "--export other: exists, is not empty and is not a previous export: refusing to write into it",
+        ),
+        (
+            &[&jsonl[..], &["--export", "other", "--overwrite"]].concat(),
+            "--export other: exists, is not empty and is not a previous export: refusing to write into it",
+        ),
+        (
+            &[&jsonl[..], &["--export", "in.jsonl", "--overwrite"]].concat(),
+            "--export in.jsonl is the input in.jsonl: refusing to write there",
+        ),
+        (
+            &[&jsonl[..], &["-o", "e4/c", "--export", "e4"]].concat(),
+            "--out e4/c and --export e4 overlap (the export holds the corpus directory): give them separate directories",
+        ),
+    ];
+    let before = snapshot(d);
+    for (args, said) in refused {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            crate::stderr(&out)
+        );
+        assert_eq!(crate::stderr(&out), format!("error: {said}\n"), "{args:?}");
+        assert!(snapshot(d) == before, "{args:?} changed or created files");
+    }
+
+    // A new directory and an empty one take an export.
+    std::fs::create_dir(d.join("empty")).unwrap();
+    let exported = ["ids.txt", "manifest.json", "matrix.mtx", "vocab.txt"];
+    for export in ["new/ex", "empty"] {
+        let out = run(&[&jsonl[..], &["--export", export]].concat());
+        assert!(out.status.success(), "{}", crate::stderr(&out));
+        assert_eq!(file_names(&d.join(export)), exported);
+    }
+    let vocab = std::fs::read_to_string(d.join("empty/vocab.txt")).unwrap();
+    assert_eq!(vocab, "bye\nhello\nworld\n");
+    // A previous export: refused without --overwrite, its files replaced
+    // with it (and only they: a file of its owner's stays).
+    std::fs::write(d.join("empty/notes.txt"), "mine\n").unwrap();
+    std::fs::write(d.join("in.jsonl"), "{\"text\": \"so long world\"}\n").unwrap();
+    let before = snapshot(d);
+    let out = run(&[&jsonl[..], &["--export", "empty"]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        crate::stderr(&out),
+        "error: --export empty: holds a previous export: give --overwrite to replace its files\n"
+    );
+    assert!(snapshot(d) == before, "a refused re-export changed files");
+    let out = run(&[&jsonl[..], &["--export", "empty", "--overwrite"]].concat());
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    let vocab = std::fs::read_to_string(d.join("empty/vocab.txt")).unwrap();
+    assert_eq!(vocab, "long\nso\nworld\n");
+    assert_eq!(
+        std::fs::read_to_string(d.join("empty/notes.txt")).unwrap(),
+        "mine\n"
+    );
+    assert_eq!(
+        file_names(&d.join("empty")),
+        [
+            "ids.txt",
+            "manifest.json",
+            "matrix.mtx",
+            "notes.txt",
+            "vocab.txt"
+        ]
+    );
+}
