@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
@@ -334,7 +334,7 @@ impl CorpusWriter {
     /// [`finish`](CorpusWriter::finish); [`check_target`](CorpusWriter::check_target)
     /// tells it before the work.
     pub fn create(dir: impl AsRef<Path>, ncols: usize) -> Result<Self, SparseError> {
-        let target = dir.as_ref().to_path_buf();
+        let target = clean_target(dir.as_ref())?;
         Self::check_target(&target, true)?;
         let parent = parent_dir(&target);
         let made = MadeDirs::create(parent)
@@ -375,13 +375,11 @@ impl CorpusWriter {
     /// without `overwrite` and [`SparseError::NotACorpus`] with it; the
     /// current directory and its ancestors are [`SparseError::WorkingDirectory`].
     pub fn check_target(dir: impl AsRef<Path>, overwrite: bool) -> Result<(), SparseError> {
-        let target = dir.as_ref();
+        let target = &clean_target(dir.as_ref())?;
         match (inspect_target(target)?, overwrite) {
             (Existing::Nothing | Existing::EmptyDir, _) | (Existing::Corpus, true) => Ok(()),
-            (Existing::Other, true) => Err(SparseError::NotACorpus {
-                path: target.to_path_buf(),
-            }),
-            (Existing::Corpus | Existing::Other, false) => Err(SparseError::AlreadyExists {
+            (existing, true) => Err(refusal(existing, target)),
+            (_, false) => Err(SparseError::AlreadyExists {
                 path: target.to_path_buf(),
             }),
         }
@@ -542,10 +540,57 @@ fn finish_in<S: AsRef<str>>(
 enum Existing {
     Nothing,
     EmptyDir,
-    /// A directory holding a topicmill corpus manifest.
+    /// A directory holding a topicmill corpus manifest and a corpus's files
+    /// only.
     Corpus,
+    /// A corpus directory that also holds this entry, not a corpus's file.
+    CorpusAnd(PathBuf),
     /// Anything else: a file, a symbolic link, a directory of other things.
     Other,
+}
+
+/// The files a corpus directory holds: replacing one removes these only.
+const CORPUS_FILES: [&str; 6] = [
+    MATRIX_FILE,
+    TRANSPOSE_FILE,
+    VOCAB_FILE,
+    DOC_IDS_FILE,
+    LABELS_FILE,
+    MANIFEST_FILE,
+];
+
+/// Why `existing` at `target` is not replaced, even when asked to.
+fn refusal(existing: Existing, target: &Path) -> SparseError {
+    match existing {
+        Existing::CorpusAnd(entry) => SparseError::CorpusHoldsOthers {
+            path: target.to_path_buf(),
+            entry,
+        },
+        _ => SparseError::NotACorpus {
+            path: target.to_path_buf(),
+        },
+    }
+}
+
+/// The target as a writer renames it: `dir` as given, but resolved
+/// ([`resolve_path`]) where a `..` follows a named component, and without
+/// a final `.` after one. A corpus at `c/../c` was otherwise moved aside
+/// through `c/..`, which then no longer existed for the new one's rename
+/// (the old corpus was left aside, `c` gone); at `c/.` the rename failed.
+fn clean_target(dir: &Path) -> Result<PathBuf, SparseError> {
+    let mut named = false;
+    for part in dir.components() {
+        match part {
+            Component::Normal(_) => named = true,
+            Component::ParentDir if named => return resolve_path(dir),
+            _ => {}
+        }
+    }
+    if named && dir.as_os_str().as_encoded_bytes().ends_with(b"/.") {
+        // `components` drops every `.` but a leading one.
+        return Ok(dir.components().collect());
+    }
+    Ok(dir.to_path_buf())
 }
 
 /// What is at `target`; the current directory and its ancestors are refused.
@@ -585,11 +630,18 @@ fn inspect_target(target: &Path) -> Result<Existing, SparseError> {
     if entries.next().is_none() {
         return Ok(Existing::EmptyDir);
     }
-    Ok(if is_corpus_dir(target) {
-        Existing::Corpus
-    } else {
-        Existing::Other
-    })
+    if !is_corpus_dir(target) {
+        return Ok(Existing::Other);
+    }
+    for entry in fs::read_dir(target).map_err(|e| SparseError::io(target, "cannot read", e))? {
+        let name = entry
+            .map_err(|e| SparseError::io(target, "cannot read", e))?
+            .file_name();
+        if !CORPUS_FILES.iter().any(|f| name == *f) {
+            return Ok(Existing::CorpusAnd(name.into()));
+        }
+    }
+    Ok(Existing::Corpus)
 }
 
 /// `dir` holds a `manifest.json` (a file, not a link) whose format is
@@ -782,12 +834,8 @@ fn rename_into_place(
             None
         }
         (Existing::Corpus, true) => Some(move_aside(target, parent)?),
-        (Existing::Other, true) => {
-            return Err(SparseError::NotACorpus {
-                path: target.to_path_buf(),
-            })
-        }
-        (Existing::Corpus | Existing::Other, false) => {
+        (existing, true) => return Err(refusal(existing, target)),
+        (_, false) => {
             return Err(SparseError::AlreadyExists {
                 path: target.to_path_buf(),
             })
@@ -801,7 +849,7 @@ fn rename_into_place(
                 let kept = aside.keep().join("old");
                 return Err(SparseError::io(
                     &kept,
-                    "the new corpus could not be renamed into place, nor the old one put back: it is kept at",
+                    "the new corpus could not be renamed into place, nor this old one put back (it is kept here)",
                     back,
                 ));
             }

@@ -290,6 +290,16 @@ pub enum SparseError {
         path: PathBuf,
     },
 
+    /// The output is a corpus directory that also holds other things:
+    /// replacing it would remove them too.
+    #[error("{}: is a corpus directory that also holds {}, not part of the corpus: refusing to replace it (move that out first)", path.display(), entry.display())]
+    CorpusHoldsOthers {
+        /// The existing output.
+        path: PathBuf,
+        /// The first entry found that is not a corpus's file.
+        entry: PathBuf,
+    },
+
     /// The output is the current directory or one of its ancestors: it can
     /// be neither replaced nor written into place.
     #[error("{}: is the current directory or one of its ancestors: refusing to write a corpus there", path.display())]
@@ -399,6 +409,7 @@ impl SparseError {
             | SparseError::NotGrouped { path, .. }
             | SparseError::AlreadyExists { path }
             | SparseError::NotACorpus { path }
+            | SparseError::CorpusHoldsOthers { path, .. }
             | SparseError::WorkingDirectory { path }
             | SparseError::OutputOverlapsInput { path, .. }
             | SparseError::InvalidTextValue { path, .. }

@@ -605,6 +605,58 @@ fn overwrite_replaces_only_a_corpus_directory() {
     Corpus::open(&empty).unwrap();
 }
 
+/// A corpus that also holds other files is not replaced: replacing it
+/// removed them (QA N3). Without those, the same corpus is.
+#[test]
+fn overwrite_keeps_a_corpus_directory_holding_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    write_sample_corpus(&corpus);
+    fs::write(corpus.join("thesis.tex"), "x").unwrap();
+    let err = CorpusWriter::check_target(&corpus, true).unwrap_err();
+    assert!(
+        matches!(&err, SparseError::CorpusHoldsOthers { entry, .. } if entry == Path::new("thesis.tex")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("also holds thesis.tex"), "{err}");
+    let err = CorpusWriter::create(&corpus, 4).unwrap_err();
+    assert!(
+        matches!(err, SparseError::CorpusHoldsOthers { .. }),
+        "{err:?}"
+    );
+    assert_eq!(fs::read_to_string(corpus.join("thesis.tex")).unwrap(), "x");
+    fs::remove_file(corpus.join("thesis.tex")).unwrap();
+    assert!(CorpusWriter::check_target(&corpus, true).is_ok());
+}
+
+/// `c/../c` and `c/.` name the corpus `c`: replacing it through them puts the
+/// new corpus at `c` and leaves nothing beside it. Through `c/../c` the old
+/// corpus was moved aside through `c/..`, which then no longer existed for
+/// the new one (QA N1: `c` gone, both corpora in temporary directories); at
+/// `c/.` the rename failed.
+#[test]
+fn a_corpus_is_replaced_through_dot_components() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("c");
+    write_sample_corpus(&corpus);
+    for (i, spelled) in ["c/../c", "c/.", "./c/"].into_iter().enumerate() {
+        let mut w = CorpusWriter::create(dir.path().join(spelled), 4)
+            .unwrap()
+            .overwrite(true);
+        w.push_row(&[i as u32], &[1.0]).unwrap();
+        w.finish(
+            &["w0", "w1", "w2", "w3"],
+            &["a"],
+            None,
+            serde_json::json!({}),
+        )
+        .unwrap_or_else(|e| panic!("{spelled}: {e}"));
+        assert_eq!(entries(dir.path()), ["c"], "{spelled}");
+        let got = Corpus::open(&corpus).unwrap();
+        assert_eq!(got.matrix().indices(), [i as u32], "{spelled}");
+    }
+}
+
 /// The current directory and its ancestors can be neither replaced nor
 /// renamed into: refused at once, nothing made.
 #[test]
