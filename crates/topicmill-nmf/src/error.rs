@@ -25,7 +25,7 @@ pub enum NmfError {
         cols: usize,
     },
     /// X has no rows, no columns, or no non-zero value.
-    #[error("the matrix is empty ({rows}×{cols} with {nnz} stored values)")]
+    #[error("the matrix is empty ({rows}×{cols} with {nnz} stored values, none of them positive)")]
     EmptyMatrix {
         /// Rows of X.
         rows: usize,

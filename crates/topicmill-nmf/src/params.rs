@@ -255,7 +255,14 @@ impl NmfParams {
                 cols,
             });
         }
-        check_values(x)
+        check_values(x)?;
+        // Stored zeros only: no topic to find, and ‖X‖ = 0 leaves every
+        // relative error undefined (MU and HALS ran to their cap and reported
+        // NaN, KL failed after writing its files).
+        if x.data().iter().all(|&v| v == 0.0) {
+            return Err(NmfError::EmptyMatrix { rows, cols, nnz });
+        }
+        Ok(())
     }
 
     /// The k the kernels run a fit (and the model's `transform`) at: for the

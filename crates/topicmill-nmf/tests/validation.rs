@@ -57,6 +57,33 @@ fn empty_matrix() {
             nnz: 0
         })
     ));
+    // Stored zeros only (an imported `1 1 0`): as empty, for every solver
+    // and loss (MU and HALS had run to their cap with a NaN relative error).
+    let zeros = CsrMatrix::new((2, 2), vec![0u64, 1, 1], vec![0], vec![0.0]);
+    for params in [
+        Nmf::params(1),
+        Nmf::params(1).solver(Solver::Mu),
+        Nmf::params(1)
+            .solver(Solver::Mu)
+            .loss(Loss::KullbackLeibler),
+    ] {
+        let e = params.fit(&zeros.view()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                NmfError::EmptyMatrix {
+                    rows: 2,
+                    cols: 2,
+                    nnz: 1
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "the matrix is empty (2×2 with 1 stored values, none of them positive)"
+        );
+    }
     let no_rows = CsrMatrix::new((0, 4), vec![0u64], vec![], vec![]);
     assert!(matches!(
         Nmf::params(1).fit(&no_rows.view()),
