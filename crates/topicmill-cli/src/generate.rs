@@ -96,7 +96,7 @@ impl Args {
 
 pub fn run(args: Args) -> Result<()> {
     let params = args.params()?;
-    crate::interrupt::remove_unfinished_corpora_on_signal();
+    crate::interrupt::remove_unfinished_outputs_on_signal();
     let start = Instant::now();
     let manifest = params
         .write(&args.output, args.force)

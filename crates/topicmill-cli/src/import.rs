@@ -54,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .collect();
     CorpusWriter::check_apart(&args.output, &inputs)?;
     CorpusWriter::check_target(&args.output, args.force)?;
-    crate::interrupt::remove_unfinished_corpora_on_signal();
+    crate::interrupt::remove_unfinished_outputs_on_signal();
     let corpus_context = || format!("cannot write the corpus {}", args.output.display());
     let manifest = match (&args.mtx, &args.docword) {
         (Some(path), _) => {

@@ -1,9 +1,10 @@
-//! SIGINT and SIGTERM for the commands that write corpus directories: the
-//! unfinished corpora's temporary directories are removed before the
-//! process dies of the signal, as it would have without the handler. No
-//! destructor runs on a signal, so without this an interrupted `generate`,
-//! `vectorize` or `import` leaves a `.NAME.tmp-XXXX` directory beside its
-//! output.
+//! SIGINT and SIGTERM for the commands that write outputs: the unfinished
+//! corpora's temporary directories and the output files' temporary files are
+//! removed before the process dies of the signal, as it would have without
+//! the handler. No destructor runs on a signal, so without this an
+//! interrupted `generate`, `vectorize` or `import` leaves a `.NAME.tmp-XXXX`
+//! directory beside its output, and `fit`, `transform` or `vectorize
+//! --export` interrupted while writing leave `.topicmill-XXXX.tmp` files.
 //!
 //! The handler only records the signal (an atomic store, async-signal-safe);
 //! a thread that looks every 20 ms does the removing, then restores the
@@ -39,7 +40,7 @@ mod unix {
         RECEIVED.store(sig, Ordering::SeqCst);
     }
 
-    pub fn remove_unfinished_corpora_on_signal() {
+    pub fn remove_unfinished_outputs_on_signal() {
         for sig in [SIGINT, SIGTERM] {
             // SAFETY: `on_signal` has the C signature of a handler and only
             // stores to an atomic, which is async-signal-safe. A signal the
@@ -55,6 +56,7 @@ mod unix {
             std::thread::sleep(Duration::from_millis(20));
             let sig = RECEIVED.load(Ordering::SeqCst);
             if sig != 0 {
+                crate::output::remove_staged();
                 CorpusWriter::remove_unfinished();
                 // SAFETY: restoring the default action and raising the signal
                 // again ends the process as the signal would have.
@@ -69,10 +71,10 @@ mod unix {
 }
 
 /// Installs the handlers (once per process; a no-op off Unix).
-pub fn remove_unfinished_corpora_on_signal() {
+pub fn remove_unfinished_outputs_on_signal() {
     #[cfg(unix)]
     {
         static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(unix::remove_unfinished_corpora_on_signal);
+        ONCE.call_once(unix::remove_unfinished_outputs_on_signal);
     }
 }

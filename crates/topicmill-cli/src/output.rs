@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::{bail, Context, Result};
 use tempfile::NamedTempFile;
@@ -12,14 +13,45 @@ use topicmill_sparse::CsrView;
 
 /// An output file in the making: a temporary file in the target's directory,
 /// renamed over the target by [`Staged::commit`] and removed if dropped
-/// before.
+/// before, or by [`remove_staged`] when the process is interrupted.
 pub struct Staged {
     path: PathBuf,
-    tmp: NamedTempFile,
+    /// `None` once committed.
+    tmp: Option<NamedTempFile>,
+}
+
+/// The temporary files of the outputs this process is writing, for
+/// [`remove_staged`]. Its lock is held while [`commit_all`] renames a
+/// command's outputs into place, so that an interrupt leaves all of them or
+/// none.
+static STAGED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn staged_list() -> MutexGuard<'static, Vec<PathBuf>> {
+    STAGED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn unlist(list: &mut Vec<PathBuf>, path: &Path) {
+    if let Some(i) = list.iter().position(|p| p == path) {
+        list.swap_remove(i);
+    }
+}
+
+/// Removes the temporary file of every output this process is still
+/// writing. For a process on its way out on a signal (SIGINT, SIGTERM),
+/// where no destructor runs: it waits for a [`commit_all`] under way, and
+/// from then on every output of this process blocks.
+pub fn remove_staged() {
+    let list = staged_list();
+    for path in list.iter() {
+        let _ = std::fs::remove_file(path);
+    }
+    // Held to the end: no output is committed after this.
+    std::mem::forget(list);
 }
 
 impl Staged {
     pub fn create(path: &Path) -> Result<Self> {
+        crate::interrupt::remove_unfinished_outputs_on_signal();
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -28,10 +60,15 @@ impl Staged {
             .suffix(".tmp")
             .tempfile_in(dir)
             .with_context(|| format!("cannot create {}", path.display()))?;
+        staged_list().push(tmp.path().to_path_buf());
         Ok(Staged {
             path: path.to_path_buf(),
-            tmp,
+            tmp: Some(tmp),
         })
+    }
+
+    fn tmp(&self) -> &NamedTempFile {
+        self.tmp.as_ref().expect("held until committed")
     }
 
     /// Writes the file's whole content with `body`, and syncs it.
@@ -40,12 +77,12 @@ impl Staged {
         F: FnOnce(&mut BufWriter<&File>) -> io::Result<()>,
     {
         {
-            let mut out = BufWriter::new(self.tmp.as_file());
+            let mut out = BufWriter::new(self.tmp().as_file());
             body(&mut out)
                 .and_then(|()| out.flush())
                 .with_context(|| format!("cannot write {}", self.path.display()))?;
         }
-        self.tmp
+        self.tmp()
             .as_file()
             .sync_all()
             .with_context(|| format!("cannot sync {}", self.path.display()))
@@ -53,11 +90,31 @@ impl Staged {
 
     /// Renames the written file over the target.
     pub fn commit(self) -> Result<()> {
-        let Staged { path, tmp } = self;
-        tmp.persist(&path)
+        self.commit_listed(&mut staged_list())
+    }
+
+    /// [`Staged::commit`] with the list of [`STAGED`] held.
+    fn commit_listed(mut self, list: &mut Vec<PathBuf>) -> Result<()> {
+        let tmp = self.tmp.take().expect("committed once");
+        let staged = tmp.path().to_path_buf();
+        // On failure the temporary file drops with the error: removed.
+        let renamed = tmp.persist(&self.path);
+        unlist(list, &staged);
+        renamed
             .map_err(|e| e.error)
-            .with_context(|| format!("cannot move the new file into {}", path.display()))?;
+            .with_context(|| format!("cannot move the new file into {}", self.path.display()))?;
         Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let staged = tmp.path().to_path_buf();
+            // Removed first: a clean-up running meanwhile still sees it.
+            drop(tmp);
+            unlist(&mut staged_list(), &staged);
+        }
     }
 }
 
@@ -159,9 +216,18 @@ pub fn print_report<R: serde::Serialize>(
 }
 
 /// Renames written files into place. Called once all of a command's outputs
-/// are written, so that a failure to write one leaves none of them.
+/// are written, so that a failure to write one leaves none of them; an
+/// interrupt ([`remove_staged`]) waits until all are in place.
 pub fn commit_all(files: impl IntoIterator<Item = Option<Staged>>) -> Result<()> {
-    files.into_iter().flatten().try_for_each(Staged::commit)
+    let files: Vec<Staged> = files.into_iter().flatten().collect();
+    let mut list = staged_list();
+    let mut files = files.into_iter();
+    let committed = files.try_for_each(|file| file.commit_listed(&mut list));
+    // The files left after a failure are removed as they drop, which takes
+    // the lock: released first.
+    drop(list);
+    drop(files);
+    committed
 }
 
 /// Writes `path` atomically: `body` writes into a temporary file in the same

@@ -249,7 +249,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(out) = &args.out {
         check_out(&args, out)?;
-        crate::interrupt::remove_unfinished_corpora_on_signal();
+        crate::interrupt::remove_unfinished_outputs_on_signal();
     }
     if let Some(export) = &args.export {
         check_export(&args, export)?;

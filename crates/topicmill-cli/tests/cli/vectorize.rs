@@ -897,3 +897,96 @@ fn export_overwrites_neither_inputs_nor_corpora_nor_other_files() {
         ]
     );
 }
+
+/// An export interrupted while its files are written (SIGINT, SIGTERM)
+/// leaves no `.topicmill-XXXX.tmp` file in the export directory, nor the
+/// corpus's temporary directory: the process removes its outputs' temporary
+/// files before it dies of the signal (QA N4; the corpus's directory alone
+/// was removed before).
+#[cfg(unix)]
+#[test]
+fn an_interrupted_export_leaves_no_temporary_file() {
+    use std::io::Write as _;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 300,000 documents of 12 words: an export of seconds to write.
+    let mut docs = std::io::BufWriter::new(std::fs::File::create(d.join("docs.jsonl")).unwrap());
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..300_000 {
+        let words: Vec<String> = (0..12)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                format!("w{}", state % 5000)
+            })
+            .collect();
+        writeln!(docs, "{{\"text\": \"{}\"}}", words.join(" ")).unwrap();
+    }
+    drop(docs);
+    let staged = |d: &Path| {
+        file_names(d)
+            .into_iter()
+            .filter(|n| n.starts_with(".topicmill-") || n.contains(".tmp-"))
+            .collect::<Vec<_>>()
+    };
+    for (sig, name) in [(2, "INT"), (15, "TERM")] {
+        let args = [
+            "vectorize",
+            "--input",
+            "jsonl",
+            "docs.jsonl",
+            "-o",
+            "c",
+            "--export",
+            "x",
+        ];
+        let mut child = Command::new(env!("CARGO_BIN_EXE_topicmill"))
+            .args(args)
+            .current_dir(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Until a staged export file is being written (not the empty one
+        // the output check makes and removes at the start).
+        let started = Instant::now();
+        let writing = || {
+            d.join("x").is_dir()
+                && staged(&d.join("x"))
+                    .iter()
+                    .any(|n| std::fs::metadata(d.join("x").join(n)).is_ok_and(|m| m.len() > 0))
+        };
+        while !writing() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{name}: the export ended first"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{name}: nothing staged"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let kill = Command::new("kill")
+            .args([&format!("-{name}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(sig), "{status:?}");
+        assert!(
+            staged(&d.join("x")).is_empty(),
+            "{name}: {:?}",
+            file_names(&d.join("x"))
+        );
+        assert!(staged(d).is_empty(), "{name}: {:?}", file_names(d));
+        for out in ["c", "x"] {
+            let _ = std::fs::remove_dir_all(d.join(out));
+        }
+    }
+}
