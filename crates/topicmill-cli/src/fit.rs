@@ -99,10 +99,11 @@ pub fn run(args: Args) -> Result<()> {
         None => None,
     };
     let report = change_report.zip(report.as_deref());
+    // Before the files: a command that fails leaves none.
+    let error = fit_error(&model, &corpus.matrix())?;
     args.outputs
         .write(Some(&args.output), &model, corpus.doc_ids(), report)?;
 
-    let error = fit_error(&model, &corpus.matrix())?;
     writeln!(
         std::io::stdout().lock(),
         "{}",
