@@ -477,9 +477,8 @@ fn bad_counts_values_and_terms_are_refused_naming_the_line() {
 #[cfg(unix)]
 #[test]
 fn an_interrupted_generate_leaves_no_temporary_directory() {
-    use std::os::unix::process::ExitStatusExt;
     use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -500,21 +499,9 @@ fn an_interrupted_generate_leaves_no_temporary_directory() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        while !entries(d).iter().any(|n| n.starts_with(".g.tmp-")) {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "no temporary directory"
-            );
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let kill = Command::new("kill")
-            .args([&format!("-{name}"), &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-        let status = child.wait().unwrap();
-        assert_eq!(status.signal(), Some(sig), "{status:?}");
+        crate::interrupt_when(&mut child, (name, sig), Duration::from_secs(60), || {
+            entries(d).iter().any(|n| n.starts_with(".g.tmp-"))
+        });
         assert_eq!(entries(d), ["g"]);
         assert_eq!(
             fs::read_to_string(d.join("g/manifest.json")).unwrap(),
@@ -531,23 +518,11 @@ fn an_interrupted_generate_leaves_no_temporary_directory() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !d.join("new/deeper").is_dir()
-        || !entries(&d.join("new/deeper"))
-            .iter()
-            .any(|n| n.starts_with(".g.tmp-"))
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no temporary directory"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    assert_eq!(child.wait().unwrap().signal(), Some(2));
+    crate::interrupt_when(&mut child, ("INT", 2), Duration::from_secs(60), || {
+        d.join("new/deeper").is_dir()
+            && entries(&d.join("new/deeper"))
+                .iter()
+                .any(|n| n.starts_with(".g.tmp-"))
+    });
     assert_eq!(entries(d), ["g"]);
 }

@@ -41,6 +41,38 @@ pub fn vectorize_sample(dir: &Path, name: &str) {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// Once `ready()` holds (polled every millisecond, for at most `within`,
+/// the child still running), sends `child` the signal `name` (`"INT"`,
+/// `"TERM"`) and checks that it dies of it (`number`).
+#[cfg(unix)]
+pub fn interrupt_when(
+    child: &mut std::process::Child,
+    (name, number): (&str, i32),
+    within: std::time::Duration,
+    mut ready: impl FnMut() -> bool,
+) {
+    use std::os::unix::process::ExitStatusExt;
+    let started = std::time::Instant::now();
+    while !ready() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{name}: it ended first"
+        );
+        assert!(
+            started.elapsed() < within,
+            "{name}: not ready in {within:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let kill = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(number), "{name}: {status:?}");
+}
+
 /// Run the built `topicmill` binary with `args`, in `cwd`.
 pub fn topicmill(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_topicmill"))

@@ -907,9 +907,8 @@ fn export_overwrites_neither_inputs_nor_corpora_nor_other_files() {
 #[test]
 fn an_interrupted_export_leaves_no_temporary_file() {
     use std::io::Write as _;
-    use std::os::unix::process::ExitStatusExt;
     use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -954,31 +953,12 @@ fn an_interrupted_export_leaves_no_temporary_file() {
             .unwrap();
         // Until a staged export file is being written (not the empty one
         // the output check makes and removes at the start).
-        let started = Instant::now();
-        let writing = || {
+        crate::interrupt_when(&mut child, (name, sig), Duration::from_secs(120), || {
             d.join("x").is_dir()
                 && staged(&d.join("x"))
                     .iter()
                     .any(|n| std::fs::metadata(d.join("x").join(n)).is_ok_and(|m| m.len() > 0))
-        };
-        while !writing() {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "{name}: the export ended first"
-            );
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "{name}: nothing staged"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let kill = Command::new("kill")
-            .args([&format!("-{name}"), &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-        let status = child.wait().unwrap();
-        assert_eq!(status.signal(), Some(sig), "{status:?}");
+        });
         assert!(
             staged(&d.join("x")).is_empty(),
             "{name}: {:?}",
