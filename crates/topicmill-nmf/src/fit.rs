@@ -12,7 +12,7 @@ use crate::kernel::{
 };
 use crate::model::{solve_w, NmfModel, StopReason};
 use crate::panels::{HStep, Panels};
-use crate::params::{data_exponent, times_pow2, Loss, NmfParams, Reg, Solver};
+use crate::params::{exponent_for, times_pow2, Loss, NmfParams, Reg, Solver};
 
 /// What the progress callback sees after each iteration.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -162,7 +162,7 @@ impl NmfParams {
         F: FnMut(&Progress) -> ControlFlow<()>,
     {
         let start = Instant::now();
-        self.validate_for(x)?;
+        let largest = self.validated_largest(x)?;
         let mut owned_t = None;
         let xt_view = transpose_or_check(x, xt, &mut owned_t)?;
         let x_given = Csr::from_view(x);
@@ -174,7 +174,7 @@ impl NmfParams {
         // errors and factors are scaled back. Exact: the iterates are the
         // unscaled problem's, short of the absolute thresholds that made
         // such data fail. s = 0 for any other data: nothing changes.
-        let s = data_exponent(x_given.data);
+        let s = exponent_for(largest as f64);
         let half = s / 2;
         let scaled_data;
         let scaled_tdata;
@@ -265,7 +265,7 @@ impl NmfParams {
         times_pow2(&mut ht, -half);
         // W as `transform` of the data given computes it (scaled there too
         // when they need it), so that the two agree bitwise.
-        let (mut w_final, err) = solve_w(&x_given, &ht, kp, self, &blocks);
+        let (mut w_final, err) = solve_w(&x_given, s, &ht, kp, self, &blocks);
         if kp != k {
             w_final = kernel::unpad_columns_in_place(w_final, kp, k);
             ht = kernel::unpad_columns_in_place(ht, kp, k);

@@ -12,7 +12,7 @@ use crate::column_tiles::{by_tiles, ColumnTiles};
 use crate::error::{NmfError, Result};
 use crate::fit::{frob_err, kl_err};
 use crate::kernel::{self, flush, gram, gram_partials_len, mu_row, Blocks, Csr, RowsPtr};
-use crate::params::{data_exponent, factor_exponent, times_pow2, Loss, NmfParams, Reg};
+use crate::params::{exponent_for, factor_exponent, times_pow2, Loss, NmfParams, Reg};
 
 /// Why the fit loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -338,7 +338,7 @@ impl NmfModel {
                 got: x.cols(),
             });
         }
-        crate::params::check_values(x)?;
+        let d = exponent_for(crate::params::check_values(x)? as f64);
         let a = Csr::from_view(x);
         // At the k the fit ran at: the same W.
         let (k, kp) = (self.k(), self.params.kernel_k());
@@ -346,7 +346,7 @@ impl NmfModel {
         // the cache, for the tiles' groups). A row's W does not depend on them.
         let blocks = crate::column_tiles::blocks_for(&a, kp);
         let solved = |ht: &[f32]| {
-            scaled_solve(&a, ht, &self.params, |a, ht, reg| {
+            scaled_solve(&a, d, ht, &self.params, |a, ht, reg| {
                 (solve(a, ht, kp, &self.params, &blocks, reg).0, ())
             })
             .0
@@ -723,15 +723,17 @@ fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
 }
 
 /// The row-separable W-only solve of `fit` (its final W), the same as
-/// `transform`'s. Returns W and the error of (W, H) on `a`.
+/// `transform`'s, of `a` scaled by `2^d` (the fit's data exponent). Returns
+/// W and the error of (W, H) on `a`.
 pub(crate) fn solve_w(
     a: &Csr<'_>,
+    d: i32,
     ht: &[f32],
     k: usize,
     p: &NmfParams,
     blocks: &Blocks,
 ) -> (Vec<f32>, f64) {
-    let (w, err, d) = scaled_solve(a, ht, p, |a, ht, reg| {
+    let (w, err) = scaled_solve(a, d, ht, p, |a, ht, reg| {
         solve_w_with(a, ht, k, p, blocks, reg)
     });
     // The error of the scaled problem: X·2^d and W·H·2^d.
@@ -743,25 +745,24 @@ pub(crate) fn solve_w(
 }
 
 /// `run` (a W-only solve: of the data `a` with the fixed Hᵀ `ht` and W's
-/// regularization, giving W and something else) on `a` and `ht` each
-/// multiplied by a power of two when its largest value lies outside the
-/// range the float32 engine takes as it is
-/// ([`crate::params::data_exponent`], [`crate::params::factor_exponent`]),
-/// with the regularization that gives the same minimizer, and W scaled back:
-/// exact, short of values too small to matter. Returns W, the rest, and the
-/// data's exponent `d` (the rest is of the scaled problem).
+/// regularization, giving W and something else) on `a` multiplied by `2^d`
+/// (`d` the data's exponent, [`crate::params::exponent_for`] its largest
+/// value, found by the values' check) and `ht` by the power of two that
+/// brings it into the float32 engine's range
+/// ([`crate::params::factor_exponent`]), with the regularization that gives
+/// the same minimizer, and W scaled back: exact, short of values too small
+/// to matter. Returns W and the rest (of the scaled problem).
 fn scaled_solve<T>(
     a: &Csr<'_>,
+    d: i32,
     ht: &[f32],
     p: &NmfParams,
     run: impl FnOnce(&Csr<'_>, &[f32], Reg) -> (Vec<f32>, T),
-) -> (Vec<f32>, T, i32) {
-    let d = data_exponent(a.data);
+) -> (Vec<f32>, T) {
     let c = factor_exponent(ht, d);
     let (reg, _) = p.scaled_regularization(a.rows, a.cols, d, c);
     if (d, c) == (0, 0) {
-        let (w, rest) = run(a, ht, reg);
-        return (w, rest, 0);
+        return run(a, ht, reg);
     }
     let mut data = a.data.to_vec();
     times_pow2(&mut data, d);
@@ -770,7 +771,7 @@ fn scaled_solve<T>(
     let scaled = Csr { data: &data, ..*a };
     let (mut w, rest) = run(&scaled, &scaled_ht, reg);
     times_pow2(&mut w, c - d);
-    (w, rest, d)
+    (w, rest)
 }
 
 /// [`solve_w`] with W's regularization `reg`, unscaled.

@@ -241,6 +241,12 @@ impl NmfParams {
     /// Checks the parameters and then X: shape, emptiness, `k ≤ min(n, m)`,
     /// values finite and non-negative.
     pub fn validate_for(&self, x: &CsrView<'_>) -> Result<()> {
+        self.validated_largest(x).map(|_| ())
+    }
+
+    /// [`NmfParams::validate_for`], returning X's largest value (for the
+    /// fit's scale, [`exponent_for`]) from the values' one pass.
+    pub(crate) fn validated_largest(&self, x: &CsrView<'_>) -> Result<f32> {
         self.validate()?;
         let (rows, cols, nnz) = (x.rows(), x.cols(), x.nnz());
         if rows == 0 || cols == 0 || nnz == 0 {
@@ -255,14 +261,14 @@ impl NmfParams {
                 cols,
             });
         }
-        check_values(x)?;
+        let largest = check_values(x)?;
         // Stored zeros only: no topic to find, and ‖X‖ = 0 leaves every
         // relative error undefined (MU and HALS ran to their cap and reported
         // NaN, KL failed after writing its files).
-        if x.data().iter().all(|&v| v == 0.0) {
+        if largest == 0.0 {
             return Err(NmfError::EmptyMatrix { rows, cols, nnz });
         }
-        Ok(())
+        Ok(largest)
     }
 
     /// The k the kernels run a fit (and the model's `transform`) at: for the
@@ -325,7 +331,7 @@ const WINDOW: (f32, f32) = (1.0 / 65536.0, (1u64 << 40) as f32);
 /// The exponent `e` that brings `max` (the largest of non-negative values)
 /// into `[1, 4)` when it lies outside [`WINDOW`], else 0; even, so that a
 /// square root of `2^e` (KL's reported error) is a power of two too.
-fn exponent_for(max: f64) -> i32 {
+pub(crate) fn exponent_for(max: f64) -> i32 {
     if max == 0.0 || (WINDOW.0 as f64..=WINDOW.1 as f64).contains(&max) {
         return 0;
     }
@@ -355,11 +361,21 @@ pub(crate) fn times_pow2(values: &mut [f32], e: i32) {
     }
 }
 
-/// One pass over the stored values: the first NaN, infinity or negative value is an error.
-pub(crate) fn check_values(x: &CsrView<'_>) -> Result<()> {
+/// One pass over the stored values: the largest (0 for none), or the first
+/// NaN, infinity or negative value as an error.
+pub(crate) fn check_values(x: &CsrView<'_>) -> Result<f32> {
     let data = x.data();
-    let bad = data.iter().position(|v| !(v.is_finite() && *v >= 0.0));
-    let Some(pos) = bad else { return Ok(()) };
+    let largest = data.iter().try_fold(0f32, |m, &v| {
+        (v.is_finite() && v >= 0.0).then(|| m.max(v)).ok_or(())
+    });
+    let Err(()) = largest else {
+        return Ok(largest.unwrap_or(0.0));
+    };
+    // Found again, on the error path only.
+    let pos = data
+        .iter()
+        .position(|v| !(v.is_finite() && *v >= 0.0))
+        .expect("a bad value");
     let value = data[pos];
     let raw = x.indptr();
     let raw = raw.raw_storage();
