@@ -61,7 +61,7 @@ fn demo(cwd: &Path, args: &[&str], data: Option<&Path>, url: &str) -> Output {
 /// Writes at `path` (making its directory) a .tar.gz with the corpus' layout
 /// holding `train` and `test` documents: not the archive, which the demo
 /// says by its counts, so that the message tells which copy it read.
-fn foreign_archive(path: &Path, train: usize, test: usize) {
+pub fn foreign_archive(path: &Path, train: usize, test: usize) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
         fs::File::create(path).unwrap(),

@@ -624,23 +624,7 @@ fn demo_rejects_another_archive_by_its_counts() {
     // and says what it holds against what the archive holds.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("20news-bydate.tar.gz");
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        fs::File::create(&path).unwrap(),
-        flate2::Compression::fast(),
-    ));
-    for name in [
-        "20news-bydate-train/sci.space/1",
-        "20news-bydate-test/sci.space/2",
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(5);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, name, &b"hello"[..])
-            .unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap();
+    crate::demo::foreign_archive(&path, 1, 1);
     let out = Command::new(env!("CARGO_BIN_EXE_topicmill"))
         .args(["demo", "--data-dir", dir.path().to_str().unwrap()])
         .env_remove("TOPICMILL_DATA")
