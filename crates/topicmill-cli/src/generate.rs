@@ -98,9 +98,9 @@ pub fn run(args: Args) -> Result<()> {
     let params = args.params()?;
     crate::interrupt::remove_unfinished_outputs_on_signal();
     let start = Instant::now();
-    let manifest = params
-        .write(&args.output, args.force)
-        .with_context(|| format!("cannot generate {}", args.output.display()))?;
+    // Every error of the writer starts with the path it is about (the
+    // output, or the directory that cannot hold it): no context repeats it.
+    let manifest = params.write(&args.output, args.force)?;
     let seconds = start.elapsed().as_secs_f64();
     writeln!(
         std::io::stdout().lock(),

@@ -337,8 +337,9 @@ impl CorpusWriter {
         let target = clean_target(dir.as_ref())?;
         Self::check_target(&target, true)?;
         let parent = parent_dir(&target);
-        let made = MadeDirs::create(parent)
-            .map_err(|e| SparseError::io(parent, "cannot create output directory", e))?;
+        let made = MadeDirs::create(parent).map_err(|e| {
+            SparseError::io(parent, "cannot create the directory to hold the corpus", e)
+        })?;
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -346,7 +347,13 @@ impl CorpusWriter {
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{name}.tmp-"))
             .tempdir_in(parent)
-            .map_err(|e| SparseError::io(parent, "cannot create a temporary directory in", e))?;
+            .map_err(|e| {
+                SparseError::io(
+                    parent,
+                    "cannot create a temporary directory in this directory",
+                    e,
+                )
+            })?;
         let tmp = Unfinished::new(tmp, &made);
         let matrix = MatrixWriter::create(tmp.path().join(MATRIX_FILE), ncols)?;
         Ok(CorpusWriter {
@@ -856,7 +863,7 @@ fn rename_into_place(
         }
         return Err(SparseError::io(
             target,
-            "cannot rename the finished corpus to",
+            "cannot rename the finished corpus into place",
             e,
         ));
     }
@@ -870,7 +877,13 @@ fn move_aside(target: &Path, parent: &Path) -> Result<TempDir, SparseError> {
     let aside = tempfile::Builder::new()
         .prefix(".topicmill-old-")
         .tempdir_in(parent)
-        .map_err(|e| SparseError::io(parent, "cannot create a temporary directory in", e))?;
+        .map_err(|e| {
+            SparseError::io(
+                parent,
+                "cannot create a temporary directory in this directory",
+                e,
+            )
+        })?;
     fs::rename(target, aside.path().join("old"))
         .map_err(|e| SparseError::io(target, "cannot move the old corpus aside", e))?;
     Ok(aside)

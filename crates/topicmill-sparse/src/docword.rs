@@ -324,7 +324,7 @@ pub fn write_docword(path: &Path, m: CsrView<'_>) -> Result<(), SparseError> {
     let dir = parent_dir(path);
     let tmp = crate::atomic_temp_builder(".topicmill-tmp-")
         .tempfile_in(dir)
-        .map_err(|e| SparseError::io(dir, "cannot create a temporary file in", e))?;
+        .map_err(|e| SparseError::io(dir, "cannot create a temporary file in this directory", e))?;
     let mut w = BufWriter::with_capacity(1 << 20, tmp);
     let io = |e: std::io::Error| SparseError::io(path, "cannot write", e);
     writeln!(w, "{}\n{}\n{}", m.rows(), m.cols(), m.nnz()).map_err(io)?;

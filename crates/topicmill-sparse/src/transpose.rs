@@ -101,7 +101,7 @@ pub fn write_transpose_buffered(
     let dir = parent_dir(path);
     let mut tmp = crate::atomic_temp_builder(".topicmill-tmp-")
         .tempfile_in(dir)
-        .map_err(|e| SparseError::io(dir, "cannot create a temporary file in", e))?;
+        .map_err(|e| SparseError::io(dir, "cannot create a temporary file in this directory", e))?;
     // set_len fills the file with zeros (a hole): the padding between sections.
     tmp.as_file()
         .set_len(header.file_len)

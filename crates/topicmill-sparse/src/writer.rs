@@ -66,9 +66,11 @@ impl MatrixWriter {
         let dir = parent_dir(&path);
         let tmp = crate::atomic_temp_builder(".topicmill-tmp-")
             .tempfile_in(dir)
-            .map_err(|e| SparseError::io(dir, "cannot create a temporary file in", e))?;
+            .map_err(|e| {
+                SparseError::io(dir, "cannot create a temporary file in this directory", e)
+            })?;
         let spill = tempfile::tempfile_in(dir)
-            .map_err(|e| SparseError::io(dir, "cannot create a spill file in", e))?;
+            .map_err(|e| SparseError::io(dir, "cannot create a spill file in this directory", e))?;
         let mut indices = CrcWriter::new(BufWriter::with_capacity(1 << 20, tmp));
         // The header is written last, once the shape is known; reserve its bytes.
         indices
@@ -150,7 +152,9 @@ impl MatrixWriter {
             .map_err(|e| SparseError::io(&self.path, "cannot write", e))?;
         self.data
             .write_all(bytemuck::cast_slice(values))
-            .map_err(|e| SparseError::io(&self.path, "cannot write a spill file for", e))?;
+            .map_err(|e| {
+                SparseError::io(&self.path, "cannot write the spill file of this matrix", e)
+            })?;
         self.poisoned = false;
         let nnz = self.nnz() + indices.len() as u64;
         self.indptr.push(nnz);
@@ -190,17 +194,21 @@ impl MatrixWriter {
         indices
             .pad_to(header.data.offset)
             .map_err(io("cannot write"))?;
-        let mut spill = data
-            .into_inner()
-            .map_err(|e| SparseError::io(&path, "cannot write a spill file for", e.into_error()))?;
+        let mut spill = data.into_inner().map_err(|e| {
+            SparseError::io(
+                &path,
+                "cannot write the spill file of this matrix",
+                e.into_error(),
+            )
+        })?;
         spill
             .seek(SeekFrom::Start(0))
-            .map_err(io("cannot read back the spill file for"))?;
+            .map_err(io("cannot read back the spill file of this matrix"))?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = spill
                 .read(&mut buf)
-                .map_err(io("cannot read back the spill file for"))?;
+                .map_err(io("cannot read back the spill file of this matrix"))?;
             if n == 0 {
                 break;
             }
@@ -257,8 +265,9 @@ pub(crate) fn persist(tmp: NamedTempFile, path: &Path) -> Result<(), SparseError
     tmp.as_file()
         .sync_all()
         .map_err(|e| SparseError::io(path, "cannot sync", e))?;
-    tmp.persist(path)
-        .map_err(|e| SparseError::io(path, "cannot rename the temporary file to", e.error))?;
+    tmp.persist(path).map_err(|e| {
+        SparseError::io(path, "cannot rename the finished file into place", e.error)
+    })?;
     sync_dir(parent_dir(path));
     Ok(())
 }

@@ -413,12 +413,20 @@ fn unwritable_output_directory() {
     let target = blocker.join("x.csr");
     let err = write_matrix(&target, sample().view()).unwrap_err();
     assert!(matches!(err, SparseError::Io { .. }), "{err:?}");
-    assert_names(&err, &blocker, "cannot create a temporary file in");
+    assert_names(
+        &err,
+        &blocker,
+        "cannot create a temporary file in this directory",
+    );
 
     let corpus_target = blocker.join("corpus");
     let err = CorpusWriter::create(&corpus_target, 4).unwrap_err();
     assert!(matches!(err, SparseError::Io { .. }), "{err:?}");
-    assert_names(&err, &blocker, "cannot create output directory");
+    assert_names(
+        &err,
+        &blocker,
+        "cannot create the directory to hold the corpus",
+    );
     assert_eq!(entries(dir.path()), ["file"]);
 }
 

@@ -397,7 +397,7 @@ fn generate_force_replaces_only_a_corpus() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "error: cannot generate dir: dir: exists and is not a corpus directory: refusing to replace it\n"
+        "error: dir: exists and is not a corpus directory: refusing to replace it\n"
     );
     let out = topicmill(
         &d.join("dir"),
@@ -428,6 +428,51 @@ fn generate_force_replaces_only_a_corpus() {
         assert!(out.status.success(), "{}", stderr(&out));
     }
     assert_eq!(entries(d), ["dir", "g"]);
+}
+
+/// Each of `generate`'s errors names the output (or the directory that
+/// cannot hold it) once, in one sentence: they named it twice, as
+/// "cannot generate f: f: already exists …".
+#[test]
+fn generate_errors_name_the_output_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("file"), "x").unwrap();
+    fs::create_dir(d.join("other")).unwrap();
+    fs::write(d.join("other/keep"), "x").unwrap();
+    for (args, said) in [
+        (
+            &["-o", "file", "--shape", "10x10x20x2"][..],
+            "file: already exists (refusing to overwrite)",
+        ),
+        (
+            &["-o", "file", "--force", "--shape", "10x10x20x2"],
+            "file: exists and is not a corpus directory: refusing to replace it",
+        ),
+        (
+            &["-o", "other", "--shape", "10x10x20x2"],
+            "other: already exists (refusing to overwrite)",
+        ),
+        (
+            &["-o", "file/c", "--shape", "10x10x20x2"],
+            "file: cannot create the directory to hold the corpus: File exists (os error 17)",
+        ),
+        (
+            &["-o", "g", "--shape", "10x10x0x2"],
+            "g: cannot generate: nnz must be positive: a corpus without entries cannot be fitted",
+        ),
+        (
+            &["-o", "g", "--shape", "10x10x20x20"],
+            "g: cannot generate: k = 20 exceeds the 10 terms",
+        ),
+    ] {
+        let out = topicmill(d, &[&["generate"][..], args].concat());
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr(&out), format!("error: {said}\n"), "{args:?}");
+        assert!(stdout(&out).is_empty(), "{args:?}");
+    }
+    assert_eq!(entries(d), ["file", "other"]);
+    assert_eq!(entries(&d.join("other")), ["keep"]);
 }
 
 /// What a docword, MatrixMarket or vocabulary file gets wrong is named
