@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use topicmill_nmf::{Init, Nmf};
 use topicmill_text::{NewsgroupsOptions, StopWords, TfidfParams, SEED_CATEGORIES};
 
-use crate::fetch::{data_dirs, load_checked, locate_or_download, Remote};
+use crate::fetch::{data_dirs_with_origins, load_checked, locate_or_download, Remote};
 use crate::fit::FitOutputs;
 use crate::nmf_args::{FitProgress, SolverArg};
 use crate::output::{frobenius_norm, print_topics, topic_words};
@@ -48,8 +48,13 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     args.outputs.check(None, None)?;
     let stage = Instant::now();
-    let found = locate_or_download(&data_dirs(args.data_dir.as_deref()), &Remote::from_env())?;
+    let (dirs, origins): (Vec<_>, Vec<_>) = data_dirs_with_origins(args.data_dir.as_deref())
+        .into_iter()
+        .unzip();
+    let found = locate_or_download(&dirs, &Remote::from_env())?;
     let locate = stage.elapsed();
+    // Which copy is read, on stderr: stdout keeps the table.
+    eprintln!("{}", found.describe(origins[found.dir]));
 
     let stage = Instant::now();
     let docs = load_checked(&found, &NewsgroupsOptions::seed())?;

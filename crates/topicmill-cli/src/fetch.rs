@@ -70,39 +70,69 @@ impl Remote {
 /// The data directories to search, most specific first: `flag` (`--data-dir`),
 /// `$TOPICMILL_DATA`, `./datasets`. A download goes into the first.
 pub fn data_dirs(flag: Option<&Path>) -> Vec<PathBuf> {
+    data_dirs_with_origins(flag)
+        .into_iter()
+        .map(|(dir, _)| dir)
+        .collect()
+}
+
+/// Where a data directory to search comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The `--data-dir` flag.
+    Flag,
+    /// `$TOPICMILL_DATA`.
+    Env,
+    /// `./datasets`, searched last.
+    Datasets,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flag => f.write_str("--data-dir"),
+            Origin::Env => write!(f, "${DATA_ENV}"),
+            Origin::Datasets => f.write_str("./datasets"),
+        }
+    }
+}
+
+/// [`data_dirs`], each with where it comes from.
+pub fn data_dirs_with_origins(flag: Option<&Path>) -> Vec<(PathBuf, Origin)> {
     data_dirs_from(flag, std::env::var_os(DATA_ENV))
 }
 
-/// [`data_dirs`] with the environment variable's value given; an empty value
-/// is no value, and a directory named twice is searched once.
-fn data_dirs_from(flag: Option<&Path>, env: Option<std::ffi::OsString>) -> Vec<PathBuf> {
+/// [`data_dirs_with_origins`] with the environment variable's value given;
+/// an empty value is no value, and a directory named twice is searched once
+/// (as the first that names it).
+fn data_dirs_from(flag: Option<&Path>, env: Option<std::ffi::OsString>) -> Vec<(PathBuf, Origin)> {
     let env = env.filter(|v| !v.is_empty()).map(PathBuf::from);
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    for dir in [
-        flag.map(Path::to_path_buf),
-        env,
-        Some(PathBuf::from("datasets")),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
+    let mut dirs: Vec<(PathBuf, Origin)> = Vec::new();
+    for (dir, origin) in [
+        (flag.map(Path::to_path_buf), Origin::Flag),
+        (env, Origin::Env),
+        (Some(PathBuf::from("datasets")), Origin::Datasets),
+    ] {
+        let Some(dir) = dir else { continue };
+        if !dirs.iter().any(|(d, _)| *d == dir) {
+            dirs.push((dir, origin));
         }
     }
     dirs
 }
 
-/// The archive inside `dirs`, if any of them holds it.
-pub fn find_archive(dirs: &[PathBuf]) -> Option<PathBuf> {
+/// The archive inside `dirs`, if any of them holds it, with the index of
+/// the first that does.
+pub fn find_archive(dirs: &[PathBuf]) -> Option<(PathBuf, usize)> {
     dirs.iter()
-        .flat_map(|dir| {
+        .enumerate()
+        .flat_map(|(i, dir)| {
             [
-                dir.join(ARCHIVE_NAME),
-                dir.join("20news-bydate").join(ARCHIVE_NAME),
+                (dir.join(ARCHIVE_NAME), i),
+                (dir.join("20news-bydate").join(ARCHIVE_NAME), i),
             ]
         })
-        .find(|path| path.is_file())
+        .find(|(path, _)| path.is_file())
 }
 
 /// Where the archive is.
@@ -111,16 +141,36 @@ pub struct Located {
     /// Downloaded just now, its sha256 checked; otherwise a local copy, which
     /// [`load_checked`] checks.
     pub downloaded: bool,
+    /// The index, in the directories searched, of the one it was found in
+    /// or downloaded into.
+    pub dir: usize,
+}
+
+impl Located {
+    /// One line saying which archive is read and how it was found, `origin`
+    /// being where its directory ([`Located::dir`]) comes from.
+    pub fn describe(&self, origin: Origin) -> String {
+        let how = if self.downloaded {
+            "downloaded just now into"
+        } else {
+            "found in"
+        };
+        format!(
+            "reading the 20 Newsgroups archive {} ({how} {origin})",
+            self.path.display()
+        )
+    }
 }
 
 /// Finds the archive in `dirs`, or downloads it from `remote` into the first
 /// of `dirs`. A local copy is not checked here: [`load_checked`] does it
 /// while reading.
 pub fn locate_or_download(dirs: &[PathBuf], remote: &Remote) -> Result<Located> {
-    if let Some(path) = find_archive(dirs) {
+    if let Some((path, dir)) = find_archive(dirs) {
         return Ok(Located {
             path,
             downloaded: false,
+            dir,
         });
     }
     let dir = dirs.first().context("no data directory to download into")?;
@@ -144,6 +194,7 @@ pub fn locate_or_download(dirs: &[PathBuf], remote: &Remote) -> Result<Located> 
     Ok(Located {
         path: dest,
         downloaded: true,
+        dir: 0,
     })
 }
 
@@ -352,6 +403,12 @@ mod tests {
         let flag = Path::new("mine");
         let env = || Some(std::ffi::OsString::from("/shared"));
         let paths = |dirs: &[&str]| dirs.iter().map(PathBuf::from).collect::<Vec<_>>();
+        let data_dirs_from = |flag, env| -> Vec<PathBuf> {
+            data_dirs_from(flag, env)
+                .into_iter()
+                .map(|(d, _)| d)
+                .collect()
+        };
         assert_eq!(
             data_dirs_from(Some(flag), env()),
             paths(&["mine", "/shared", "datasets"])
@@ -365,6 +422,21 @@ mod tests {
         assert_eq!(
             data_dirs_from(Some(Path::new("datasets")), Some("datasets".into())),
             paths(&["datasets"])
+        );
+        // Each named as the first that gave it.
+        assert_eq!(
+            super::data_dirs_from(Some(Path::new("/shared")), env()),
+            [
+                (PathBuf::from("/shared"), Origin::Flag),
+                (PathBuf::from("datasets"), Origin::Datasets)
+            ]
+        );
+        assert_eq!(
+            super::data_dirs_from(None, env())
+                .iter()
+                .map(|(_, origin)| origin.to_string())
+                .collect::<Vec<_>>(),
+            ["$TOPICMILL_DATA", "./datasets"]
         );
     }
 
@@ -384,12 +456,28 @@ mod tests {
         let found = locate_or_download(&[first.clone(), second.clone()], &remote).unwrap();
         assert!(found.downloaded);
         assert_eq!(found.path, first.join(ARCHIVE_NAME));
+        assert_eq!(found.dir, 0);
+        assert_eq!(
+            found.describe(Origin::Datasets),
+            format!(
+                "reading the 20 Newsgroups archive {} (downloaded just now into ./datasets)",
+                found.path.display()
+            )
+        );
         assert_eq!(std::fs::read(&found.path).unwrap(), body);
         assert!(leftovers(&second).is_empty());
         // Found now: no second request (the server answers only one).
         let again = locate_or_download(&[second, first.clone()], &remote).unwrap();
         assert!(!again.downloaded);
         assert_eq!(again.path, first.join(ARCHIVE_NAME));
+        assert_eq!(again.dir, 1);
+        assert_eq!(
+            again.describe(Origin::Env),
+            format!(
+                "reading the 20 Newsgroups archive {} (found in $TOPICMILL_DATA)",
+                again.path.display()
+            )
+        );
     }
 
     #[test]
@@ -444,17 +532,16 @@ mod tests {
     fn finds_the_archive_in_either_layout() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(find_archive(&[dir.path().to_path_buf()]), None);
+        // The index of the directory that holds it.
+        let holder = [dir.path().join("none"), dir.path().to_path_buf()];
         let nested = dir.path().join("20news-bydate");
         std::fs::create_dir(&nested).unwrap();
         std::fs::write(nested.join(ARCHIVE_NAME), b"x").unwrap();
-        assert_eq!(
-            find_archive(&[dir.path().to_path_buf()]),
-            Some(nested.join(ARCHIVE_NAME))
-        );
+        assert_eq!(find_archive(&holder), Some((nested.join(ARCHIVE_NAME), 1)));
         std::fs::write(dir.path().join(ARCHIVE_NAME), b"x").unwrap();
         assert_eq!(
-            find_archive(&[dir.path().to_path_buf()]),
-            Some(dir.path().join(ARCHIVE_NAME))
+            find_archive(&holder),
+            Some((dir.path().join(ARCHIVE_NAME), 1))
         );
     }
 

@@ -82,10 +82,20 @@ pub fn foreign_archive(path: &Path, train: usize, test: usize) {
     builder.into_inner().unwrap().finish().unwrap();
 }
 
-/// Exits 1 and says which copy it read, by that copy's counts.
-fn assert_read(out: &Output, archive: &Path, train: usize, test: usize) {
+/// Says which copy it reads and where it found it (`origin`: the flag,
+/// the variable or ./datasets) before reading, then exits 1 and says which
+/// copy it read, by that copy's counts.
+fn assert_read(out: &Output, archive: &Path, origin: &str, train: usize, test: usize) {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
     let err = stderr(out);
+    let reading = format!(
+        "reading the 20 Newsgroups archive {} (found in {origin})\n",
+        archive.display()
+    );
+    assert!(
+        err.starts_with(&reading),
+        "want {reading:?} first in\n{err}"
+    );
     let want = format!(
         "{} is not the 20 Newsgroups \"bydate\" archive: it holds {train} train and {test} test",
         archive.display()
@@ -144,20 +154,41 @@ fn demo_looks_in_the_flag_then_the_environment_then_datasets() {
     // A --data-dir without the archive (not even existing) falls back to
     // $TOPICMILL_DATA, and is left unmade.
     let out = demo(cwd, &["--data-dir", "missing"], Some(&env), &url);
-    assert_read(&out, &in_env, 2, 1);
+    assert_read(&out, &in_env, "$TOPICMILL_DATA", 2, 1);
     assert!(!cwd.join("missing").exists());
 
     // The flag's copy comes first.
     let flag = cwd.join("flag");
     foreign_archive(&flag.join(ARCHIVE), 1, 1);
     let out = demo(cwd, &["--data-dir", "flag"], Some(&env), &url);
-    assert_read(&out, Path::new("flag/20news-bydate.tar.gz"), 1, 1);
+    assert_read(
+        &out,
+        Path::new("flag/20news-bydate.tar.gz"),
+        "--data-dir",
+        1,
+        1,
+    );
+    // A directory given both ways is the flag's.
+    let out = demo(cwd, &["--data-dir", "flag"], Some(Path::new("flag")), &url);
+    assert_read(
+        &out,
+        Path::new("flag/20news-bydate.tar.gz"),
+        "--data-dir",
+        1,
+        1,
+    );
 
     // Neither has it: ./datasets.
     let empty = cwd.join("empty");
     fs::create_dir(&empty).unwrap();
     let out = demo(cwd, &["--data-dir", "missing"], Some(&empty), &url);
-    assert_read(&out, Path::new("datasets/20news-bydate.tar.gz"), 3, 1);
+    assert_read(
+        &out,
+        Path::new("datasets/20news-bydate.tar.gz"),
+        "./datasets",
+        3,
+        1,
+    );
 
     // None has it: the download goes into --data-dir if given, else into
     // $TOPICMILL_DATA (neither made when it fails).

@@ -566,6 +566,15 @@ fn demo_prints_the_seed_table() {
     let text = stdout(&out);
     assert!(text.contains("2034 documents × 26576 terms"), "{text}");
     assert!(text.contains("time: locate"), "{text}");
+    // Which copy it read, on stderr (stdout holds the table).
+    assert!(
+        stderr(&out).contains(&format!(
+            "reading the 20 Newsgroups archive {} (found in --data-dir)",
+            archive.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
     let got = table_columns(&text);
     let want: Vec<BTreeSet<String>> = SEED_TOPICS
         .iter()
