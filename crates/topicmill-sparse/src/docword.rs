@@ -276,7 +276,8 @@ fn read_header(path: &Path) -> Result<(Lines, DocwordHeader), SparseError> {
 /// equal to word ids. Trailing spaces and `\r` are stripped. A blank line
 /// or a term given twice is an error naming the line (and the first
 /// line of a repeated term): a column needs a name, and a corpus one term
-/// per column.
+/// per column. A UTF-8 byte order mark opening the file is not part of the
+/// first term.
 pub fn read_vocab(path: &Path) -> Result<Vec<String>, SparseError> {
     let mut lines = Lines::open(path)?;
     let mut vocab = Vec::new();
@@ -287,9 +288,12 @@ pub fn read_vocab(path: &Path) -> Result<Vec<String>, SparseError> {
         message,
     };
     while let Some((n, line)) = lines.next_line()? {
-        let term = std::str::from_utf8(line)
+        let mut term = std::str::from_utf8(line)
             .map_err(|e| syntax(n, format!("not valid UTF-8: {e}")))?
             .trim_end();
+        if n == 1 {
+            term = term.strip_prefix('\u{FEFF}').unwrap_or(term);
+        }
         if term.is_empty() {
             return Err(syntax(n, "blank term: every column needs a name".into()));
         }

@@ -413,6 +413,18 @@ fn vocab_lines_are_terms() {
     assert_eq!(v, ["apple", "banana", "cherry"]);
 }
 
+/// A byte order mark opens the file, not its first term; a U+FEFF further
+/// on is part of a term; a file of only the mark has a blank first term.
+#[test]
+fn a_vocab_file_loses_its_byte_order_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(dir.path(), "vocab.txt", "\u{FEFF}apple\n\u{FEFF}banana\n");
+    assert_eq!(read_vocab(&path).unwrap(), ["apple", "\u{FEFF}banana"]);
+    let path = file(dir.path(), "vocab.txt", "\u{FEFF}\nbanana\n");
+    let err = read_vocab(&path).unwrap_err();
+    assert_names(&err, &path, "line 1: blank term");
+}
+
 /// A column needs a name, and one of its own: a blank line or a repeated
 /// term is refused naming its line (and the first).
 #[test]

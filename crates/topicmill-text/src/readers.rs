@@ -64,7 +64,9 @@ pub(crate) fn decode(
 /// Reads every file of `dir`: files in a sub-folder are labelled with the
 /// sub-folder's name, files at the top level with `""`. Ids are the paths
 /// relative to `dir` (`label/name`); order is by label, then name. Labels are
-/// `None` when there is no sub-folder. Deeper folders are not read.
+/// `None` when there is no sub-folder. Deeper folders are not read. A UTF-8
+/// byte order mark at the start of a file is not part of its text (byte
+/// offsets in errors still count it).
 pub fn read_folder(dir: &Path, utf8: Utf8) -> Result<Documents, TextError> {
     let mut jobs: Vec<(String, String, std::path::PathBuf)> = Vec::new();
     let mut has_folders = false;
@@ -87,8 +89,9 @@ pub fn read_folder(dir: &Path, utf8: Utf8) -> Result<Documents, TextError> {
     let texts: Vec<String> = jobs
         .par_iter()
         .map(|(_, _, path)| {
-            let bytes = std::fs::read(path).map_err(|e| TextError::io(path, e))?;
-            decode(bytes, path, 0, utf8)
+            let mut bytes = std::fs::read(path).map_err(|e| TextError::io(path, e))?;
+            let base = strip_bom(&mut bytes);
+            decode(bytes, path, base, utf8)
         })
         .collect::<Result<_, _>>()?;
     let labels = has_folders.then(|| jobs.iter().map(|j| j.0.clone()).collect());
@@ -101,6 +104,17 @@ pub fn read_folder(dir: &Path, utf8: Utf8) -> Result<Documents, TextError> {
 
 /// The UTF-8 byte order mark, which some editors put at the start of a file.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Removes a byte order mark opening `bytes` (a file's start), returning how
+/// many bytes went: the offset of what is left in the file.
+fn strip_bom(bytes: &mut Vec<u8>) -> u64 {
+    if bytes.starts_with(BOM) {
+        bytes.drain(..BOM.len());
+        BOM.len() as u64
+    } else {
+        0
+    }
+}
 
 /// Reads lines of `path` into documents, `limit` at a time (all when `None`),
 /// calling `each` per batch. A line ends at `\n`; a `\r` before it is dropped.
@@ -127,9 +141,8 @@ pub(crate) fn for_each_line_batch(
         }
         number += 1;
         let mut base = offset;
-        if number == 1 && bytes.starts_with(BOM) {
-            bytes.drain(..BOM.len());
-            base += BOM.len() as u64;
+        if number == 1 {
+            base += strip_bom(&mut bytes);
         }
         if bytes.last() == Some(&b'\n') {
             bytes.pop();
@@ -383,6 +396,43 @@ mod tests {
         // Only a whole mark is one: a lone first byte is invalid UTF-8.
         let half = write(dir.path(), "half.txt", b"\xEFab\n");
         let err = read_lines(&half, Utf8::Strict).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: invalid UTF-8 at byte offset 0", half.display())
+        );
+    }
+
+    /// A byte order mark opens a file of a folder, not its text: a
+    /// BOM-prefixed first word is read, and tokenized, as without it; byte
+    /// offsets count the mark; a U+FEFF further on is text.
+    #[test]
+    fn a_folder_file_loses_its_byte_order_mark() {
+        let marked = tempfile::tempdir().unwrap();
+        let plain = tempfile::tempdir().unwrap();
+        for (dir, mark) in [(marked.path(), "\u{FEFF}"), (plain.path(), "")] {
+            write(dir, "a/1.txt", format!("{mark}Hello world").as_bytes());
+            write(dir, "a/2.txt", mark.as_bytes());
+            write(dir, "b/3.txt", "one \u{FEFF}two".as_bytes());
+        }
+        let docs = read_folder(marked.path(), Utf8::Strict).unwrap();
+        assert_eq!(docs.texts, ["Hello world", "", "one \u{FEFF}two"]);
+        assert_eq!(docs, read_folder(plain.path(), Utf8::Strict).unwrap());
+        assert_eq!(
+            crate::tokenize::tokenize(&docs.texts[0]),
+            crate::tokenize::tokenize("Hello world")
+        );
+        let lossy = read_folder(marked.path(), Utf8::Lossy).unwrap();
+        assert_eq!(lossy.texts[0], "Hello world");
+
+        let bad = write(marked.path(), "b/bad.txt", b"\xEF\xBB\xBFab\xFF");
+        let err = read_folder(marked.path(), Utf8::Strict).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: invalid UTF-8 at byte offset 5", bad.display())
+        );
+        // Only a whole mark is one: a lone first byte is invalid UTF-8.
+        let half = write(marked.path(), "b/bad.txt", b"\xEFab");
+        let err = read_folder(marked.path(), Utf8::Strict).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("{}: invalid UTF-8 at byte offset 0", half.display())
