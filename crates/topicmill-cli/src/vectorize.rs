@@ -373,6 +373,10 @@ fn check_out(args: &Args, out: &Path) -> anyhow::Result<()> {
             other => other?,
         }
     }
+    // A corpus an interrupted replace left aside is put back or named.
+    for set_aside in CorpusWriter::recover_set_aside(out)? {
+        eprintln!("warning: {set_aside}");
+    }
     CorpusWriter::check_target(out, args.overwrite)?;
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Corpus directories: a matrix, its transpose, vocabulary, document ids, optional
 //! labels and a JSON manifest, written atomically as a whole.
 
+use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
@@ -369,7 +371,11 @@ impl CorpusWriter {
     /// directory is moved aside, the new one renamed in, then the old one deleted:
     /// at every moment the target holds the old corpus, nothing, or the new one.
     /// Only a corpus directory is replaced: anything else at the target is
-    /// refused ([`SparseError::NotACorpus`]).
+    /// refused ([`SparseError::NotACorpus`]). Aside, the old corpus is
+    /// `old` in a hidden directory `.topicmill-old-NAME-XXXXXX` beside the
+    /// target `NAME`: a process killed (SIGKILL) between the two renames
+    /// leaves it there, which
+    /// [`recover_set_aside`](CorpusWriter::recover_set_aside) finds.
     pub fn overwrite(mut self, yes: bool) -> Self {
         self.overwrite = yes;
         self
@@ -801,6 +807,169 @@ impl CorpusWriter {
     }
 }
 
+/// A corpus that a replace moved aside and did not delete: the process
+/// was killed between moving it aside and renaming the new one in. See
+/// [`CorpusWriter::recover_set_aside`]; its `Display` is a sentence for the
+/// user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetAside {
+    /// The target was missing: the corpus moved aside from it, at `from`,
+    /// was renamed back to `target`.
+    Restored {
+        /// The target, as given.
+        target: PathBuf,
+        /// Where the corpus was.
+        from: PathBuf,
+    },
+    /// Left where it is, at `corpus`: the target exists, or more than one
+    /// corpus was moved aside from it, or this one could not be put back.
+    /// `target` is the corpus it was moved aside from, when its
+    /// directory's name says so (older builds did not name it).
+    Kept {
+        /// The corpus moved aside (`old` inside the hidden directory).
+        corpus: PathBuf,
+        /// The target it was moved aside from, if known.
+        target: Option<PathBuf>,
+    },
+}
+
+impl fmt::Display for SetAside {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetAside::Restored { target, from } => write!(
+                f,
+                "{}: was missing, after an interrupted replace; the corpus it held, \
+                 moved aside to {}, is put back",
+                target.display(),
+                from.display()
+            ),
+            SetAside::Kept { corpus, target } => {
+                let of = match target {
+                    Some(target) => format!("of {}", target.display()),
+                    None => "of a corpus of this directory".to_string(),
+                };
+                write!(
+                    f,
+                    "{}: the corpus an interrupted replace {of} moved aside is still here, \
+                     in a hidden directory: move it where you want it, or remove {}",
+                    corpus.display(),
+                    parent_dir(corpus).display()
+                )
+            }
+        }
+    }
+}
+
+/// The name of the directory a replace moves the old corpus into starts
+/// with this, then the target's name and `-` (when the name is at most
+/// [`ASIDE_NAME_MAX`] bytes), then [`ASIDE_RANDOM`] random letters and
+/// digits; the old corpus is `old` inside it.
+const ASIDE_PREFIX: &str = ".topicmill-old-";
+/// The random characters ending the aside directory's name.
+const ASIDE_RANDOM: usize = 6;
+/// The longest target name the aside directory's name holds: a file name
+/// has at most 255 bytes, and a longer target's aside is not named after it.
+const ASIDE_NAME_MAX: usize = 200;
+/// The aside directory's entry holding the old corpus.
+const ASIDE_CORPUS: &str = "old";
+
+/// The aside directory's name before its random characters, for `target`.
+fn aside_prefix(target: &Path) -> OsString {
+    let mut prefix = OsString::from(ASIDE_PREFIX);
+    if let Some(name) = target.file_name().filter(|n| n.len() <= ASIDE_NAME_MAX) {
+        prefix.push(name);
+        prefix.push("-");
+    }
+    prefix
+}
+
+/// Whether the directory entry `entry` is an aside directory: `Some(true)`
+/// when its name says it was moved aside from a target named `name`,
+/// `Some(false)` when its name does not say from which (older builds).
+fn aside_of(entry: &OsStr, name: &OsStr) -> Option<bool> {
+    let rest = entry
+        .as_encoded_bytes()
+        .strip_prefix(ASIDE_PREFIX.as_bytes())?;
+    let random = |r: &[u8]| r.len() == ASIDE_RANDOM && r.iter().all(u8::is_ascii_alphanumeric);
+    if random(rest) {
+        return Some(false);
+    }
+    let random_part = rest
+        .strip_prefix(name.as_encoded_bytes())?
+        .strip_prefix(b"-")?;
+    random(random_part).then_some(true)
+}
+
+impl CorpusWriter {
+    /// Looks beside the target `dir` for corpora that a replace moved
+    /// aside and was killed (SIGKILL, no clean-up) before renaming the new
+    /// one in: hidden directories `.topicmill-old-NAME-XXXXXX` (or, from
+    /// older builds, `.topicmill-old-XXXXXX`, which do not say which
+    /// corpus they held) whose `old` is a corpus directory. Call it before
+    /// writing to `dir`, and tell the user what it returns.
+    ///
+    /// Only when `dir` is missing and exactly one corpus was moved aside
+    /// from it, complete (it opens), is it put back: renamed to `dir` (a
+    /// rename that replaces no existing file nor non-empty directory), as
+    /// if the replace had never started; a writer without `overwrite` then
+    /// finds `dir` taken. Every other is left where it is, never removed:
+    /// it may be the only copy of the user's data.
+    pub fn recover_set_aside(dir: impl AsRef<Path>) -> Result<Vec<SetAside>, SparseError> {
+        let given = dir.as_ref();
+        let target = clean_target(given)?;
+        let Some(name) = target.file_name() else {
+            return Ok(Vec::new());
+        };
+        let parent = parent_dir(&target);
+        // A directory that cannot be read holds nothing found here; the
+        // write will say what is wrong with it.
+        let Ok(entries) = fs::read_dir(parent) else {
+            return Ok(Vec::new());
+        };
+        let mut found: Vec<(PathBuf, bool)> = entries
+            .flatten()
+            .filter_map(|entry| {
+                let named = aside_of(&entry.file_name(), name)?;
+                let aside = entry.path();
+                let is_dir = fs::symlink_metadata(&aside).is_ok_and(|m| m.is_dir());
+                (is_dir && is_corpus_dir(&aside.join(ASIDE_CORPUS))).then_some((aside, named))
+            })
+            .collect();
+        found.sort();
+        let missing = matches!(
+            fs::symlink_metadata(&target),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound
+        );
+        let mut restored = None;
+        if let [(aside, _)] = found.iter().filter(|(_, named)| *named).collect::<Vec<_>>()[..] {
+            let old = aside.join(ASIDE_CORPUS);
+            if missing && Corpus::open(&old).is_ok() && fs::rename(&old, &target).is_ok() {
+                // Empty now; left behind if it cannot go, harmless.
+                let _ = fs::remove_dir(aside);
+                sync_dir(parent);
+                restored = Some(aside.clone());
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|(aside, named)| {
+                if restored.as_ref() == Some(&aside) {
+                    SetAside::Restored {
+                        target: given.to_path_buf(),
+                        from: aside.join(ASIDE_CORPUS),
+                    }
+                } else {
+                    SetAside::Kept {
+                        corpus: aside.join(ASIDE_CORPUS),
+                        target: named.then(|| given.to_path_buf()),
+                    }
+                }
+            })
+            .collect())
+    }
+}
+
 /// Rename the finished temporary directory to `target`, checked again as
 /// [`CorpusWriter::check_target`] does. Under the lock of [`UNFINISHED`]: a
 /// clean-up on a signal neither removes a directory as it is renamed nor
@@ -852,8 +1021,8 @@ fn rename_into_place(
         if let Some(aside) = backup {
             // Put the old corpus back; if even that fails, keep it where it
             // is and say where.
-            if let Err(back) = fs::rename(aside.path().join("old"), target) {
-                let kept = aside.keep().join("old");
+            if let Err(back) = fs::rename(aside.path().join(ASIDE_CORPUS), target) {
+                let kept = aside.keep().join(ASIDE_CORPUS);
                 return Err(SparseError::io(
                     &kept,
                     "the new corpus could not be renamed into place, nor this old one put back (it is kept here)",
@@ -871,11 +1040,13 @@ fn rename_into_place(
 }
 
 /// Moves the corpus at `target` into a fresh temporary directory of
-/// `parent` (as `old`), which removes itself, and what it holds, when
-/// dropped: on every path, including a failed move.
+/// `parent` (as `old`), named after `target` (see [`ASIDE_PREFIX`]), which
+/// removes itself, and what it holds, when dropped: on every path,
+/// including a failed move.
 fn move_aside(target: &Path, parent: &Path) -> Result<TempDir, SparseError> {
     let aside = tempfile::Builder::new()
-        .prefix(".topicmill-old-")
+        .prefix(&aside_prefix(target))
+        .rand_bytes(ASIDE_RANDOM)
         .tempdir_in(parent)
         .map_err(|e| {
             SparseError::io(
@@ -884,7 +1055,7 @@ fn move_aside(target: &Path, parent: &Path) -> Result<TempDir, SparseError> {
                 e,
             )
         })?;
-    fs::rename(target, aside.path().join("old"))
+    fs::rename(target, aside.path().join(ASIDE_CORPUS))
         .map_err(|e| SparseError::io(target, "cannot move the old corpus aside", e))?;
     Ok(aside)
 }
@@ -978,4 +1149,57 @@ pub fn write_corpus<S: AsRef<str>>(
         writer.push_row(&indices[range.clone()], &data[range])?;
     }
     writer.finish(vocabulary, doc_ids, labels, extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The directory a replace moves the old corpus into is named after
+    /// the target (unless the name is too long for it), so that a later
+    /// write to the target, finding it left by a killed replace, can tell
+    /// it was the target's; and the state left then is put back.
+    #[test]
+    fn the_aside_directory_names_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "n".repeat(ASIDE_NAME_MAX + 1);
+        for (name, named) in [("my corpus-1", Some(true)), (long.as_str(), Some(false))] {
+            let target = dir.path().join(name);
+            fs::create_dir(&target).unwrap();
+            let aside = move_aside(&target, dir.path()).unwrap();
+            let entry = aside.path().file_name().unwrap();
+            assert_eq!(aside_of(entry, OsStr::new(name)), named, "{entry:?}");
+            assert!(aside.path().join(ASIDE_CORPUS).is_dir());
+            assert!(!target.exists());
+        }
+        // Not another target's, even one whose name starts alike.
+        let entry = OsStr::new(".topicmill-old-my corpus-1-Ab12Cd");
+        assert_eq!(aside_of(entry, OsStr::new("my corpus")), None);
+        assert_eq!(aside_of(entry, OsStr::new("my corpus-1-Ab")), None);
+        assert_eq!(aside_of(entry, OsStr::new("my corpus-1")), Some(true));
+
+        // Killed between the renames: the aside kept, the target missing.
+        let target = dir.path().join("c");
+        let x = crate::CsrMatrix::new((1, 2), vec![0, 1], vec![1], vec![1.0]);
+        write_corpus(
+            &target,
+            x.view(),
+            &["a", "b"],
+            &["d"],
+            None,
+            serde_json::Value::Null,
+        )
+        .unwrap();
+        let aside = move_aside(&target, dir.path()).unwrap().keep();
+        let found = CorpusWriter::recover_set_aside(&target).unwrap();
+        assert_eq!(
+            found,
+            [SetAside::Restored {
+                target: target.clone(),
+                from: aside.join(ASIDE_CORPUS),
+            }]
+        );
+        assert_eq!(Corpus::open(&target).unwrap().vocabulary(), ["a", "b"]);
+        assert!(!aside.exists());
+    }
 }

@@ -93,7 +93,7 @@ pub type CsrView<'a> = sprs::CsMatViewI<'a, f32, u32, u64>;
 pub use crate::{
     blocks::row_blocks,
     corpus::{
-        line_break, resolve_path, write_corpus, Corpus, CorpusWriter, MadeDirs, Manifest,
+        line_break, resolve_path, write_corpus, Corpus, CorpusWriter, MadeDirs, Manifest, SetAside,
         CORPUS_FORMAT, CORPUS_VERSION,
     },
     docword::{read_docword, read_vocab, write_docword, DocwordHeader, DocwordReader},

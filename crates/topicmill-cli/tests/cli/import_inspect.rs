@@ -475,6 +475,159 @@ fn generate_errors_name_the_output_once() {
     assert_eq!(entries(&d.join("other")), ["keep"]);
 }
 
+/// Moves the corpus `target` of `d` to `aside/old`, as a replace killed
+/// (SIGKILL) between moving it aside and renaming the new one in leaves it.
+fn set_aside(d: &Path, target: &str, aside: &str) {
+    fs::create_dir(d.join(aside)).unwrap();
+    fs::rename(d.join(target), d.join(aside).join("old")).unwrap();
+}
+
+/// A replace killed between moving the old corpus aside and renaming the
+/// new one in leaves the old corpus in a hidden `.topicmill-old-NAME-XXXXXX`
+/// beside the missing target, which later writes passed over in silence.
+/// Now the next write puts it back when the target is missing and it is
+/// the only one of that target (then replaces it only with --force), and
+/// otherwise names it on stderr, leaving it as it is. Older builds' asides
+/// (no name) are named, never put back; other targets' and ones without a
+/// corpus are not this write's business.
+#[test]
+fn a_corpus_left_aside_by_an_interrupted_replace_is_put_back_or_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let generate = |target: &str, more: &[&str]| {
+        let small = ["--docs", "10", "--terms", "20", "--nnz", "50", "-k", "2"];
+        topicmill(d, &[&["generate", "-o", target][..], &small, more].concat())
+    };
+    let manifest = |p: &str| fs::read_to_string(d.join(p).join("manifest.json")).unwrap();
+    let put_back = "warning: g: was missing, after an interrupted replace; the corpus it held, \
+                    moved aside to ./.topicmill-old-g-Ab12Cd/old, is put back\n";
+    let kept = |aside: &str, of: &str| {
+        format!(
+            "warning: ./{aside}/old: the corpus an interrupted replace of {of} moved aside is \
+             still here, in a hidden directory: move it where you want it, or remove ./{aside}\n"
+        )
+    };
+    assert!(generate("g", &[]).status.success());
+    let old = manifest("g");
+
+    // g missing, without --force: put back, and g is then taken.
+    set_aside(d, "g", ".topicmill-old-g-Ab12Cd");
+    let out = generate("g", &["--seed", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("{put_back}error: g: already exists (refusing to overwrite)\n")
+    );
+    assert_eq!(entries(d), ["g"]);
+    assert_eq!(manifest("g"), old);
+
+    // With --force: put back, then replaced, as asked.
+    set_aside(d, "g", ".topicmill-old-g-Ab12Cd");
+    let out = generate("g", &["--seed", "1", "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), put_back);
+    assert_eq!(entries(d), ["g"]);
+    assert_ne!(manifest("g"), old);
+
+    // g there: a corpus moved aside from it is named, and stays.
+    assert!(generate("h", &[]).status.success());
+    set_aside(d, "h", ".topicmill-old-g-Zz9999");
+    let aside = manifest(".topicmill-old-g-Zz9999/old");
+    let out = generate("g", &["--seed", "2", "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), kept(".topicmill-old-g-Zz9999", "g"));
+    assert_eq!(entries(d), [".topicmill-old-g-Zz9999", "g"]);
+    assert_eq!(manifest(".topicmill-old-g-Zz9999/old"), aside);
+
+    // Two moved aside from a missing g: which is g? Neither is put back.
+    assert!(generate("h", &[]).status.success());
+    set_aside(d, "h", ".topicmill-old-g-Yy8888");
+    fs::remove_dir_all(d.join("g")).unwrap();
+    let out = generate("g", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        kept(".topicmill-old-g-Yy8888", "g") + &kept(".topicmill-old-g-Zz9999", "g")
+    );
+    assert_eq!(
+        entries(d),
+        [".topicmill-old-g-Yy8888", ".topicmill-old-g-Zz9999", "g"]
+    );
+
+    // An older build's aside (which corpus it held, its name does not say)
+    // is named, not put back; another target's, and one holding no corpus,
+    // are passed over.
+    for aside in [".topicmill-old-g-Yy8888", ".topicmill-old-g-Zz9999"] {
+        fs::remove_dir_all(d.join(aside)).unwrap();
+    }
+    assert!(generate("h", &[]).status.success());
+    set_aside(d, "h", ".topicmill-old-Xx7777");
+    assert!(generate("k", &[]).status.success());
+    set_aside(d, "k", ".topicmill-old-k-Ww6666");
+    fs::create_dir_all(d.join(".topicmill-old-g-Vv5555/old")).unwrap();
+    fs::remove_dir_all(d.join("g")).unwrap();
+    let out = generate("g", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        kept(".topicmill-old-Xx7777", "a corpus of this directory")
+    );
+    assert_eq!(
+        entries(d),
+        [
+            ".topicmill-old-Xx7777",
+            ".topicmill-old-g-Vv5555",
+            ".topicmill-old-k-Ww6666",
+            "g"
+        ]
+    );
+}
+
+/// `import` and `vectorize` put back a corpus left aside from their
+/// missing output too, before any work.
+#[test]
+fn import_and_vectorize_put_back_a_corpus_left_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("docword.t.txt"), "2\n3\n2\n1 1 1\n2 3 2\n").unwrap();
+    let import = ["import", "--docword", "docword.t.txt", "-o", "c"];
+    assert!(topicmill(d, &import).status.success());
+    crate::vectorize_sample(d, "v");
+    let snapshot = |p: &str| {
+        ["manifest.json", "vocab.txt", "doc_ids.txt"]
+            .map(|f| fs::read_to_string(d.join(p).join(f)).unwrap())
+    };
+    let (c, v) = (snapshot("c"), snapshot("v"));
+    set_aside(d, "c", ".topicmill-old-c-Aa1111");
+    set_aside(d, "v", ".topicmill-old-v-Bb2222");
+    let sample = crate::sample_jsonl();
+    let vectorize = [
+        "vectorize",
+        "--input",
+        "lines",
+        sample.to_str().unwrap(),
+        "-o",
+        "v",
+    ];
+    for (args, target, aside) in [
+        (&import[..], "c", ".topicmill-old-c-Aa1111"),
+        (&vectorize[..], "v", ".topicmill-old-v-Bb2222"),
+    ] {
+        let out = topicmill(d, args);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "warning: {target}: was missing, after an interrupted replace; the corpus it \
+                 held, moved aside to ./{aside}/old, is put back\n\
+                 error: {target}: already exists (refusing to overwrite)\n"
+            )
+        );
+    }
+    assert_eq!(entries(d), ["c", "docword.t.txt", "v"]);
+    assert_eq!((snapshot("c"), snapshot("v")), (c, v));
+}
+
 /// What a docword, MatrixMarket or vocabulary file gets wrong is named
 /// with its line: a count that is not an integer, a value beyond f32 as
 /// written, a term given twice or blank.
