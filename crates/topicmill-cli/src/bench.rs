@@ -425,9 +425,10 @@ fn load(args: &Args) -> Result<(Matrices, usize, Prepared)> {
             let params = GenerateParams::new(docs, terms, nnz, k).seed(args.seed);
             if Corpus::open(&dir).is_err() {
                 let start = Instant::now();
+                // The writer's errors start with the path: no context repeats it.
                 params
                     .write(&dir, true)
-                    .with_context(|| format!("cannot generate {}", dir.display()))?;
+                    .context("cannot generate the workload's corpus")?;
                 timed("generate", start);
             }
             let start = Instant::now();

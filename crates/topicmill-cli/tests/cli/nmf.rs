@@ -708,6 +708,38 @@ fn fit_footprint_stays_within_the_bound_at_large_k() {
     }
 }
 
+/// `bench generated:…` whose corpus cannot be written says so once, naming
+/// the path once (the writer's error starts with it; the command's context
+/// had repeated it: "cannot generate P: P: …").
+#[test]
+fn bench_names_an_unwritable_generated_corpus_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("not-a-dir");
+    fs::write(&file, b"x").unwrap();
+    let out = topicmill(
+        d,
+        &[
+            "bench",
+            "generated:10x10x20x2",
+            "--iters",
+            "2",
+            "--repeat",
+            "1",
+            "--work-dir",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches(file.to_str().unwrap()).count(), 1, "{err}");
+    assert!(
+        err.contains("cannot generate the workload's corpus"),
+        "{err}"
+    );
+    assert_eq!(fs::read(&file).unwrap(), b"x");
+}
+
 /// Every file under `dir` (recursively) with its bytes, to show that a
 /// refused command left its inputs as they were.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
