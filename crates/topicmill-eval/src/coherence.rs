@@ -43,7 +43,22 @@ pub struct Coherence {
 /// Co-occurrence counts intersect the two sorted posting lists (O(D(wᵢ) +
 /// D(wⱼ)) per pair); topics are scored in parallel and the result does not
 /// depend on the thread count.
+///
+/// Errors: `xt` a view of column-major storage ([`EvalError::NotCsr`]);
+/// no topics at all ([`EvalError::NoTopics`]: the mean would be 0/0); no
+/// documents; a word out of range; and in the rows of the topics' words
+/// (the only ones read), documents out of order or a value that is NaN,
+/// infinite or negative ([`EvalError::NonFinite`], [`EvalError::Negative`]
+/// naming the row and column of Xᵀ). Only those rows are read: that `xt`
+/// is the transpose of the corpus's X is trusted
+/// ([`evaluate`](crate::evaluate) checks it).
 pub fn npmi_coherence(xt: CsrView<'_>, topics: &[Vec<u32>]) -> Result<Coherence, EvalError> {
+    if !xt.is_csr() {
+        return Err(EvalError::NotCsr { what: "Xᵀ" });
+    }
+    if topics.is_empty() {
+        return Err(EvalError::NoTopics { what: "coherence" });
+    }
     let (n_terms, n_docs) = xt.shape();
     if n_docs == 0 {
         return Err(EvalError::NoDocuments { what: "coherence" });
@@ -58,7 +73,7 @@ pub fn npmi_coherence(xt: CsrView<'_>, topics: &[Vec<u32>]) -> Result<Coherence,
                     n_terms,
                 });
             }
-            check_sorted(&xt, term as usize)?;
+            check_postings(&xt, term as usize)?;
         }
     }
     let per_topic: Vec<f64> = topics
@@ -70,11 +85,7 @@ pub fn npmi_coherence(xt: CsrView<'_>, topics: &[Vec<u32>]) -> Result<Coherence,
 }
 
 fn mean(values: &[f64]) -> f64 {
-    if values.is_empty() {
-        f64::NAN
-    } else {
-        values.iter().sum::<f64>() / values.len() as f64
-    }
+    values.iter().sum::<f64>() / values.len() as f64
 }
 
 /// The postings of `term`: document indices and values.
@@ -83,14 +94,35 @@ fn postings<'a>(xt: &'a CsrView<'_>, term: usize) -> (&'a [u32], &'a [f32]) {
     (&xt.indices()[range.clone()], &xt.data()[range])
 }
 
-fn check_sorted(xt: &CsrView<'_>, term: usize) -> Result<(), EvalError> {
-    let (docs, _) = postings(xt, term);
-    match docs.windows(2).position(|w| w[0] >= w[1]) {
-        None => Ok(()),
-        Some(i) => Err(EvalError::UnsortedPostings {
+/// The row of `term` in Xᵀ: documents strictly increasing, values finite
+/// and non-negative.
+fn check_postings(xt: &CsrView<'_>, term: usize) -> Result<(), EvalError> {
+    let (docs, values) = postings(xt, term);
+    if let Some(i) = docs.windows(2).position(|w| w[0] >= w[1]) {
+        return Err(EvalError::UnsortedPostings {
             term,
             position: i + 1,
-        }),
+        });
+    }
+    match values.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+        None => Ok(()),
+        Some(i) => {
+            let (row, col, value) = (term, docs[i] as usize, f64::from(values[i]));
+            Err(match values[i].is_finite() {
+                false => EvalError::NonFinite {
+                    what: "Xᵀ",
+                    row,
+                    col,
+                    value,
+                },
+                true => EvalError::Negative {
+                    what: "Xᵀ",
+                    row,
+                    col,
+                    value,
+                },
+            })
+        }
     }
 }
 
@@ -235,6 +267,51 @@ mod tests {
             npmi_coherence(empty.view(), &[vec![0, 1]]).unwrap_err(),
             EvalError::NoDocuments { what: "coherence" }
         );
+    }
+
+    #[test]
+    fn no_topics_is_an_error_not_a_nan_mean() {
+        assert_eq!(
+            npmi_coherence(xt().view(), &[]).unwrap_err().to_string(),
+            "coherence: k is 0, there is no topic to score"
+        );
+    }
+
+    #[test]
+    fn xt_must_be_a_csr_view_with_valid_values_in_the_rows_read() {
+        let xt = xt();
+        // Its CSC view (the same matrix by columns): the rows read were columns.
+        let x = topicmill_sparse::transpose(xt.view());
+        assert_eq!(
+            npmi_coherence(x.transpose_view(), &[vec![1, 3]]).unwrap_err(),
+            EvalError::NotCsr { what: "Xᵀ" }
+        );
+        // A NaN, an infinity or a negative value in a topic word's row was
+        // silently "absent" (−1 where the words co-occur).
+        let with = |v: f32| {
+            let mut data = vec![1.0, 2.0, 1.0, 1.0, 0.5, 0.5, 3.0, 1.0, 1.0];
+            data[8] = v;
+            CsrMatrix::new(
+                (4, 4),
+                vec![0, 4, 6, 8, 9],
+                vec![0, 1, 2, 3, 0, 1, 2, 3, 0],
+                data,
+            )
+        };
+        assert_eq!(
+            npmi_coherence(with(f32::NAN).view(), &[vec![1, 3]])
+                .unwrap_err()
+                .to_string(),
+            "Xᵀ: non-finite value NaN at row 3, column 0"
+        );
+        assert_eq!(
+            npmi_coherence(with(-1.0).view(), &[vec![1, 3]])
+                .unwrap_err()
+                .to_string(),
+            "Xᵀ: negative value -1 at row 3, column 0"
+        );
+        // Rows no topic reads are not checked (that is evaluate's job).
+        assert!(npmi_coherence(with(f32::INFINITY).view(), &[vec![0, 1]]).is_ok());
     }
 
     #[test]

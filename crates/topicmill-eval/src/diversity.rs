@@ -13,6 +13,10 @@ use crate::EvalError;
 /// empty slots that count in the denominator like repeated words, so a dead
 /// topic lowers diversity instead of vanishing from it. When the vocabulary
 /// has fewer than `n` terms, pass `n` = the vocabulary size.
+///
+/// The denominator k · n is taken in f64, exact below 2⁵³ slots; beyond,
+/// where k · n would overflow an integer, it is the fraction within
+/// rounding (tiny, not infinite). No topics or `n` = 0 is an error.
 pub fn topic_diversity(topics: &[Vec<u32>], n: usize) -> Result<f64, EvalError> {
     if topics.is_empty() {
         return Err(EvalError::NoTopics { what: "diversity" });
@@ -24,7 +28,7 @@ pub fn topic_diversity(topics: &[Vec<u32>], n: usize) -> Result<f64, EvalError> 
         .iter()
         .flat_map(|words| words.iter().take(n).copied())
         .collect();
-    Ok(unique.len() as f64 / (topics.len() * n) as f64)
+    Ok(unique.len() as f64 / (topics.len() as f64 * n as f64))
 }
 
 #[cfg(test)]
@@ -43,6 +47,16 @@ mod tests {
         // Identical topics: 3 unique of 9.
         let same = [vec![7, 8, 9], vec![7, 8, 9], vec![9, 8, 7]];
         assert_eq!(topic_diversity(&same, 3).unwrap(), 1.0 / 3.0);
+    }
+
+    #[test]
+    fn a_huge_n_gives_a_tiny_score_not_infinity() {
+        // k · n = 2⁶⁴ overflows usize (it wrapped to 0: the score was inf).
+        let d = topic_diversity(&[vec![1], vec![2]], 1 << 63).unwrap();
+        assert_eq!(d, 2.0 / 2f64.powi(64));
+        // Just below the overflow, the same formula.
+        let d = topic_diversity(&[vec![1], vec![1]], usize::MAX).unwrap();
+        assert!(d > 0.0 && d < 1e-19, "{d}");
     }
 
     #[test]

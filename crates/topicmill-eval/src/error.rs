@@ -31,10 +31,10 @@ pub enum EvalError {
         /// The size found.
         found: usize,
     },
-    /// NaN or an infinity in a factor or weight matrix.
+    /// NaN or an infinity in a factor, a weight matrix or the corpus matrix.
     #[error("{what}: non-finite value {value} at row {row}, column {col}")]
     NonFinite {
-        /// `"W"`, `"Hᵀ"`, `"weights"`.
+        /// `"W"`, `"Hᵀ"`, `"weights"`, `"X"`, `"Xᵀ"`.
         what: &'static str,
         /// Row of the value.
         row: usize,
@@ -43,10 +43,10 @@ pub enum EvalError {
         /// The value itself.
         value: f64,
     },
-    /// A negative value in a non-negative factor.
+    /// A negative value in a non-negative factor or corpus matrix.
     #[error("{what}: negative value {value} at row {row}, column {col}")]
     Negative {
-        /// `"W"` or `"Hᵀ"`.
+        /// `"W"`, `"Hᵀ"`, `"X"` or `"Xᵀ"`.
         what: &'static str,
         /// Row of the value.
         row: usize,
@@ -101,4 +101,48 @@ pub enum EvalError {
         /// Number of cluster assignments (documents).
         clusters: usize,
     },
+    /// A matrix argument is a view of column-major (CSC) storage, as
+    /// `transpose_view()` makes: the scores read rows of a CSR view.
+    #[error(
+        "{what}: the view stores its matrix by columns (CSC); a row-major (CSR) view is needed"
+    )]
+    NotCsr {
+        /// `"X"` or `"Xᵀ"`.
+        what: &'static str,
+    },
+    /// The matrix given as Xᵀ is not the transpose of X: an entry of one is
+    /// missing from the other or holds another value.
+    #[error(
+        "Xᵀ is not the transpose of X: row {row}, column {col} of Xᵀ {}, but row {col}, column {row} of X {}",
+        stored(*xt_value),
+        stored(*x_value)
+    )]
+    NotTranspose {
+        /// Row of Xᵀ (a term).
+        row: usize,
+        /// Column of Xᵀ (a document).
+        col: usize,
+        /// The value Xᵀ stores there, `None` when it stores none.
+        xt_value: Option<f64>,
+        /// The value X stores at the mirrored place, `None` when it stores none.
+        x_value: Option<f64>,
+    },
+    /// A shape whose number of cells does not fit in memory.
+    #[error("{what}: {rows} × {cols} is too large")]
+    TooLarge {
+        /// The input, e.g. `"weights (rows × cols)"`.
+        what: &'static str,
+        /// Rows asked for.
+        rows: usize,
+        /// Columns asked for.
+        cols: usize,
+    },
+}
+
+/// "holds v" or "stores nothing", for [`EvalError::NotTranspose`].
+fn stored(value: Option<f64>) -> String {
+    match value {
+        Some(v) => format!("holds {v}"),
+        None => "stores nothing".to_string(),
+    }
 }

@@ -68,7 +68,12 @@ pub struct Evaluation {
 /// topic form a cluster of their own.
 ///
 /// `x` is the corpus matrix (documents × terms) and `xt` its transpose (the
-/// corpus's stored transpose, or `topicmill_sparse::transpose(x)`).
+/// corpus's stored transpose, or `topicmill_sparse::transpose(x)`), both
+/// CSR views ([`EvalError::NotCsr`] names the one that is not). X's values
+/// must be finite and non-negative (see [`reconstruction_error`]), and `xt`
+/// must be X's transpose entry for entry: one pass over both, O(nnz), checks
+/// it and names the first place where they differ
+/// ([`EvalError::NotTranspose`]).
 pub fn evaluate<L: Eq + Hash>(
     x: CsrView<'_>,
     xt: CsrView<'_>,
@@ -76,6 +81,12 @@ pub fn evaluate<L: Eq + Hash>(
     labels: Option<&[L]>,
     options: &EvalOptions,
 ) -> Result<Evaluation, EvalError> {
+    if !x.is_csr() {
+        return Err(EvalError::NotCsr { what: "X" });
+    }
+    if !xt.is_csr() {
+        return Err(EvalError::NotCsr { what: "Xᵀ" });
+    }
     let (n, m) = x.shape();
     if xt.shape() != (m, n) {
         let (what, expected, found) = if xt.rows() != m {
@@ -100,6 +111,7 @@ pub fn evaluate<L: Eq + Hash>(
         return Err(EvalError::NoWords { what: "coherence" });
     }
     let reconstruction = reconstruction_error(x, factors)?;
+    check_transpose(&x, &xt)?;
     let k = factors.k();
     let words_needed = options.coherence_words.max(options.diversity_words);
     let top = top_words(factors.ht(), k, words_needed);
@@ -137,4 +149,180 @@ pub fn evaluate<L: Eq + Hash>(
         unassigned_documents,
         clustering,
     })
+}
+
+/// Checks that `xt` stores exactly the entries of X transposed, with the
+/// same values (X's values already checked finite). Walking Xᵀ by rows
+/// (terms in order) meets each row of X in column order, so one cursor per
+/// document follows where that row has got to.
+fn check_transpose(x: &CsrView<'_>, xt: &CsrView<'_>) -> Result<(), EvalError> {
+    let (x_indptr, x_indices, x_data) = (x.indptr(), x.indices(), x.data());
+    let mut cursor: Vec<usize> = (0..x.rows())
+        .map(|i| x_indptr.outer_inds_sz(i).start)
+        .collect();
+    for (term, postings) in xt.outer_iterator().enumerate() {
+        for (doc, &value) in postings.iter() {
+            let at = cursor[doc];
+            let end = x_indptr.outer_inds_sz(doc).end;
+            // X's entry of this document at or after `term`'s column.
+            let here = (at < end).then(|| (x_indices[at] as usize, x_data[at]));
+            match here {
+                Some((col, v)) if col == term && v == value => cursor[doc] += 1,
+                Some((col, v)) if col == term => {
+                    return Err(mismatch(term, doc, Some(value), Some(v)));
+                }
+                // X's row skips this term (a column before it would have been
+                // met at an earlier term of Xᵀ, see below).
+                Some((col, _)) if col > term => {
+                    return Err(mismatch(term, doc, Some(value), None));
+                }
+                None => return Err(mismatch(term, doc, Some(value), None)),
+                // X stores an entry at an earlier term whose row of Xᵀ did
+                // not list this document.
+                Some((col, v)) => return Err(mismatch(col, doc, None, Some(v))),
+            }
+        }
+    }
+    // Equal nnz and every entry of Xᵀ matched: every entry of X was met.
+    Ok(())
+}
+
+fn mismatch(row: usize, col: usize, xt_value: Option<f32>, x_value: Option<f32>) -> EvalError {
+    EvalError::NotTranspose {
+        row,
+        col,
+        xt_value: xt_value.map(f64::from),
+        x_value: x_value.map(f64::from),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use topicmill_sparse::{transpose, CsrMatrix};
+
+    /// 4 documents × 4 terms: documents 0–1 use terms 0–1, 2–3 terms 2–3
+    /// (the crate example), with an exact rank-2 factorization.
+    fn x() -> CsrMatrix {
+        CsrMatrix::new(
+            (4, 4),
+            vec![0, 2, 4, 6, 8],
+            vec![0, 1, 0, 1, 2, 3, 2, 3],
+            vec![1.0, 2.0, 1.0, 1.0, 1.0, 1.0, 3.0, 1.0],
+        )
+    }
+
+    const W: [f32; 8] = [1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0];
+    const HT: [f32; 8] = [1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0];
+    const OPTIONS: EvalOptions = EvalOptions {
+        coherence_words: 2,
+        diversity_words: 2,
+    };
+
+    fn run(x: CsrView<'_>, xt: CsrView<'_>) -> Result<Evaluation, EvalError> {
+        let factors = Factors::new(&W, &HT, 2).unwrap();
+        evaluate(x, xt, &factors, None::<&[u8]>, &OPTIONS)
+    }
+
+    #[test]
+    fn the_true_transpose_scores() {
+        let x = x();
+        let e = run(x.view(), transpose(x.view()).view()).unwrap();
+        assert_eq!(e.topics[0].coherence, 1.0);
+        assert_eq!(e.topics[1].coherence, 1.0);
+    }
+
+    #[test]
+    fn column_major_views_are_named() {
+        let x = x();
+        let xt = transpose(x.view());
+        // X's CSC view (through Xᵀ) as X, and Xᵀ's (through X) as Xᵀ: square,
+        // so the old code took them for CSR and scored wrong numbers.
+        assert_eq!(
+            run(xt.transpose_view(), xt.view()).unwrap_err(),
+            EvalError::NotCsr { what: "X" }
+        );
+        assert_eq!(
+            run(x.view(), x.transpose_view()).unwrap_err().to_string(),
+            "Xᵀ: the view stores its matrix by columns (CSC); a row-major (CSR) view is needed"
+        );
+    }
+
+    #[test]
+    fn xt_must_be_the_transpose_of_x() {
+        let x = x();
+        let xt = transpose(x.view());
+        let with_data = |data: Vec<f32>| {
+            CsrMatrix::new(
+                (4, 4),
+                xt.indptr().raw_storage().to_vec(),
+                xt.indices().to_vec(),
+                data,
+            )
+        };
+        // Negated values: same shape and nnz; coherence read them as absent.
+        let negated = with_data(xt.data().iter().map(|v| -v).collect());
+        assert_eq!(
+            run(x.view(), negated.view()).unwrap_err().to_string(),
+            "Xᵀ is not the transpose of X: row 0, column 0 of Xᵀ holds -1, \
+             but row 0, column 0 of X holds 1"
+        );
+        // A NaN in Xᵀ (X is clean).
+        let mut data = xt.data().to_vec();
+        data[5] = f32::NAN;
+        assert!(matches!(
+            run(x.view(), with_data(data).view()).unwrap_err(),
+            EvalError::NotTranspose { row: 2, col: 3, xt_value: Some(v), x_value: Some(x) }
+                if v.is_nan() && x == 3.0
+        ));
+        // Same shape and nnz, another structure: X itself as its transpose
+        // (terms 0–1 in documents 0–1 becomes terms 0–1 in documents 0 and
+        // 1 swapped around). The QA case: coherence −1 instead of 1.
+        let other = CsrMatrix::new(
+            (4, 4),
+            vec![0, 2, 4, 6, 8],
+            vec![0, 2, 1, 3, 0, 2, 1, 3],
+            vec![1.0; 8],
+        );
+        assert_eq!(
+            run(x.view(), other.view()).unwrap_err(),
+            EvalError::NotTranspose {
+                row: 0,
+                col: 2,
+                xt_value: Some(1.0),
+                x_value: None
+            }
+        );
+        // An entry of X missing from Xᵀ, with the same nnz: Xᵀ's row 1 lists
+        // document 2 instead of document 1.
+        let moved = CsrMatrix::new(
+            (4, 4),
+            vec![0, 2, 4, 6, 8],
+            vec![0, 1, 0, 2, 2, 3, 2, 3],
+            vec![1.0, 1.0, 2.0, 1.0, 1.0, 3.0, 1.0, 1.0],
+        );
+        assert_eq!(
+            run(x.view(), moved.view()).unwrap_err().to_string(),
+            "Xᵀ is not the transpose of X: row 1, column 2 of Xᵀ holds 1, \
+             but row 2, column 1 of X stores nothing"
+        );
+    }
+
+    #[test]
+    fn values_of_x_are_checked_before_anything_is_scored() {
+        let mut data = vec![1.0, 2.0, 1.0, 1.0, 1.0, 1.0, 3.0, 1.0];
+        data[3] = f32::INFINITY;
+        let x = CsrMatrix::new(
+            (4, 4),
+            vec![0, 2, 4, 6, 8],
+            vec![0, 1, 0, 1, 2, 3, 2, 3],
+            data,
+        );
+        assert_eq!(
+            run(x.view(), transpose(x.view()).view())
+                .unwrap_err()
+                .to_string(),
+            "X: non-finite value inf at row 1, column 1"
+        );
+    }
 }

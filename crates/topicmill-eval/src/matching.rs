@@ -88,18 +88,35 @@ pub fn cosine_similarities(
 ///
 /// The Hungarian algorithm with potentials (Kuhn–Munkres, the shortest
 /// augmenting path form), O(min² · max) time; weights may be any finite
-/// numbers, negative included.
+/// numbers, negative included. A shape of 0 rows or 0 columns matches
+/// nothing; one whose rows × cols overflows, or whose result (one slot per
+/// row) cannot be allocated, is [`EvalError::TooLarge`].
 pub fn hungarian_max(
     weights: &[f64],
     rows: usize,
     cols: usize,
 ) -> Result<Vec<Option<usize>>, EvalError> {
-    if weights.len() != rows * cols {
+    let too_large = EvalError::TooLarge {
+        what: "weights (rows × cols)",
+        rows,
+        cols,
+    };
+    let Some(cells) = rows.checked_mul(cols) else {
+        return Err(too_large);
+    };
+    if weights.len() != cells {
         return Err(EvalError::ShapeMismatch {
             what: "weights (rows × cols)",
-            expected: rows * cols,
+            expected: cells,
             found: weights.len(),
         });
+    }
+    if cells == 0 {
+        // Nothing to match, and no O(max) work for a huge other side.
+        let mut unmatched = Vec::new();
+        unmatched.try_reserve_exact(rows).map_err(|_| too_large)?;
+        unmatched.resize(rows, None);
+        return Ok(unmatched);
     }
     if let Some(i) = weights.iter().position(|w| !w.is_finite()) {
         return Err(EvalError::NonFinite {
@@ -342,6 +359,28 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "terms (rows of Hᵀ) of the second model: expected 2, found 3"
+        );
+    }
+
+    #[test]
+    fn huge_shapes_are_errors_or_empty_not_a_crash() {
+        // rows × cols wraps to 0 = weights.len(): it passed, then allocated
+        // for 2⁶³ rows ("capacity overflow").
+        assert_eq!(
+            hungarian_max(&[], 1 << 63, 2).unwrap_err().to_string(),
+            "weights (rows × cols): 9223372036854775808 × 2 is too large"
+        );
+        // One side empty: nothing is matched, whatever the other side's size
+        // (the search allocated 2⁶³ + 1 potentials for no row).
+        assert_eq!(hungarian_max(&[], 0, 1 << 63).unwrap(), vec![]);
+        assert_eq!(hungarian_max(&[], 2, 0).unwrap(), vec![None, None]);
+        assert_eq!(
+            hungarian_max(&[], usize::MAX, 0).unwrap_err(),
+            EvalError::TooLarge {
+                what: "weights (rows × cols)",
+                rows: usize::MAX,
+                cols: 0
+            }
         );
     }
 

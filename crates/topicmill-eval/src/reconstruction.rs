@@ -31,16 +31,38 @@ pub struct Reconstruction {
 /// two k × k Grams cost O((n + m)·k²). Everything accumulates in f64 and the
 /// squared error is clamped at 0 against cancellation when the fit is nearly
 /// exact. No n × m buffer exists.
+///
+/// `x` must be a CSR view ([`EvalError::NotCsr`] otherwise) whose stored
+/// values are finite ([`EvalError::NonFinite`]) and non-negative
+/// ([`EvalError::Negative`]); the error names the first such value's row
+/// and column.
 pub fn reconstruction_error(
     x: CsrView<'_>,
     factors: &Factors<'_>,
 ) -> Result<Reconstruction, EvalError> {
+    if !x.is_csr() {
+        return Err(EvalError::NotCsr { what: "X" });
+    }
     check_shape(&x, factors)?;
     let k = factors.k();
     let (w, ht) = (factors.w(), factors.ht());
+    // A value that is not a finite non-negative number makes its block's sum
+    // NaN (a finite f32 squared cannot overflow f64), so the check costs no
+    // pass of its own; the place is looked up only then.
     let x_sq = sum_blocks(x.data().len(), BLOCK_ROWS * 64, |range| {
-        x.data()[range].iter().map(|&v| f64::from(v).powi(2)).sum()
+        x.data()[range]
+            .iter()
+            .map(|&v| match v.is_finite() && v >= 0.0 {
+                true => f64::from(v).powi(2),
+                false => f64::NAN,
+            })
+            .sum()
     });
+    if !x_sq.is_finite() {
+        return Err(
+            first_bad_value(&x).expect("a NaN sum comes from a NaN, infinite or negative value")
+        );
+    }
     if x_sq == 0.0 {
         return Err(EvalError::ZeroMatrix { nnz: x.nnz() });
     }
@@ -67,6 +89,33 @@ pub fn reconstruction_error(
         x_norm,
         relative: error / x_norm,
     })
+}
+
+/// The error for the first stored value of `x` that is not a finite
+/// non-negative number, if any.
+fn first_bad_value(x: &CsrView<'_>) -> Option<EvalError> {
+    for (row, values) in x.outer_iterator().enumerate() {
+        for (col, &v) in values.iter() {
+            let value = f64::from(v);
+            if !v.is_finite() {
+                return Some(EvalError::NonFinite {
+                    what: "X",
+                    row,
+                    col,
+                    value,
+                });
+            }
+            if v < 0.0 {
+                return Some(EvalError::Negative {
+                    what: "X",
+                    row,
+                    col,
+                    value,
+                });
+            }
+        }
+    }
+    None
 }
 
 fn check_shape(x: &CsrView<'_>, factors: &Factors<'_>) -> Result<(), EvalError> {
@@ -218,6 +267,61 @@ mod tests {
             reconstruction_error(zero.view(), &f).unwrap_err(),
             EvalError::ZeroMatrix { nnz: 1 }
         );
+    }
+
+    #[test]
+    fn values_of_x_that_are_not_finite_non_negative_are_refused_by_place() {
+        // X = [[1, 0, 2], [0, v, 0]], a rank-1 fit of its first row.
+        let f = Factors::new(&[1.0, 0.0], &[1.0, 0.0, 2.0], 1).unwrap();
+        let with = |v: f32| {
+            let x = CsrMatrix::new((2, 3), vec![0, 2, 3], vec![0, 2, 1], vec![1.0, 2.0, v]);
+            reconstruction_error(x.view(), &f)
+        };
+        // inf gave error 0 and relative 0 (a perfect fit), NaN a NaN ratio.
+        for v in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN] {
+            let err = with(v).unwrap_err();
+            assert!(
+                matches!(err, EvalError::NonFinite { what: "X", row: 1, col: 1, value }
+                    if value.to_bits() == f64::from(v).to_bits()),
+                "{err:?}"
+            );
+        }
+        assert_eq!(
+            with(-3.0).unwrap_err().to_string(),
+            "X: negative value -3 at row 1, column 1"
+        );
+        assert_eq!(
+            with(f32::INFINITY).unwrap_err().to_string(),
+            "X: non-finite value inf at row 1, column 1"
+        );
+        // A stored zero (and −0) is a value like any other.
+        assert_eq!(with(0.0).unwrap().error, 0.0);
+        assert_eq!(with(-0.0).unwrap().error, 0.0);
+    }
+
+    #[test]
+    fn a_column_major_view_is_refused() {
+        // X (2 × 3) viewed through its transpose's CSC view: the same matrix,
+        // stored by columns. The old code read it as CSR: the wide view gave
+        // a wrong error, the tall one (Xᵀ) panicked.
+        let x = CsrMatrix::new((2, 3), vec![0, 2, 3], vec![0, 2, 1], vec![1.0, 2.0, 3.0]);
+        let xt = topicmill_sparse::transpose(x.view());
+        let f = Factors::new(&[1.0, 1.0], &[1.0, 1.0, 1.0], 1).unwrap();
+        let csc = xt.transpose_view();
+        assert_eq!(csc.shape(), (2, 3));
+        assert_eq!(
+            reconstruction_error(csc, &f).unwrap_err(),
+            EvalError::NotCsr { what: "X" }
+        );
+        let tall = x.transpose_view();
+        let f = Factors::new(&[1.0, 1.0, 1.0], &[1.0, 1.0], 1).unwrap();
+        assert_eq!(
+            reconstruction_error(tall, &f).unwrap_err().to_string(),
+            "X: the view stores its matrix by columns (CSC); a row-major (CSR) view is needed"
+        );
+        // The CSR view of the same matrix is scored.
+        let f = Factors::new(&[1.0, 1.0], &[1.0, 1.0, 1.0], 1).unwrap();
+        assert!(reconstruction_error(x.view(), &f).is_ok());
     }
 
     #[test]
