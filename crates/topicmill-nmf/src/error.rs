@@ -95,6 +95,44 @@ pub enum NmfError {
         /// Stored values of the matrix given.
         got_nnz: usize,
     },
+    /// A transpose given to `fit` (or `initial_factors`) holds a NaN, an
+    /// infinity or a negative value.
+    #[error("the transpose given (Xᵀ) holds {value} at its row {row}, column {col}: NMF needs values that are finite and ≥ 0")]
+    TransposeValue {
+        /// Row of Xᵀ (a column of X).
+        row: usize,
+        /// Column of Xᵀ (a row of X).
+        col: usize,
+        /// The value.
+        value: f32,
+    },
+    /// A transpose given to `fit` (or `initial_factors`) has X's shape and
+    /// number of values, but other entries than X's transpose.
+    #[error("the transpose given is not X's: its row {row}, column {col} holds {value}, which is not X's value at row {col}, column {row}")]
+    TransposeEntryMismatch {
+        /// Row of Xᵀ (a column of X).
+        row: usize,
+        /// Column of Xᵀ (a row of X).
+        col: usize,
+        /// Xᵀ's value there.
+        value: f32,
+    },
+    /// A matrix given is a view of column-major (CSC) storage, as
+    /// `transpose_view()` makes: the engine reads rows.
+    #[error("{argument} is stored by columns (CSC): pass a CSR view (the CSR matrix itself, or `.to_csr()` of this one)")]
+    NotCsr {
+        /// Which argument: `"X"`, `"Xᵀ (the transpose given)"` or `"the documents"`.
+        argument: &'static str,
+    },
+    /// The factors and workspaces of a fit (or an initialization) need more
+    /// memory than can be allocated.
+    #[error("{what} need {bytes} bytes, more than can be allocated: lower k or the matrix's size")]
+    TooLarge {
+        /// What needs the memory (with the sizes that decide it).
+        what: String,
+        /// The bytes needed (`u128`: the product may exceed `usize`).
+        bytes: u128,
+    },
     /// New documents for `transform` have another number of terms than the model.
     #[error("the documents have {got} terms but the model was fitted on {expected}")]
     FeatureMismatch {

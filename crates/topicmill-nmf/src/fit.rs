@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use topicmill_sparse::{CsrMatrix, CsrView};
 
+use crate::checks;
 use crate::error::{NmfError, Result};
 use crate::init::initialize;
 use crate::kernel::{
@@ -45,6 +46,15 @@ impl NmfParams {
     /// The returned model's W is `transform(X)` with the final H (see
     /// [`NmfModel::transform`]), so fitting and then transforming the same
     /// documents gives exactly the fitted W.
+    ///
+    /// X and `xt` must be CSR storage ([`NmfError::NotCsr`] for a
+    /// `transpose_view()`). A transpose given is checked, not trusted: its
+    /// shape and number of values ([`NmfError::TransposeMismatch`]), every
+    /// value finite and ≥ 0 ([`NmfError::TransposeValue`]) and every entry
+    /// X's, transposed ([`NmfError::TransposeEntryMismatch`]), in one pass
+    /// (about twice X's own value check, half of building Xᵀ). A fit whose
+    /// factors cannot be allocated is [`NmfError::TooLarge`], before any
+    /// work.
     ///
     /// X may hold values of any finite magnitude: when its largest lies
     /// outside `[2^-16, 2^40]` the fit runs on X times a power of two that
@@ -115,12 +125,14 @@ impl NmfParams {
     /// The (W n × k, Hᵀ m × k) row-major factors that `fit` starts from with
     /// these parameters: the same init, seed and random streams. A driver that
     /// runs the iterations elsewhere (the distributed fit) starts here too.
+    /// X and `xt` are checked as [`NmfParams::fit_with`] checks them.
     pub fn initial_factors(
         &self,
         x: &CsrView<'_>,
         xt: Option<&CsrView<'_>>,
     ) -> Result<(Vec<f32>, Vec<f32>)> {
         self.validate_for(x)?;
+        self.memory_for(x)?;
         let mut owned_t = None;
         let xt_view = transpose_or_check(x, xt, &mut owned_t)?;
         initialize(
@@ -130,6 +142,12 @@ impl NmfParams {
             self.init,
             self.seed,
         )
+    }
+
+    /// [`checks::memory_for`] a fit of `x` from this init.
+    fn memory_for(&self, x: &CsrView<'_>) -> Result<()> {
+        let svd = self.init != crate::params::Init::Random;
+        checks::memory_for(x.rows(), x.cols(), self.k, self.kernel_k(), svd)
     }
 
     fn fit_impl<F>(
@@ -163,6 +181,11 @@ impl NmfParams {
     {
         let start = Instant::now();
         let largest = self.validated_largest(x)?;
+        // NNDSVD's basis too, unless the factors are given.
+        match start_factors {
+            Some(_) => checks::memory_for(x.rows(), x.cols(), self.k, self.kernel_k(), false)?,
+            None => self.memory_for(x)?,
+        }
         let mut owned_t = None;
         let xt_view = transpose_or_check(x, xt, &mut owned_t)?;
         let x_given = Csr::from_view(x);
@@ -603,14 +626,21 @@ impl<'x> Iterate<'x> {
     }
 }
 
-/// `xt` checked against `x`, or Xᵀ built into `owned` when not given.
+/// `xt` checked against `x` (X itself checked already: its values), or Xᵀ
+/// built into `owned` when not given. Both must be CSR storage. A transpose
+/// given is checked in full, one pass over it beside X
+/// ([`crate::checks::transpose_matches`]): its shape and number of values,
+/// every value finite and ≥ 0, and every entry X's, transposed; nothing of
+/// it is taken on trust.
 fn transpose_or_check<'v>(
     x: &CsrView<'_>,
     xt: Option<&'v CsrView<'v>>,
     owned: &'v mut Option<CsrMatrix>,
 ) -> Result<CsrView<'v>> {
+    checks::csr_storage(x, "X")?;
     match xt {
         Some(t) => {
+            checks::csr_storage(t, "Xᵀ (the transpose given)")?;
             if t.rows() != x.cols() || t.cols() != x.rows() || t.nnz() != x.nnz() {
                 return Err(NmfError::TransposeMismatch {
                     rows: x.cols(),
@@ -621,6 +651,7 @@ fn transpose_or_check<'v>(
                     got_nnz: t.nnz(),
                 });
             }
+            checks::transpose_matches(x, t)?;
             Ok(t.view())
         }
         None => Ok(owned.insert(x.transpose_view().to_csr()).view()),

@@ -33,6 +33,7 @@
 
 #[doc(hidden)]
 pub mod bench_api;
+mod checks;
 mod column_tiles;
 mod error;
 mod fit;

@@ -19,7 +19,8 @@ use crate::kernel::{self, Blocks, Csr};
 /// Options of [`randomized_svd`]. The defaults are scikit-learn's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SvdOptions {
-    /// Extra sketch columns beyond `k` (default 10).
+    /// Extra sketch columns beyond `k` (default 10); the sketch has at
+    /// most `min(n, m)` columns whatever this says.
     pub n_oversamples: usize,
     /// Power iterations; `None` = scikit-learn's "auto": 7 when
     /// `k < 0.1 · min(n, m)`, else 4.
@@ -129,8 +130,13 @@ pub(crate) struct Svd<T> {
 
 /// Randomized truncated SVD of the sparse `x` (n × m) with `k` components.
 ///
-/// Returns an error if `k` is 0 or larger than `min(n, m)`, or if X is empty.
+/// Returns an error if X is a view of column-major (CSC) storage, if `k`
+/// is 0 or larger than `min(n, m)`, if X is empty, or if it holds a NaN or
+/// an infinity ([`NmfError::NonFiniteValue`]: the decomposition would be
+/// NaN or silently wrong). Negative values are an SVD's as much as positive
+/// ones. `n_oversamples` beyond `min(n, m) − k` sketches `min(n, m)` columns.
 pub fn randomized_svd(x: &CsrView<'_>, k: usize, opts: &SvdOptions) -> Result<TruncatedSvd> {
+    crate::checks::csr_storage(x, "X")?;
     let (n, m) = (x.rows(), x.cols());
     if x.nnz() == 0 || n == 0 || m == 0 {
         return Err(NmfError::EmptyMatrix {
@@ -150,6 +156,7 @@ pub fn randomized_svd(x: &CsrView<'_>, k: usize, opts: &SvdOptions) -> Result<Tr
             cols: m,
         });
     }
+    crate::checks::finite_values(x)?;
     let xt: sprs::CsMatI<f32, u32, u64> = x.transpose_view().to_csr();
     let xt_view = xt.view();
     let (a, at) = (Csr::from_view(x), Csr::from_view(&xt_view));
@@ -602,7 +609,7 @@ fn svd_core<T: Real>(
     right: Layout,
 ) -> Result<(Vec<T>, Vec<f64>, Vec<T>)> {
     let (p, q) = (a.rows, a.cols);
-    let l = (k + opts.n_oversamples).min(p.min(q));
+    let l = k.saturating_add(opts.n_oversamples).min(p.min(q));
     let n_iter = opts
         .n_iter
         .unwrap_or(if (k as f64) < 0.1 * p.min(q) as f64 {

@@ -262,3 +262,239 @@ fn bad_starting_factors() {
         .unwrap_err();
     assert!(matches!(e, NmfError::InvalidInitValue));
 }
+
+/// X (2 × 3) and its transpose, both CSR.
+fn x_and_xt() -> (CsrMatrix, CsrMatrix) {
+    let x = CsrMatrix::new(
+        (2, 3),
+        vec![0u64, 2, 3],
+        vec![0u32, 2, 1],
+        vec![1.0, 2.0, 3.0],
+    );
+    let xt = x.transpose_view().to_csr();
+    (x, xt)
+}
+
+fn go(_: &topicmill_nmf::Progress) -> std::ops::ControlFlow<()> {
+    std::ops::ControlFlow::Continue(())
+}
+
+/// A view of column-major storage (`transpose_view()`, of the type of a
+/// CSR view) is refused by every entry point, naming the argument, where
+/// a tall one panicked inside the kernels and a wide one fitted the wrong
+/// matrix.
+#[test]
+fn column_major_views_are_refused() {
+    let (x, xt) = (x_and_xt().0, x_and_xt().1);
+    let tall = x.transpose_view(); // Xᵀ, 3 × 2, CSC
+    let wide = xt.transpose_view(); // X, 2 × 3, CSC
+    let not_csr = |e: NmfError, which: &str| match e {
+        NmfError::NotCsr { argument } => {
+            assert_eq!(argument, which);
+            assert_eq!(
+                NmfError::NotCsr { argument }.to_string(),
+                format!(
+                    "{which} is stored by columns (CSC): pass a CSR view (the CSR matrix \
+                     itself, or `.to_csr()` of this one)"
+                )
+            );
+        }
+        e => panic!("{e:?}"),
+    };
+    for solver in [Solver::Mu, Solver::Hals] {
+        for view in [&tall, &wide] {
+            not_csr(Nmf::params(1).solver(solver).fit(view).unwrap_err(), "X");
+            not_csr(Nmf::params(1).initial_factors(view, None).unwrap_err(), "X");
+        }
+    }
+    // Xᵀ given as a CSC view (of X's storage: the right matrix, by columns).
+    let xt_by_columns = x.transpose_view();
+    not_csr(
+        Nmf::params(1)
+            .fit_with(&x.view(), Some(&xt_by_columns), go)
+            .unwrap_err(),
+        "Xᵀ (the transpose given)",
+    );
+    not_csr(
+        Nmf::params(1)
+            .initial_factors(&x.view(), Some(&xt_by_columns))
+            .unwrap_err(),
+        "Xᵀ (the transpose given)",
+    );
+    let (w0, ht0) = (vec![1.0; 2], vec![1.0; 3]);
+    not_csr(
+        Nmf::params(1)
+            .fit_from(&wide, None, w0, ht0, go)
+            .unwrap_err(),
+        "X",
+    );
+    let opts = topicmill_nmf::SvdOptions::default();
+    for view in [&tall, &wide] {
+        not_csr(
+            topicmill_nmf::randomized_svd(view, 1, &opts).unwrap_err(),
+            "X",
+        );
+    }
+}
+
+/// A transpose given is checked like X: a negative value, a NaN or an
+/// infinity is an error naming Xᵀ's row and column (a negated Xᵀ fitted
+/// with a wrong error, a NaN failed as "SVD did not converge", or was
+/// ignored by the random init); and it must hold X's entries: the same
+/// shape and count with another structure, or another value, is an error
+/// naming the first entry that differs.
+#[test]
+fn a_transpose_given_is_checked_against_x() {
+    let (x, xt) = x_and_xt();
+    // Xᵀ (3 × 2): row 0 [1, 0], row 1 [0, 3], row 2 [2, 0].
+    let with = |data: Vec<f32>, indices: Vec<u32>| {
+        CsrMatrix::new((3, 2), vec![0u64, 1, 2, 3], indices, data)
+    };
+    for init in [topicmill_nmf::Init::Nndsvda, topicmill_nmf::Init::Random] {
+        let params = Nmf::params(1).init(init);
+        let value_at = |data: Vec<f32>, row: usize, col: usize| {
+            let bad = with(data, vec![0, 1, 0]);
+            for e in [
+                params
+                    .fit_with(&x.view(), Some(&bad.view()), go)
+                    .unwrap_err(),
+                params
+                    .initial_factors(&x.view(), Some(&bad.view()))
+                    .unwrap_err(),
+            ] {
+                match e {
+                    NmfError::TransposeValue {
+                        row: r,
+                        col: c,
+                        value,
+                    } => {
+                        assert_eq!((r, c), (row, col));
+                        assert_eq!(value.to_bits(), bad.data()[row].to_bits());
+                    }
+                    e => panic!("{e:?}"),
+                }
+            }
+        };
+        value_at(vec![-1.0, -3.0, -2.0], 0, 0);
+        value_at(vec![1.0, f32::NAN, 2.0], 1, 1);
+        value_at(vec![1.0, 3.0, f32::INFINITY], 2, 0);
+        let mismatch_at = |bad: CsrMatrix, row: usize, col: usize, value: f32| {
+            for e in [
+                params
+                    .fit_with(&x.view(), Some(&bad.view()), go)
+                    .unwrap_err(),
+                params
+                    .initial_factors(&x.view(), Some(&bad.view()))
+                    .unwrap_err(),
+            ] {
+                assert!(
+                    matches!(e, NmfError::TransposeEntryMismatch { row: r, col: c, value: v }
+                        if (r, c, v) == (row, col, value)),
+                    "{e:?}"
+                );
+            }
+        };
+        // Another value.
+        mismatch_at(with(vec![1.0, 3.0, 2.5], vec![0, 1, 0]), 2, 0, 2.5);
+        // Another structure: row 1's value in column 0, where X has none.
+        mismatch_at(with(vec![1.0, 3.0, 2.0], vec![0, 0, 0]), 1, 0, 3.0);
+        // X's values in other places: rows swapped.
+        mismatch_at(with(vec![2.0, 3.0, 1.0], vec![0, 1, 0]), 0, 0, 2.0);
+        // Its own transpose passes, and gives the fit without it, bitwise.
+        let given = params.fit_with(&x.view(), Some(&xt.view()), go).unwrap();
+        assert_eq!(given, params.fit(&x.view()).unwrap());
+    }
+    let e = NmfError::TransposeValue {
+        row: 2,
+        col: 0,
+        value: -2.0,
+    };
+    assert_eq!(
+        e.to_string(),
+        "the transpose given (Xᵀ) holds -2 at its row 2, column 0: NMF needs values that \
+         are finite and ≥ 0"
+    );
+    let e = NmfError::TransposeEntryMismatch {
+        row: 2,
+        col: 0,
+        value: 2.5,
+    };
+    assert_eq!(
+        e.to_string(),
+        "the transpose given is not X's: its row 2, column 0 holds 2.5, which is not X's \
+         value at row 0, column 2"
+    );
+}
+
+/// The randomized SVD refuses NaN and infinity in X, naming the place
+/// (NaN gave s = [0], infinity s = [NaN]), takes negative values, and an
+/// oversampling beyond the matrix (usize::MAX overflowed k + n_oversamples)
+/// sketches min(n, m) columns.
+#[test]
+fn randomized_svd_checks_its_input() {
+    use topicmill_nmf::{randomized_svd, SvdOptions};
+    let opts = SvdOptions::default();
+    for (v, want) in [(f32::NAN, None), (f32::INFINITY, Some(f32::INFINITY))] {
+        let e = randomized_svd(&with_value(v).view(), 1, &opts).unwrap_err();
+        match e {
+            NmfError::NonFiniteValue {
+                row: 1,
+                col: 1,
+                value,
+            } => {
+                assert_eq!(
+                    want.map(f32::to_bits),
+                    (!value.is_nan()).then(|| value.to_bits())
+                )
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+    let x = x();
+    let svd = randomized_svd(&with_value(-3.0).view(), 1, &opts).unwrap();
+    assert!(svd.s[0].is_finite() && svd.s[0] > 0.0);
+    let most = SvdOptions {
+        n_oversamples: usize::MAX,
+        ..opts
+    };
+    let all = SvdOptions {
+        n_oversamples: 5 - 2,
+        ..opts
+    };
+    assert_eq!(
+        randomized_svd(&x.view(), 2, &most).unwrap(),
+        randomized_svd(&x.view(), 2, &all).unwrap()
+    );
+}
+
+/// A k whose factors no allocator gives is an error up front: k = 100 000
+/// on a 100 000 × 100 000 diagonal needs 80 GB for W and Hᵀ (the process
+/// aborted allocating 40 GB). Relies on the allocator refusing 80 GB, as
+/// Linux's default heuristic does on a machine with less memory and swap.
+#[test]
+fn a_k_too_large_for_memory_is_an_error() {
+    let n = 100_000;
+    let diag = CsrMatrix::new(
+        (n, n),
+        (0..=n as u64).collect(),
+        (0..n as u32).collect(),
+        vec![1.0; n],
+    );
+    for init in [topicmill_nmf::Init::Nndsvda, topicmill_nmf::Init::Random] {
+        let params = Nmf::params(n).init(init);
+        for e in [
+            params.fit(&diag.view()).unwrap_err(),
+            params.initial_factors(&diag.view(), None).unwrap_err(),
+        ] {
+            assert!(
+                matches!(&e, NmfError::TooLarge { bytes, .. } if *bytes == 80_000_000_000),
+                "{e:?}"
+            );
+            assert!(
+                e.to_string()
+                    .contains("a 100000 × 100000 matrix at k = 100000 need 80000000000 bytes"),
+                "{e}"
+            );
+        }
+    }
+}
