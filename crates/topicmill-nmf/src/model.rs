@@ -339,33 +339,7 @@ impl NmfModel {
             });
         }
         let d = exponent_for(crate::params::check_values(x)? as f64);
-        let a = Csr::from_view(x);
-        // At the k the fit ran at: the same W.
-        let (k, kp) = (self.k(), self.params.kernel_k());
-        // The fit's blocks for its final W (cut finer where Hᵀ is larger than
-        // the cache, for the tiles' groups). A row's W does not depend on them.
-        let blocks = crate::column_tiles::blocks_for(&a, kp);
-        let solved = |ht: &[f32]| {
-            scaled_solve(&a, d, ht, &self.params, |a, ht, reg| {
-                (solve(a, ht, kp, &self.params, &blocks, reg).0, ())
-            })
-            .0
-        };
-        let w = if kp == k {
-            solved(&self.ht)
-        } else {
-            let w = solved(&kernel::pad_columns(&self.ht, k, kp));
-            kernel::unpad_columns_in_place(w, kp, k)
-        };
-        if let Some(at) = w.iter().position(|v| !v.is_finite()) {
-            return Err(NmfError::NonFiniteResult(format!(
-                "W holds {} at document {}, topic {}",
-                w[at],
-                at / k + 1,
-                at % k + 1
-            )));
-        }
-        Ok(w)
+        transform_at(&self.params, &self.ht, x, d)
     }
 
     /// Writes the model: magic, format version (u32 LE), payload length
@@ -720,6 +694,45 @@ fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
         }
     }
     Ok(got)
+}
+
+/// [`NmfModel::transform`] of `x` (its values checked) with `params` and Hᵀ
+/// `ht` (m × k), at the data exponent `d` ([`exponent_for`] of the largest
+/// value of x, or of the whole matrix whose rows x are:
+/// [`crate::steps::final_w`]).
+pub(crate) fn transform_at(
+    params: &NmfParams,
+    ht: &[f32],
+    x: &CsrView<'_>,
+    d: i32,
+) -> Result<Vec<f32>> {
+    let a = Csr::from_view(x);
+    // At the k the fit ran at: the same W.
+    let (k, kp) = (params.k(), params.kernel_k());
+    // The fit's blocks for its final W (cut finer where Hᵀ is larger than
+    // the cache, for the tiles' groups). A row's W does not depend on them.
+    let blocks = crate::column_tiles::blocks_for(&a, kp);
+    let solved = |ht: &[f32]| {
+        scaled_solve(&a, d, ht, params, |a, ht, reg| {
+            (solve(a, ht, kp, params, &blocks, reg).0, ())
+        })
+        .0
+    };
+    let w = if kp == k {
+        solved(ht)
+    } else {
+        let w = solved(&kernel::pad_columns(ht, k, kp));
+        kernel::unpad_columns_in_place(w, kp, k)
+    };
+    if let Some(at) = w.iter().position(|v| !v.is_finite()) {
+        return Err(NmfError::NonFiniteResult(format!(
+            "W holds {} at document {}, topic {}",
+            w[at],
+            at / k + 1,
+            at % k + 1
+        )));
+    }
+    Ok(w)
 }
 
 /// The row-separable W-only solve of `fit` (its final W), the same as

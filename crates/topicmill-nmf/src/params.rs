@@ -329,9 +329,11 @@ impl NmfParams {
 const WINDOW: (f32, f32) = (1.0 / 65536.0, (1u64 << 40) as f32);
 
 /// The exponent `e` that brings `max` (the largest of non-negative values)
-/// into `[1, 4)` when it lies outside [`WINDOW`], else 0; even, so that a
-/// square root of `2^e` (KL's reported error) is a power of two too.
-pub(crate) fn exponent_for(max: f64) -> i32 {
+/// into `[1, 4)` when it lies outside `WINDOW` (`[2^-16, 2^40]`), else 0; even, so that a
+/// square root of `2^e` (KL's reported error) is a power of two too. Of X's
+/// largest value: the data exponent `fit` runs X at (public for the drivers
+/// of [`crate::steps`], as `steps::exponent_for`).
+pub fn exponent_for(max: f64) -> i32 {
     if max == 0.0 || (WINDOW.0 as f64..=WINDOW.1 as f64).contains(&max) {
         return 0;
     }
@@ -354,7 +356,8 @@ pub(crate) fn factor_exponent(factor: &[f32], d: i32) -> i32 {
 }
 
 /// `values`, each multiplied by `2^e` (exact, short of f32's range).
-pub(crate) fn times_pow2(values: &mut [f32], e: i32) {
+/// Public for the drivers of [`crate::steps`], as `steps::times_pow2`.
+pub fn times_pow2(values: &mut [f32], e: i32) {
     if e != 0 {
         let f = 2f64.powi(e);
         values.iter_mut().for_each(|v| *v = (*v as f64 * f) as f32);

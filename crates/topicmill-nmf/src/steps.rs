@@ -11,12 +11,19 @@
 //! n × k, Hᵀ is m × k); a sparse operand is a CSR view, possibly a row block
 //! of a larger matrix (row pointers not starting at 0). Results never depend
 //! on the number of threads.
+//!
+//! Data whose largest value lies outside `[2^-16, 2^40]` `fit` runs
+//! multiplied by `2^s` ([`exponent_for`] of X's largest value), both factors
+//! by `2^(s/2)`, and scales them back ([`times_pow2`]); a driver does the
+//! same with the half-steps of that scale ([`HalfStep::new_scaled`]) and
+//! [`final_w`].
 
 use std::borrow::Cow;
 
 use topicmill_sparse::CsrView;
 
 use crate::kernel::{self, Blocks, Csr, Rule, Side};
+pub use crate::params::{exponent_for, times_pow2};
 use crate::params::{NmfParams, Reg, Solver};
 
 /// `N = A·G` (A sparse rows × cols, G cols × k, N rows × k) over fixed row blocks.
@@ -121,28 +128,58 @@ impl HalfStep {
     /// # Panics
     /// If `params` is not the Frobenius loss (KL has its own update).
     pub fn new(params: &NmfParams, factor: Factor, n: usize, m: usize, a: &CsrView<'_>) -> Self {
+        Self::new_scaled(params, factor, n, m, a, 0)
+    }
+
+    /// [`HalfStep::new`] for X multiplied by `2^s` (`a` its rows so scaled,
+    /// `s` even: X's data exponent, [`exponent_for`]) and both factors by
+    /// `2^(s/2)`: the regularization of the same minimizer, as `fit` scales
+    /// it. `s = 0` is [`HalfStep::new`].
+    pub fn new_scaled(
+        params: &NmfParams,
+        factor: Factor,
+        n: usize,
+        m: usize,
+        a: &CsrView<'_>,
+        s: i32,
+    ) -> Self {
         let k = params.kernel_k();
-        Self::with_side(params, factor, n, m, Side::tiled(&Csr::from_view(a), k))
+        Self::with_side(params, factor, n, m, s, Side::tiled(&Csr::from_view(a), k))
     }
 
     /// For `rows` rows of F whose N is given to [`HalfStep::apply`].
     pub fn for_rows(params: &NmfParams, factor: Factor, n: usize, m: usize, rows: usize) -> Self {
-        Self::with_side(
-            params,
-            factor,
-            n,
-            m,
-            Side::for_rows(rows, params.kernel_k()),
-        )
+        Self::for_rows_scaled(params, factor, n, m, rows, 0)
     }
 
-    fn with_side(params: &NmfParams, factor: Factor, n: usize, m: usize, side: Side) -> Self {
+    /// [`HalfStep::for_rows`] at the data exponent `s`, as
+    /// [`HalfStep::new_scaled`].
+    pub fn for_rows_scaled(
+        params: &NmfParams,
+        factor: Factor,
+        n: usize,
+        m: usize,
+        rows: usize,
+        s: i32,
+    ) -> Self {
+        let side = Side::for_rows(rows, params.kernel_k());
+        Self::with_side(params, factor, n, m, s, side)
+    }
+
+    fn with_side(
+        params: &NmfParams,
+        factor: Factor,
+        n: usize,
+        m: usize,
+        s: i32,
+        side: Side,
+    ) -> Self {
         assert_eq!(
             params.loss,
             crate::params::Loss::Frobenius,
             "HalfStep runs the Frobenius loss"
         );
-        let (reg_w, reg_h) = params.regularization(n, m);
+        let (reg_w, reg_h) = params.scaled_regularization(n, m, s, s / 2);
         let k = params.kernel_k();
         HalfStep {
             k,
@@ -207,6 +244,22 @@ impl HalfStep {
             self.reg,
         )
     }
+}
+
+/// `fit`'s final W of the rows `a` (rows of X as given, their values
+/// checked: finite, non-negative) with Hᵀ fixed (`ht`, m × k at the k of
+/// `params`, not the kernels'): the row-separable solve of
+/// [`NmfModel::transform`](crate::NmfModel::transform), at X's data exponent
+/// `s` ([`exponent_for`] of the largest value of all of X, where `transform`
+/// of these rows alone would take theirs), so that every row's W is the one
+/// `fit` gives it. Rows × k, or [`NmfError::NonFiniteResult`](crate::NmfError::NonFiniteResult)
+/// when f32 cannot hold W.
+///
+/// # Panics
+/// If `ht` is not `a.cols()` × k.
+pub fn final_w(params: &NmfParams, a: &CsrView<'_>, ht: &[f32], s: i32) -> crate::Result<Vec<f32>> {
+    assert_eq!(ht.len(), a.cols() * params.k(), "Hᵀ is m × k");
+    crate::model::transform_at(params, ht, a, s)
 }
 
 /// `v` (rows × `k`, row-major) with `kp − k` zero columns after each row:
