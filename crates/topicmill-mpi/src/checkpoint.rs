@@ -2,7 +2,8 @@
 //!
 //! Layout (little-endian): magic `b"TMMPICKP"`, format version (u32), length
 //! of the metadata (u64), the metadata (bincode 2 / serde: shape, parameters,
-//! iteration, loss history), W (n × k f32), Hᵀ (m × k f32), the CRC-32 of
+//! the factors' scale, iteration, loss history), W (n × k f32), Hᵀ (m × k
+//! f32), the CRC-32 of
 //! everything before it (u32), end magic `b"TMCKPEND"`. W and Hᵀ are raw
 //! arrays at known offsets so that each rank reads only its own rows of W.
 //! Rank 0 writes the whole file to a temporary file in the same directory,
@@ -19,8 +20,9 @@ use topicmill_nmf::NmfParams;
 
 const MAGIC: &[u8; 8] = b"TMMPICKP";
 const END: &[u8; 8] = b"TMCKPEND";
-/// Version of the checkpoint layout written by this build.
-pub const CHECKPOINT_VERSION: u32 = 1;
+/// Version of the checkpoint layout written by this build: 2 (version 1 had
+/// no `scale` in its metadata; it is still read, its factors at scale 0).
+pub const CHECKPOINT_VERSION: u32 = 2;
 const PREFIX: u64 = 8 + 4 + 8;
 const TRAILER: u64 = 4 + 8;
 
@@ -31,10 +33,45 @@ pub(crate) struct Meta {
     pub m: usize,
     pub nnz: usize,
     pub params: NmfParams,
+    /// The stored W and Hᵀ are the fit's times `2^scale`: its iterates, at
+    /// the scale of data of extreme magnitude (half the data exponent, see
+    /// the fit's module docs), so that resuming restores them bitwise. The
+    /// losses are the fit's, unscaled, as in the model.
+    pub scale: i32,
     pub iteration: usize,
     pub loss0: f64,
     pub last_check: f64,
     pub history: Vec<(usize, f64)>,
+}
+
+/// The metadata of a version 1 checkpoint (the factors unscaled).
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct MetaV1 {
+    n: usize,
+    m: usize,
+    nnz: usize,
+    params: NmfParams,
+    iteration: usize,
+    loss0: f64,
+    last_check: f64,
+    history: Vec<(usize, f64)>,
+}
+
+impl From<MetaV1> for Meta {
+    fn from(v: MetaV1) -> Meta {
+        Meta {
+            n: v.n,
+            m: v.m,
+            nnz: v.nnz,
+            params: v.params,
+            scale: 0,
+            iteration: v.iteration,
+            loss0: v.loss0,
+            last_check: v.last_check,
+            history: v.history,
+        }
+    }
 }
 
 fn f32_bytes(v: &[f32]) -> impl Iterator<Item = [u8; 4]> + '_ {
@@ -131,9 +168,9 @@ impl Checkpoint {
             return Err("not a topicmill checkpoint (wrong magic)".into());
         }
         let version = u32::from_le_bytes(prefix[8..12].try_into().expect("4 bytes"));
-        if version != CHECKPOINT_VERSION {
+        if !(1..=CHECKPOINT_VERSION).contains(&version) {
             return Err(format!(
-                "checkpoint version {version} is not supported (this build reads {CHECKPOINT_VERSION})"
+                "checkpoint version {version} is not supported (this build reads 1 to {CHECKPOINT_VERSION})"
             ));
         }
         let meta_len = u64::from_le_bytes(prefix[12..20].try_into().expect("8 bytes"));
@@ -143,15 +180,20 @@ impl Checkpoint {
         let mut payload = vec![0u8; meta_len as usize];
         file.read_exact(&mut payload)
             .map_err(|e| format!("cannot read: {e}"))?;
-        let (meta, used): (Meta, usize) =
-            bincode::serde::decode_from_slice(&payload, bincode::config::standard()).map_err(
-                |e| {
-                    format!(
-                        "corrupt metadata: {}",
-                        topicmill_nmf::describe_decode_error(&e)
-                    )
-                },
-            )?;
+        let corrupt = |e: bincode::error::DecodeError| {
+            format!(
+                "corrupt metadata: {}",
+                topicmill_nmf::describe_decode_error(&e)
+            )
+        };
+        let config = bincode::config::standard();
+        let (meta, used): (Meta, usize) = if version == 1 {
+            let (v1, used): (MetaV1, usize) =
+                bincode::serde::decode_from_slice(&payload, config).map_err(corrupt)?;
+            (v1.into(), used)
+        } else {
+            bincode::serde::decode_from_slice(&payload, config).map_err(corrupt)?
+        };
         if used as u64 != meta_len {
             return Err("corrupt metadata: trailing bytes".into());
         }
@@ -257,6 +299,7 @@ mod tests {
             m: 2,
             nnz: 4,
             params: Nmf::params(2).seed(7),
+            scale: -36,
             iteration: 20,
             loss0: 3.5,
             last_check: 1.25,
@@ -276,6 +319,53 @@ mod tests {
         assert_eq!(c.meta, meta());
         assert_eq!(c.w_rows(&(1..3)).unwrap(), vec![2.0, 3.0, 4.0, 5.0]);
         assert_eq!(c.ht().unwrap(), ht);
+    }
+
+    /// A version 1 checkpoint (written before data of extreme magnitude
+    /// were scaled): its factors are read at scale 0, the rest as written.
+    #[test]
+    fn a_version_1_checkpoint_is_read_at_scale_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.ckpt");
+        let m = meta();
+        let v1 = MetaV1 {
+            n: m.n,
+            m: m.m,
+            nnz: m.nnz,
+            params: m.params.clone(),
+            iteration: m.iteration,
+            loss0: m.loss0,
+            last_check: m.last_check,
+            history: m.history.clone(),
+        };
+        let payload = bincode::serde::encode_to_vec(&v1, bincode::config::standard()).unwrap();
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        let w: Vec<f32> = (0..6).map(|v| v as f32).collect();
+        let ht = [10.0f32, 11.0, 12.0, 13.0];
+        for v in w.iter().chain(&ht) {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        let crc = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes.extend_from_slice(END);
+        std::fs::write(&path, &bytes).unwrap();
+
+        let mut c = Checkpoint::open(&path).unwrap();
+        c.verify().unwrap();
+        assert_eq!(c.meta, Meta { scale: 0, ..meta() });
+        assert_eq!(c.w_rows(&(1..3)).unwrap(), vec![2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(c.ht().unwrap(), ht);
+        // A version this build does not know is refused.
+        bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Checkpoint::open(&path).err().unwrap();
+        assert!(
+            err.contains("checkpoint version 3 is not supported (this build reads 1 to 2)"),
+            "{err}"
+        );
     }
 
     /// A checkpoint of `meta()` written in `dir`: its path and its bytes.

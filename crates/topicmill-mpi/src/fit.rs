@@ -17,6 +17,17 @@
 //! The k × k reductions gather every rank's partial and add them in rank
 //! order on every rank, so all ranks hold bitwise-equal Grams and losses and
 //! take the same stopping decision whatever algorithm the MPI library picks.
+//!
+//! Data of extreme magnitude are fitted as `fit` fits them: when X's largest
+//! value (the maximum over the ranks, an order-free reduction) lies outside
+//! `[2^-16, 2^40]`, every rank runs the initialization and the iterations on
+//! its rows times `2^s` (`steps::exponent_for`), the factors at `2^(s/2)`
+//! times theirs, with the regularization of the same minimizer; the model's
+//! Hᵀ, the errors and the loss history are scaled back, and W is `fit`'s
+//! final solve at X's exponent (`steps::final_w`). Checkpoints hold the
+//! factors as the iterations have them (scaled, their exponent recorded, so
+//! that a resumed fit is bitwise the uninterrupted one) and the losses
+//! scaled back, as the model.
 
 use std::borrow::Cow;
 use std::ops::{ControlFlow, Range};
@@ -29,7 +40,7 @@ use mpi::traits::*;
 use mpi::Count;
 use topicmill_nmf::steps::{self, Factor, Gram, HalfStep, Spmm};
 use topicmill_nmf::{Init, Loss, NmfError, NmfModel, NmfParams, Progress, StopReason};
-use topicmill_sparse::{Manifest, MappedRows};
+use topicmill_sparse::{CsrView, Manifest, MappedRows};
 
 use crate::checkpoint::{self, Checkpoint, Meta};
 use crate::error::{DistError, Result};
@@ -96,12 +107,66 @@ fn sum_in_rank_order<C: Communicator>(comm: &C, local: &[f64]) -> Vec<f64> {
     out
 }
 
+/// `values` multiplied by `2^e`, a copy.
+fn scaled(values: &[f32], e: i32) -> Vec<f32> {
+    let mut v = values.to_vec();
+    steps::times_pow2(&mut v, e);
+    v
+}
+
+/// The last guard of a fit, as `fit`'s: an H or an error that is not a
+/// finite number is an error rather than a model (W is checked by
+/// `steps::final_w`).
+fn check_finite(
+    ht: &[f32],
+    k: usize,
+    history: &[(usize, f64)],
+    err: f64,
+) -> std::result::Result<(), NmfError> {
+    if let Some(at) = ht.iter().position(|v| !v.is_finite()) {
+        return Err(NmfError::NonFiniteResult(format!(
+            "H holds {} at term {}, topic {}",
+            ht[at],
+            at / k + 1,
+            at % k + 1
+        )));
+    }
+    if let Some((it, e)) = history.iter().find(|(_, e)| !e.is_finite()) {
+        return Err(NmfError::NonFiniteResult(format!(
+            "the error after iteration {it} is {e}"
+        )));
+    }
+    if !err.is_finite() {
+        return Err(NmfError::NonFiniteResult(format!(
+            "the final error is {err}"
+        )));
+    }
+    Ok(())
+}
+
 fn count(len: usize, what: &str) -> Result<Count> {
     Count::try_from(len).map_err(|_| {
         DistError::TooLarge(format!(
             "{what} holds {len} values, more than one MPI message can (2^31 − 1): use more ranks or a smaller k"
         ))
     })
+}
+
+/// `view` with the values `data` (as many as it holds), the same rows.
+fn with_values<'a>(view: &'a CsrView<'_>, data: &'a [f32]) -> CsrView<'a> {
+    assert_eq!(data.len(), view.data().len(), "one value per stored entry");
+    // SAFETY: the structure (shape, row pointers, column indices) is that of
+    // `view`, a valid CSR view (checked by `MappedRows::block`), and `data`
+    // holds as many values as its.
+    unsafe {
+        CsrView::new_unchecked(
+            view.storage(),
+            view.shape(),
+            view.indptr().into_raw_storage(),
+            view.indices(),
+            data,
+        )
+    }
 }
 
 /// Maps the corpus matrix named by `corpus_dir/manifest.json`, checking its
@@ -119,7 +184,8 @@ fn open_matrix(corpus_dir: &Path, rank: i32) -> Result<MappedRows> {
 /// computation as `params.fit` up to the order of floating-point sums (see
 /// the crate docs for the tolerance). `progress` is called on rank 0 after
 /// every iteration. Rank 0 gets the model (with W of all documents); no rank
-/// writes it.
+/// writes it. Like `fit`, it takes values of any finite magnitude (see the
+/// module docs): the fit of X·2^e is the fit of X scaled, bitwise.
 ///
 /// Errors before the first iteration (a rank cannot read its part, bad
 /// parameters, a checkpoint that does not fit) are returned on every rank.
@@ -219,12 +285,37 @@ where
             .and_then(|xp| mapped.check_values(rows.clone()).map(|()| xp))
             .map_err(corpus_err),
     )?;
-    let xpt = topicmill_sparse::transpose(xp.view());
+    // X's largest value: the maximum is exact and order-free, so every rank
+    // holds the same and takes the same decisions from it.
+    let local_max = xp.data().iter().fold(0f32, |m, &v| m.max(v));
+    let mut largest = 0f32;
+    comm.all_reduce_into(&local_max, &mut largest, SystemOperation::max());
+    // Stored zeros only: no topic to find (as `fit`).
+    if largest == 0.0 {
+        return Err(nmf_err(NmfError::EmptyMatrix {
+            rows: n,
+            cols: m,
+            nnz,
+        }));
+    }
+    // The iterations run on X·2^s, the factors at 2^half times theirs; s = 0
+    // (X as given) for data the float32 engine takes as they are.
+    let s = steps::exponent_for(largest as f64);
+    let half = s / 2;
+    let err_scale = 2f64.powi(-s);
+    let scaled_data: Vec<f32>;
+    let xs = if s == 0 {
+        xp.view()
+    } else {
+        scaled_data = scaled(xp.data(), s);
+        with_values(&xp, &scaled_data)
+    };
+    let xpt = topicmill_sparse::transpose(xs.view());
     let xpt_view = xpt.view();
     let np = rows.len();
 
-    let local_sq: f64 = xp.data().iter().map(|&v| v as f64 * v as f64).sum();
-    let local_sum: f64 = xp.data().iter().map(|&v| v as f64).sum();
+    let local_sq: f64 = xs.data().iter().map(|&v| v as f64 * v as f64).sum();
+    let local_sum: f64 = xs.data().iter().map(|&v| v as f64).sum();
     let totals = sum_in_rank_order(comm, &[local_sq, local_sum]);
     let (xnorm2, xsum) = (totals[0], totals[1]);
 
@@ -271,8 +362,12 @@ where
             if !same_params {
                 return Err("was written with other parameters (k, solver, init, tol, seed or regularization)".into());
             }
-            let w = c.w_rows(&rows)?;
-            let ht = c.ht()?;
+            let mut w = c.w_rows(&rows)?;
+            let mut ht = c.ht()?;
+            // At this fit's scale (the checkpoint's own when it was written
+            // for these data: nothing changes).
+            steps::times_pow2(&mut w, half - c.meta.scale);
+            steps::times_pow2(&mut ht, half - c.meta.scale);
             Ok((c.meta.clone(), w, ht))
         })()
         .map_err(|message| DistError::Checkpoint {
@@ -292,7 +387,16 @@ where
             mapped
                 .block(0..n)
                 .map_err(corpus_err)
-                .and_then(|full| params.initial_factors(&full, None).map_err(nmf_err))
+                .and_then(|full| {
+                    let data;
+                    let full = if s == 0 {
+                        full
+                    } else {
+                        data = scaled(full.data(), s);
+                        with_values(&full, &data)
+                    };
+                    params.initial_factors(&full, None).map_err(nmf_err)
+                })
                 .map(Some)
         } else {
             Ok(None)
@@ -321,10 +425,10 @@ where
     let mut nh_all = vec![0f32; size * b * kk];
     let mut send_h = vec![0f32; b * kk];
     // topicmill-nmf's kernel, on this rank's rows of W and terms of Hᵀ.
-    let spmm_w = Spmm::new(&xp, kk);
+    let spmm_w = Spmm::new(&xs, kk);
     let spmm_h = Spmm::new(&xpt_view, kk);
-    let mut step_w = HalfStep::new(params, Factor::W, n, m, &xp);
-    let mut step_h = HalfStep::for_rows(params, Factor::H, n, m, b);
+    let mut step_w = HalfStep::new_scaled(params, Factor::W, n, m, &xs, s);
+    let mut step_h = HalfStep::for_rows_scaled(params, Factor::H, n, m, b, s);
     let mut gram_w = Gram::new(np, kk);
     let mut gram_h = Gram::new(b, kk);
 
@@ -343,7 +447,8 @@ where
             let mut local = gram_w.run(&w).to_vec();
             local.push(steps::cross(&w, &n_w));
             let total = sum_in_rank_order(comm, &local);
-            let l0 = steps::frobenius_error(xnorm2, total[kk * kk], &total[..kk * kk], &s_h);
+            let l0 =
+                steps::frobenius_error(xnorm2, total[kk * kk], &total[..kk * kk], &s_h) * err_scale;
             (l0, l0, vec![(0usize, l0)], 1)
         }
     };
@@ -355,7 +460,7 @@ where
 
     for it in first_it..=max_iter {
         // W-step.
-        step_w.update(&xp, &mut w, &ht_pad, &s_h);
+        step_w.update(&xs, &mut w, &ht_pad, &s_h);
         s_w = sum_in_rank_order(comm, gram_w.run(&w));
         // H-step: (XᵀW) summed over ranks, each rank receiving its terms.
         spmm_h.run(&w, &mut nh_all[..m * kk]);
@@ -368,7 +473,7 @@ where
         let dot_h = total[kk * kk];
         send_h.copy_from_slice(&ht_pad[own.clone()]);
         comm.all_gather_into(&send_h[..], &mut ht_pad[..]);
-        let loss = steps::frobenius_error(xnorm2, dot_h, &s_w, &s_h);
+        let loss = steps::frobenius_error(xnorm2, dot_h, &s_w, &s_h) * err_scale;
 
         iterations = it;
         history.push((it, loss));
@@ -409,6 +514,7 @@ where
                 m,
                 nnz,
                 params: params.clone(),
+                scale: half,
                 iteration: it,
                 loss0,
                 last_check,
@@ -434,34 +540,32 @@ where
         }
     }
 
-    // Final W: the row-separable solve with H fixed, exactly what
-    // `NmfModel::transform` (and so the single-process fit) computes per row.
-    let ht_final = steps::unpad_columns(&ht_pad[..m * kk], kk, k).into_owned();
-    let probe = NmfModel::from_parts(
-        params.clone(),
-        0,
-        m,
-        Vec::new(),
-        ht_final.clone(),
-        Vec::new(),
-        0,
-        StopReason::MaxIter,
-        0.0,
-    );
-    let w_final = agree(comm, probe.transform(&xp).map_err(nmf_err))?;
-    drop(probe);
+    // Final W: the row-separable solve with H fixed, at X's data exponent:
+    // exactly what the single-process fit (and `NmfModel::transform` of all
+    // of X) computes per row.
+    let mut ht_final = steps::unpad_columns(&ht_pad[..m * kk], kk, k).into_owned();
+    steps::times_pow2(&mut ht_final, -half);
+    let w_final = agree(
+        comm,
+        steps::final_w(params, &xp, &ht_final, s).map_err(nmf_err),
+    )?;
+    // The error of (W, H) on the data of the iterations, W at their scale.
     spmm_w.run(&ht_pad, &mut n_w);
-    let w_final_kk: Cow<'_, [f32]> = if kk == k {
+    let w_final_kk: Cow<'_, [f32]> = if kk == k && half == 0 {
         Cow::Borrowed(&w_final)
     } else {
-        Cow::Owned(steps::pad_columns(w_final.clone(), k, kk))
+        let mut v = steps::pad_columns(w_final.clone(), k, kk);
+        steps::times_pow2(&mut v, half);
+        Cow::Owned(v)
     };
     let mut local = gram_w.run(&w_final_kk).to_vec();
     local.push(steps::cross(&w_final_kk, &n_w));
     drop(w_final_kk);
     let total = sum_in_rank_order(comm, &local);
-    let err = steps::frobenius_error(xnorm2, total[kk * kk], &total[..kk * kk], &s_h);
+    let err = steps::frobenius_error(xnorm2, total[kk * kk], &total[..kk * kk], &s_h) * err_scale;
     w.clear();
+    // H and the errors are the same on every rank: so is the verdict.
+    check_finite(&ht_final, k, &history, err).map_err(nmf_err)?;
 
     let model = if rank == 0 {
         let mut w_all = vec![0f32; n * k];

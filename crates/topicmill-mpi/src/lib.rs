@@ -21,7 +21,11 @@
 //! Frobenius difference of 1e-5 in W and in Hᵀ from the single-process fit,
 //! and the final error to 1e-7 (observed: below 6e-7 and 2e-9). With the
 //! same number of ranks a run is bitwise reproducible, and a resumed run
-//! equals an uninterrupted one bitwise.
+//! equals an uninterrupted one bitwise. Data whose largest value lies outside
+//! `[2^-16, 2^40]` are fitted as `fit` fits them, times a power of two with
+//! the factors and errors scaled back: the fit of X·2^e is the fit of X,
+//! scaled, bitwise; stored values that are all zero are
+//! `NmfError::EmptyMatrix` on every rank.
 //!
 //! # The `mpi` feature
 //!

@@ -9,9 +9,22 @@
 use std::path::Path;
 
 /// A corpus of `n` documents × `m` terms with about `density` of the
-/// entries set (deterministic pseudo-random values), one empty document and
-/// one unused term.
+/// entries set (deterministic pseudo-random values in [0.1, 1.1)), one empty
+/// document and one unused term.
 fn write_random_corpus(dir: &Path, n: usize, m: usize, density: f64, seed: u64) {
+    write_corpus_with(dir, n, m, density, seed, |v| v);
+}
+
+/// [`write_random_corpus`] with every stored value `v` replaced by `value(v)`
+/// (the same entries stored).
+fn write_corpus_with(
+    dir: &Path,
+    n: usize,
+    m: usize,
+    density: f64,
+    seed: u64,
+    value: impl Fn(f32) -> f32,
+) {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = move || {
         state ^= state << 13;
@@ -31,7 +44,7 @@ fn write_random_corpus(dir: &Path, n: usize, m: usize, density: f64, seed: u64) 
                 };
                 if next() < density * boost {
                     indices.push(j as u32);
-                    data.push((0.1 + next()) as f32);
+                    data.push(value((0.1 + next()) as f32));
                 }
             }
         }
@@ -72,7 +85,7 @@ mod with_mpi {
 
     use topicmill_nmf::NmfModel;
 
-    use super::write_random_corpus;
+    use super::{write_corpus_with, write_random_corpus};
     use crate::{stderr, stdout, topicmill};
 
     /// No MPI test may hang: a run taking longer than this is killed and fails.
@@ -263,6 +276,137 @@ mod with_mpi {
                 let got = load(&dir.path().join(&output));
                 assert_same_answer(&got, &want, &format!("case {case:?}, {np} ranks"));
             }
+        }
+    }
+
+    /// `v` with every value multiplied by 2^e.
+    fn scaled(v: &[f32], e: i32) -> Vec<f32> {
+        let f = 2f64.powi(e);
+        v.iter().map(|&x| (x as f64 * f) as f32).collect()
+    }
+
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    /// Data of any magnitude, as one process fits them (topicmill-nmf's
+    /// tests/magnitudes.rs): over two ranks, the fit of X·2^e is the fit of X
+    /// with W and H scaled by 2^(e/2) and the errors by 2^e, bitwise. X's
+    /// largest value lies in [1, 4), so X·2^e is fitted as X itself. The
+    /// distributed fit ran such data as given: NNDSVD's SVD did not converge
+    /// (at each of these exponents), and a random start gave other factors
+    /// than X's, scaled.
+    #[test]
+    fn a_fit_of_scaled_data_is_the_fit_scaled() {
+        let Some(mpirun) = mpirun() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let (n, m, density, seed) = (80, 50, 0.15, 4);
+        write_random_corpus(&dir.path().join("c"), n, m, density, seed);
+        let max = topicmill_sparse::Corpus::open(dir.path().join("c"))
+            .unwrap()
+            .matrix()
+            .data()
+            .iter()
+            .fold(0f32, |a, &v| a.max(v));
+        assert!((1.0..4.0).contains(&max), "{max}");
+        const EXPONENTS: [i32; 3] = [70, -70, 100];
+        for e in EXPONENTS {
+            let f = 2f64.powi(e);
+            write_corpus_with(
+                &dir.path().join(format!("c{e}")),
+                n,
+                m,
+                density,
+                seed,
+                |v| (v as f64 * f) as f32,
+            );
+        }
+        let cases: [&[&str]; 3] = [
+            &["--solver", "hals", "--init", "nndsvda"],
+            &["--solver", "mu", "--init", "nndsvd"],
+            &[
+                "--solver", "mu", "--init", "random", "--seed", "5", "--tol", "0",
+            ],
+        ];
+        for case in cases {
+            let fit = |corpus: &str, output: &str| -> NmfModel {
+                let mut args = vec!["fit", corpus, "-k", "3", "--max-iter", "50"];
+                args.extend_from_slice(case);
+                args.extend_from_slice(&["-o", output, "--distributed"]);
+                let out = run_mpi(&mpirun, dir.path(), 2, &args);
+                assert!(out.status.success(), "{case:?} {corpus}: {}", stderr(&out));
+                load(&dir.path().join(output))
+            };
+            let reference = fit("c", "ref.bin");
+            for e in EXPONENTS {
+                let what = format!("{case:?}, 2^{e}");
+                let model = fit(&format!("c{e}"), &format!("m{e}.bin"));
+                assert!(
+                    same_bits(model.w(), &scaled(reference.w(), e / 2)),
+                    "W, {what}"
+                );
+                assert!(
+                    same_bits(model.ht(), &scaled(reference.ht(), e / 2)),
+                    "H, {what}"
+                );
+                let f = 2f64.powi(e);
+                assert_eq!(model.iterations(), reference.iterations(), "{what}");
+                assert_eq!(
+                    model.reconstruction_err(),
+                    reference.reconstruction_err() * f,
+                    "{what}"
+                );
+                let history: Vec<_> = reference
+                    .loss_history()
+                    .iter()
+                    .map(|&(i, l)| (i, l * f))
+                    .collect();
+                assert_eq!(model.loss_history(), &history[..], "{what}");
+            }
+        }
+    }
+
+    /// Stored values that are all zero are an empty matrix, as for one
+    /// process: every rank says so (they agree on X's largest value, 0) and
+    /// nothing is written. The distributed fit counted stored entries: with
+    /// NNDSVD only rank 0 (which computes it) found the matrix empty, with a
+    /// random start no rank did.
+    #[test]
+    fn stored_zeros_only_are_an_empty_matrix() {
+        let Some(mpirun) = mpirun() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        write_corpus_with(&dir.path().join("c"), 40, 20, 0.2, 3, |_| 0.0);
+        for init in ["nndsvda", "random"] {
+            let out = run_mpi(
+                &mpirun,
+                dir.path(),
+                2,
+                &[
+                    "fit",
+                    "c",
+                    "-k",
+                    "3",
+                    "--init",
+                    init,
+                    "-o",
+                    "m.bin",
+                    "--distributed",
+                ],
+            );
+            assert_eq!(out.status.code(), Some(1), "{init}: {}", stderr(&out));
+            let err = stderr(&out);
+            for rank in 0..2 {
+                assert!(
+                    err.contains(&format!(
+                        "cannot fit c over MPI: rank {rank}: the matrix is empty (40×20 with "
+                    )),
+                    "{init}, rank {rank}: {err}"
+                );
+            }
+            assert!(err.contains("none of them positive"), "{err}");
+            assert!(!err.contains("failed (see their messages)"), "{err}");
+            assert!(stdout(&out).is_empty(), "no fit summary");
+            assert!(!dir.path().join("m.bin").exists(), "{init}: no model");
         }
     }
 
@@ -480,11 +624,26 @@ mod with_mpi {
         pids
     }
 
+    /// A run killed after its first checkpoint and resumed gives the model
+    /// of an uninterrupted run, bitwise; also on data of extreme magnitude
+    /// (X·2^-70, run at 2^70: the checkpoints hold the iterates as they are,
+    /// with their scale, and the losses scaled back, as the model).
     #[test]
     fn a_killed_run_resumes_to_the_uninterrupted_model() {
         let Some(mpirun) = mpirun() else { return };
+        for e in [0, -70] {
+            killed_run_resumes(&mpirun, e);
+        }
+    }
+
+    /// [`a_killed_run_resumes_to_the_uninterrupted_model`] on the corpus
+    /// with its values multiplied by 2^e.
+    fn killed_run_resumes(mpirun: &Path, e: i32) {
         let dir = tempfile::tempdir().unwrap();
-        write_random_corpus(&dir.path().join("c"), 1500, 800, 0.05, 11);
+        let f = 2f64.powi(e);
+        write_corpus_with(&dir.path().join("c"), 1500, 800, 0.05, 11, |v| {
+            (v as f64 * f) as f32
+        });
         // k = 6: the ranks run at 8 (zero columns), the checkpoints hold 6.
         let common = [
             "fit",
@@ -504,7 +663,7 @@ mod with_mpi {
         };
 
         let out = wait_bounded(
-            mpirun_command(&mpirun, dir.path(), &[(2, with(&["-o", "whole.bin"]))])
+            mpirun_command(mpirun, dir.path(), &[(2, with(&["-o", "whole.bin"]))])
                 .spawn()
                 .unwrap(),
         );
@@ -513,7 +672,7 @@ mod with_mpi {
         // Kill rank 1 once the first checkpoint is on disk.
         let ckpt = dir.path().join("cut.bin.ckpt");
         let interrupted = with(&["-o", "cut.bin", "--checkpoint-every", "5"]);
-        let child = mpirun_command(&mpirun, dir.path(), &[(2, interrupted.clone())])
+        let child = mpirun_command(mpirun, dir.path(), &[(2, interrupted.clone())])
             .spawn()
             .unwrap();
         let start = Instant::now();
@@ -536,7 +695,7 @@ mod with_mpi {
         let mut resume = interrupted;
         resume.push("--resume".into());
         let out = wait_bounded(
-            mpirun_command(&mpirun, dir.path(), &[(2, resume)])
+            mpirun_command(mpirun, dir.path(), &[(2, resume)])
                 .spawn()
                 .unwrap(),
         );
