@@ -204,7 +204,15 @@ pub(crate) struct Csr<'a> {
 }
 
 impl<'a> Csr<'a> {
+    /// # Panics
+    /// If `x` is a view of column-major storage: the public entry points
+    /// refuse one first ([`crate::NmfError::NotCsr`]); read as rows, its
+    /// arrays would index out of bounds or be another matrix.
     pub fn from_view(x: &'a CsrView<'_>) -> Self {
+        assert!(
+            x.is_csr(),
+            "a column-major (CSC) view where CSR storage is needed: pass a CSR view"
+        );
         let indptr = x.indptr().into_raw_storage();
         Csr {
             base: indptr[0],

@@ -498,3 +498,26 @@ fn a_k_too_large_for_memory_is_an_error() {
         }
     }
 }
+
+/// The drivers' pieces (`steps`) take CSR views only: a column-major view
+/// panics with a message saying so (a tall one indexed out of bounds, a
+/// wide one multiplied another matrix).
+#[test]
+fn the_steps_refuse_a_column_major_view() {
+    let (x, xt) = x_and_xt();
+    for view in [x.transpose_view(), xt.transpose_view()] {
+        let panic = std::panic::catch_unwind(|| {
+            topicmill_nmf::steps::Spmm::new(&view, 1).run(&[1.0; 3], &mut [0.0; 3])
+        })
+        .expect_err("a CSC view");
+        let message = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .map(String::from)
+            .or_else(|| panic.downcast_ref::<String>().cloned());
+        assert_eq!(
+            message.as_deref(),
+            Some("a column-major (CSC) view where CSR storage is needed: pass a CSR view")
+        );
+    }
+}
