@@ -26,6 +26,29 @@ impl Documents {
         self.texts.is_empty()
     }
 
+    /// Checks that there is one id per text, and one label per text when
+    /// there are labels. `before` is the number of documents that precede
+    /// these in the source: the error ([`TextError::DocumentParts`]) names
+    /// the first of these, 1-based, in the whole source.
+    pub fn check_parts(&self, before: usize) -> Result<(), TextError> {
+        let texts = self.texts.len();
+        let labels = self.labels.as_ref().map(Vec::len);
+        for (what, found) in [("ids", Some(self.ids.len())), ("labels", labels)] {
+            match found {
+                Some(found) if found != texts => {
+                    return Err(TextError::DocumentParts {
+                        first: before + 1,
+                        what,
+                        found,
+                        texts,
+                    })
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that no id or label holds a line break, which a corpus
     /// directory (one per line) cannot store, so that a run stops before its
     /// work rather than at the writing. `before` is the number of documents
@@ -52,6 +75,25 @@ impl Documents {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_and_labels_are_one_per_text() {
+        let docs = |ids: usize, labels: Option<usize>, texts: usize| Documents {
+            ids: vec!["i".into(); ids],
+            labels: labels.map(|n| vec!["l".into(); n]),
+            texts: vec!["t".into(); texts],
+        };
+        assert!(docs(2, Some(2), 2).check_parts(0).is_ok());
+        assert!(docs(2, None, 2).check_parts(0).is_ok());
+        assert_eq!(
+            docs(1, None, 2).check_parts(300).unwrap_err().to_string(),
+            "the documents from number 301: 1 ids for 2 texts"
+        );
+        assert_eq!(
+            docs(2, Some(3), 2).check_parts(0).unwrap_err().to_string(),
+            "the documents from number 1: 3 labels for 2 texts"
+        );
+    }
 
     #[test]
     fn the_first_document_with_a_line_break_is_named_in_the_whole_source() {

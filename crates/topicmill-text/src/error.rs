@@ -122,6 +122,36 @@ pub enum TextError {
     /// passed to fit").
     #[error("the fixed vocabulary has no terms")]
     EmptyFixedVocabulary,
+    /// Document frequencies given for a vectorizer's columns are not one per
+    /// column.
+    #[error("{found} document frequencies for the {columns} columns of the vectorizer")]
+    DocumentFrequencies {
+        /// Document frequencies given.
+        found: usize,
+        /// Columns (vocabulary terms) of the vectorizer.
+        columns: usize,
+    },
+    /// A [`Documents`](crate::Documents) (or a chunk of a
+    /// [`DocumentSource`](crate::DocumentSource)) whose ids or labels are not
+    /// one per text.
+    #[error("the documents from number {first}: {found} {what} for {texts} texts")]
+    DocumentParts {
+        /// 1-based number, in the whole source, of the first document of
+        /// the collection or chunk.
+        first: usize,
+        /// `ids` or `labels`.
+        what: &'static str,
+        /// How many there are.
+        found: usize,
+        /// How many texts there are.
+        texts: usize,
+    },
+    /// A document source gave labels with some chunks and not with others.
+    #[error("document {document}: the source gives labels with some chunks and not with others")]
+    LabelsOnSomeChunks {
+        /// 1-based number of the first document of the chunk that differs.
+        document: usize,
+    },
 }
 
 impl TextError {

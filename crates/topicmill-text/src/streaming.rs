@@ -93,6 +93,7 @@ impl DocumentSource for Documents {
         chunk_docs: usize,
         each: &mut dyn FnMut(Documents) -> Result<(), TextError>,
     ) -> Result<(), TextError> {
+        self.check_parts(0)?;
         for start in (0..self.len()).step_by(chunk_docs.max(1)) {
             let end = (start + chunk_docs.max(1)).min(self.len());
             each(Documents {
@@ -139,6 +140,7 @@ pub fn stream_to_corpus(
     let mut labels: Option<Vec<String>> = None;
     let mut n_docs = 0usize;
     source.for_each_chunk(chunk_docs, &mut |docs| {
+        docs.check_parts(n_docs)?;
         let counts: Vec<_> = docs
             .texts
             .par_chunks(CHUNK_DOCS)
@@ -218,6 +220,7 @@ pub fn stream_transform_to_corpus(
     let mut labels: Option<Vec<String>> = None;
     let mut n_docs = 0usize;
     source.for_each_chunk(chunk_docs.max(1), &mut |mut docs| {
+        docs.check_parts(n_docs)?;
         let texts = std::mem::take(&mut docs.texts);
         let len = keep_ids(docs, n_docs, &mut ids, &mut labels)?;
         push_rows(model, &texts, &mut writer)?;
@@ -231,8 +234,10 @@ pub fn stream_transform_to_corpus(
     Ok(writer.finish(model.vocabulary(), &ids, labels.as_deref(), extra)?)
 }
 
-/// Appends a chunk's ids and labels (the chunk starting at document `before`)
-/// after checking that each fits on a line; returns the chunk's length.
+/// Appends a chunk's ids and labels (the chunk starting at document `before`,
+/// its parts checked one per text) after checking that each fits on a line
+/// and that the chunk has labels if and only if the first one had; returns
+/// the chunk's length.
 fn keep_ids(
     docs: Documents,
     before: usize,
@@ -246,7 +251,11 @@ fn keep_ids(
     match (labels, docs.labels) {
         (Some(all), Some(chunk)) => all.extend(chunk),
         (None, None) => {}
-        _ => unreachable!("a source gives labels on every chunk or on none"),
+        _ => {
+            return Err(TextError::LabelsOnSomeChunks {
+                document: before + 1,
+            })
+        }
     }
     let len = docs.ids.len();
     ids.extend(docs.ids);
@@ -464,5 +473,98 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "the corpus has no documents");
         assert!(!dir.path().join("empty").exists());
+    }
+
+    /// A source whose chunks are given as they are, whatever their parts.
+    struct Chunks(Vec<Documents>);
+
+    impl DocumentSource for Chunks {
+        fn for_each_chunk(
+            &self,
+            _chunk_docs: usize,
+            each: &mut dyn FnMut(Documents) -> Result<(), TextError>,
+        ) -> Result<(), TextError> {
+            self.0.iter().try_for_each(|d| each(d.clone()))
+        }
+    }
+
+    /// Ids or labels not one per text, in memory or in a chunk, and labels on
+    /// some chunks only, are errors naming the documents (the in-memory
+    /// source panicked slicing ids or labels; a chunk without the labels the
+    /// first had reached an `unreachable!`).
+    #[test]
+    fn parts_not_one_per_text_are_errors_naming_the_documents() {
+        let texts = |n: usize| {
+            (0..n)
+                .map(|i| format!("word{i} common"))
+                .collect::<Vec<_>>()
+        };
+        let labelled = |n: usize, labels: Option<usize>, ids: usize| Documents {
+            ids: (0..ids).map(|i| format!("d{i}")).collect(),
+            labels: labels.map(|l| (0..l).map(|i| format!("l{i}")).collect()),
+            texts: texts(n),
+        };
+        let params = TfidfParams::default();
+        let (model, _) = params.fit_transform(&texts(5)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("corpus");
+        let build = |source: &dyn DocumentSource| {
+            stream_to_corpus(
+                &params,
+                source,
+                2,
+                &out,
+                false,
+                serde_json::Value::Null,
+                &mut |_| {},
+                |fitted, _| Ok(fitted),
+            )
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+        };
+        let transform = |source: &dyn DocumentSource| {
+            stream_transform_to_corpus(
+                &model,
+                source,
+                2,
+                &out,
+                false,
+                serde_json::Value::Null,
+                &mut |_| {},
+            )
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+        };
+        let short_ids = labelled(5, None, 3);
+        let short_labels = labelled(5, Some(4), 5);
+        for run in [&build as &dyn Fn(&dyn DocumentSource) -> String, &transform] {
+            assert_eq!(
+                run(&short_ids),
+                "the documents from number 1: 3 ids for 5 texts"
+            );
+            assert_eq!(
+                run(&short_labels),
+                "the documents from number 1: 4 labels for 5 texts"
+            );
+            // The second chunk (documents 3, 4) lacks an id.
+            let chunks = Chunks(vec![labelled(2, None, 2), labelled(2, None, 1)]);
+            assert_eq!(
+                run(&chunks),
+                "the documents from number 3: 1 ids for 2 texts"
+            );
+            let chunks = Chunks(vec![labelled(2, Some(2), 2), labelled(2, None, 2)]);
+            assert_eq!(
+                run(&chunks),
+                "document 3: the source gives labels with some chunks and not with others"
+            );
+            let chunks = Chunks(vec![labelled(2, None, 2), labelled(2, Some(2), 2)]);
+            assert_eq!(
+                run(&chunks),
+                "document 3: the source gives labels with some chunks and not with others"
+            );
+            assert!(!out.exists());
+        }
     }
 }

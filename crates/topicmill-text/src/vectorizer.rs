@@ -224,19 +224,27 @@ impl VocabularyMatch {
     /// How documents met the fixed vocabulary of `model`, built by
     /// [`TfidfModel::fixed_vocabulary`] from their document frequencies
     /// `df`: `columns` gives the column in `model` of each distinct term of
-    /// the documents, stop words aside (`None` without one).
+    /// the documents, stop words aside (`None` without one). `df` holds one
+    /// count per column of `model` ([`TextError::DocumentFrequencies`]
+    /// otherwise).
     pub fn of_fixed_vocabulary(
         model: &TfidfModel,
         df: &[u64],
         columns: impl Iterator<Item = Option<u32>>,
-    ) -> Self {
+    ) -> Result<Self, TextError> {
         let vocabulary = model.vocabulary();
-        VocabularyMatch {
+        if df.len() != vocabulary.len() {
+            return Err(TextError::DocumentFrequencies {
+                found: df.len(),
+                columns: vocabulary.len(),
+            });
+        }
+        Ok(VocabularyMatch {
             unmatched_terms: columns.filter(Option::is_none).count(),
             unused_terms: (0..vocabulary.len())
                 .filter(|&j| df[j] == 0 || model.column(&vocabulary[j]).is_none())
                 .count(),
-        }
+        })
     }
 }
 
@@ -713,7 +721,7 @@ impl TfidfParams {
             (0..unique.len() as u32)
                 .filter(|&u| !is_stop(unique.get_str(u)))
                 .map(|u| Some(column[u as usize]).filter(|&c| c != u32::MAX)),
-        );
+        )?;
         let rows = self.rows_of_chunks(&model, chunks, remaps, &column);
         Ok((model, rows, matched))
     }
@@ -1012,12 +1020,19 @@ impl TfidfModel {
     /// every term of its documents, stop words aside (fitted with `min_df`
     /// 1, no `max_df`, no `max_features`): a term it lacks counts as in no
     /// document. The streaming build's way to a fixed vocabulary: its first
-    /// pass is such a fit.
+    /// pass is such a fit. `df` holds one count per column of this one
+    /// ([`TextError::DocumentFrequencies`] otherwise).
     pub fn on_fixed_vocabulary(
         &self,
         df: &[u64],
         vocabulary: Vec<String>,
     ) -> Result<(TfidfModel, VocabularyMatch), TextError> {
+        if df.len() != self.vocabulary.len() {
+            return Err(TextError::DocumentFrequencies {
+                found: df.len(),
+                columns: self.vocabulary.len(),
+            });
+        }
         let df_fixed: Vec<u64> = vocabulary
             .iter()
             .map(|term| self.column(term).map_or(0, |c| df[c as usize]))
@@ -1025,7 +1040,7 @@ impl TfidfModel {
         let model =
             Self::fixed_vocabulary(self.params.clone(), vocabulary, &df_fixed, self.n_docs)?;
         let columns = self.vocabulary.iter().map(|term| model.column(term));
-        let matched = VocabularyMatch::of_fixed_vocabulary(&model, &df_fixed, columns);
+        let matched = VocabularyMatch::of_fixed_vocabulary(&model, &df_fixed, columns)?;
         Ok((model, matched))
     }
 
@@ -1347,6 +1362,49 @@ mod tests {
             fit(TfidfParams::default().use_idf(false)).column("zebra"),
             Some(1)
         );
+    }
+
+    /// Document frequencies not one per column were indexed out of bounds
+    /// (a panic) by `on_fixed_vocabulary` and `VocabularyMatch`.
+    #[test]
+    fn document_frequencies_must_be_one_per_column() {
+        let (fitted, x) = TfidfParams::default().fit_transform(&DOCS).unwrap();
+        let columns = fitted.vocabulary().len();
+        let mut df = vec![0u64; columns];
+        for &j in x.indices() {
+            df[j as usize] += 1;
+        }
+        let (model, matched) = fitted.on_fixed_vocabulary(&df, fixed_vocabulary()).unwrap();
+        assert_eq!(model.vocabulary(), fixed_vocabulary().as_slice());
+        for wrong in [&[][..], &df[1..]] {
+            let e = fitted
+                .on_fixed_vocabulary(wrong, fixed_vocabulary())
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "{} document frequencies for the {columns} columns of the vectorizer",
+                    wrong.len()
+                )
+            );
+        }
+        let columns_of = || fitted.vocabulary().iter().map(|t| model.column(t));
+        let fixed_df: Vec<u64> = model
+            .vocabulary()
+            .iter()
+            .map(|t| fitted.column(t).map_or(0, |c| df[c as usize]))
+            .collect();
+        assert_eq!(
+            VocabularyMatch::of_fixed_vocabulary(&model, &fixed_df, columns_of()).unwrap(),
+            matched
+        );
+        assert!(matches!(
+            VocabularyMatch::of_fixed_vocabulary(&model, &[], columns_of()),
+            Err(TextError::DocumentFrequencies {
+                found: 0,
+                columns: 6
+            })
+        ));
     }
 
     #[test]
