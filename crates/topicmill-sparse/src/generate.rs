@@ -117,18 +117,36 @@ impl GenerateParams {
     }
 
     /// The planted topic of term `j`.
+    ///
+    /// # Panics
+    /// If `k` is 0: no topic to plant a term in ([`write`](Self::write)
+    /// refuses such parameters).
     pub fn home_topic(&self, j: usize) -> usize {
+        assert!(self.k > 0, "GenerateParams::home_topic: k is 0, no topics");
         (mix(self.seed ^ 0x5eed_7e4d_0000_0000 ^ j as u64) % self.k as u64) as usize
     }
 
     /// Topic `t`'s term distribution (sums to 1), as the generator draws from it.
+    ///
+    /// # Panics
+    /// If `t` is not below `k` (so also if `k` is 0).
     pub fn topic_distribution(&self, t: usize) -> Vec<f64> {
+        assert!(
+            t < self.k,
+            "GenerateParams::topic_distribution: topic {t} of {} topics",
+            self.k
+        );
         let z: Vec<f64> = (0..self.terms).map(|j| self.zipf(j)).collect();
         let total: f64 = z.iter().sum();
         let own: f64 = (0..self.terms)
             .filter(|&j| self.home_topic(j) == t)
             .map(|j| z[j])
             .sum();
+        // A topic without terms of its own draws every token from the
+        // whole vocabulary (see `Sampler::draw`).
+        if own == 0.0 {
+            return z.iter().map(|&zj| zj / total).collect();
+        }
         (0..self.terms)
             .map(|j| {
                 let mut p = self.background * z[j] / total;
@@ -466,6 +484,44 @@ mod tests {
             let s: f64 = p.topic_distribution(t).iter().sum();
             assert!((s - 1.0).abs() < 1e-12, "{s}");
         }
+    }
+
+    /// A topic that no term calls home draws every token from the whole
+    /// vocabulary: its distribution is the Zipf weights alone, summing to
+    /// 1 (it summed to `background`).
+    #[test]
+    fn a_topic_without_terms_draws_from_the_whole_vocabulary() {
+        let p = (0..64)
+            .map(|seed| GenerateParams::new(10, 3, 10, 3).seed(seed))
+            .find(|p| (0..3).any(|j| p.home_topic(j) == 0) && (0..3).all(|j| p.home_topic(j) != 2))
+            .expect("a seed leaving topic 2 without terms");
+        let z = [1.0, 0.5, 1.0 / 3.0];
+        let total: f64 = z.iter().sum();
+        let d = p.topic_distribution(2);
+        for (j, (&dj, &zj)) in d.iter().zip(&z).enumerate() {
+            assert!((dj - zj / total).abs() < 1e-15, "term {j}: {d:?}");
+        }
+    }
+
+    /// Topics are asked for below k: the QA's `home_topic` with k = 0 was a
+    /// remainder by zero, `topic_distribution(k)` summed to `background`.
+    #[test]
+    fn topics_beyond_k_are_a_documented_panic() {
+        let message = |f: &dyn Fn()| -> String {
+            let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_err();
+            match payload.downcast::<String>() {
+                Ok(s) => *s,
+                Err(p) => p.downcast::<&str>().unwrap().to_string(),
+            }
+        };
+        let msg = message(&|| {
+            GenerateParams::new(3, 3, 3, 0).home_topic(1);
+        });
+        assert!(msg.contains("k is 0"), "{msg}");
+        let msg = message(&|| {
+            GenerateParams::new(3, 3, 3, 2).topic_distribution(2);
+        });
+        assert!(msg.contains("topic 2 of 2 topics"), "{msg}");
     }
 
     #[test]
