@@ -12,7 +12,12 @@ use crate::CsrView;
 /// copies only the block's pointers) rather than reading the raw slice.
 ///
 /// # Panics
-/// If `rows_per_block` is 0 (a caller bug, not an input error).
+/// If `rows_per_block` is 0, or if `m` is a column-major (CSC) view (as
+/// `transpose_view()` makes): its blocks of rows cannot borrow its storage,
+/// which holds columns. Both are caller bugs, not input errors: every view
+/// this crate makes (of a [`CsrMatrix`](crate::CsrMatrix), a
+/// [`MappedMatrix`](crate::MappedMatrix)) is CSR; `m.to_csr()` converts
+/// another.
 pub fn row_blocks<'a>(
     m: CsrView<'a>,
     rows_per_block: usize,
@@ -20,6 +25,10 @@ pub fn row_blocks<'a>(
     assert!(
         rows_per_block > 0,
         "row_blocks: rows_per_block must be positive"
+    );
+    assert!(
+        m.is_csr(),
+        "row_blocks: the matrix is a column-major (CSC) view; a CSR view is required"
     );
     let nrows = m.rows();
     let nblocks = nrows.div_ceil(rows_per_block);

@@ -35,22 +35,37 @@ impl Coo {
     /// CSR by counting sort on rows, then a sort of each row by column. Duplicate
     /// (row, column) pairs are an error: the input is rescanned (from
     /// `first_entry_line` on) to name the lines of both occurrences.
+    ///
+    /// The row pointers (8 bytes per row, and as much again for the sort's
+    /// cursors) are sized by the row count the file declares on `rows_line`:
+    /// allocated fallibly, a count beyond memory is [`SparseError::TooLarge`]
+    /// naming that line, not an abort.
     pub fn into_csr(
         self,
         path: &Path,
-        nrows: usize,
-        ncols: usize,
+        (nrows, ncols): (usize, usize),
+        rows_line: u64,
         first_entry_line: u64,
     ) -> Result<CsrMatrix, SparseError> {
         let nnz = self.rows.len();
-        let mut indptr = vec![0u64; nrows + 1];
+        let too_large = |e: std::collections::TryReserveError| SparseError::TooLarge {
+            path: path.to_path_buf(),
+            message: format!(
+                "line {rows_line}: {nrows} rows: cannot allocate their row pointers ({e})"
+            ),
+        };
+        let mut indptr: Vec<u64> = Vec::new();
+        indptr.try_reserve_exact(nrows + 1).map_err(too_large)?;
+        indptr.resize(nrows + 1, 0);
         for &r in &self.rows {
             indptr[r as usize + 1] += 1;
         }
         for i in 0..nrows {
             indptr[i + 1] += indptr[i];
         }
-        let mut cursor: Vec<u64> = indptr[..nrows].to_vec();
+        let mut cursor: Vec<u64> = Vec::new();
+        cursor.try_reserve_exact(nrows).map_err(too_large)?;
+        cursor.extend_from_slice(&indptr[..nrows]);
         let mut entries: Vec<(u32, f32)> = vec![(0, 0.0); nnz];
         for k in 0..nnz {
             let r = self.rows[k] as usize;

@@ -338,6 +338,14 @@ impl CorpusWriter {
     pub fn create(dir: impl AsRef<Path>, ncols: usize) -> Result<Self, SparseError> {
         let target = clean_target(dir.as_ref())?;
         Self::check_target(&target, true)?;
+        // Checked here, not by the matrix writer, whose errors would name the
+        // temporary directory.
+        if ncols as u64 > u64::from(u32::MAX) {
+            return Err(SparseError::TooLarge {
+                path: dir.as_ref().to_path_buf(),
+                message: format!("{ncols} columns exceed the u32 column-index limit"),
+            });
+        }
         let parent = parent_dir(&target);
         let made = MadeDirs::create(parent).map_err(|e| {
             SparseError::io(parent, "cannot create the directory to hold the corpus", e)
@@ -432,9 +440,23 @@ impl CorpusWriter {
         self.matrix.nrows()
     }
 
-    /// Append one document: sorted term indices and their values.
+    /// Append one document: sorted term indices and their values. A row
+    /// refused ([`SparseError::InvalidRow`], [`SparseError::TooLarge`]) is
+    /// named by the target directory, not the temporary one the matrix is
+    /// written in.
     pub fn push_row(&mut self, indices: &[u32], values: &[f32]) -> Result<(), SparseError> {
-        self.matrix.push_row(indices, values)
+        self.matrix.push_row(indices, values).map_err(|e| match e {
+            SparseError::InvalidRow { row, message, .. } => SparseError::InvalidRow {
+                path: self.target.clone(),
+                row,
+                message,
+            },
+            SparseError::TooLarge { message, .. } => SparseError::TooLarge {
+                path: self.target.clone(),
+                message,
+            },
+            other => other,
+        })
     }
 
     /// Write the matrix, its transpose, the text files and the manifest, then
@@ -1132,7 +1154,10 @@ fn read_lines(path: &Path, expected: usize, what: &str) -> Result<Vec<String>, S
     Ok(lines)
 }
 
-/// Write a whole corpus from an in-memory (or mapped) matrix; see [`CorpusWriter`].
+/// Write a whole corpus from an in-memory (or mapped) matrix; see
+/// [`CorpusWriter`]. `matrix` must be stored row by row
+/// ([`SparseError::NotCsr`] naming `dir` otherwise, before anything is
+/// made).
 pub fn write_corpus<S: AsRef<str>>(
     dir: impl AsRef<Path>,
     matrix: CsrView<'_>,
@@ -1141,6 +1166,7 @@ pub fn write_corpus<S: AsRef<str>>(
     labels: Option<&[S]>,
     extra: serde_json::Value,
 ) -> Result<Manifest, SparseError> {
+    crate::error::require_csr(&matrix, dir.as_ref(), "the corpus's matrix")?;
     let mut writer = CorpusWriter::create(dir, matrix.cols())?;
     let indptr = matrix.proper_indptr();
     let (indices, data) = (matrix.indices(), matrix.data());

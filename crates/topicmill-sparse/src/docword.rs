@@ -16,7 +16,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use crate::coo::Coo;
-use crate::error::SparseError;
+use crate::error::{require_csr, SparseError};
 use crate::input::{fields, is_blank, parse_u64, show, Lines};
 use crate::mtx::{check_shape, write_triples};
 use crate::writer::{parent_dir, persist};
@@ -24,9 +24,14 @@ use crate::{CsrMatrix, CsrView};
 
 /// Read a UCI `docword` file (gzip or plain, detected by magic bytes) as a
 /// documents × words CSR matrix. Entries may come in any order; the whole
-/// matrix is built in memory (about 20 bytes per entry at the peak). For large
-/// files grouped by document, [`DocwordReader::stream_rows`] needs memory for
-/// one row only.
+/// matrix is built in memory (about 20 bytes per entry at the peak, and 16
+/// per document, allocated fallibly: [`SparseError::TooLarge`] naming line
+/// 1 when D is beyond memory). For large files grouped by document,
+/// [`DocwordReader::stream_rows`] needs memory for one row only.
+///
+/// Counts are stored as f32: exact up to 2²⁴ = 16,777,216, rounded to the
+/// nearest f32 above (relative error at most 2⁻²⁴). A UTF-8 byte order mark
+/// before D is skipped.
 pub fn read_docword(path: &Path) -> Result<CsrMatrix, SparseError> {
     DocwordReader::open(path)?.read_all()
 }
@@ -78,7 +83,7 @@ impl DocwordReader {
             coo.push((doc - 1) as u32, (word - 1) as u32, value);
             Ok(())
         })?;
-        coo.into_csr(&path, header.ndocs as usize, header.nwords as usize, 4)
+        coo.into_csr(&path, (header.ndocs as usize, header.nwords as usize), 1, 4)
     }
 
     /// Hand the rows to `push` one at a time (sorted word indices, values), all D
@@ -288,12 +293,9 @@ pub fn read_vocab(path: &Path) -> Result<Vec<String>, SparseError> {
         message,
     };
     while let Some((n, line)) = lines.next_line()? {
-        let mut term = std::str::from_utf8(line)
+        let term = std::str::from_utf8(line)
             .map_err(|e| syntax(n, format!("not valid UTF-8: {e}")))?
             .trim_end();
-        if n == 1 {
-            term = term.strip_prefix('\u{FEFF}').unwrap_or(term);
-        }
         if term.is_empty() {
             return Err(syntax(n, "blank term: every column needs a name".into()));
         }
@@ -309,19 +311,30 @@ pub fn read_vocab(path: &Path) -> Result<Vec<String>, SparseError> {
 }
 
 /// Write `m` (documents × words) as a UCI docword file, atomically. Its
-/// values must be counts, positive integers ([`SparseError::InvalidRow`]
-/// otherwise, before anything is written): what [`read_docword`] reads.
+/// values must be counts, positive integers that [`read_docword`] reads
+/// back, so at most 2⁶⁴ ([`SparseError::InvalidRow`] otherwise, before
+/// anything is written), and `m` a CSR view ([`SparseError::NotCsr`]).
 pub fn write_docword(path: &Path, m: CsrView<'_>) -> Result<(), SparseError> {
+    require_csr(&m, path, "the matrix to write")?;
+    // The largest f32 whose shortest decimal form (as written below) is at
+    // most u64::MAX, as the reader requires: 2^64 itself prints as
+    // 18446744000000000000, the next f32 as 18446746000000000000.
+    const LARGEST_COUNT: f32 = 18_446_744_073_709_551_616.0;
     for (row, values) in m.outer_iterator().enumerate() {
         if let Some(v) = values
             .data()
             .iter()
-            .find(|v| !(v.fract() == 0.0 && **v >= 1.0))
+            .find(|v| !(v.fract() == 0.0 && **v >= 1.0 && **v <= LARGEST_COUNT))
         {
+            let why = if v.is_finite() && *v > LARGEST_COUNT {
+                " at most 2^64"
+            } else {
+                ""
+            };
             return Err(SparseError::InvalidRow {
                 path: path.to_path_buf(),
                 row: row as u64,
-                message: format!("value {v} is not a count (a positive integer)"),
+                message: format!("value {v} is not a count (a positive integer{why})"),
             });
         }
     }

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::CsrView;
+
 /// Everything that can go wrong reading or writing sparse matrices and corpora.
 ///
 /// Every variant names the file and the place in it: a byte offset and section for
@@ -321,7 +323,8 @@ pub enum SparseError {
     },
 
     /// A value of a text format (MatrixMarket, UCI docword) is NaN, infinite,
-    /// beyond the f32 range or negative: shown as written in the file.
+    /// beyond the f32 range, a non-zero below it (it would read as 0) or
+    /// negative: shown as written in the file.
     #[error("{}: line {line}: invalid value '{text}' ({kind})", path.display())]
     InvalidTextValue {
         /// The file.
@@ -330,7 +333,8 @@ pub enum SparseError {
         line: u64,
         /// The value as written.
         text: String,
-        /// "NaN", "infinite", "beyond the f32 range" or "negative".
+        /// "NaN", "infinite", "beyond the f32 range", "a non-zero below the
+        /// f32 range, it would read as 0" or "negative".
         kind: &'static str,
     },
 
@@ -363,6 +367,17 @@ pub enum SparseError {
         end: u64,
         /// Rows in the matrix.
         nrows: u64,
+    },
+
+    /// A matrix view stores its entries column by column (CSC, as
+    /// `transpose_view()` makes), where a row-major (CSR) view is required:
+    /// read as CSR its arrays would be another matrix. See [`require_csr`].
+    #[error("{}: {what} is a column-major (CSC) view, e.g. from transpose_view(); a CSR view is required (convert it with to_csr())", path.display())]
+    NotCsr {
+        /// The file being written.
+        path: PathBuf,
+        /// Which matrix, e.g. "the matrix to write".
+        what: String,
     },
 
     /// This host is big-endian; topicmill matrix files are little-endian and are
@@ -416,8 +431,30 @@ impl SparseError {
             | SparseError::InvalidGenerate { path, .. }
             | SparseError::TooLarge { path, .. }
             | SparseError::RowsOutOfRange { path, .. }
+            | SparseError::NotCsr { path, .. }
             | SparseError::UnsupportedHost { path } => path,
         }
+    }
+}
+
+/// Checks that `m` is stored row by row: a [`CsrView`] can also hold
+/// column-major (CSC) storage, which `transpose_view()` returns, and read
+/// as CSR its arrays are another matrix (or out of bounds). Every function
+/// of this crate that reads a view's rows calls this first (or, where the
+/// answer is as cheap and unambiguous, handles CSC: [`transpose`] and
+/// [`write_transpose`]). `path` is the file about to be written and
+/// `what` names the matrix in the message ([`SparseError::NotCsr`]).
+///
+/// [`transpose`]: crate::transpose
+/// [`write_transpose`]: crate::write_transpose
+pub fn require_csr(m: &CsrView<'_>, path: &Path, what: &str) -> Result<(), SparseError> {
+    if m.is_csr() {
+        Ok(())
+    } else {
+        Err(SparseError::NotCsr {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+        })
     }
 }
 

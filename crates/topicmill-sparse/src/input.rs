@@ -11,6 +11,9 @@ use crate::error::SparseError;
 
 const BUF: usize = 1 << 18;
 
+/// The UTF-8 encoding of U+FEFF, the byte order mark.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Open `path` for reading, decompressing when it starts with the gzip magic
 /// (1f 8b) whatever its name.
 pub(crate) fn open_input(path: &Path) -> Result<Box<dyn BufRead>, SparseError> {
@@ -52,7 +55,10 @@ impl Lines {
         self.line
     }
 
-    /// The next line and its number, or `None` at the end of the input.
+    /// The next line and its number, or `None` at the end of the input. A
+    /// UTF-8 byte order mark opening the input is not part of line 1: the
+    /// text formats read here (MatrixMarket, UCI docword and vocabulary)
+    /// are ASCII or UTF-8 text, which some editors save with one.
     pub fn next_line(&mut self) -> Result<Option<(u64, &[u8])>, SparseError> {
         self.buf.clear();
         let n = self
@@ -74,7 +80,12 @@ impl Lines {
         if end > 0 && self.buf[end - 1] == b'\r' {
             end -= 1;
         }
-        Ok(Some((self.line, &self.buf[..end])))
+        let start = if self.line == 1 && self.buf[..end].starts_with(UTF8_BOM) {
+            UTF8_BOM.len()
+        } else {
+            0
+        };
+        Ok(Some((self.line, &self.buf[start..end])))
     }
 }
 

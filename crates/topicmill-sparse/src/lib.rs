@@ -97,7 +97,7 @@ pub use crate::{
         CORPUS_FORMAT, CORPUS_VERSION,
     },
     docword::{read_docword, read_vocab, write_docword, DocwordHeader, DocwordReader},
-    error::SparseError,
+    error::{require_csr, SparseError},
     generate::GenerateParams,
     mapped::{MappedMatrix, MappedRows},
     mtx::{read_mtx, write_mtx, write_mtx_to},

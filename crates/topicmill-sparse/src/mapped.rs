@@ -24,6 +24,13 @@ use crate::CsrView;
 /// byte of the data section, which most consumers never need to do up front; and a
 /// bad value cannot make the program unsafe, only the model wrong.
 ///
+/// The checksum also covers the header: until `verify`, the shape is trusted
+/// as far as the structure checks go. A damaged column count (any up to
+/// 2³² − 1 fits every column index) opens, and whatever allocates per column
+/// then asks for that much memory: [`write_transpose`](crate::write_transpose)
+/// fails with [`SparseError::TooLarge`] when it cannot have it, the in-memory
+/// [`transpose`](crate::transpose) panics.
+///
 /// To read only some rows of a large file (one rank of a distributed job), use
 /// [`MappedRows`], which checks the column indices of a block when it is asked for.
 ///

@@ -4,7 +4,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use crate::coo::Coo;
-use crate::error::{value_problem, SparseError};
+use crate::error::{require_csr, value_problem, SparseError};
 use crate::input::{fields, is_blank, parse_f32, parse_u64, show, Lines};
 use crate::writer::{parent_dir, persist};
 use crate::{CsrMatrix, CsrView};
@@ -20,7 +20,17 @@ enum Field {
 /// into CSR. Entries may come in any order; a duplicate (row, column) pair is an
 /// error ([`SparseError::DuplicateEntry`]), as are values that are NaN, infinite
 /// or negative. Explicit zeros are kept as stored entries. `pattern` entries get
-/// the value 1.
+/// the value 1. A UTF-8 byte order mark before the banner is skipped.
+///
+/// Values are stored as f32, rounded to the nearest (relative error at most
+/// 2⁻²⁴), `integer` values too: integers above 2²⁴ = 16,777,216 that f32
+/// cannot hold exactly are rounded like any real. A value whose magnitude
+/// f32 cannot hold is an error ([`SparseError::InvalidTextValue`]), both
+/// ways: above its range (about 3.4e38), and a non-zero below its smallest
+/// subnormal (about 1.4e-45), which would otherwise read as 0. The number of
+/// rows is trusted only as far as memory allows: 8 bytes of row pointer per
+/// row are allocated, fallibly ([`SparseError::TooLarge`] naming the size
+/// line).
 pub fn read_mtx(path: &Path) -> Result<CsrMatrix, SparseError> {
     let syntax = |line: u64, message: String| SparseError::Syntax {
         path: path.to_path_buf(),
@@ -168,7 +178,11 @@ pub fn read_mtx(path: &Path) -> Result<CsrMatrix, SparseError> {
                 .ok_or_else(|| syntax(n, format!("value '{}' is not a number", show(v))))?,
             (_, None) => unreachable!("field count checked"),
         };
-        if let Some(kind) = value_problem(value) {
+        let kind = value_problem(value).or_else(|| {
+            let zeroed = value == 0.0 && fv.is_some_and(nonzero_mantissa);
+            zeroed.then_some(BELOW_F32)
+        });
+        if let Some(kind) = kind {
             let text = fv.map_or_else(String::new, show);
             return Err(SparseError::InvalidTextValue {
                 path: path.to_path_buf(),
@@ -189,7 +203,24 @@ pub fn read_mtx(path: &Path) -> Result<CsrMatrix, SparseError> {
             ),
         });
     }
-    coo.into_csr(path, nrows as usize, ncols as usize, size_line + 1)
+    coo.into_csr(
+        path,
+        (nrows as usize, ncols as usize),
+        size_line,
+        size_line + 1,
+    )
+}
+
+/// The problem of a non-zero value that reads as 0 in f32.
+pub(crate) const BELOW_F32: &str = "a non-zero below the f32 range, it would read as 0";
+
+/// Whether a number as written has a non-zero digit before its exponent: a
+/// value that parses to 0 although this holds underflowed.
+fn nonzero_mantissa(field: &[u8]) -> bool {
+    field
+        .iter()
+        .take_while(|&&b| b != b'e' && b != b'E')
+        .any(|b| (b'1'..=b'9').contains(b))
 }
 
 /// The problem with a value written `text`, which reads as an f32 with
@@ -220,7 +251,18 @@ pub(crate) fn check_shape(
 
 /// Write `m` as a MatrixMarket `coordinate real general` file, atomically.
 /// Values use Rust's shortest round-trip formatting, so reading back is exact.
+/// What [`read_mtx`] would refuse is refused before anything is written: a
+/// value NaN, infinite or negative ([`SparseError::InvalidRow`]), or a
+/// column-major view ([`SparseError::NotCsr`]).
 pub fn write_mtx(path: &Path, m: CsrView<'_>) -> Result<(), SparseError> {
+    require_csr(&m, path, "the matrix to write")?;
+    if let Some((row, message)) = first_invalid_value(m) {
+        return Err(SparseError::InvalidRow {
+            path: path.to_path_buf(),
+            row,
+            message,
+        });
+    }
     let dir = parent_dir(path);
     let tmp = crate::atomic_temp_builder(".topicmill-tmp-")
         .tempfile_in(dir)
@@ -234,12 +276,39 @@ pub fn write_mtx(path: &Path, m: CsrView<'_>) -> Result<(), SparseError> {
     persist(tmp, path)
 }
 
-/// The content of [`write_mtx`]'s file, written to `w` (buffer it).
+/// The content of [`write_mtx`]'s file, written to `w` (buffer it). What
+/// `write_mtx` refuses (a value NaN, infinite or negative, a column-major
+/// view) is an error of kind [`InvalidInput`](std::io::ErrorKind::InvalidInput),
+/// before anything is written.
 pub fn write_mtx_to(w: &mut impl Write, m: CsrView<'_>) -> std::io::Result<()> {
+    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
+    if m.is_csc() {
+        return Err(invalid(
+            "the matrix to write is a column-major (CSC) view; a CSR view is required".into(),
+        ));
+    }
+    if let Some((row, message)) = first_invalid_value(m) {
+        return Err(invalid(format!("row {row}: {message}")));
+    }
     writeln!(w, "%%MatrixMarket matrix coordinate real general")?;
     writeln!(w, "% written by topicmill-sparse")?;
     writeln!(w, "{} {} {}", m.rows(), m.cols(), m.nnz())?;
     write_triples(w, m)
+}
+
+/// The first value of the CSR view `m` that no reader accepts (NaN,
+/// infinite, negative): its 0-based row and what is wrong, as
+/// [`MatrixWriter::push_row`](crate::MatrixWriter::push_row) says it.
+pub(crate) fn first_invalid_value(m: CsrView<'_>) -> Option<(u64, String)> {
+    m.outer_iterator().enumerate().find_map(|(row, r)| {
+        let (indices, values) = (r.indices(), r.data());
+        let k = values.iter().position(|&v| value_problem(v).is_some())?;
+        let kind = value_problem(values[k]).expect("found above");
+        Some((
+            row as u64,
+            format!("value {} at column {} is {kind}", values[k], indices[k]),
+        ))
+    })
 }
 
 /// `row col value` lines, 1-based, in row order.

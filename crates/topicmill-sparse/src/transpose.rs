@@ -7,18 +7,42 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::error::SparseError;
+use crate::error::{value_problem, SparseError};
 use crate::format::{encode_footer, ensure_little_endian, Header, HEADER_LEN};
 use crate::writer::{parent_dir, persist, MatrixSummary};
 use crate::{CsrMatrix, CsrView};
 
 /// The CSR matrix of `mᵀ`, built by a counting sort (rows stay sorted within each
 /// column because the source is scanned in row order).
+///
+/// A column-major (CSC) view of a matrix `a` (as `a.transpose_view()` of a
+/// CSR `aᵀ` makes) is handled too: its arrays are those of `aᵀ` in CSR,
+/// which are copied as they are.
+///
+/// # Panics
+/// If the row pointers of the transpose, 8 bytes per column of `m`, cannot
+/// be allocated. A matrix file's shape is trusted at
+/// [`MappedMatrix::open`](crate::MappedMatrix::open) (the header's checksum
+/// is checked by `verify`); [`write_transpose`] returns
+/// [`SparseError::TooLarge`] instead.
 pub fn transpose(m: CsrView<'_>) -> CsrMatrix {
+    if m.is_csc() {
+        let t = m.transpose_view();
+        return CsrMatrix::try_new(
+            t.shape(),
+            t.proper_indptr().into_owned(),
+            t.indices().to_vec(),
+            t.data().to_vec(),
+        )
+        .map_err(|(_, _, _, e)| e)
+        .expect("a CSC view read as CSR is a valid CSR matrix");
+    }
     let (nrows, ncols) = m.shape();
     let indptr_src = m.proper_indptr();
     let (src_idx, src_val) = (m.indices(), m.data());
-    let mut indptr = column_pointers(src_idx, ncols);
+    let mut indptr = column_pointers(src_idx, ncols).unwrap_or_else(|e| {
+        panic!("transpose: cannot allocate the row pointers of a {ncols}-column matrix's transpose: {e}")
+    });
     let mut cursor: Vec<u64> = indptr[..ncols].to_vec();
     let mut indices = vec![0u32; src_idx.len()];
     let mut data = vec![0f32; src_idx.len()];
@@ -40,15 +64,22 @@ pub fn transpose(m: CsrView<'_>) -> CsrMatrix {
 }
 
 /// Prefix sums of the column counts: the row pointers of the transpose.
-fn column_pointers(indices: &[u32], ncols: usize) -> Vec<u64> {
-    let mut ptr = vec![0u64; ncols + 1];
+/// Allocated fallibly: `ncols` may come from a damaged header.
+fn column_pointers(
+    indices: &[u32],
+    ncols: usize,
+) -> Result<Vec<u64>, std::collections::TryReserveError> {
+    let mut ptr = Vec::new();
+    // Saturating: usize::MAX columns are a capacity overflow, not a wrap.
+    ptr.try_reserve_exact(ncols.saturating_add(1))?;
+    ptr.resize(ncols + 1, 0u64);
     for &c in indices {
         ptr[c as usize + 1] += 1;
     }
     for j in 0..ncols {
         ptr[j + 1] += ptr[j];
     }
-    ptr
+    Ok(ptr)
 }
 
 /// Output buffer of [`write_transpose`]: 512 MiB of column indices and values.
@@ -62,6 +93,16 @@ pub fn write_transpose(path: &Path, m: CsrView<'_>) -> Result<MatrixSummary, Spa
 
 /// Write `mᵀ` in CSR to `path`, atomically (temporary file, sync, rename),
 /// column block by column block.
+///
+/// Values must be finite and non-negative, as [`MatrixWriter::push_row`]
+/// requires ([`SparseError::InvalidRow`] naming the row of `mᵀ`, and
+/// nothing written). A column-major (CSC) view of `a` is written as its
+/// arrays, which are `aᵀ` in CSR: as [`write_matrix`] writes
+/// `m.transpose_view()`. The row pointers (8 bytes per column of `m`) are
+/// allocated fallibly: [`SparseError::TooLarge`] when they cannot be.
+///
+/// [`MatrixWriter::push_row`]: crate::MatrixWriter::push_row
+/// [`write_matrix`]: crate::write_matrix
 ///
 /// One counting pass over the column indices gives the output layout. The output
 /// rows (the columns of `m`) are then cut into consecutive ranges whose entries
@@ -84,6 +125,9 @@ pub fn write_transpose_buffered(
     buffer_bytes: usize,
 ) -> Result<MatrixSummary, SparseError> {
     ensure_little_endian(path)?;
+    if m.is_csc() {
+        return crate::writer::write_matrix(path, m.transpose_view());
+    }
     let (nrows, ncols) = m.shape();
     if nrows as u64 > u64::from(u32::MAX) {
         return Err(SparseError::TooLarge {
@@ -94,7 +138,13 @@ pub fn write_transpose_buffered(
     let indptr_src = m.proper_indptr();
     let (src_idx, src_val) = (m.indices(), m.data());
     let nnz = src_idx.len() as u64;
-    let indptr_t = column_pointers(src_idx, ncols);
+    let indptr_t = column_pointers(src_idx, ncols).map_err(|e| SparseError::TooLarge {
+        path: path.to_path_buf(),
+        message: format!(
+            "the transpose of a {nrows} x {ncols} matrix: cannot allocate its {} row pointers ({e})",
+            ncols as u64 + 1
+        ),
+    })?;
     let header = Header::layout(ncols as u64, nrows as u64, nnz);
     let io = |action: &'static str| move |e: std::io::Error| SparseError::io(path, action, e);
 
@@ -129,10 +179,27 @@ pub fn write_transpose_buffered(
             &blocks,
             (&indptr_src, src_idx, src_val),
             &indptr_t,
-            cols,
+            cols.clone(),
             idx,
             val,
         );
+        // Checked here, in the buffer just filled, rather than in a pass of
+        // its own over `m`: the first bad value in the file's order.
+        if let Some(at) = val.iter().position(|&v| value_problem(v).is_some()) {
+            let slot = first + at as u64;
+            let row_t = cols.start + indptr_t[cols.clone()].partition_point(|&p| p <= slot) - 1;
+            return Err(SparseError::InvalidRow {
+                path: path.to_path_buf(),
+                row: row_t as u64,
+                message: format!(
+                    "value {} at column {} is {} (the entry at row {}, column {row_t} of the matrix transposed)",
+                    val[at],
+                    idx[at],
+                    value_problem(val[at]).expect("found above"),
+                    idx[at]
+                ),
+            });
+        }
         let (idx, val): (&[u8], &[u8]) = (bytemuck::cast_slice(idx), bytemuck::cast_slice(val));
         rayon::join(|| crc_idx.update(idx), || crc_val.update(val));
         file.seek(SeekFrom::Start(header.indices.offset + 4 * first))
@@ -372,7 +439,7 @@ mod tests {
         // one oversized column); 2 KiB: several columns per range; the default:
         // one range.
         for buffer in [64, 2048, DEFAULT_TRANSPOSE_BUFFER] {
-            let ranges = column_ranges(&column_pointers(m.indices(), m.cols()), buffer, 2);
+            let ranges = column_ranges(&column_pointers(m.indices(), m.cols()).unwrap(), buffer, 2);
             assert!(
                 buffer == DEFAULT_TRANSPOSE_BUFFER || ranges.len() > 5,
                 "{buffer}: {ranges:?}"
@@ -409,7 +476,7 @@ mod tests {
     #[test]
     fn ranges_cover_the_columns_within_the_budget() {
         let m = skewed();
-        let ptr = column_pointers(m.indices(), m.cols());
+        let ptr = column_pointers(m.indices(), m.cols()).unwrap();
         for (buffer, blocks) in [(64, 1), (800, 2), (4096, 4), (1 << 20, 2)] {
             let ranges = column_ranges(&ptr, buffer, blocks);
             assert_eq!(ranges.first().unwrap().start, 0);
@@ -426,6 +493,85 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// QA defect 8: the transpose writer wrote NaN, infinite and negative
+    /// values (the file opened, verify failed); it refuses them as
+    /// `MatrixWriter::push_row` does, naming the transpose's row, and
+    /// leaves no file, whatever the buffer (the bad value in the first or
+    /// a later column range).
+    #[test]
+    fn bad_values_are_refused_naming_the_row_of_the_transpose() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csr");
+        for (v, kind) in [
+            (f32::NAN, "NaN"),
+            (f32::INFINITY, "infinite"),
+            (-2.0, "negative"),
+        ] {
+            let mut m = skewed();
+            // Row 5's last entry, at column c: row c, column 5 of the transpose.
+            let k = m.indptr().outer_inds_sz(5).end - 1;
+            let c = m.indices()[k];
+            assert!(c > 8, "a column in a later range of the 64-byte buffer");
+            m.data_mut()[k] = v;
+            for buffer in [64, DEFAULT_TRANSPOSE_BUFFER] {
+                let err = write_transpose_buffered(&path, m.view(), buffer).unwrap_err();
+                assert!(
+                    matches!(err, SparseError::InvalidRow { row, .. } if row == u64::from(c)),
+                    "{err:?}"
+                );
+                assert_eq!(
+                    err.to_string(),
+                    format!(
+                        "{}: row {c}: value {v} at column 5 is {kind} (the entry at row 5, \
+                         column {c} of the matrix transposed)",
+                        path.display()
+                    )
+                );
+                assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+            }
+        }
+    }
+
+    /// QA defect 9: the transpose's row pointers, 8 bytes per column, are
+    /// sized by a shape that may come from a damaged header; the writer
+    /// allocates them fallibly (it aborted), the in-memory transpose
+    /// panics saying why. 2^32 - 1 columns need 34 GB: a machine that
+    /// might allocate them skips the test.
+    #[test]
+    fn row_pointers_beyond_memory_are_too_large() {
+        let ncols = u32::MAX as usize;
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let kib = |key: &str| -> Option<u64> {
+            let line = meminfo.lines().find(|l| l.starts_with(key))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        };
+        match (kib("MemTotal:"), kib("SwapTotal:")) {
+            (Some(mem), Some(swap)) if (mem + swap) * 1024 < 8 * ncols as u64 => {}
+            _ => return eprintln!("skipped: this machine might allocate 34 GB"),
+        }
+        let (indptr, indices, data) = ([0u64, 1], [7u32], [1.0f32]);
+        let m = CsrView::new((1, ncols), &indptr[..], &indices[..], &data[..]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csr");
+        let err = write_transpose(&path, m).unwrap_err();
+        assert!(matches!(err, SparseError::TooLarge { .. }), "{err:?}");
+        assert!(
+            err.to_string().starts_with(&format!(
+                "{}: the transpose of a 1 x {ncols} matrix: cannot allocate its {} row pointers",
+                path.display(),
+                ncols + 1
+            )),
+            "{err}"
+        );
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+        let panic = std::panic::catch_unwind(|| transpose(m)).unwrap_err();
+        let msg = panic.downcast::<String>().unwrap();
+        assert!(
+            msg.starts_with("transpose: cannot allocate the row pointers"),
+            "{msg}"
+        );
     }
 
     #[test]

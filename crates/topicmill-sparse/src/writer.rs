@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use crate::error::{value_problem, SparseError};
+use crate::error::{require_csr, value_problem, SparseError};
 use crate::format::{encode_footer, ensure_little_endian, Header, HEADER_LEN};
 use crate::CsrView;
 
@@ -146,6 +146,17 @@ impl MatrixWriter {
                 value_problem(values[k]).expect("checked")
             )));
         }
+        // The row pointers are the writer's only memory: a row count from an
+        // untrusted header (D of a docword file) may exceed it.
+        self.indptr
+            .try_reserve(1)
+            .map_err(|e| SparseError::TooLarge {
+                path: self.path.clone(),
+                message: format!(
+                    "row {row}: cannot allocate the row pointers of {} rows ({e})",
+                    row + 1
+                ),
+            })?;
         self.poisoned = true;
         self.indices
             .write_all(bytemuck::cast_slice(indices))
@@ -248,8 +259,10 @@ impl MatrixWriter {
 }
 
 /// Write `m` to `path` atomically (a temporary file in the same directory, synced,
-/// then renamed). Values must be finite and non-negative.
+/// then renamed). Values must be finite and non-negative, and `m` stored row
+/// by row ([`SparseError::NotCsr`] for a column-major view).
 pub fn write_matrix(path: &Path, m: CsrView<'_>) -> Result<MatrixSummary, SparseError> {
+    require_csr(&m, path, "the matrix to write")?;
     let mut writer = MatrixWriter::create(path, m.cols())?;
     let indptr = m.proper_indptr();
     let (indices, data) = (m.indices(), m.data());

@@ -940,3 +940,37 @@ fn a_bad_value_is_reported_for_its_block_only() {
         "section data, byte offset 200, row 1, column 1",
     );
 }
+
+/// QA defect 17: a corpus writer's errors named its temporary directory
+/// ('…/.c.tmp-3pC9Kc/matrix.csr: 4294967297 columns exceed …'), a path
+/// the user never gave and that is gone once the error is read. Too many
+/// columns, and a row refused, name the target; nothing is left.
+#[test]
+fn corpus_writer_errors_name_the_target_not_its_temporary_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("c");
+    let err = CorpusWriter::create(&target, u32::MAX as usize + 2).unwrap_err();
+    assert!(matches!(err, SparseError::TooLarge { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: 4294967297 columns exceed the u32 column-index limit",
+            target.display()
+        )
+    );
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+
+    let mut w = CorpusWriter::create(&target, 3).unwrap();
+    let err = w.push_row(&[0, 1], &[1.0, f32::NAN]).unwrap_err();
+    assert!(
+        matches!(err, SparseError::InvalidRow { row: 0, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("{}: row 0: value NaN at column 1 is NaN", target.display())
+    );
+    assert_eq!(err.path(), target);
+    drop(w);
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+}
