@@ -173,7 +173,8 @@ mod tests {
             1,
             StopReason::MaxIter,
             1.0,
-        );
+        )
+        .unwrap();
         model.set_vocabulary(Some(terms.iter().map(|t| t.to_string()).collect()));
         model.set_vectorizer(Some(record));
         let path = dir.join("m.model");

@@ -379,7 +379,12 @@ where
         resumed = Some(meta);
         (w, ht)
     } else if params.get_init() == Init::Random {
-        params.random_factors(n, m, xsum, rows.clone())
+        agree(
+            comm,
+            params
+                .random_factors(n, m, xsum, rows.clone())
+                .map_err(nmf_err),
+        )?
     } else {
         // NNDSVD needs a truncated SVD of the whole matrix: rank 0 reads all
         // of it and computes it (topicmill-nmf's own initialization), then sends.
@@ -571,17 +576,20 @@ where
         let mut w_all = vec![0f32; n * k];
         let mut part = PartitionMut::new(&mut w_all[..], &w_counts[..], &w_displs[..]);
         root.gather_varcount_into_root(&w_final[..], &mut part);
-        Some(NmfModel::from_parts(
-            params.clone(),
-            n,
-            m,
-            w_all,
-            ht_final,
-            history,
-            iterations,
-            stop,
-            err,
-        ))
+        Some(
+            NmfModel::from_parts(
+                params.clone(),
+                n,
+                m,
+                w_all,
+                ht_final,
+                history,
+                iterations,
+                stop,
+                err,
+            )
+            .map_err(nmf_err)?,
+        )
     } else {
         root.gather_varcount_into(&w_final[..]);
         None

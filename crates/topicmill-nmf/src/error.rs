@@ -117,11 +117,26 @@ pub enum NmfError {
         /// Xᵀ's value there.
         value: f32,
     },
+    /// `random_factors` was given a sum of X's values that is not a finite
+    /// number > 0.
+    #[error("the sum of X's values must be a finite number > 0, got {0}")]
+    InvalidSum(f64),
+    /// `random_factors` was given rows of W that are not a range of X's rows.
+    #[error("rows {start}..{end} of W are not a range of the matrix's {rows} rows")]
+    RowsOutOfRange {
+        /// First row asked for.
+        start: usize,
+        /// One past the last.
+        end: usize,
+        /// Rows of X.
+        rows: usize,
+    },
     /// A matrix given is a view of column-major (CSC) storage, as
     /// `transpose_view()` makes: the engine reads rows.
     #[error("{argument} is stored by columns (CSC): pass a CSR view (the CSR matrix itself, or `.to_csr()` of this one)")]
     NotCsr {
-        /// Which argument: `"X"`, `"Xᵀ (the transpose given)"` or `"the documents"`.
+        /// Which argument: `"X"`, `"Xᵀ (the transpose given)"`, `"the
+        /// documents"` (`transform`) or `"the rows given"` (`steps::final_w`).
         argument: &'static str,
     },
     /// The factors and workspaces of a fit (or an initialization) need more
@@ -222,6 +237,10 @@ pub enum NmfError {
         /// How many.
         count: u64,
     },
+    /// A model assembled by `from_parts` or read by serde's `Deserialize`
+    /// holds what `load` refuses in a file (the same checks, in words).
+    #[error("invalid model: {0}")]
+    InvalidModel(String),
     /// The payload could not be decoded or is inconsistent.
     #[error("corrupt model: {0}")]
     Corrupt(String),

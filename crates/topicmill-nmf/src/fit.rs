@@ -111,15 +111,51 @@ impl NmfParams {
     /// only some documents (a rank of the distributed fit) starts here.
     ///
     /// [`initial_factors`]: NmfParams::initial_factors
+    ///
+    /// # Errors
+    /// As `fit` would for such a matrix: invalid parameters
+    /// ([`NmfParams::validate`]), an empty shape ([`NmfError::EmptyMatrix`]),
+    /// `k > min(n, m)` ([`NmfError::TooManyComponents`]), factors that
+    /// cannot be allocated ([`NmfError::TooLarge`]); and a sum that is not
+    /// a finite number > 0 ([`NmfError::InvalidSum`]: the factors would be
+    /// NaN, infinite or zero), rows that are not a range of `0..n`
+    /// ([`NmfError::RowsOutOfRange`]).
     pub fn random_factors(
         &self,
         n: usize,
         m: usize,
         x_sum: f64,
         w_rows: std::ops::Range<usize>,
-    ) -> (Vec<f32>, Vec<f32>) {
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        self.validate()?;
+        if n == 0 || m == 0 {
+            return Err(NmfError::EmptyMatrix {
+                rows: n,
+                cols: m,
+                nnz: 0,
+            });
+        }
+        if self.k > n.min(m) {
+            return Err(NmfError::TooManyComponents {
+                k: self.k,
+                max: n.min(m),
+                rows: n,
+                cols: m,
+            });
+        }
+        if !(x_sum.is_finite() && x_sum > 0.0) {
+            return Err(NmfError::InvalidSum(x_sum));
+        }
+        if w_rows.start > w_rows.end || w_rows.end > n {
+            return Err(NmfError::RowsOutOfRange {
+                start: w_rows.start,
+                end: w_rows.end,
+                rows: n,
+            });
+        }
+        checks::memory_for(w_rows.len(), m, self.k, self.k, false)?;
         let mean = x_sum / (n as f64 * m as f64);
-        crate::init::random(n, m, self.k, mean, self.seed, w_rows)
+        Ok(crate::init::random(n, m, self.k, mean, self.seed, w_rows))
     }
 
     /// The (W n × k, Hᵀ m × k) row-major factors that `fit` starts from with
@@ -294,7 +330,7 @@ impl NmfParams {
             ht = kernel::unpad_columns_in_place(ht, kp, k);
         }
         check_finite(&w_final, &ht, k, &history, err)?;
-        Ok(NmfModel::from_parts(
+        NmfModel::from_parts(
             self.clone(),
             n,
             m,
@@ -304,7 +340,7 @@ impl NmfParams {
             iterations,
             stop,
             err,
-        ))
+        )
     }
 }
 

@@ -31,7 +31,14 @@ pub enum StopReason {
 ///
 /// H is stored transposed: `ht()` is Hᵀ, m × k row-major (term j's topic
 /// weights are `ht[j*k .. j*k+k]`). W is n × k row-major.
+///
+/// Every way to make one checks it as [`NmfModel::load`] does (shapes,
+/// parameters, finite non-negative factors and errors): `fit`,
+/// [`NmfModel::from_parts`], `load`, and serde's `Deserialize` (through the
+/// same checks, [`NmfError::InvalidModel`] as its error), so that `save`
+/// never writes what `load` refuses.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedModel")]
 pub struct NmfModel {
     // The order of the fields is the file format's: the loader reads it as
     // `BeforeW`, W, `AfterW` (so that W can be read past), which repeat it.
@@ -49,6 +56,44 @@ pub struct NmfModel {
     /// is the rest alone.
     #[serde(skip)]
     vectorizer: Option<VectorizerRecord>,
+}
+
+/// [`NmfModel`]'s fields as serde reads them, unchecked: its
+/// `Deserialize` reads these, then checks them ([`NmfModel::checked`]).
+#[derive(Deserialize)]
+struct UncheckedModel {
+    params: NmfParams,
+    n_docs: usize,
+    n_features: usize,
+    w: Vec<f32>,
+    ht: Vec<f32>,
+    history: Vec<(usize, f64)>,
+    iterations: usize,
+    stop: StopReason,
+    reconstruction_err: f64,
+    vocabulary: Option<Vec<String>>,
+}
+
+impl TryFrom<UncheckedModel> for NmfModel {
+    type Error = NmfError;
+    fn try_from(u: UncheckedModel) -> Result<Self> {
+        let w_len = u.w.len() as u64;
+        let model = NmfModel {
+            params: u.params,
+            n_docs: u.n_docs,
+            n_features: u.n_features,
+            w: u.w,
+            ht: u.ht,
+            history: u.history,
+            iterations: u.iterations,
+            stop: u.stop,
+            reconstruction_err: u.reconstruction_err,
+            vocabulary: u.vocabulary,
+            vectorizer: None,
+        };
+        model.checked(w_len).map_err(NmfError::InvalidModel)?;
+        Ok(model)
+    }
 }
 
 /// The fields of a saved [`NmfModel`] before W, in its order.
@@ -147,8 +192,11 @@ impl NmfModel {
     /// row-major; `history` holds `(iteration, error)` pairs as
     /// [`NmfModel::loss_history`] does.
     ///
-    /// # Panics
-    /// If the factor lengths do not match the shape (a caller's bug).
+    /// # Errors
+    /// [`NmfError::InvalidModel`] for what [`NmfModel::load`] would refuse
+    /// in a file: factor lengths that do not match the shape (or k = 0),
+    /// invalid parameters ([`NmfParams::validate`]), a factor entry or a
+    /// recorded error that is not a finite number ≥ 0.
     #[allow(clippy::too_many_arguments)]
     pub fn from_parts(
         params: NmfParams,
@@ -160,11 +208,9 @@ impl NmfModel {
         iterations: usize,
         stop: StopReason,
         reconstruction_err: f64,
-    ) -> Self {
-        let k = params.k;
-        assert_eq!(w.len(), n_docs * k, "W is not n_docs × k");
-        assert_eq!(ht.len(), n_features * k, "Hᵀ is not n_features × k");
-        NmfModel {
+    ) -> Result<Self> {
+        let w_len = w.len() as u64;
+        let model = NmfModel {
             params,
             n_docs,
             n_features,
@@ -176,7 +222,9 @@ impl NmfModel {
             reconstruction_err,
             vocabulary: None,
             vectorizer: None,
-        }
+        };
+        model.checked(w_len).map_err(NmfError::InvalidModel)?;
+        Ok(model)
     }
 
     /// Number of components k.
@@ -331,7 +379,10 @@ impl NmfModel {
     /// multiplied by powers of two, W scaled back; a W that f32 cannot hold
     /// (new documents far larger than the model's) is
     /// [`NmfError::NonFiniteResult`].
+    ///
+    /// `x` must be CSR storage ([`NmfError::NotCsr`] for a `transpose_view()`).
     pub fn transform(&self, x: &CsrView<'_>) -> Result<Vec<f32>> {
+        crate::checks::csr_storage(x, "the documents")?;
         if x.cols() != self.n_features {
             return Err(NmfError::FeatureMismatch {
                 expected: self.n_features,
@@ -487,31 +538,36 @@ impl NmfModel {
             let count = 1 + std::io::copy(&mut input, &mut std::io::sink())?;
             return Err(NmfError::TrailingBytes { offset: end, count });
         }
-        let k = model.params.k;
-        let vocabulary_fits = model
+        model.checked(w_len).map_err(NmfError::Corrupt)?;
+        Ok(model)
+    }
+
+    /// What decoding alone cannot vouch for, checked by every way to make a
+    /// model ([`NmfModel::load`], [`NmfModel::from_parts`], `Deserialize`):
+    /// the shapes (W of `w_len` values, the declared length when W was read
+    /// past), then the values ([`NmfModel::check_values`]). What is wrong,
+    /// in words.
+    fn checked(&self, w_len: u64) -> std::result::Result<(), String> {
+        let k = self.params.k;
+        let vocabulary_fits = self
             .vocabulary
             .as_ref()
-            .is_none_or(|v| v.len() == model.n_features);
+            .is_none_or(|v| v.len() == self.n_features);
         // Checked products: the shape is read from the file.
         let values = |rows: usize| (rows as u64).checked_mul(k as u64);
         if k == 0
-            || values(model.n_features) != Some(model.ht.len() as u64)
-            || values(model.n_docs) != Some(w_len)
+            || values(self.n_features) != Some(self.ht.len() as u64)
+            || values(self.n_docs) != Some(w_len)
             || !vocabulary_fits
         {
-            return Err(NmfError::Corrupt(
-                "factor or vocabulary sizes do not match the shape".into(),
-            ));
+            return Err("factor or vocabulary sizes do not match the shape".into());
         }
-        if let Some(record) = &model.vectorizer {
-            if !model.vectorizer_fits(record) {
-                return Err(NmfError::Corrupt(
-                    "its vectorizer's document frequencies do not match the shape".into(),
-                ));
+        if let Some(record) = &self.vectorizer {
+            if !self.vectorizer_fits(record) {
+                return Err("its vectorizer's document frequencies do not match the shape".into());
             }
         }
-        model.check_values()?;
-        Ok(model)
+        self.check_values()
     }
 
     /// What decoding alone cannot vouch for: the parameters are valid, every
@@ -519,10 +575,10 @@ impl NmfModel {
     /// else), and so are the recorded errors. A damaged value would
     /// otherwise load, and `transform` or `topics` would turn it into
     /// silently wrong output.
-    fn check_values(&self) -> Result<()> {
+    fn check_values(&self) -> std::result::Result<(), String> {
         self.params
             .validate()
-            .map_err(|e| NmfError::Corrupt(format!("its parameters are invalid: {e}")))?;
+            .map_err(|e| format!("its parameters are invalid: {e}"))?;
         let k = self.params.k;
         // A skipped W is empty: nothing to check.
         for (name, factor, what) in [("W", &self.w, "document"), ("H", &self.ht, "term")] {
@@ -534,11 +590,11 @@ impl NmfModel {
                 } else {
                     v.to_string()
                 };
-                return Err(NmfError::Corrupt(format!(
+                return Err(format!(
                     "{name} holds {shown} at {what} {}, topic {}",
                     at / k + 1,
                     at % k + 1
-                )));
+                ));
             }
         }
         let errors = self.history.iter().map(|&(_, e)| e);
@@ -546,7 +602,7 @@ impl NmfModel {
             .chain([self.reconstruction_err])
             .find(|e| !(e.is_finite() && *e >= 0.0))
         {
-            return Err(NmfError::Corrupt(format!("a recorded error is {e}")));
+            return Err(format!("a recorded error is {e}"));
         }
         Ok(())
     }

@@ -238,8 +238,9 @@ impl NmfParams {
         Ok(())
     }
 
-    /// Checks the parameters and then X: shape, emptiness, `k ≤ min(n, m)`,
-    /// values finite and non-negative.
+    /// Checks the parameters and then X: CSR storage ([`NmfError::NotCsr`]
+    /// for a `transpose_view()`), shape, emptiness, `k ≤ min(n, m)`, values
+    /// finite and non-negative.
     pub fn validate_for(&self, x: &CsrView<'_>) -> Result<()> {
         self.validated_largest(x).map(|_| ())
     }
@@ -248,6 +249,7 @@ impl NmfParams {
     /// fit's scale, [`exponent_for`]) from the values' one pass.
     pub(crate) fn validated_largest(&self, x: &CsrView<'_>) -> Result<f32> {
         self.validate()?;
+        crate::checks::csr_storage(x, "X")?;
         let (rows, cols, nnz) = (x.rows(), x.cols(), x.nnz());
         if rows == 0 || cols == 0 || nnz == 0 {
             return Err(NmfError::EmptyMatrix { rows, cols, nnz });

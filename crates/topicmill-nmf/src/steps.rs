@@ -35,6 +35,9 @@ pub struct Spmm<'a> {
 
 impl<'a> Spmm<'a> {
     /// Prepares the row blocks of `a` for rank `k`.
+    ///
+    /// # Panics
+    /// If `a` is a view of column-major (CSC) storage.
     pub fn new(a: &'a CsrView<'_>, k: usize) -> Self {
         let a = Csr::from_view(a);
         Spmm {
@@ -126,7 +129,8 @@ impl HalfStep {
     /// from tile to tile for a group of rows (`fit` does the same).
     ///
     /// # Panics
-    /// If `params` is not the Frobenius loss (KL has its own update).
+    /// If `params` is not the Frobenius loss (KL has its own update), or if
+    /// `a` is a view of column-major (CSC) storage.
     pub fn new(params: &NmfParams, factor: Factor, n: usize, m: usize, a: &CsrView<'_>) -> Self {
         Self::new_scaled(params, factor, n, m, a, 0)
     }
@@ -253,11 +257,13 @@ impl HalfStep {
 /// `s` ([`exponent_for`] of the largest value of all of X, where `transform`
 /// of these rows alone would take theirs), so that every row's W is the one
 /// `fit` gives it. Rows × k, or [`NmfError::NonFiniteResult`](crate::NmfError::NonFiniteResult)
-/// when f32 cannot hold W.
+/// when f32 cannot hold W, or [`NmfError::NotCsr`](crate::NmfError::NotCsr)
+/// when `a` is a view of column-major storage.
 ///
 /// # Panics
 /// If `ht` is not `a.cols()` × k.
 pub fn final_w(params: &NmfParams, a: &CsrView<'_>, ht: &[f32], s: i32) -> crate::Result<Vec<f32>> {
+    crate::checks::csr_storage(a, "the rows given")?;
     assert_eq!(ht.len(), a.cols() * params.k(), "Hᵀ is m × k");
     crate::model::transform_at(params, ht, a, s)
 }

@@ -3,7 +3,9 @@
 mod common;
 
 use common::random_csr;
-use topicmill_nmf::{Nmf, NmfError, NmfModel, StopReason, VectorizerRecord, MODEL_FORMAT_VERSION};
+use topicmill_nmf::{
+    Nmf, NmfError, NmfModel, NmfParams, StopReason, VectorizerRecord, MODEL_FORMAT_VERSION,
+};
 
 fn saved() -> (NmfModel, Vec<u8>) {
     let x = random_csr(20, 15, 0.3, 4, &[], &[]);
@@ -360,26 +362,119 @@ fn a_decoding_error_is_a_sentence_with_its_offset() {
     }
 }
 
+/// A model's fields in the file's order, written here from the format's
+/// description (`NmfModel::save`), independently of the model's own
+/// checks: for files holding what no valid model holds.
+#[derive(serde::Serialize)]
+struct Fields {
+    params: NmfParams,
+    n_docs: usize,
+    n_features: usize,
+    w: Vec<f32>,
+    ht: Vec<f32>,
+    history: Vec<(usize, f64)>,
+    iterations: usize,
+    stop: StopReason,
+    reconstruction_err: f64,
+    vocabulary: Option<Vec<String>>,
+}
+
+impl Fields {
+    /// n × k and m × k factors of `params`' k, one iteration of error `err`.
+    fn new(params: NmfParams, n: usize, m: usize, w: Vec<f32>, ht: Vec<f32>, err: f64) -> Self {
+        Fields {
+            params,
+            n_docs: n,
+            n_features: m,
+            w,
+            ht,
+            history: vec![(0, 1.0), (1, err)],
+            iterations: 1,
+            stop: StopReason::MaxIter,
+            reconstruction_err: err,
+            vocabulary: None,
+        }
+    }
+
+    /// The bincode payload of the fields alone (a model's serde form).
+    fn encoded(&self) -> Vec<u8> {
+        bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap()
+    }
+
+    /// A version-3 model file of these fields: header, payload (the fields,
+    /// no vectorizer record), CRC-32 of everything before it.
+    fn file(&self) -> Vec<u8> {
+        let mut payload = self.encoded();
+        payload.push(0); // no vectorizer record
+        let mut bytes = b"TMNMFMDL".to_vec();
+        bytes.extend_from_slice(&3u32.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        let crc = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
+    /// The model `from_parts` makes of these fields.
+    fn assembled(self) -> Result<NmfModel, NmfError> {
+        NmfModel::from_parts(
+            self.params,
+            self.n_docs,
+            self.n_features,
+            self.w,
+            self.ht,
+            self.history,
+            self.iterations,
+            self.stop,
+            self.reconstruction_err,
+        )
+    }
+}
+
+/// The file format as `Fields` writes it is `save`'s, byte for byte.
+#[test]
+fn fields_write_what_save_writes() {
+    let (n, m, k) = (4, 5, 2);
+    let fields = || {
+        let w = (0..n * k).map(|v| v as f32 / 8.0).collect();
+        let ht = (0..m * k).map(|v| v as f32 / 16.0).collect();
+        Fields::new(Nmf::params(k).seed(7), n, m, w, ht, 0.5)
+    };
+    let mut saved = Vec::new();
+    fields().assembled().unwrap().save(&mut saved).unwrap();
+    assert_eq!(saved, fields().file());
+}
+
 /// A model file that decodes but holds a value no fit leaves: refused with
-/// what and where, instead of loading into silently wrong output.
+/// what and where, instead of loading into silently wrong output. The same
+/// factors given to `from_parts` are refused with the same words (it
+/// accepted NaN factors, whose transform was [0.0], and invalid parameters,
+/// both saved into files that load refused).
 #[test]
 fn damaged_values_are_refused() {
     let (n, m, k) = (4, 5, 2);
     let part = |w: Vec<f32>, ht: Vec<f32>, tol: f64, err: f64| {
-        let model = NmfModel::from_parts(
-            Nmf::params(k).tol(tol),
-            n,
-            m,
-            w,
-            ht,
-            vec![(0, 1.0), (1, err)],
-            1,
-            StopReason::MaxIter,
-            err,
-        );
-        let mut bytes = Vec::new();
-        model.save(&mut bytes).unwrap();
-        NmfModel::load(&bytes[..])
+        let fields = || Fields::new(Nmf::params(k).tol(tol), n, m, w.clone(), ht.clone(), err);
+        let loaded = NmfModel::load(&fields().file()[..]);
+        let made = fields().assembled();
+        let deserialized: Result<NmfModel, _> =
+            bincode::serde::decode_from_slice(&fields().encoded(), bincode::config::standard())
+                .map(|(model, _)| model);
+        match (&loaded, made, deserialized) {
+            (Ok(model), Ok(made), Ok(deserialized)) => {
+                assert_eq!(&made, model);
+                assert_eq!(&deserialized, model);
+            }
+            (Err(NmfError::Corrupt(why)), Err(NmfError::InvalidModel(also)), Err(e)) => {
+                assert_eq!(&also, why);
+                assert_eq!(
+                    topicmill_nmf::describe_decode_error(&e),
+                    format!("invalid model: {why}")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        loaded
     };
     let good = || (vec![0.5f32; n * k], vec![0.25f32; m * k]);
     let (w, ht) = good();
@@ -526,21 +621,47 @@ fn loading_without_w_checks_the_rest() {
     let (n, m, k) = (4, 5, 2);
     let mut ht = vec![0.25f32; m * k];
     ht[8] = f32::INFINITY;
-    let model = NmfModel::from_parts(
-        Nmf::params(k),
-        n,
-        m,
-        vec![0.5; n * k],
-        ht,
-        vec![(0, 1.0)],
-        1,
-        StopReason::MaxIter,
-        1.0,
-    );
-    let mut bytes = Vec::new();
-    model.save(&mut bytes).unwrap();
+    let bytes = Fields::new(Nmf::params(k), n, m, vec![0.5; n * k], ht, 1.0).file();
     match NmfModel::load_without_w(&bytes[..]) {
         Err(NmfError::Corrupt(msg)) => assert_eq!(msg, "H holds inf at term 5, topic 1"),
         other => panic!("{other:?}"),
     }
+}
+
+/// Shapes that do not match are refused by `from_parts` (it panicked) and
+/// by serde's `Deserialize` (which accepted a model whose `h()` and
+/// `transform` then panicked), with load's words.
+#[test]
+fn mismatched_shapes_are_refused_everywhere() {
+    let (n, m, k) = (4, 5, 2);
+    let wrong = [
+        (vec![0.5; n * k], vec![1.0]),
+        (vec![0.5; n * k + 1], vec![0.25; m * k]),
+    ];
+    for (w, ht) in wrong {
+        let fields = || Fields::new(Nmf::params(k), n, m, w.clone(), ht.clone(), 0.5);
+        let want = "factor or vocabulary sizes do not match the shape";
+        match fields().assembled() {
+            Err(NmfError::InvalidModel(why)) => assert_eq!(why, want),
+            other => panic!("{other:?}"),
+        }
+        let e = bincode::serde::decode_from_slice::<NmfModel, _>(
+            &fields().encoded(),
+            bincode::config::standard(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            topicmill_nmf::describe_decode_error(&e),
+            format!("invalid model: {want}")
+        );
+        match NmfModel::load(&fields().file()[..]) {
+            Err(NmfError::Corrupt(why)) => assert_eq!(why, want),
+            other => panic!("{other:?}"),
+        }
+    }
+    let zero_k = Fields::new(Nmf::params(0), n, m, vec![], vec![], 0.5).assembled();
+    assert!(
+        matches!(zero_k, Err(NmfError::InvalidModel(_))),
+        "{zero_k:?}"
+    );
 }

@@ -426,7 +426,7 @@ fn random_factors_of_a_row_range_are_those_rows_of_the_full_init() {
     let (w, ht) = params.initial_factors(&x.view(), None).unwrap();
     let sum: f64 = x.data().iter().map(|&v| v as f64).sum();
     for rows in [0..23, 0..0, 0..9, 9..23, 22..23] {
-        let (w_part, ht_part) = params.random_factors(23, 17, sum, rows.clone());
+        let (w_part, ht_part) = params.random_factors(23, 17, sum, rows.clone()).unwrap();
         assert_eq!(ht_part, ht, "Hᵀ for rows {rows:?}");
         assert_eq!(w_part, w[rows.start * 4..rows.end * 4], "W rows {rows:?}");
     }

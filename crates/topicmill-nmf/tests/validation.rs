@@ -521,3 +521,107 @@ fn the_steps_refuse_a_column_major_view() {
         );
     }
 }
+
+/// `transform`, `validate_for` and `steps::final_w` refuse a column-major
+/// view too (transform of a tall one panicked in the kernels).
+#[test]
+fn transform_and_validation_refuse_a_column_major_view() {
+    let (x, xt) = x_and_xt();
+    let model = Nmf::params(1).fit(&x.view()).unwrap();
+    // The model's documents by columns: 2 × 3, as the model's terms; and a
+    // tall 3 × 3 view made of a 3 × 3 CSR (another way in).
+    let square = CsrMatrix::new(
+        (3, 3),
+        vec![0u64, 1, 2, 3],
+        vec![0u32, 1, 2],
+        vec![1.0, 2.0, 3.0],
+    );
+    for view in [xt.transpose_view(), square.transpose_view()] {
+        assert!(
+            matches!(
+                model.transform(&view),
+                Err(NmfError::NotCsr {
+                    argument: "the documents"
+                })
+            ),
+            "{:?}",
+            model.transform(&view)
+        );
+        assert!(matches!(
+            Nmf::params(1).validate_for(&view),
+            Err(NmfError::NotCsr { argument: "X" })
+        ));
+        let e = topicmill_nmf::steps::final_w(model.params(), &view, model.ht(), 0);
+        assert!(
+            matches!(
+                e,
+                Err(NmfError::NotCsr {
+                    argument: "the rows given"
+                })
+            ),
+            "{e:?}"
+        );
+    }
+}
+
+/// `random_factors` checks what `fit` would of such a matrix, and its own
+/// arguments: a zero shape gave infinite factors, a negative or NaN sum NaN
+/// factors, rows past n values beyond W; a huge shape is TooLarge, not an
+/// abort.
+#[test]
+fn random_factors_checks_its_arguments() {
+    let p = Nmf::params(2).init(topicmill_nmf::Init::Random);
+    assert_eq!(p.random_factors(3, 5, 6.0, 0..3).unwrap().0.len(), 3 * 2);
+    let err = |r: topicmill_nmf::Result<(Vec<f32>, Vec<f32>)>| r.unwrap_err();
+    assert!(matches!(
+        err(Nmf::params(0).random_factors(3, 5, 6.0, 0..3)),
+        NmfError::ZeroComponents
+    ));
+    assert!(matches!(
+        err(p.random_factors(0, 3, 5.0, 0..0)),
+        NmfError::EmptyMatrix {
+            rows: 0,
+            cols: 3,
+            nnz: 0
+        }
+    ));
+    assert!(matches!(
+        err(p.random_factors(1, 5, 5.0, 0..1)),
+        NmfError::TooManyComponents { k: 2, max: 1, .. }
+    ));
+    for sum in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let e = err(p.random_factors(3, 5, sum, 0..3));
+        assert!(
+            matches!(e, NmfError::InvalidSum(s) if s.to_bits() == sum.to_bits()),
+            "{e:?}"
+        );
+    }
+    let e = err(p.random_factors(3, 5, 6.0, 2..10));
+    assert!(matches!(
+        e,
+        NmfError::RowsOutOfRange {
+            start: 2,
+            end: 10,
+            rows: 3
+        }
+    ));
+    assert_eq!(
+        e.to_string(),
+        "rows 2..10 of W are not a range of the matrix's 3 rows"
+    );
+    #[allow(clippy::reversed_empty_ranges)]
+    let backwards = 2..1;
+    assert!(matches!(
+        err(p.random_factors(3, 5, 6.0, backwards)),
+        NmfError::RowsOutOfRange {
+            start: 2,
+            end: 1,
+            ..
+        }
+    ));
+    let huge = 1usize << 40;
+    assert!(matches!(
+        err(Nmf::params(1 << 20).random_factors(huge, huge, 1.0, 0..huge)),
+        NmfError::TooLarge { .. }
+    ));
+}
