@@ -71,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let (vocabulary, extra) = describe(&args, "matrix-market", path, matrix.cols())?;
             let mut writer = create(&args, matrix.cols()).with_context(corpus_context)?;
             push_all(&mut writer, &matrix)?;
-            let ids = doc_ids(matrix.rows());
+            let ids = doc_ids(matrix.rows(), path)?;
             writer
                 .finish(&vocabulary, &ids, None, extra)
                 .with_context(corpus_context)?
@@ -83,7 +83,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let header = reader.header();
             let ncols = header.nwords as usize;
             let (vocabulary, extra) = describe(&args, "uci-docword", path, ncols)?;
-            let ids = doc_ids(header.ndocs as usize);
+            // Before the rows: a header declaring more documents than memory
+            // holds is refused here, at once (their row pointers would grow
+            // until the system killed the process).
+            let ids = doc_ids(header.ndocs as usize, path)?;
             let mut writer = create(&args, ncols).with_context(corpus_context)?;
             match reader.stream_rows(|indices, values| writer.push_row(indices, values)) {
                 Ok(()) => {}
@@ -123,8 +126,18 @@ fn push_all(writer: &mut CorpusWriter, matrix: &CsrMatrix) -> Result<(), SparseE
     Ok(())
 }
 
-fn doc_ids(n: usize) -> Vec<String> {
-    (1..=n).map(|i| i.to_string()).collect()
+/// The documents' ids, "1" to "n", for the corpus read from `path`;
+/// an error, not an abort, when memory cannot hold them.
+fn doc_ids(n: usize, path: &Path) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    if ids.try_reserve_exact(n).is_err() {
+        bail!(
+            "{}: {n} documents: too many ids to hold in memory",
+            path.display()
+        );
+    }
+    ids.extend((1..=n).map(|i| i.to_string()));
+    Ok(ids)
 }
 
 /// The vocabulary (from --vocab, the UCI sibling file, or column numbers) and the

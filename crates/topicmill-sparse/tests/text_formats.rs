@@ -556,32 +556,13 @@ fn streaming_reports_duplicates_and_header_mismatch_like_reading_whole() {
     );
 }
 
-/// Whether an allocation of `bytes` must fail here: the tests of a header
-/// declaring billions of rows rely on the allocator refusing them (Linux's
-/// default overcommit refuses more than RAM + swap); on a larger machine
-/// the reader would really allocate them, so those tests say so and stop.
-fn beyond_memory(bytes: u64) -> bool {
-    let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let kib = |key: &str| -> Option<u64> {
-        let line = meminfo.lines().find(|l| l.starts_with(key))?;
-        line.split_whitespace().nth(1)?.parse().ok()
-    };
-    match (kib("MemTotal:"), kib("SwapTotal:")) {
-        (Some(mem), Some(swap)) if (mem + swap) * 1024 < bytes => true,
-        _ => {
-            eprintln!("skipped: this machine might allocate {bytes} bytes");
-            false
-        }
-    }
-}
-
 /// QA defect 2: a tiny file declaring 2^32 - 1 rows made the reader
 /// allocate their row pointers (34 GB) unchecked, and the process abort
 /// ("memory allocation of 34359738368 bytes failed"). Now a typed error
 /// naming the line of the row count, at once.
 #[test]
 fn a_huge_declared_row_count_is_an_error_not_an_abort() {
-    if !beyond_memory(8 << 32) {
+    if !topicmill_testdata::beyond_memory(8 << 32) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -55,3 +55,23 @@ pub fn require(relative: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// Whether an allocation of `bytes` must fail on this machine: more than its
+/// RAM and swap together, which Linux's default overcommit refuses. Tests of
+/// inputs declaring billions of rows or documents rely on that refusal (the
+/// code under test reserves fallibly and reports an error); on a machine
+/// that might really allocate them such a test says so on stderr and stops.
+pub fn beyond_memory(bytes: u64) -> bool {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kib = |key: &str| -> Option<u64> {
+        let line = meminfo.lines().find(|l| l.starts_with(key))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    match (kib("MemTotal:"), kib("SwapTotal:")) {
+        (Some(mem), Some(swap)) if (mem + swap).saturating_mul(1024) < bytes => true,
+        _ => {
+            eprintln!("skipped: this machine might allocate {bytes} bytes");
+            false
+        }
+    }
+}

@@ -269,6 +269,36 @@ fn empty_mtx_is_refused_without_output() {
     assert_eq!(entries(dir.path()), ["e.mtx"]);
 }
 
+/// A docword header declaring 2^32 - 1 documents, with one entry: the
+/// documents' ids were allocated before any check and the process aborted
+/// ("memory allocation of … bytes failed"); now exit 1 at once, naming the
+/// file, and nothing written. (`--mtx` of such a header is refused by the
+/// reader itself.)
+#[test]
+fn a_docword_declaring_billions_of_documents_is_refused_not_an_abort() {
+    if !topicmill_testdata::beyond_memory(24 << 32) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("docword.huge.txt"),
+        "4294967295\n1\n1\n1 1 3\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join("vocab.huge.txt"), "a\n").unwrap();
+    let out = topicmill(
+        dir.path(),
+        &["import", "--docword", "docword.huge.txt", "-o", "c"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("docword.huge.txt: 4294967295 documents: too many ids to hold in memory"),
+        "{err}"
+    );
+    assert_eq!(entries(dir.path()), ["docword.huge.txt", "vocab.huge.txt"]);
+}
+
 /// `--force` replaces a corpus directory, nothing else: a folder holding
 /// the input, a plain file, a folder of other files, the working directory.
 /// Each is refused before reading, naming the path, and left as it was.
