@@ -20,6 +20,7 @@ mod import;
 mod inspect;
 mod interrupt;
 mod lsi;
+mod naming;
 mod nmf_args;
 mod output;
 mod report;

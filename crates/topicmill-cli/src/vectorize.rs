@@ -14,6 +14,7 @@ use topicmill_text::{
 };
 
 use crate::align::Alignment;
+use crate::naming::PathContext;
 use crate::output::{commit_all, stage_all, Staged};
 
 /// Kinds of input corpus.
@@ -297,8 +298,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .fit_transform_20newsgroups_without_texts(&args.path, &options)
                 .map(|(docs, model, matrix)| (docs, model, matrix, None)),
         };
-        let (docs, model, matrix, matched) =
-            fitted.with_context(|| format!("reading and vectorizing {}", args.path.display()))?;
+        let (docs, model, matrix, matched) = fitted.path_context(&args.path, || {
+            format!("reading and vectorizing {}", args.path.display())
+        })?;
         (docs, model, matrix, matched, None)
     } else {
         let (docs, read_secs) = read_checked(&args, &progress)?;
@@ -311,8 +313,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .fit_transform(&docs.texts)
                 .map(|(model, matrix)| (model, matrix, None)),
         };
-        let (model, matrix, matched) =
-            fitted.with_context(|| format!("vectorizing {}", args.path.display()))?;
+        let (model, matrix, matched) = fitted.path_context(&args.path, || {
+            format!("vectorizing {}", args.path.display())
+        })?;
         (docs, model, matrix, matched, Some(read_secs))
     };
     let aligned = match (&previous, matched) {
@@ -474,7 +477,8 @@ fn read_checked(
 ) -> anyhow::Result<(Documents, f64)> {
     let started = Instant::now();
     progress.set_message(format!("reading {}", args.path.display()));
-    let docs = read(args).with_context(|| format!("reading {}", args.path.display()))?;
+    let docs =
+        read(args).path_context(&args.path, || format!("reading {}", args.path.display()))?;
     if args.out.is_some() {
         // Said before the vectorizing; the corpus writer would say it after.
         if let Err(e) = docs.check_one_per_line(0) {
@@ -502,14 +506,14 @@ fn write_outputs(
     let export = match &args.export {
         Some(dir) => Some(
             Export::write(dir, vocabulary, matrix, docs, manifest, args.overwrite)
-                .with_context(|| format!("writing {}", dir.display()))?,
+                .path_context(dir, || format!("writing {}", dir.display()))?,
         ),
         None => None,
     };
     if let Some(dir) = &args.out {
         progress.set_message(format!("writing {}", dir.display()));
         let mut writer = CorpusWriter::create(dir, matrix.cols())
-            .with_context(|| format!("writing {}", dir.display()))?
+            .path_context(dir, || format!("writing {}", dir.display()))?
             .overwrite(args.overwrite);
         for row in matrix.outer_iterator() {
             writer.push_row(row.indices(), row.data())?;
@@ -521,12 +525,12 @@ fn write_outputs(
                 docs.labels.as_deref(),
                 manifest.clone(),
             )
-            .with_context(|| format!("writing {}", dir.display()))?;
+            .path_context(dir, || format!("writing {}", dir.display()))?;
     }
     if let (Some(export), Some(dir)) = (export, &args.export) {
         export
             .commit()
-            .with_context(|| format!("writing {}", dir.display()))?;
+            .path_context(dir, || format!("writing {}", dir.display()))?;
     }
     progress.finish_and_clear();
     Ok(started.elapsed().as_secs_f64())
@@ -580,7 +584,9 @@ fn vectorize_with(args: &Args, from: &Path, fitted: &TfidfModel) -> anyhow::Resu
         progress.set_message(format!("reading and vectorizing {}", args.path.display()));
         let (docs, matrix) = fitted
             .transform_20newsgroups(&args.path, &args.newsgroups())
-            .with_context(|| format!("reading and vectorizing {}", args.path.display()))?;
+            .path_context(&args.path, || {
+                format!("reading and vectorizing {}", args.path.display())
+            })?;
         let timing = format!(
             "read+vectorize {:.3} s, pipelined",
             started.elapsed().as_secs_f64()
@@ -764,7 +770,9 @@ fn with_source<T>(
         InputKind::Jsonl => &jsonl,
         _ => bail!("--streaming reads --input lines or jsonl"),
     };
-    f(source).with_context(|| format!("streaming {} into {}", args.path.display(), dir.display()))
+    f(source).path_context(&args.path, || {
+        format!("streaming {} into {}", args.path.display(), dir.display())
+    })
 }
 
 /// `--export`: the matrix, vocabulary, ids, labels and manifest as text

@@ -303,6 +303,9 @@ fn user_errors_exit_1_with_one_line() {
         stderr.contains("invalid UTF-8 at byte offset 7"),
         "{stderr}"
     );
+    // Named once: the reader's error starts with the path, and the
+    // command's context ("reading P: P: …") no longer repeats it.
+    assert_eq!(stderr.matches(path(&bad)).count(), 1, "{stderr}");
     assert!(!out_dir.exists(), "no partial output");
     // --lossy accepts it.
     let out = topicmill(&[
