@@ -152,47 +152,18 @@ pub fn evaluate<L: Eq + Hash>(
 }
 
 /// Checks that `xt` stores exactly the entries of X transposed, with the
-/// same values (X's values already checked finite). Walking Xᵀ by rows
-/// (terms in order) meets each row of X in column order, so one cursor per
-/// document follows where that row has got to.
+/// same values ([`topicmill_sparse::transpose_difference`]: both read once,
+/// in parallel; a difference is then located exactly, the first in Xᵀ's
+/// row order).
 fn check_transpose(x: &CsrView<'_>, xt: &CsrView<'_>) -> Result<(), EvalError> {
-    let (x_indptr, x_indices, x_data) = (x.indptr(), x.indices(), x.data());
-    let mut cursor: Vec<usize> = (0..x.rows())
-        .map(|i| x_indptr.outer_inds_sz(i).start)
-        .collect();
-    for (term, postings) in xt.outer_iterator().enumerate() {
-        for (doc, &value) in postings.iter() {
-            let at = cursor[doc];
-            let end = x_indptr.outer_inds_sz(doc).end;
-            // X's entry of this document at or after `term`'s column.
-            let here = (at < end).then(|| (x_indices[at] as usize, x_data[at]));
-            match here {
-                Some((col, v)) if col == term && v == value => cursor[doc] += 1,
-                Some((col, v)) if col == term => {
-                    return Err(mismatch(term, doc, Some(value), Some(v)));
-                }
-                // X's row skips this term (a column before it would have been
-                // met at an earlier term of Xᵀ, see below).
-                Some((col, _)) if col > term => {
-                    return Err(mismatch(term, doc, Some(value), None));
-                }
-                None => return Err(mismatch(term, doc, Some(value), None)),
-                // X stores an entry at an earlier term whose row of Xᵀ did
-                // not list this document.
-                Some((col, v)) => return Err(mismatch(col, doc, None, Some(v))),
-            }
-        }
-    }
-    // Equal nnz and every entry of Xᵀ matched: every entry of X was met.
-    Ok(())
-}
-
-fn mismatch(row: usize, col: usize, xt_value: Option<f32>, x_value: Option<f32>) -> EvalError {
-    EvalError::NotTranspose {
-        row,
-        col,
-        xt_value: xt_value.map(f64::from),
-        x_value: x_value.map(f64::from),
+    match topicmill_sparse::transpose_difference(x.view(), xt.view()) {
+        None => Ok(()),
+        Some(d) => Err(EvalError::NotTranspose {
+            row: d.row,
+            col: d.col,
+            xt_value: d.xt_value.map(f64::from),
+            x_value: d.x_value.map(f64::from),
+        }),
     }
 }
 

