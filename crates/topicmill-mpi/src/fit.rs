@@ -114,36 +114,6 @@ fn scaled(values: &[f32], e: i32) -> Vec<f32> {
     v
 }
 
-/// The last guard of a fit, as `fit`'s: an H or an error that is not a
-/// finite number is an error rather than a model (W is checked by
-/// `steps::final_w`).
-fn check_finite(
-    ht: &[f32],
-    k: usize,
-    history: &[(usize, f64)],
-    err: f64,
-) -> std::result::Result<(), NmfError> {
-    if let Some(at) = ht.iter().position(|v| !v.is_finite()) {
-        return Err(NmfError::NonFiniteResult(format!(
-            "H holds {} at term {}, topic {}",
-            ht[at],
-            at / k + 1,
-            at % k + 1
-        )));
-    }
-    if let Some((it, e)) = history.iter().find(|(_, e)| !e.is_finite()) {
-        return Err(NmfError::NonFiniteResult(format!(
-            "the error after iteration {it} is {e}"
-        )));
-    }
-    if !err.is_finite() {
-        return Err(NmfError::NonFiniteResult(format!(
-            "the final error is {err}"
-        )));
-    }
-    Ok(())
-}
-
 fn count(len: usize, what: &str) -> Result<Count> {
     Count::try_from(len).map_err(|_| {
         DistError::TooLarge(format!(
@@ -570,7 +540,8 @@ where
     let err = steps::frobenius_error(xnorm2, total[kk * kk], &total[..kk * kk], &s_h) * err_scale;
     w.clear();
     // H and the errors are the same on every rank: so is the verdict.
-    check_finite(&ht_final, k, &history, err).map_err(nmf_err)?;
+    // The last guard, `fit`'s (W is checked by `steps::final_w`).
+    steps::check_finite(&[], &ht_final, k, &history, err).map_err(nmf_err)?;
 
     let model = if rank == 0 {
         let mut w_all = vec![0f32; n * k];

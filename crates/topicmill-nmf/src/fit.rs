@@ -354,9 +354,18 @@ fn scaled(values: &[f32], e: i32) -> Vec<f32> {
 }
 
 /// The last guard of a fit: a factor or an error that is not a finite
-/// number (which no valid fit of finite data should leave) is an error
-/// rather than a model that its own loader would refuse.
-fn check_finite(w: &[f32], ht: &[f32], k: usize, history: &[(usize, f64)], err: f64) -> Result<()> {
+/// number (which no valid fit of finite data should leave) is
+/// [`NmfError::NonFiniteResult`] rather than a model that its own loader
+/// would refuse. `w` (n × k) and `ht` (m × k) row-major; `w` may be empty
+/// when a driver checks W elsewhere (the distributed fit:
+/// [`crate::steps::final_w`] checks it).
+pub fn check_finite(
+    w: &[f32],
+    ht: &[f32],
+    k: usize,
+    history: &[(usize, f64)],
+    err: f64,
+) -> Result<()> {
     for (name, factor, what) in [("W", w, "document"), ("H", ht, "term")] {
         if let Some(at) = factor.iter().position(|v| !v.is_finite()) {
             return Err(NmfError::NonFiniteResult(format!(

@@ -22,6 +22,7 @@ use std::borrow::Cow;
 
 use topicmill_sparse::CsrView;
 
+pub use crate::fit::check_finite;
 use crate::kernel::{self, Blocks, Csr, Rule, Side};
 pub use crate::params::{exponent_for, times_pow2};
 use crate::params::{NmfParams, Reg, Solver};
