@@ -10,7 +10,7 @@ use topicmill_sparse::CsrView;
 
 use crate::column_tiles::{by_tiles, ColumnTiles};
 use crate::error::{NmfError, Result};
-use crate::fit::{frob_err, kl_err};
+use crate::fit::{check_finite, frob_err, kl_err};
 use crate::kernel::{self, flush, gram, gram_partials_len, mu_row, Blocks, Csr, RowsPtr};
 use crate::params::{exponent_for, factor_exponent, times_pow2, Loss, NmfParams, Reg};
 
@@ -780,14 +780,8 @@ pub(crate) fn transform_at(
         let w = solved(&kernel::pad_columns(ht, k, kp));
         kernel::unpad_columns_in_place(w, kp, k)
     };
-    if let Some(at) = w.iter().position(|v| !v.is_finite()) {
-        return Err(NmfError::NonFiniteResult(format!(
-            "W holds {} at document {}, topic {}",
-            w[at],
-            at / k + 1,
-            at % k + 1
-        )));
-    }
+    // A W that f32 cannot hold: fit's last guard, on W alone.
+    check_finite(&w, &[], k, &[], 0.0)?;
     Ok(w)
 }
 
