@@ -382,11 +382,7 @@ pub(crate) fn check_values(x: &CsrView<'_>) -> Result<f32> {
         .position(|v| !(v.is_finite() && *v >= 0.0))
         .expect("a bad value");
     let value = data[pos];
-    let raw = x.indptr();
-    let raw = raw.raw_storage();
-    let base = raw[0];
-    // Row r holds positions raw[r]-base .. raw[r+1]-base.
-    let row = raw.partition_point(|&p| (p - base) as usize <= pos) - 1;
+    let row = crate::checks::row_of(x, pos);
     let col = x.indices()[pos] as usize;
     if value.is_finite() {
         Err(NmfError::NegativeValue { row, col, value })
