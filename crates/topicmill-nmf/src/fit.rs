@@ -491,7 +491,8 @@ impl<'x> Iterate<'x> {
         let (n, m) = (a.rows, a.cols);
         let form = Form::plan(&a, &at, k, p.loss);
         // Only a half-step whose N is formed outside it keeps one: W's with
-        // the panels, Hᵀ's with the panels or the scatter.
+        // the panels, Hᵀ's with the scatter (the panels form N_H a block of
+        // rows at a time, see `panels`).
         // A gathered half-step gathers by column tiles when its fixed factor
         // is larger than the cache.
         let gathered = |a: &Csr<'_>| Side::tiled(a, k);
@@ -500,7 +501,8 @@ impl<'x> Iterate<'x> {
             _ => gathered(&a),
         };
         let side_h = match form {
-            Form::Panels(_) | Form::Scatter(_) => Side::with_n(&at, k),
+            Form::Panels(_) => Side::new(&at, k),
+            Form::Scatter(_) => Side::with_n(&at, k),
             Form::Gather => gathered(&at),
         };
         let mut it = Iterate {
@@ -531,7 +533,7 @@ impl<'x> Iterate<'x> {
         gram(&it.ht, k, &mut it.part_h, &mut it.s_h);
         gram(&it.w, k, &mut it.part_w, &mut it.s_w);
         if let Form::Panels(panels) = &mut it.form {
-            panels.start(&it.a, &mut it.ht, k);
+            panels.start(&mut it.ht, k);
         }
         it
     }
@@ -628,12 +630,10 @@ impl<'x> Iterate<'x> {
             let dot_h = match &mut self.form {
                 // The panels' tasks sum the Gram of Hᵀ as they go.
                 Form::Panels(panels) => panels.h_step(
-                    &self.a,
                     &mut self.ht,
                     k,
                     HStep {
                         w: &self.w,
-                        nh: &mut self.side_h.n,
                         s32: &self.s32,
                         rule: self.rule,
                         reg: self.reg_h,

@@ -15,46 +15,145 @@
 //!   threads than on one.
 //!
 //! Here the terms are split into P fixed panels (contiguous ranges balanced by
-//! non-zeros) and each panel is one task that owns its rows of Hᵀ:
-//! 1. `N_H = Xᵀ·W` for its terms, scattering the panel's segment of each row
-//!    of X (the segments are found once per fit, by binary search);
-//! 2. the rule on its rows of Hᵀ, with ⟨Hᵀ_new, N_H⟩ and the Gram of its new
-//!    rows (f64, as the usual half-step; MU at k = 4 in one pass, see
-//!    `fused4`);
-//! 3. `X_p·Hᵀ_p`, the panel's share of the next W half-step's N, from the
-//!    rows it has just written, still in its core's cache.
+//! non-zeros) and each panel is one task that owns its rows of Hᵀ. A panel
+//! holds its terms by falling length, in chunks of eight ([`Chunks`], built
+//! once per fit from Xᵀ): slot s of a chunk holds the s-th non-zero of each
+//! of its terms, so that the chunk's eight terms are summed side by side with
+//! no branch or setup of their own (sorted by length, a chunk's terms have
+//! about as many non-zeros: on the seed, 137,192 slots' entries for 133,634
+//! non-zeros). Chunk by chunk the task forms
+//! 1. `N_H = Xᵀ·W` for the chunk's terms, from W's rows (which both panels
+//!    read: 32 KB on the seed);
+//! 2. the rule on their rows of Hᵀ, with ⟨Hᵀ_new, N_H⟩;
+//! 3. `X_p·Hᵀ_p`, the panel's share of the next W half-step's N: the new
+//!    rows' products added to their documents' rows of the share.
+//!
+//! then the Gram of its new rows (f64, as the usual half-step), still in its
+//! core's cache. MU at k = 4 runs all three in registers
+//! ([`fused4`](crate::fused4)); other k and HALS run the rule on blocks of 16
+//! chunks ([`panel_chunks`]).
 //!
 //! W's half-step then adds the P shares of each row in panel order and applies
-//! the rule over row blocks of W. The panels and every order of summation
-//! depend on the matrix only, never on the thread count. On the seed problem
-//! (200 MU iterations, NNDSVDa) the whole fit went from 77–85 to 63–74 ms on
-//! two threads; on one it is a little slower, 103–104 → 105–111 ms.
+//! the rule over row blocks of W. The panels, the chunks and every order of
+//! summation depend on the matrix only, never on the thread count.
+//!
+//! History. The first panels (65e1829) scattered `N_H` over each row of X's
+//! segment in the panel (found once per fit, by binary search), ran the rule
+//! and Gram over the panel's rows, and gathered the share over X's segments:
+//! on the seed problem (200 MU iterations, NNDSVDa) the whole fit went from
+//! 77–85 to 63–74 ms on two threads. Chunks of terms replaced the segments:
+//! `topicmill bench` on the seed, two threads, MU 185–196 → 140–146 µs per
+//! iteration at k = 4, 314–326 → 296–298 at k = 8; HALS 293–309 → 287–291
+//! and 673–687 → 657 µs (BENCHMARKS.md, "Terms side by side").
 //!
 //! [`Scatter`]: crate::kernel::Scatter
 
+use std::cmp::Reverse;
 use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::fused4::mu_gram_4;
+use crate::fused4::mu_panel_4;
 use crate::kernel::{
-    balanced_ranges, dispatch_k, frob_block_best, gram_chunk_best, multiversion,
-    sparse_row_times_from, sum_partials, sum_shares, Csr, RowsPtr, Rule,
+    balanced_ranges, dispatch_k, frob_block_best, gram_chunk_best, multiversion, sum_partials,
+    sum_shares, Csr, RowsPtr, Rule,
 };
 use crate::params::Reg;
 
+/// The terms of a chunk.
+pub(crate) const LANES: usize = 8;
+
 /// The panel plan and its workspace (see the module's documentation).
 pub(crate) struct Panels {
-    /// Term ranges of the panels.
-    ranges: Vec<Range<usize>>,
-    /// For row i of X, its panel p segment is `seg[i·(P+1) + p] ..
-    /// seg[i·(P+1) + p + 1]`, relative to the row's start.
-    seg: Vec<u32>,
+    /// Rows of X (documents).
+    rows: usize,
+    /// Each panel's terms in chunks.
+    chunks: Vec<Chunks>,
     /// The panels' shares of `X·Hᵀ`: P × n × k.
     shares: Vec<f32>,
     /// Per panel: ⟨Hᵀ_new, N_H⟩ and the Gram of its new rows (k²).
     dots: Vec<f64>,
     grams: Vec<f64>,
+}
+
+/// A panel's terms (rows of Xᵀ) in chunks of [`LANES`], each chunk's
+/// non-zeros slot by slot: slot s holds the s-th non-zero of each of the
+/// chunk's terms, so that a chunk's terms are summed side by side, with no
+/// branch per term.
+pub(crate) struct Chunks {
+    /// The panel's terms by falling length (ties in term order), [`LANES`]
+    /// per chunk (the last one may hold fewer).
+    terms: Vec<u32>,
+    /// Chunk c's slots are `slots[c]..slots[c + 1]` (as many as its first,
+    /// longest term has non-zeros).
+    slots: Vec<usize>,
+    /// [`LANES`] entries per slot: the document (row of X) and the value of
+    /// each term's non-zero, in the term's order; (0, 0.0) past a term's end
+    /// and for the lanes of a last chunk that has no term.
+    docs: Vec<u32>,
+    vals: Vec<f32>,
+    /// Every document is below this: X's rows.
+    pub docs_below: usize,
+    /// The panel's terms: `terms` in another order.
+    range: Range<usize>,
+}
+
+impl Chunks {
+    /// The terms `r` of Xᵀ (`at`), whose documents lie below `n`; `None`
+    /// if one does not.
+    fn new(at: &Csr<'_>, r: Range<usize>, n: usize) -> Option<Self> {
+        let len = |j: u32| (at.indptr[j as usize + 1] - at.indptr[j as usize]) as usize;
+        let mut terms: Vec<u32> = r.clone().map(|j| j as u32).collect();
+        terms.sort_by_key(|&j| Reverse(len(j)));
+        let mut slots = Vec::with_capacity(terms.len().div_ceil(LANES) + 1);
+        slots.push(0);
+        for c in terms.chunks(LANES) {
+            slots.push(slots[slots.len() - 1] + len(c[0]));
+        }
+        let entries = slots[slots.len() - 1] * LANES;
+        let (mut docs, mut vals) = (vec![0u32; entries], vec![0f32; entries]);
+        for (c, chunk) in terms.chunks(LANES).enumerate() {
+            for (t, &j) in chunk.iter().enumerate() {
+                let (ds, vs) = at.row(j as usize);
+                for (s, (&d, &v)) in ds.iter().zip(vs).enumerate() {
+                    if d as usize >= n {
+                        return None;
+                    }
+                    let e = (slots[c] + s) * LANES + t;
+                    (docs[e], vals[e]) = (d, v);
+                }
+            }
+        }
+        Some(Chunks {
+            terms,
+            slots,
+            docs,
+            vals,
+            docs_below: n,
+            range: r,
+        })
+    }
+
+    /// The terms of chunks `c` (contiguous).
+    #[inline(always)]
+    pub fn terms_of(&self, c: Range<usize>) -> &[u32] {
+        &self.terms[c.start * LANES..self.terms.len().min(c.end * LANES)]
+    }
+
+    /// Chunk c: its terms, and its entries' documents and values.
+    #[inline(always)]
+    pub fn chunk(&self, c: usize) -> (&[u32], &[u32], &[f32]) {
+        let e = self.slots[c] * LANES..self.slots[c + 1] * LANES;
+        (
+            self.terms_of(c..c + 1),
+            &self.docs[e.clone()],
+            &self.vals[e],
+        )
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len() - 1
+    }
 }
 
 /// Non-zeros per panel on large inputs (fewer panels on small ones; at most
@@ -65,8 +164,9 @@ const MAX_PANELS: usize = 8;
 impl Panels {
     /// The plan for X (`a`, n × m, with `at` = Xᵀ) at rank k, or `None` when
     /// the usual iteration suits better: X's columns of 8 non-zeros or more on
-    /// average, or panel shares (P × n × k values) above half of X's
-    /// non-zeros.
+    /// average, panel shares (P × n × k values) above half of X's non-zeros,
+    /// or chunks padded by more than a quarter of the non-zeros (terms of
+    /// lengths far apart).
     pub fn plan(a: &Csr<'_>, at: &Csr<'_>, k: usize) -> Option<Self> {
         let (n, m, nnz) = (a.rows, a.cols, a.nnz());
         let p = (nnz / NNZ_PER_PANEL).clamp(1, MAX_PANELS);
@@ -75,29 +175,28 @@ impl Panels {
         }
         // P contiguous ranges of about nnz / P each (column counts: the row
         // lengths of Xᵀ).
-        let ranges = balanced_ranges(&at.indptr[..=m], p);
-        let mut seg = vec![0u32; n * (ranges.len() + 1)];
-        for (i, s) in seg.chunks_exact_mut(ranges.len() + 1).enumerate() {
-            let (cols, _) = a.row(i);
-            for (o, r) in s.iter_mut().zip(&ranges) {
-                *o = cols.partition_point(|&c| (c as usize) < r.start) as u32;
-            }
-            s[ranges.len()] = cols.len() as u32;
+        let chunks: Vec<Chunks> = balanced_ranges(&at.indptr[..=m], p)
+            .into_iter()
+            .map(|r| Chunks::new(at, r, n))
+            .collect::<Option<_>>()?;
+        let entries: usize = chunks.iter().map(|c| c.docs.len()).sum();
+        if entries > nnz + nnz / 4 {
+            return None;
         }
-        let panels = ranges.len();
+        let panels = chunks.len();
         Some(Panels {
+            rows: n,
             shares: vec![0.0; panels * n * k],
             dots: vec![0.0; panels],
             grams: vec![0.0; panels * k * k],
-            ranges,
-            seg,
+            chunks,
         })
     }
 
     /// The shares of `X·Hᵀ` from the current Hᵀ (before the first W
     /// half-step); Hᵀ is only read.
-    pub fn start(&mut self, a: &Csr<'_>, ht: &mut [f32], k: usize) {
-        self.run(a, ht, k, None);
+    pub fn start(&mut self, ht: &mut [f32], k: usize) {
+        self.run(ht, k, None);
     }
 
     /// W's N: the sum of the panels' shares of each row, in panel order.
@@ -108,161 +207,339 @@ impl Panels {
     /// Hᵀ's half-step by panels (see the module's documentation), then the
     /// shares of the next `X·Hᵀ`. Returns ⟨Hᵀ_new, Xᵀ·W⟩, and the Gram of
     /// Hᵀ_new into `gram`.
-    pub fn h_step(
-        &mut self,
-        a: &Csr<'_>,
-        ht: &mut [f32],
-        k: usize,
-        step: HStep<'_>,
-        gram: &mut [f64],
-    ) -> f64 {
-        assert!(step.w.len() == a.rows * k && step.nh.len() == ht.len());
-        self.run(a, ht, k, Some(step));
+    pub fn h_step(&mut self, ht: &mut [f32], k: usize, step: HStep<'_>, gram: &mut [f64]) -> f64 {
+        assert!(step.w.len() == self.rows * k);
+        self.run(ht, k, Some(step));
         sum_partials(&self.grams, gram);
         self.dots.iter().sum()
     }
 
     /// Every panel's task: with `step`, the half-step and the shares; without,
     /// the shares alone.
-    fn run(&mut self, a: &Csr<'_>, ht: &mut [f32], k: usize, step: Option<HStep<'_>>) {
-        assert!(ht.len() == a.cols * k && self.shares.len() == self.ranges.len() * a.rows * k);
+    fn run(&mut self, ht: &mut [f32], k: usize, step: Option<HStep<'_>>) {
+        let terms: usize = self.chunks.iter().map(|c| c.terms.len()).sum();
+        assert!(ht.len() == terms * k && self.shares.len() == self.chunks.len() * self.rows * k);
         let panel = Panel {
-            a,
-            seg: &self.seg,
-            panels: self.ranges.len(),
+            rows: self.rows,
             ht: RowsPtr::new(ht),
             shares: RowsPtr::new(&mut self.shares),
-            step: step.map(|s| Update {
-                w: s.w,
-                nh: RowsPtr::new(s.nh),
-                s32: s.s32,
-                rule: s.rule,
-                reg: s.reg,
-            }),
+            step,
         };
         let grams = self.grams.par_chunks_mut(k * k);
         self.dots
             .par_iter_mut()
             .zip(grams)
-            .zip(self.ranges.par_iter())
+            .zip(self.chunks.par_iter())
             .enumerate()
-            .for_each(|(p, ((dot, gram), r))| {
-                *dot = dispatch_k!(k, panel_task_best(&panel, p, r, gram, k));
+            .for_each(|(p, ((dot, gram), chunks))| {
+                *dot = dispatch_k!(k, panel_task_best(&panel, p, chunks, gram, k));
             });
     }
 }
 
-/// What Hᵀ's half-step by panels takes: W new, N_H's workspace (m × k),
-/// `s32` = WᵀW (f32 copy), the rule and Hᵀ's regularization.
+/// What Hᵀ's half-step by panels takes: W new, `s32` = WᵀW (f32 copy), the
+/// rule and Hᵀ's regularization.
 pub(crate) struct HStep<'a> {
     pub w: &'a [f32],
-    pub nh: &'a mut [f32],
     pub s32: &'a [f32],
     pub rule: Rule,
     pub reg: Reg,
 }
 
-/// [`HStep`] as the panel tasks share it (N_H by raw pointer: each task
-/// owns its panel's rows).
-struct Update<'a> {
-    w: &'a [f32],
-    nh: RowsPtr,
-    s32: &'a [f32],
-    rule: Rule,
-    reg: Reg,
-}
-
 /// What every panel task reads, and raw pointers to the rows each one owns.
 struct Panel<'a> {
-    a: &'a Csr<'a>,
-    seg: &'a [u32],
-    panels: usize,
+    rows: usize,
     ht: RowsPtr,
     shares: RowsPtr,
     /// The half-step, or `None` for the shares alone.
-    step: Option<Update<'a>>,
+    step: Option<HStep<'a>>,
 }
 
-/// The segment of row i of X in panel p.
+/// `nb` (LANES × k) = each lane's sum over the slots of its value times W's
+/// row of its document, slot by slot from 0: a term's non-zeros in Xᵀ's
+/// order, as a scatter over X's rows in row order adds them.
 #[inline(always)]
-fn segment<'a>(t: &Panel<'a>, i: usize, p: usize) -> (&'a [u32], &'a [f32]) {
-    let (cols, vals) = t.a.row(i);
-    let s = &t.seg[i * (t.panels + 1) + p..i * (t.panels + 1) + p + 2];
-    let r = s[0] as usize..s[1] as usize;
-    (&cols[r.clone()], &vals[r])
+fn gather<const K: usize>(docs: &[u32], vals: &[f32], w: &[f32], kk: usize, nb: &mut [f32]) {
+    let slots = docs.chunks_exact(LANES).zip(vals.chunks_exact(LANES));
+    if K > 0 {
+        // In registers where they fit (eight at k = 4).
+        let mut acc = [[0f32; K]; LANES];
+        for (ds, vs) in slots {
+            for t in 0..LANES {
+                let i = ds[t] as usize * K;
+                let wr: &[f32; K] = w[i..i + K].try_into().expect("K values");
+                for q in 0..K {
+                    acc[t][q] += vs[t] * wr[q];
+                }
+            }
+        }
+        nb.copy_from_slice(acc.as_flattened());
+        return;
+    }
+    let k = kk;
+    nb.fill(0.0);
+    for (ds, vs) in slots {
+        for ((&d, &v), o) in ds.iter().zip(vs).zip(nb.chunks_exact_mut(k)) {
+            let i = d as usize * k;
+            for (o, &x) in o.iter_mut().zip(&w[i..i + k]) {
+                *o += v * x;
+            }
+        }
+    }
 }
 
-/// Panel p's task (terms `r`): steps 1-3 of the module's documentation when
-/// given a half-step, else step 3 alone. Returns the panel's ⟨Hᵀ_new, N_H⟩.
+/// Adds each lane's value times its row of `fb` (LANES × k) to the row of
+/// `share` of its document, slot by slot, lane by lane.
+#[inline(always)]
+fn scatter<const K: usize>(docs: &[u32], vals: &[f32], fb: &[f32], kk: usize, share: &mut [f32]) {
+    let slots = docs.chunks_exact(LANES).zip(vals.chunks_exact(LANES));
+    if K > 0 {
+        // A copy in registers: stores into the share then cannot alias it.
+        let mut h = [[0f32; K]; LANES];
+        h.as_flattened_mut().copy_from_slice(fb);
+        for (ds, vs) in slots {
+            for t in 0..LANES {
+                let i = ds[t] as usize * K;
+                let o: &mut [f32; K] = (&mut share[i..i + K]).try_into().expect("K values");
+                // Loaded, added and stored whole (vectorized: lanes of a slot
+                // may share a document, and their rows are added in turn).
+                let mut row = *o;
+                for q in 0..K {
+                    row[q] += vs[t] * h[t][q];
+                }
+                *o = row;
+            }
+        }
+        return;
+    }
+    let k = kk;
+    for (ds, vs) in slots {
+        for ((&d, &v), h) in ds.iter().zip(vs).zip(fb.chunks_exact(k)) {
+            let i = d as usize * k;
+            for (o, &x) in share[i..i + k].iter_mut().zip(h) {
+                *o += v * x;
+            }
+        }
+    }
+}
+
+/// `dst = src` (k values each; at compile-time k a fixed-size move, not a
+/// call to `memcpy`).
+#[inline(always)]
+fn copy_row<const K: usize>(dst: &mut [f32], src: &[f32]) {
+    if K > 0 {
+        let d: &mut [f32; K] = dst.try_into().expect("K values");
+        *d = *<&[f32; K]>::try_from(src).expect("K values");
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// Chunks per block of [`panel_chunks`]: the rule runs on a block's rows at
+/// once (128 rows, whole groups of HALS's interleaved sweeps), and ⟨Hᵀ_new,
+/// N_H⟩ is summed per block.
+pub(crate) const BLOCK_CHUNKS: usize = 16;
+
+/// Panel p's task (its terms in `chunks`): with a half-step, N_H of its
+/// terms, the rule on their rows of Hᵀ with their Gram and ⟨Hᵀ_new, N_H⟩,
+/// and the new rows' products in the panel's share of `X·Hᵀ`; without, the
+/// share alone. MU at k = 4 in one pass ([`mu_panel_4`]) where AVX2 runs,
+/// else [`panel_chunks`]: the same bits. Returns the panel's ⟨Hᵀ_new, N_H⟩.
 #[inline(always)]
 fn panel_task<const K: usize>(
     t: &Panel<'_>,
     p: usize,
-    r: &Range<usize>,
+    chunks: &Chunks,
     gram: &mut [f64],
     kk: usize,
 ) -> f64 {
     let k = if K == 0 { kk } else { K };
-    let n = t.a.rows;
-    // SAFETY: the panels' term ranges are disjoint and inside 0..m, and Hᵀ
-    // and N_H have m rows of k (checked by `Panels::run` and `h_step`): this
-    // task owns rows `r` of both.
-    let htp = unsafe { t.ht.rows_mut(r, k) };
-    let mut dot = 0.0;
-    if let Some(u) = &t.step {
-        // SAFETY: as above.
-        let nhp = unsafe { u.nh.rows_mut(r, k) };
-        nhp.fill(0.0);
-        for i in 0..n {
-            let (cols, vals) = segment(t, i, p);
-            let wr = &u.w[i * k..(i + 1) * k];
-            if K > 0 {
-                // A copy in registers: stores into N_H then cannot alias it,
-                // and the loop below vectorizes.
-                let wr: [f32; K] = wr.try_into().expect("K values");
-                for (&c, &v) in cols.iter().zip(vals) {
-                    let c = c as usize - r.start;
-                    let o: &mut [f32; K] =
-                        (&mut nhp[c * K..c * K + K]).try_into().expect("K values");
-                    for q in 0..K {
-                        o[q] += v * wr[q];
-                    }
-                }
-            } else {
-                for (&c, &v) in cols.iter().zip(vals) {
-                    let c = c as usize - r.start;
-                    for (o, &x) in nhp[c * k..(c + 1) * k].iter_mut().zip(wr) {
-                        *o += v * x;
-                    }
-                }
-            }
-        }
-        let fused = match (K, u.rule) {
-            // The rule and the Gram in one pass, where AVX2 runs (the same
-            // bits as below).
-            (4, Rule::Mu) => mu_gram_4(htp, nhp, u.s32, u.reg, gram),
-            _ => None,
-        };
-        dot = fused.unwrap_or_else(|| {
-            // Through the rule's own function: inlined here, it ran 2.5×
-            // slower (the factor rows come from a raw pointer, and the
-            // compiler no longer knew that stores into them leave the Gram
-            // alone).
-            let dot = frob_block_best::<K>(None, r, htp, nhp, &[], u.s32, k, u.rule, u.reg);
-            gram_chunk_best::<K>(gram, htp, k);
-            dot
-        });
-    }
-    // Step 3: the segment's columns all lie in `r`, and `htp` holds rows r
-    // of Hᵀ.
-    // SAFETY: shares have P × n rows of k; this task owns panel p's n rows.
+    let n = t.rows;
+    // SAFETY: shares have P × n rows of k (checked by `Panels::run`); this
+    // task owns panel p's n rows.
     let share = unsafe { t.shares.rows_mut(&(p * n..(p + 1) * n), k) };
-    for (i, out) in share.chunks_exact_mut(k).enumerate() {
-        let (cols, vals) = segment(t, i, p);
-        sparse_row_times_from::<K>(cols, vals, htp, r.start, k, out);
+    share.fill(0.0);
+    let fused = match &t.step {
+        // SAFETY: the panels' terms are disjoint and lie in 0..m, and Hᵀ has
+        // m rows of k (checked by `Panels::run`): this task owns these rows.
+        Some(u) if K == 4 && u.rule == Rule::Mu => unsafe {
+            mu_panel_4(chunks, t.ht.ptr(), u.w, u.s32, u.reg, share)
+        },
+        _ => None,
+    };
+    let dot = match fused {
+        Some(dot) => dot,
+        // Not in a closure: one would not inherit `panel_task_avx2`'s AVX2.
+        // SAFETY: as above.
+        None => unsafe { panel_chunks::<K>(t.step.as_ref(), t.ht, chunks, share, k) },
+    };
+    if t.step.is_some() {
+        // The Gram of the panel's new rows, still in this core's cache.
+        // SAFETY: as above.
+        gram_chunk_best::<K>(gram, unsafe { t.ht.rows_mut(&chunks.range, k) }, k);
     }
     dot
 }
 
 multiversion!(panel_task_best, panel_task_avx2, panel_task,
-    (t: &Panel<'_>, p: usize, r: &Range<usize>, gram: &mut [f64], kk: usize) -> f64);
+    (t: &Panel<'_>, p: usize, chunks: &Chunks, gram: &mut [f64], kk: usize) -> f64);
+
+/// A panel's task by blocks of [`BLOCK_CHUNKS`] chunks: with `step`, N_H of
+/// each chunk's terms ([`gather`]), then the rule on the block's rows of Hᵀ
+/// with their Gram added to `partial`, ⟨Hᵀ_new, N_H⟩ summed per block and
+/// the blocks' sums added in order; then each chunk's new rows into `share`
+/// ([`scatter`]). Without `step`, the share alone. Returns ⟨Hᵀ_new, N_H⟩.
+///
+/// # Safety
+/// `ht` holds every term of `chunks` (rows of k), and no other live
+/// reference covers those rows.
+#[inline(always)]
+unsafe fn panel_chunks<const K: usize>(
+    step: Option<&HStep<'_>>,
+    ht: RowsPtr,
+    chunks: &Chunks,
+    share: &mut [f32],
+    k: usize,
+) -> f64 {
+    let span = LANES * k;
+    let (mut fb, mut nb) = (
+        vec![0f32; BLOCK_CHUNKS * span],
+        vec![0f32; BLOCK_CHUNKS * span],
+    );
+    let mut dot = 0.0;
+    for first in (0..chunks.len()).step_by(BLOCK_CHUNKS) {
+        let block = first..chunks.len().min(first + BLOCK_CHUNKS);
+        let terms = chunks.terms_of(block.clone());
+        let rows = terms.len() * k;
+        // The block's rows of Hᵀ (zeros for lanes without a term).
+        // SAFETY: guaranteed by the caller.
+        let row = |j: u32| unsafe { ht.rows_mut(&(j as usize..j as usize + 1), k) };
+        for (f, &j) in fb.chunks_exact_mut(k).zip(terms) {
+            copy_row::<K>(f, row(j));
+        }
+        fb[rows..].fill(0.0);
+        if let Some(u) = step {
+            for (c, nc) in block.clone().zip(nb.chunks_exact_mut(span)) {
+                let (_, docs, vals) = chunks.chunk(c);
+                gather::<K>(docs, vals, u.w, k, nc);
+            }
+            let (fc, nc) = (&mut fb[..rows], &mut nb[..rows]);
+            let r = 0..terms.len();
+            dot += frob_block_best::<K>(None, &r, fc, nc, &[], u.s32, k, u.rule, u.reg);
+            for (f, &j) in fb.chunks_exact(k).zip(terms) {
+                copy_row::<K>(row(j), f);
+            }
+        }
+        for (c, fc) in block.zip(fb.chunks_exact(span)) {
+            let (_, docs, vals) = chunks.chunk(c);
+            scatter::<K>(docs, vals, fc, k, share);
+        }
+    }
+    dot
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::FLUSH_BELOW;
+
+    /// `mu_panel_4` (AVX2) and `panel_chunks` (the loops every machine runs)
+    /// on the same panel: the same new rows of Hᵀ, share and ⟨Hᵀ_new, N_H⟩,
+    /// bit for bit. Terms of up to a dozen non-zeros (empty ones, a last
+    /// chunk of fewer than 8 terms, more than one block of chunks), rows of W
+    /// and Hᵀ with zeros, values near the flush threshold and magnitudes
+    /// far apart, with and without regularization.
+    #[test]
+    fn the_fused_mu_panel_equals_the_chunk_loops_bitwise() {
+        if !crate::fused4::runs_here() {
+            return;
+        }
+        let s32 = [
+            0.9, 0.1, 0.0, 0.2, 0.1, 0.5, 0.3, 0.0, 0.0, 0.3, 0.7, 0.1, 0.2, 0.0, 0.1, 0.4,
+        ];
+        let regs = [Reg { l1: 0.0, l2: 0.0 }, Reg { l1: 0.01, l2: 0.05 }];
+        for (case, (n, m, density)) in [(3, 5, 0.5), (40, 131, 0.08), (300, 1500, 0.01)]
+            .into_iter()
+            .enumerate()
+        {
+            // Xᵀ (m × n), rows of a few non-zeros.
+            let xt = crate::testing::sparse(m, n, density, case as u64 + 1);
+            let view = xt.view();
+            let at = Csr::from_view(&view);
+            let chunks = Chunks::new(&at, 0..m, n).expect("documents below n");
+            let mut next = crate::testing::xorshift(0x5EED + case as u64);
+            let mut factor = |rows: usize| -> Vec<f32> {
+                (0..rows * 4)
+                    .map(|_| match next() {
+                        u if u < 0.1 => 0.0,
+                        u if u < 0.15 => FLUSH_BELOW * (1.0 + 4.0 * next()),
+                        // Magnitudes from 2⁻³⁰ to 1: sums in another order
+                        // round otherwise, even in f64.
+                        _ => next() * (-30.0 * next()).exp2(),
+                    })
+                    .collect()
+            };
+            let (w, ht) = (factor(n), factor(m));
+            for reg in regs {
+                let step = HStep {
+                    w: &w,
+                    s32: &s32,
+                    rule: Rule::Mu,
+                    reg,
+                };
+                let (mut ht_a, mut share_a) = (ht.clone(), vec![0f32; n * 4]);
+                // SAFETY: ht_a holds every term of the panel (0..m).
+                let dot_a = unsafe {
+                    panel_chunks::<4>(
+                        Some(&step),
+                        RowsPtr::new(&mut ht_a),
+                        &chunks,
+                        &mut share_a,
+                        4,
+                    )
+                };
+                let (mut ht_b, mut share_b) = (ht.clone(), vec![0f32; n * 4]);
+                // SAFETY: as above.
+                let dot_b =
+                    unsafe { mu_panel_4(&chunks, ht_b.as_mut_ptr(), &w, &s32, reg, &mut share_b) }
+                        .expect("AVX2 and FMA");
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&ht_a), bits(&ht_b), "{n} × {m}: Hᵀ");
+                assert_eq!(bits(&share_a), bits(&share_b), "{n} × {m}: share");
+                assert_eq!(dot_a.to_bits(), dot_b.to_bits(), "{n} × {m}: dot");
+                assert!(ht_a != ht && dot_a > 0.0, "{n} × {m}: the rule ran");
+            }
+        }
+    }
+
+    /// A panel's chunks hold each term's non-zeros in order, slot by slot,
+    /// with terms by falling length and zeros past each term's end.
+    #[test]
+    fn chunks_hold_each_term_in_order() {
+        let xt = crate::testing::sparse(150, 40, 0.1, 9);
+        let view = xt.view();
+        let at = Csr::from_view(&view);
+        let chunks = Chunks::new(&at, 10..150, 40).expect("documents below 40");
+        let len = |j: u32| at.row(j as usize).0.len();
+        assert_eq!(chunks.terms.len(), 140);
+        assert!(chunks.terms.windows(2).all(|p| len(p[0]) >= len(p[1])));
+        assert_eq!(chunks.len(), 140usize.div_ceil(LANES));
+        for c in 0..chunks.len() {
+            let (terms, docs, vals) = chunks.chunk(c);
+            for (t, &j) in terms.iter().enumerate() {
+                let (ds, vs) = at.row(j as usize);
+                let lane = |s: usize| (docs[s * LANES + t], vals[s * LANES + t]);
+                for s in 0..docs.len() / LANES {
+                    let want = if s < ds.len() {
+                        (ds[s], vs[s])
+                    } else {
+                        (0, 0.0)
+                    };
+                    assert_eq!(lane(s), want, "term {j}, slot {s}");
+                }
+            }
+        }
+        // A document beyond X's rows is refused.
+        assert!(Chunks::new(&at, 0..150, 39).is_none());
+    }
+}
