@@ -454,8 +454,12 @@ pub(crate) struct Iterate<'x> {
 }
 
 impl Iterate<'_> {
-    /// Hᵀ and W's row blocks; every other buffer is freed here.
-    fn into_final(self) -> (Vec<f32>, Blocks) {
+    /// Hᵀ (its rows in term order) and W's row blocks; every other buffer
+    /// is freed here.
+    fn into_final(mut self) -> (Vec<f32>, Blocks) {
+        if let Form::Panels(panels) = &mut self.form {
+            panels.finish(&mut self.ht, self.k);
+        }
         (self.ht, self.side_w.blocks)
     }
 }

@@ -50,18 +50,14 @@ pub(crate) fn gram_4(p: &mut [f64], rows: &[f32]) -> bool {
 /// One panel's MU half-step at k = 4 (see [`crate::panels`]), chunk by
 /// chunk: N_H of the chunk's 8 terms summed from W's rows (`w`, n × 4), two
 /// terms per register; the MU rule (`s` the 4 × 4 f32 Gram WᵀW) on their
-/// rows of Hᵀ (`ht`); the new rows' products added to `share` (n × 4), the
-/// panel's share of `X·Hᵀ`. Returns ⟨Hᵀ_new, N_H⟩ over the panel. The
-/// operations and their order are those of `panels::panel_chunks` (see the
-/// module's documentation): the same bits. `None`, with nothing done, where
-/// AVX2 or FMA is missing.
-///
-/// # Safety
-/// `ht` points to a factor of 4 values per term that holds every term of
-/// `chunks`, and no other live reference covers those terms' rows.
-pub(crate) unsafe fn mu_panel_4(
+/// rows of Hᵀ (`ht`: the panel's rows, in the chunks' order); the new rows'
+/// products added to `share` (n × 4), the panel's share of `X·Hᵀ`. Returns
+/// ⟨Hᵀ_new, N_H⟩ over the panel. The operations and their order are those
+/// of `panels::panel_chunks` (see the module's documentation): the same
+/// bits. `None`, with nothing done, where AVX2 or FMA is missing.
+pub(crate) fn mu_panel_4(
     chunks: &Chunks,
-    ht: *mut f32,
+    ht: &mut [f32],
     w: &[f32],
     s: &[f32],
     reg: Reg,
@@ -70,11 +66,10 @@ pub(crate) unsafe fn mu_panel_4(
     // The chunks' documents lie below `chunks.docs_below` (`Chunks::new`):
     // every row of W and of the share they name is in bounds.
     assert!(w.len() == 4 * chunks.docs_below && share.len() == w.len());
-    assert!(s.len() == 16);
+    assert!(s.len() == 16 && ht.len() == 4 * chunks.terms());
     #[cfg(target_arch = "x86_64")]
     if runs_here() {
-        // SAFETY: AVX2 and FMA are present, the lengths are checked above,
-        // and `ht` is as the caller guarantees.
+        // SAFETY: AVX2 and FMA are present, and the lengths are checked above.
         return Some(unsafe { avx2::mu_panel(chunks, ht, w, s, reg, share) });
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -224,7 +219,7 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn mu_panel(
         chunks: &Chunks,
-        ht: *mut f32,
+        ht: &mut [f32],
         w: &[f32],
         s: &[f32],
         reg: Reg,
@@ -264,34 +259,37 @@ mod avx2 {
             // The rule on the chunk's rows (zeros for lanes without a term:
             // they stay zero), stored back, the dot products added in row
             // order as `frob_block` adds them.
-            // SAFETY: the chunk's terms are rows of `ht` this task owns.
-            let row = |t: usize| unsafe { ht.add(4 * terms[t] as usize) };
+            let rows = &mut ht[4 * LANES * ci..(4 * LANES * ci + 4 * count)];
             let mut new = [_mm256_setzero_ps(); 4];
-            for (p, (n, v)) in num.iter().zip(new.iter_mut()).enumerate() {
-                let (t0, t1) = (2 * p, 2 * p + 1);
-                // SAFETY: rows of 4 values, as above.
-                let x = unsafe {
-                    let load = |t: usize| {
-                        if t < count {
-                            _mm_loadu_ps(row(t))
-                        } else {
-                            _mm_setzero_ps()
-                        }
-                    };
-                    _mm256_set_m128(load(t1), load(t0))
-                };
-                let (out, dots) = rule_pair(x, *n, &c);
-                *v = out;
-                if t0 < count {
+            if count == LANES {
+                for (p, (n, v)) in num.iter().zip(new.iter_mut()).enumerate() {
+                    // SAFETY: rows holds 8 rows of 4 values.
+                    let x = unsafe { _mm256_loadu_ps(rows.as_ptr().add(8 * p)) };
+                    let (out, dots) = rule_pair(x, *n, &c);
                     // SAFETY: as above.
-                    unsafe { _mm_storeu_ps(row(t0), _mm256_castps256_ps128(out)) };
+                    unsafe { _mm256_storeu_ps(rows.as_mut_ptr().add(8 * p), out) };
                     block_dot += dots[0] as f64;
-                }
-                if t1 < count {
-                    // SAFETY: as above.
-                    unsafe { _mm_storeu_ps(row(t1), _mm256_extractf128_ps::<1>(out)) };
                     block_dot += dots[1] as f64;
+                    *v = out;
                 }
+            } else {
+                // The last chunk: through a copy padded with zeros.
+                let mut padded = [0f32; 4 * LANES];
+                padded[..rows.len()].copy_from_slice(rows);
+                for (p, (n, v)) in num.iter().zip(new.iter_mut()).enumerate() {
+                    // SAFETY: padded holds 8 rows of 4 values.
+                    let x = unsafe { _mm256_loadu_ps(padded.as_ptr().add(8 * p)) };
+                    let (out, dots) = rule_pair(x, *n, &c);
+                    // SAFETY: as above.
+                    unsafe { _mm256_storeu_ps(padded.as_mut_ptr().add(8 * p), out) };
+                    for (t, d) in dots.into_iter().enumerate() {
+                        if 2 * p + t < count {
+                            block_dot += d as f64;
+                        }
+                    }
+                    *v = out;
+                }
+                rows.copy_from_slice(&padded[..rows.len()]);
             }
             if ci % BLOCK_CHUNKS == BLOCK_CHUNKS - 1 || ci + 1 == chunks.len() {
                 dot += block_dot;

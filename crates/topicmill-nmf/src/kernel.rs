@@ -336,10 +336,6 @@ impl RowsPtr {
     pub fn new(buf: &mut [f32]) -> Self {
         RowsPtr(buf.as_mut_ptr())
     }
-    /// The buffer's start.
-    pub fn ptr(self) -> *mut f32 {
-        self.0
-    }
     /// # Safety
     /// `r` lies inside the buffer (as rows of `k`), and no other live
     /// reference covers these rows.

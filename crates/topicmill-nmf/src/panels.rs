@@ -29,7 +29,10 @@
 //!    rows' products added to their documents' rows of the share.
 //!
 //! then the Gram of its new rows (f64, as the usual half-step), still in its
-//! core's cache. MU at k = 4 runs all three in registers
+//! core's cache. From the first half-step on, Hᵀ's rows are kept in the
+//! chunks' order (row `range.start + i` of a panel holds its i-th term), so
+//! that a chunk's rows are read and written together; [`Panels::finish`]
+//! puts them back in term order. MU at k = 4 runs all three in registers
 //! ([`fused4`](crate::fused4)); other k and HALS run the rule on blocks of 16
 //! chunks ([`panel_chunks`]).
 //!
@@ -74,6 +77,9 @@ pub(crate) struct Panels {
     /// Per panel: ⟨Hᵀ_new, N_H⟩ and the Gram of its new rows (k²).
     dots: Vec<f64>,
     grams: Vec<f64>,
+    /// Whether Hᵀ's rows are in the chunks' order: from the first
+    /// half-step until [`Panels::finish`].
+    reordered: bool,
 }
 
 /// A panel's terms (rows of Xᵀ) in chunks of [`LANES`], each chunk's
@@ -151,10 +157,20 @@ impl Chunks {
         )
     }
 
+    /// Chunks.
     pub fn len(&self) -> usize {
         self.slots.len() - 1
     }
+
+    /// Terms.
+    pub fn terms(&self) -> usize {
+        self.terms.len()
+    }
 }
+
+/// Padding entries allowed beyond a quarter of the non-zeros (small
+/// matrices: the tests' 6 × 40 pads 71 non-zeros to 88 entries).
+const PADDING_ALLOWED: usize = 1024;
 
 /// Non-zeros per panel on large inputs (fewer panels on small ones; at most
 /// [`MAX_PANELS`]).
@@ -165,8 +181,8 @@ impl Panels {
     /// The plan for X (`a`, n × m, with `at` = Xᵀ) at rank k, or `None` when
     /// the usual iteration suits better: X's columns of 8 non-zeros or more on
     /// average, panel shares (P × n × k values) above half of X's non-zeros,
-    /// or chunks padded by more than a quarter of the non-zeros (terms of
-    /// lengths far apart).
+    /// or chunks padded by more than a quarter of the non-zeros (and
+    /// [`PADDING_ALLOWED`]: terms of lengths far apart).
     pub fn plan(a: &Csr<'_>, at: &Csr<'_>, k: usize) -> Option<Self> {
         let (n, m, nnz) = (a.rows, a.cols, a.nnz());
         let p = (nnz / NNZ_PER_PANEL).clamp(1, MAX_PANELS);
@@ -180,7 +196,7 @@ impl Panels {
             .map(|r| Chunks::new(at, r, n))
             .collect::<Option<_>>()?;
         let entries: usize = chunks.iter().map(|c| c.docs.len()).sum();
-        if entries > nnz + nnz / 4 {
+        if entries > nnz + nnz / 4 + PADDING_ALLOWED {
             return None;
         }
         let panels = chunks.len();
@@ -190,13 +206,66 @@ impl Panels {
             dots: vec![0.0; panels],
             grams: vec![0.0; panels * k * k],
             chunks,
+            reordered: false,
         })
     }
 
     /// The shares of `X·Hᵀ` from the current Hᵀ (before the first W
-    /// half-step); Hᵀ is only read.
+    /// half-step, its rows in term order); Hᵀ is only read.
     pub fn start(&mut self, ht: &mut [f32], k: usize) {
+        assert!(!self.reordered);
         self.run(ht, k, None);
+    }
+
+    /// Hᵀ's rows back in term order, after the last half-step.
+    pub fn finish(&mut self, ht: &mut [f32], k: usize) {
+        if self.reordered {
+            self.reorder(ht, k, false);
+            self.reordered = false;
+        }
+    }
+
+    /// Hᵀ's rows from term order to the chunks' order (`to_chunks`), or
+    /// back: row `range.start + i` of a panel holds term `terms[i]`. In
+    /// place, cycle by cycle.
+    fn reorder(&self, ht: &mut [f32], k: usize, to_chunks: bool) {
+        let term_at = |pos: usize| {
+            let c = &self.chunks[self.chunks.partition_point(|c| c.range.end <= pos)];
+            c.terms[pos - c.range.start] as usize
+        };
+        let m = ht.len() / k.max(1);
+        let mut done = vec![false; m];
+        let mut held = vec![0f32; k];
+        for first in 0..m {
+            if done[first] {
+                continue;
+            }
+            held.copy_from_slice(&ht[first * k..(first + 1) * k]);
+            let mut pos = first;
+            loop {
+                done[pos] = true;
+                let from = term_at(pos);
+                if to_chunks {
+                    // Row pos takes term `from`'s row; the cycle goes on
+                    // there, and ends where the held row belongs.
+                    if from == first {
+                        ht[pos * k..(pos + 1) * k].copy_from_slice(&held);
+                        break;
+                    }
+                    ht.copy_within(from * k..(from + 1) * k, pos * k);
+                } else {
+                    // The held row (position pos's) goes to its term's row,
+                    // whose own row is held next.
+                    for (a, b) in held.iter_mut().zip(&mut ht[from * k..(from + 1) * k]) {
+                        std::mem::swap(a, b);
+                    }
+                    if from == first {
+                        break;
+                    }
+                }
+                pos = from;
+            }
+        }
     }
 
     /// W's N: the sum of the panels' shares of each row, in panel order.
@@ -209,6 +278,10 @@ impl Panels {
     /// Hᵀ_new into `gram`.
     pub fn h_step(&mut self, ht: &mut [f32], k: usize, step: HStep<'_>, gram: &mut [f64]) -> f64 {
         assert!(step.w.len() == self.rows * k);
+        if !self.reordered {
+            self.reorder(ht, k, true);
+            self.reordered = true;
+        }
         self.run(ht, k, Some(step));
         sum_partials(&self.grams, gram);
         self.dots.iter().sum()
@@ -288,15 +361,16 @@ fn gather<const K: usize>(docs: &[u32], vals: &[f32], w: &[f32], kk: usize, nb: 
     }
 }
 
-/// Adds each lane's value times its row of `fb` (LANES × k) to the row of
-/// `share` of its document, slot by slot, lane by lane.
+/// Adds each lane's value times its row of `fb` (up to LANES rows of k; a
+/// lane without one has value 0) to the row of `share` of its document, slot
+/// by slot, lane by lane.
 #[inline(always)]
 fn scatter<const K: usize>(docs: &[u32], vals: &[f32], fb: &[f32], kk: usize, share: &mut [f32]) {
     let slots = docs.chunks_exact(LANES).zip(vals.chunks_exact(LANES));
     if K > 0 {
         // A copy in registers: stores into the share then cannot alias it.
         let mut h = [[0f32; K]; LANES];
-        h.as_flattened_mut().copy_from_slice(fb);
+        h.as_flattened_mut()[..fb.len()].copy_from_slice(fb);
         for (ds, vs) in slots {
             for t in 0..LANES {
                 let i = ds[t] as usize * K;
@@ -323,28 +397,17 @@ fn scatter<const K: usize>(docs: &[u32], vals: &[f32], fb: &[f32], kk: usize, sh
     }
 }
 
-/// `dst = src` (k values each; at compile-time k a fixed-size move, not a
-/// call to `memcpy`).
-#[inline(always)]
-fn copy_row<const K: usize>(dst: &mut [f32], src: &[f32]) {
-    if K > 0 {
-        let d: &mut [f32; K] = dst.try_into().expect("K values");
-        *d = *<&[f32; K]>::try_from(src).expect("K values");
-    } else {
-        dst.copy_from_slice(src);
-    }
-}
-
 /// Chunks per block of [`panel_chunks`]: the rule runs on a block's rows at
 /// once (128 rows, whole groups of HALS's interleaved sweeps), and ⟨Hᵀ_new,
 /// N_H⟩ is summed per block.
 pub(crate) const BLOCK_CHUNKS: usize = 16;
 
 /// Panel p's task (its terms in `chunks`): with a half-step, N_H of its
-/// terms, the rule on their rows of Hᵀ with their Gram and ⟨Hᵀ_new, N_H⟩,
-/// and the new rows' products in the panel's share of `X·Hᵀ`; without, the
-/// share alone. MU at k = 4 in one pass ([`mu_panel_4`]) where AVX2 runs,
-/// else [`panel_chunks`]: the same bits. Returns the panel's ⟨Hᵀ_new, N_H⟩.
+/// terms, the rule on their rows of Hᵀ (in the chunks' order) with
+/// ⟨Hᵀ_new, N_H⟩, the new rows' products in the panel's share of `X·Hᵀ`,
+/// then the Gram of the new rows; without, the share alone, from Hᵀ in term
+/// order. MU at k = 4 in one pass ([`mu_panel_4`]) where AVX2 runs, else
+/// [`panel_chunks`]: the same bits. Returns the panel's ⟨Hᵀ_new, N_H⟩.
 #[inline(always)]
 fn panel_task<const K: usize>(
     t: &Panel<'_>,
@@ -359,78 +422,72 @@ fn panel_task<const K: usize>(
     // task owns panel p's n rows.
     let share = unsafe { t.shares.rows_mut(&(p * n..(p + 1) * n), k) };
     share.fill(0.0);
-    let fused = match &t.step {
-        // SAFETY: the panels' terms are disjoint and lie in 0..m, and Hᵀ has
-        // m rows of k (checked by `Panels::run`): this task owns these rows.
-        Some(u) if K == 4 && u.rule == Rule::Mu => unsafe {
-            mu_panel_4(chunks, t.ht.ptr(), u.w, u.s32, u.reg, share)
-        },
+    // SAFETY: the panels' ranges are disjoint and cover Hᵀ's m rows of k
+    // (checked by `Panels::run`): this task owns its range's rows, which
+    // hold its terms (in either order).
+    let rows = unsafe { t.ht.rows_mut(&chunks.range, k) };
+    let Some(u) = &t.step else {
+        shares_by_term::<K>(chunks, rows, share, k);
+        return 0.0;
+    };
+    let fused = match u.rule {
+        Rule::Mu if K == 4 => mu_panel_4(chunks, rows, u.w, u.s32, u.reg, share),
         _ => None,
     };
     let dot = match fused {
         Some(dot) => dot,
         // Not in a closure: one would not inherit `panel_task_avx2`'s AVX2.
-        // SAFETY: as above.
-        None => unsafe { panel_chunks::<K>(t.step.as_ref(), t.ht, chunks, share, k) },
+        None => panel_chunks::<K>(u, chunks, rows, share, k),
     };
-    if t.step.is_some() {
-        // The Gram of the panel's new rows, still in this core's cache.
-        // SAFETY: as above.
-        gram_chunk_best::<K>(gram, unsafe { t.ht.rows_mut(&chunks.range, k) }, k);
-    }
+    // The Gram of the panel's new rows, still in this core's cache.
+    gram_chunk_best::<K>(gram, rows, k);
     dot
 }
 
 multiversion!(panel_task_best, panel_task_avx2, panel_task,
     (t: &Panel<'_>, p: usize, chunks: &Chunks, gram: &mut [f64], kk: usize) -> f64);
 
-/// A panel's task by blocks of [`BLOCK_CHUNKS`] chunks: with `step`, N_H of
-/// each chunk's terms ([`gather`]), then the rule on the block's rows of Hᵀ
-/// with their Gram added to `partial`, ⟨Hᵀ_new, N_H⟩ summed per block and
-/// the blocks' sums added in order; then each chunk's new rows into `share`
-/// ([`scatter`]). Without `step`, the share alone. Returns ⟨Hᵀ_new, N_H⟩.
-///
-/// # Safety
-/// `ht` holds every term of `chunks` (rows of k), and no other live
-/// reference covers those rows.
+/// The share of `X·Hᵀ` of a panel whose `rows` (its range of Hᵀ) are in term
+/// order, chunk by chunk ([`scatter`]).
 #[inline(always)]
-unsafe fn panel_chunks<const K: usize>(
-    step: Option<&HStep<'_>>,
-    ht: RowsPtr,
+fn shares_by_term<const K: usize>(chunks: &Chunks, rows: &[f32], share: &mut [f32], k: usize) {
+    let mut fb = vec![0f32; LANES * k];
+    for c in 0..chunks.len() {
+        let (terms, docs, vals) = chunks.chunk(c);
+        for (f, &j) in fb.chunks_exact_mut(k).zip(terms) {
+            let j = j as usize - chunks.range.start;
+            f.copy_from_slice(&rows[j * k..(j + 1) * k]);
+        }
+        scatter::<K>(docs, vals, &fb[..terms.len() * k], k, share);
+    }
+}
+
+/// A panel's half-step by blocks of [`BLOCK_CHUNKS`] chunks, on its `rows`
+/// of Hᵀ in the chunks' order: N_H of each chunk's terms ([`gather`]), the
+/// rule on the block's rows, ⟨Hᵀ_new, N_H⟩ summed per block and the blocks'
+/// sums added in order, then each chunk's new rows into `share`
+/// ([`scatter`]). Returns ⟨Hᵀ_new, N_H⟩.
+#[inline(always)]
+fn panel_chunks<const K: usize>(
+    u: &HStep<'_>,
     chunks: &Chunks,
+    rows: &mut [f32],
     share: &mut [f32],
     k: usize,
 ) -> f64 {
     let span = LANES * k;
-    let (mut fb, mut nb) = (
-        vec![0f32; BLOCK_CHUNKS * span],
-        vec![0f32; BLOCK_CHUNKS * span],
-    );
+    let mut nb = vec![0f32; BLOCK_CHUNKS * span];
     let mut dot = 0.0;
-    for first in (0..chunks.len()).step_by(BLOCK_CHUNKS) {
-        let block = first..chunks.len().min(first + BLOCK_CHUNKS);
-        let terms = chunks.terms_of(block.clone());
-        let rows = terms.len() * k;
-        // The block's rows of Hᵀ (zeros for lanes without a term).
-        // SAFETY: guaranteed by the caller.
-        let row = |j: u32| unsafe { ht.rows_mut(&(j as usize..j as usize + 1), k) };
-        for (f, &j) in fb.chunks_exact_mut(k).zip(terms) {
-            copy_row::<K>(f, row(j));
+    for (b, fb) in rows.chunks_mut(BLOCK_CHUNKS * span).enumerate() {
+        let block = b * BLOCK_CHUNKS..chunks.len().min((b + 1) * BLOCK_CHUNKS);
+        for (c, nc) in block.clone().zip(nb.chunks_exact_mut(span)) {
+            let (_, docs, vals) = chunks.chunk(c);
+            gather::<K>(docs, vals, u.w, k, nc);
         }
-        fb[rows..].fill(0.0);
-        if let Some(u) = step {
-            for (c, nc) in block.clone().zip(nb.chunks_exact_mut(span)) {
-                let (_, docs, vals) = chunks.chunk(c);
-                gather::<K>(docs, vals, u.w, k, nc);
-            }
-            let (fc, nc) = (&mut fb[..rows], &mut nb[..rows]);
-            let r = 0..terms.len();
-            dot += frob_block_best::<K>(None, &r, fc, nc, &[], u.s32, k, u.rule, u.reg);
-            for (f, &j) in fb.chunks_exact(k).zip(terms) {
-                copy_row::<K>(row(j), f);
-            }
-        }
-        for (c, fc) in block.zip(fb.chunks_exact(span)) {
+        let r = 0..fb.len() / k;
+        let nc = &mut nb[..fb.len()];
+        dot += frob_block_best::<K>(None, &r, fb, nc, &[], u.s32, k, u.rule, u.reg);
+        for (c, fc) in block.zip(fb.chunks(span)) {
             let (_, docs, vals) = chunks.chunk(c);
             scatter::<K>(docs, vals, fc, k, share);
         }
@@ -487,22 +544,12 @@ mod tests {
                     rule: Rule::Mu,
                     reg,
                 };
+                // Hᵀ's rows taken to be in the chunks' order.
                 let (mut ht_a, mut share_a) = (ht.clone(), vec![0f32; n * 4]);
-                // SAFETY: ht_a holds every term of the panel (0..m).
-                let dot_a = unsafe {
-                    panel_chunks::<4>(
-                        Some(&step),
-                        RowsPtr::new(&mut ht_a),
-                        &chunks,
-                        &mut share_a,
-                        4,
-                    )
-                };
+                let dot_a = panel_chunks::<4>(&step, &chunks, &mut ht_a, &mut share_a, 4);
                 let (mut ht_b, mut share_b) = (ht.clone(), vec![0f32; n * 4]);
-                // SAFETY: as above.
-                let dot_b =
-                    unsafe { mu_panel_4(&chunks, ht_b.as_mut_ptr(), &w, &s32, reg, &mut share_b) }
-                        .expect("AVX2 and FMA");
+                let dot_b = mu_panel_4(&chunks, &mut ht_b, &w, &s32, reg, &mut share_b)
+                    .expect("AVX2 and FMA");
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&ht_a), bits(&ht_b), "{n} × {m}: Hᵀ");
                 assert_eq!(bits(&share_a), bits(&share_b), "{n} × {m}: share");
@@ -541,5 +588,33 @@ mod tests {
         }
         // A document beyond X's rows is refused.
         assert!(Chunks::new(&at, 0..150, 39).is_none());
+    }
+
+    /// Hᵀ's rows go to the chunks' order (row `range.start + i` of a panel
+    /// holding term `terms[i]`) and back, whatever the cycles.
+    #[test]
+    fn rows_go_to_the_chunks_order_and_back() {
+        // 140,000 non-zeros: two panels.
+        let (n, m, k) = (1000, 40_000, 3);
+        let x = crate::testing::sparse(n, m, 0.0035, 5);
+        let xt = x.transpose_view().to_csr();
+        let (xv, xtv) = (x.view(), xt.view());
+        let (a, at) = (Csr::from_view(&xv), Csr::from_view(&xtv));
+        let mut panels = Panels::plan(&a, &at, k).expect("short terms, few documents");
+        assert_eq!(panels.chunks.len(), 2);
+        let ht: Vec<f32> = (0..m * k).map(|v| v as f32).collect();
+        let mut moved = ht.clone();
+        panels.reorder(&mut moved, k, true);
+        assert_ne!(moved, ht);
+        for c in &panels.chunks {
+            for (i, &j) in c.terms.iter().enumerate() {
+                let (pos, j) = (c.range.start + i, j as usize);
+                assert_eq!(moved[pos * k..(pos + 1) * k], ht[j * k..(j + 1) * k]);
+            }
+        }
+        panels.reordered = true;
+        panels.finish(&mut moved, k);
+        assert_eq!(moved, ht);
+        assert!(!panels.reordered);
     }
 }
