@@ -30,8 +30,7 @@
 //! separate multiply does, changes nothing. That saves a quarter of the
 //! Gram's floating-point operations, the ports this loop waits on.
 
-use crate::panels::Chunks;
-use crate::params::Reg;
+use crate::panels::{Chunks, HStep};
 
 /// The Gram of `rows` (rows × 4) into `p` (16 values, overwritten), as
 /// `kernel::gram_chunk` computes it. `false`, with nothing done, where AVX2
@@ -48,32 +47,31 @@ pub(crate) fn gram_4(p: &mut [f64], rows: &[f32]) -> bool {
 }
 
 /// One panel's MU half-step at k = 4 (see [`crate::panels`]), chunk by
-/// chunk: N_H of the chunk's 8 terms summed from W's rows (`w`, n × 4), two
-/// terms per register; the MU rule (`s` the 4 × 4 f32 Gram WᵀW) on their
-/// rows of Hᵀ (`ht`: the panel's rows, in the chunks' order); the new rows'
-/// products added to `share` (n × 4), the panel's share of `X·Hᵀ`. Returns
+/// chunk: N_H of the chunk's 8 terms summed from W's rows (`step.w`, n × 4),
+/// two terms per register; the MU rule (`step.s32` the 4 × 4 f32 Gram WᵀW,
+/// `step.reg` Hᵀ's regularization) on their rows of Hᵀ (`ht`: the panel's
+/// rows, in the chunks' order); the new rows' products added to `share`
+/// (n × 4), the panel's share of `X·Hᵀ`. Returns
 /// ⟨Hᵀ_new, N_H⟩ over the panel. The operations and their order are those
 /// of `panels::panel_chunks` (see the module's documentation): the same
 /// bits. `None`, with nothing done, where AVX2 or FMA is missing.
 pub(crate) fn mu_panel_4(
     chunks: &Chunks,
     ht: &mut [f32],
-    w: &[f32],
-    s: &[f32],
-    reg: Reg,
+    step: &HStep<'_>,
     share: &mut [f32],
 ) -> Option<f64> {
     // The chunks' documents lie below `chunks.docs_below` (`Chunks::new`):
     // every row of W and of the share they name is in bounds.
-    assert!(w.len() == 4 * chunks.docs_below && share.len() == w.len());
-    assert!(s.len() == 16 && ht.len() == 4 * chunks.terms());
+    assert!(step.w.len() == 4 * chunks.docs_below && share.len() == step.w.len());
+    assert!(step.s32.len() == 16 && ht.len() == 4 * chunks.terms());
     #[cfg(target_arch = "x86_64")]
     if runs_here() {
         // SAFETY: AVX2 and FMA are present, and the lengths are checked above.
-        return Some(unsafe { avx2::mu_panel(chunks, ht, w, s, reg, share) });
+        return Some(unsafe { avx2::mu_panel(chunks, ht, step, share) });
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (ht, reg); // the AVX2 path's only
+    let _ = ht; // the AVX2 path's only
     None
 }
 
@@ -98,7 +96,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use crate::kernel::{DEN_FLOOR, FLUSH_BELOW};
-    use crate::panels::{Chunks, BLOCK_CHUNKS, LANES};
+    use crate::panels::{Chunks, HStep, BLOCK_CHUNKS, LANES};
     use crate::params::Reg;
 
     /// The rule's constants, each repeated in both 128-bit halves.
@@ -220,14 +218,12 @@ mod avx2 {
     pub(super) unsafe fn mu_panel(
         chunks: &Chunks,
         ht: &mut [f32],
-        w: &[f32],
-        s: &[f32],
-        reg: Reg,
+        step: &HStep<'_>,
         share: &mut [f32],
     ) -> f64 {
         const _: () = assert!(LANES == 8);
-        // SAFETY: s holds 16 values.
-        let c = unsafe { Consts::new(s, reg) };
+        // SAFETY: s32 holds 16 values.
+        let c = unsafe { Consts::new(step.s32, step.reg) };
         // Lanes 2p and 2p + 1 of a slot's values, each repeated in its half.
         let pairs = [
             _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1),
@@ -235,7 +231,7 @@ mod avx2 {
             _mm256_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5),
             _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7),
         ];
-        let (wp, sp) = (w.as_ptr(), share.as_mut_ptr());
+        let (wp, sp) = (step.w.as_ptr(), share.as_mut_ptr());
         // ⟨F_new, N⟩ summed per block of chunks, as `panel_chunks` sums it.
         let (mut dot, mut block_dot) = (0f64, 0f64);
         for ci in 0..chunks.len() {

@@ -431,7 +431,7 @@ fn panel_task<const K: usize>(
         return 0.0;
     };
     let fused = match u.rule {
-        Rule::Mu if K == 4 => mu_panel_4(chunks, rows, u.w, u.s32, u.reg, share),
+        Rule::Mu if K == 4 => mu_panel_4(chunks, rows, u, share),
         _ => None,
     };
     let dot = match fused {
@@ -548,8 +548,8 @@ mod tests {
                 let (mut ht_a, mut share_a) = (ht.clone(), vec![0f32; n * 4]);
                 let dot_a = panel_chunks::<4>(&step, &chunks, &mut ht_a, &mut share_a, 4);
                 let (mut ht_b, mut share_b) = (ht.clone(), vec![0f32; n * 4]);
-                let dot_b = mu_panel_4(&chunks, &mut ht_b, &w, &s32, reg, &mut share_b)
-                    .expect("AVX2 and FMA");
+                let dot_b =
+                    mu_panel_4(&chunks, &mut ht_b, &step, &mut share_b).expect("AVX2 and FMA");
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&ht_a), bits(&ht_b), "{n} × {m}: Hᵀ");
                 assert_eq!(bits(&share_a), bits(&share_b), "{n} × {m}: share");
