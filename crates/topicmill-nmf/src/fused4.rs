@@ -10,7 +10,8 @@
 //! this replaced the scatter of N_H over X's row segments, the rule and Gram
 //! over the panel's rows, and the gather of the share by X's row segments
 //! (BENCHMARKS.md, "Terms side by side"): MU 185–196 → 140–146 µs per
-//! iteration (`topicmill bench` on the seed, k = 4, two threads).
+//! iteration (`topicmill bench` on the seed, k = 4, two threads), 127–131
+//! with Hᵀ's rows in the chunks' order.
 //!
 //! The operations and their order are the generic path's
 //! (`panels::panel_chunks`): per term its non-zeros in order, `acc + v·w`;

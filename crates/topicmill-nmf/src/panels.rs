@@ -47,7 +47,9 @@
 //! 77–85 to 63–74 ms on two threads. Chunks of terms replaced the segments:
 //! `topicmill bench` on the seed, two threads, MU 185–196 → 140–146 µs per
 //! iteration at k = 4, 314–326 → 296–298 at k = 8; HALS 293–309 → 287–291
-//! and 673–687 → 657 µs (BENCHMARKS.md, "Terms side by side").
+//! and 673–687 → 657 µs; Hᵀ's rows in the chunks' order then took MU at k = 4
+//! to 127–131 µs, and the seed problem's whole fit from 44–46 to 35.6–36.7 ms
+//! (BENCHMARKS.md, "Terms side by side").
 //!
 //! [`Scatter`]: crate::kernel::Scatter
 
