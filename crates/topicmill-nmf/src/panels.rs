@@ -502,8 +502,8 @@ mod tests {
     use super::*;
     use crate::kernel::FLUSH_BELOW;
 
-    /// `mu_panel_4` (AVX2) and `panel_chunks` (the loops every machine runs)
-    /// on the same panel: the same new rows of Hᵀ, share and ⟨Hᵀ_new, N_H⟩,
+    /// `mu_panel_4` (AVX2) and `panel_chunks` (the loops that run at other
+    /// k, for HALS, and where AVX2 or FMA is missing) on the same panel: the same new rows of Hᵀ, share and ⟨Hᵀ_new, N_H⟩,
     /// bit for bit. Terms of up to a dozen non-zeros (empty ones, a last
     /// chunk of fewer than 8 terms, more than one block of chunks), rows of W
     /// and Hᵀ with zeros, values near the flush threshold and magnitudes
