@@ -751,8 +751,11 @@ pub(crate) fn mu_row(f: &mut [f32], n: &[f32], fs: &[f32], reg: Reg) {
 
 /// One HALS (coordinate descent) sweep on a row, as scikit-learn's
 /// `_update_cdnmf_fast`: for t in order, `grad = (f·S')_t − n'_t`,
-/// `f_t ← max(0, f_t − grad / S'_tt)`, skipped when `S'_tt = 0`; here
-/// `S' = S + l2·I` and `n' = n − l1`.
+/// `f_t ← max(0, f_t − grad / S'_tt)`; here `S' = S + l2·I` and
+/// `n' = n − l1`. Where `S'_tt = 0` (topic t's column of the other factor is
+/// zero: a dead topic, and no l2) every `f_t` fits equally well, and `f_t ←
+/// 0`: scikit-learn skips the step, so that a dead topic keeps its initial
+/// values, on terms that occur in no document too (NNDSVDa's mean fill).
 ///
 /// `f·S` is kept up to date in `r` (S is symmetric: when `f_t` moves by δ,
 /// `r += δ·S[t]`), so the sweep is k vectorized row updates instead of k
@@ -784,16 +787,21 @@ pub(crate) fn hals_rows_k<const K: usize, const R: usize>(
     }
     for t in 0..K {
         let hess = s[t * K + t] + reg.l2;
-        if hess == 0.0 {
-            continue;
-        }
         let mut d = [0f32; R];
-        for q in 0..R {
-            let ft = f[q * K + t];
-            let grad = r[q][t] + reg.l2 * ft - (n[q * K + t] - reg.l1);
-            let new = flush((ft - grad / hess).max(0.0));
-            d[q] = new - ft;
-            f[q * K + t] = new;
+        if hess == 0.0 {
+            // A dead topic: 0 (see `hals_row_k`).
+            for q in 0..R {
+                d[q] = 0.0 - f[q * K + t];
+                f[q * K + t] = 0.0;
+            }
+        } else {
+            for q in 0..R {
+                let ft = f[q * K + t];
+                let grad = r[q][t] + reg.l2 * ft - (n[q * K + t] - reg.l1);
+                let new = flush((ft - grad / hess).max(0.0));
+                d[q] = new - ft;
+                f[q * K + t] = new;
+            }
         }
         let st: &[f32; K] = s[t * K..t * K + K].try_into().expect("K values");
         for (rq, &dq) in r.iter_mut().zip(&d) {
@@ -834,17 +842,19 @@ fn hals_rows(f: &mut [f32], n: &[f32], s: &[f32], k: usize, reg: Reg, r: &mut [f
     }
     for t in 0..k {
         let hess = s[t * k + t] + reg.l2;
-        if hess == 0.0 {
-            continue;
-        }
         let st = &s[t * k..t * k + k];
         for ((fq, nq), rq) in f
             .chunks_exact_mut(k)
             .zip(n.chunks_exact(k))
             .zip(r.chunks_exact_mut(k))
         {
-            let grad = rq[t] + reg.l2 * fq[t] - (nq[t] - reg.l1);
-            let new = flush((fq[t] - grad / hess).max(0.0));
+            let new = if hess == 0.0 {
+                // A dead topic: 0 (see `hals_row_k`).
+                0.0
+            } else {
+                let grad = rq[t] + reg.l2 * fq[t] - (nq[t] - reg.l1);
+                flush((fq[t] - grad / hess).max(0.0))
+            };
             let d = new - fq[t];
             fq[t] = new;
             for (rb, &sv) in rq.iter_mut().zip(st) {

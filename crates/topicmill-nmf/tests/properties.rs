@@ -52,6 +52,51 @@ fn empty_rows_and_columns_give_exact_zeros() {
     }
 }
 
+/// More topics than the data holds: HALS's dead topics (a zero column of W,
+/// so that `S_tt = 0`) get zero rows of H, and the terms that occur in no
+/// document zero columns (scikit-learn's coordinate descent leaves a dead
+/// topic's row at its initial values: NNDSVDa's mean fill, on those terms
+/// too). k = 4 runs the compiled sweeps, k = 70 the run-time-k ones.
+#[test]
+fn dead_topics_leave_nothing_on_empty_terms() {
+    // Non-zeros in a 2 × 2 block only: rank 2 at most.
+    let (n, m) = (80, 90);
+    let mut indptr = vec![0u64];
+    let (mut indices, mut data) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        if i < 2 {
+            indices.extend([3u32, 4]);
+            data.extend([1.0f32 + i as f32, 0.5]);
+        }
+        indptr.push(indices.len() as u64);
+    }
+    let x = CsrMatrix::new((n, m), indptr, indices, data);
+    for k in [4, 70] {
+        for init in [Init::Random, Init::Nndsvda, Init::Nndsvdar] {
+            let p = Nmf::params(k).solver(Solver::Hals).init(init).max_iter(30);
+            let model = p.fit(&x.view()).unwrap();
+            let ht = model.ht();
+            let nonzero_terms: Vec<usize> = (0..m)
+                .filter(|&j| ht[j * k..(j + 1) * k].iter().any(|&v| v != 0.0))
+                .collect();
+            assert!(
+                nonzero_terms.iter().all(|&j| j == 3 || j == 4),
+                "k {k} {init:?}: H non-zero on terms {nonzero_terms:?}"
+            );
+            let w = model.w();
+            for t in 0..k {
+                let dead = (0..n).all(|i| w[i * k + t] == 0.0);
+                if dead {
+                    assert!(
+                        (0..m).all(|j| ht[j * k + t] == 0.0),
+                        "k {k} {init:?}: dead topic {t} keeps H values"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn same_seed_same_bits_with_one_or_two_threads() {
     // Large enough for several row blocks (~14 on X) and Gram chunks (3 on W at k = 3),

@@ -201,7 +201,7 @@ fn transform_matches_dense_reference() {
 
 /// One row of the W-only solve, densely: `n = x·Hᵀ`, `s = H·Hᵀ` (summing
 /// to `s_sum`), the start `c·1` with `c = Σn / Σs`, then HALS sweeps (those
-/// of `hals_half`).
+/// of `hals_half`, a dead topic's coordinate set to 0).
 fn hals_solve_row(
     n: &[f64],
     s: &Mat,
@@ -222,6 +222,8 @@ fn hals_solve_row(
         for t in 0..k {
             let hess = s[t][t] + l2;
             if hess == 0.0 {
+                // A dead topic (see `hals_half`).
+                f[t] = 0.0;
                 continue;
             }
             let grad = (0..k).map(|r| s[t][r] * f[r]).sum::<f64>() + l2 * f[t] - (n[t] - l1);

@@ -116,7 +116,8 @@ pub fn mu_half(a: &Mat, f: &mut Mat, g: &Mat, l1: f64, l2: f64) {
 }
 
 /// One coordinate-descent sweep (scikit-learn's `_update_cdnmf_fast`, in
-/// scikit-learn's loop order: components outer, rows inner).
+/// scikit-learn's loop order: components outer, rows inner; a dead topic's
+/// coordinate, which scikit-learn leaves, set to 0).
 pub fn hals_half(a: &Mat, f: &mut Mat, g: &Mat, l1: f64, l2: f64) {
     let k = f[0].len();
     let mut n = matmul(a, g);
@@ -135,9 +136,12 @@ pub fn hals_half(a: &Mat, f: &mut Mat, g: &Mat, l1: f64, l2: f64) {
             for r in 0..k {
                 grad += s[t][r] * f[i][r];
             }
-            if s[t][t] != 0.0 {
-                f[i][t] = (f[i][t] - grad / s[t][t]).max(0.0);
-            }
+            // A dead topic (S_tt = 0) is set to 0; scikit-learn skips it.
+            f[i][t] = if s[t][t] != 0.0 {
+                (f[i][t] - grad / s[t][t]).max(0.0)
+            } else {
+                0.0
+            };
         }
     }
 }
