@@ -157,6 +157,9 @@ mod mpi_fit {
                 Some((world.size(), outcome.resumed_from)),
             )
         )?;
+        if let Some(note) = crate::fit::final_w_note(&model) {
+            eprintln!("warning: {note}");
+        }
         Ok(())
     }
 }

@@ -109,7 +109,30 @@ pub fn run(args: Args) -> Result<()> {
         "{}",
         summary(&model, &error, seconds, &args.output, None)
     )?;
+    if let Some(note) = final_w_note(&model) {
+        eprintln!("warning: {note}");
+    }
     Ok(())
+}
+
+/// What to say when the model's error is above the last one the iterations
+/// recorded by more than 1 %: the model's W is solved again from H alone (as
+/// `transform` solves it, so that the two agree), and that solve stopped
+/// short of the iterate (KL's slow W-only solves on near-exact fits).
+pub(crate) fn final_w_note(model: &NmfModel) -> Option<String> {
+    let &(iteration, last) = model.loss_history().last()?;
+    let err = model.reconstruction_err();
+    let p = model.params();
+    (err > 1.01 * last).then(|| {
+        format!(
+            "the model's W, solved again with H fixed as `transform` solves it \
+             (at most {} sweeps, tolerance {}), has the error {err:.6e}, above \
+             iteration {iteration}'s {last:.6e}: raise --transform-max-iter or \
+             lower --transform-tol to close the gap",
+            p.get_transform_max_iter(),
+            p.get_transform_tol()
+        )
+    })
 }
 
 /// The error `fit` prints: `‖X − WH‖_F / ‖X‖_F`, the relative error

@@ -77,6 +77,19 @@ pub struct NmfArgs {
         value_parser = parse_time_budget
     )]
     pub time_budget: Option<Duration>,
+    /// Sweep cap of the W-only solve (H fixed) that gives the model's W, and
+    /// `transform`'s for new documents: after the iterations, fit solves W
+    /// again from H alone, so that `transform` of the fitted documents gives
+    /// the fit's W. Raise it (or lower --transform-tol) when fit reports
+    /// that solve's error above the last iteration's (slow KL solves of
+    /// near-exact fits).
+    #[arg(long, default_value_t = 500)]
+    pub transform_max_iter: usize,
+    /// Per-document tolerance of that solve: a document stops when no entry
+    /// of its row moved by more than this times the row's largest (0 runs
+    /// all sweeps).
+    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
+    pub transform_tol: f64,
 }
 
 impl From<SolverArg> for Solver {
@@ -121,6 +134,8 @@ impl NmfArgs {
             .alpha_h(self.alpha_h)
             .l1_ratio(self.l1_ratio)
             .time_budget(self.time_budget)
+            .transform_max_iter(self.transform_max_iter)
+            .transform_tol(self.transform_tol)
     }
 }
 

@@ -204,18 +204,30 @@ impl NmfParams {
     pub fn get_time_budget(&self) -> Option<Duration> {
         self.time_budget
     }
+    /// Iteration cap of the W-only solve (`transform`, fit's final W).
+    pub fn get_transform_max_iter(&self) -> usize {
+        self.transform_max_iter
+    }
+    /// Per-document tolerance of the W-only solve.
+    pub fn get_transform_tol(&self) -> f64 {
+        self.transform_tol
+    }
 
     /// Checks the rules that do not depend on X.
     pub fn validate(&self) -> Result<()> {
         if self.k == 0 {
             return Err(NmfError::ZeroComponents);
         }
-        if self.max_iter == 0 || self.transform_max_iter == 0 {
-            return Err(NmfError::ZeroMaxIter);
+        let caps = [
+            ("max_iter", self.max_iter),
+            ("transform_max_iter", self.transform_max_iter),
+        ];
+        if let Some((name, _)) = caps.into_iter().find(|&(_, n)| n == 0) {
+            return Err(NmfError::ZeroMaxIter { name });
         }
-        for tol in [self.tol, self.transform_tol] {
-            if !tol.is_finite() || tol < 0.0 {
-                return Err(NmfError::InvalidTol(tol));
+        for (name, value) in [("tol", self.tol), ("transform_tol", self.transform_tol)] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(NmfError::InvalidTol { name, value });
             }
         }
         if !(0.0..=1.0).contains(&self.l1_ratio) {

@@ -124,22 +124,39 @@ fn infinite_value() {
 
 #[test]
 fn bad_tol() {
-    assert!(matches!(
-        Nmf::params(1).tol(-1e-3).fit(&x().view()),
-        Err(NmfError::InvalidTol(_))
-    ));
-    assert!(matches!(
-        Nmf::params(1).tol(f64::NAN).fit(&x().view()),
-        Err(NmfError::InvalidTol(_))
-    ));
+    for tol in [-1e-3, f64::NAN, f64::INFINITY] {
+        let e = Nmf::params(1).tol(tol).fit(&x().view()).unwrap_err();
+        assert!(matches!(e, NmfError::InvalidTol { name: "tol", .. }), "{e}");
+        let e = Nmf::params(1)
+            .transform_tol(tol)
+            .fit(&x().view())
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                NmfError::InvalidTol {
+                    name: "transform_tol",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("transform_tol must be"), "{e}");
+    }
 }
 
 #[test]
 fn zero_max_iter() {
-    assert!(matches!(
-        Nmf::params(1).max_iter(0).fit(&x().view()),
-        Err(NmfError::ZeroMaxIter)
-    ));
+    let e = Nmf::params(1).max_iter(0).fit(&x().view()).unwrap_err();
+    assert!(
+        matches!(e, NmfError::ZeroMaxIter { name: "max_iter" }),
+        "{e}"
+    );
+    let e = Nmf::params(1)
+        .transform_max_iter(0)
+        .fit(&x().view())
+        .unwrap_err();
+    assert_eq!(e.to_string(), "transform_max_iter must be at least 1");
 }
 
 #[test]

@@ -1140,3 +1140,102 @@ fn parameters_out_of_range_are_named_before_any_work() {
     assert!(stderr(&out).contains("larger than min(rows, columns) = 18"));
     assert!(!stderr(&out).contains("k=2 seed=0"), "k=2 was fitted first");
 }
+
+/// A fit whose final W (solved again from H alone, as `transform` solves
+/// it) stops short of the iterate says so on stderr, and the solve's cap and
+/// tolerance are flags: KL on a near-exact fit (k = n = 20), where the
+/// W-only solve's tolerance stops it after a few hundred sweeps.
+#[test]
+fn a_final_w_short_of_the_iterations_is_reported_and_can_be_solved_further() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = topicmill(
+        d,
+        &[
+            "generate",
+            "-o",
+            "g",
+            "--shape",
+            "20x300x60x1",
+            "--background",
+            "0",
+            "--zipf",
+            "2",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fit = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "fit",
+            "g",
+            "-k",
+            "20",
+            "--solver",
+            "mu",
+            "--loss",
+            "kl",
+            "--tol",
+            "0",
+            "--max-iter",
+            "300",
+            "-o",
+            name,
+        ];
+        args.extend(extra);
+        topicmill(d, &args)
+    };
+    let kl_error = |out: &std::process::Output| -> f64 {
+        let text = stdout(out);
+        let tail = text.split("√(2·D_KL) ").nth(1).expect("the KL error");
+        tail.split(',').next().unwrap().parse().unwrap()
+    };
+    let short = fit("short.model", &[]);
+    assert!(short.status.success(), "{}", stderr(&short));
+    let err = stderr(&short);
+    assert!(
+        err.contains("warning: the model's W, solved again with H fixed")
+            && err.contains("at most 500 sweeps, tolerance 0.0001")
+            && err.contains("above iteration 300's"),
+        "{err}"
+    );
+    let further = fit(
+        "further.model",
+        &[
+            "--transform-max-iter",
+            "5000",
+            "--transform-tol",
+            "0",
+            "--doc-topics",
+            "fit.csv",
+        ],
+    );
+    assert!(further.status.success(), "{}", stderr(&further));
+    assert!(
+        kl_error(&further) < 0.1 * kl_error(&short),
+        "{} / {}",
+        stdout(&further),
+        stdout(&short)
+    );
+    // The model keeps them: `transform` of the fitted documents gives its W.
+    let out = topicmill(d, &["transform", "further.model", "g", "-o", "w.csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let read = |name: &str| std::fs::read_to_string(d.join(name)).unwrap();
+    assert_eq!(read("w.csv"), read("fit.csv"));
+
+    for (flag, value, needle) in [
+        (
+            "--transform-max-iter",
+            "0",
+            "transform_max_iter must be at least 1",
+        ),
+        (
+            "--transform-tol",
+            "-1",
+            "transform_tol must be a finite number ≥ 0, got -1",
+        ),
+    ] {
+        let out = fit("bad.model", &[flag, value]);
+        assert_fails(&out, needle);
+        assert!(!d.join("bad.model").exists());
+    }
+}
