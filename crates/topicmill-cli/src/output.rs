@@ -49,8 +49,52 @@ pub fn remove_staged() {
     std::mem::forget(list);
 }
 
+/// Checks that `path` can name an output file: not a directory (nor a path
+/// ending in a separator, which only a directory can be), and, if it exists,
+/// a regular file. An output is renamed into place, which would replace a
+/// device, a FIFO or a symbolic link with a regular file (`-o /dev/null`
+/// run as root would delete the device).
+fn check_target(path: &Path) -> Result<()> {
+    let what = names_a_directory(path).or_else(|| match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Some(
+            "it is a symbolic link, which the output (renamed into place) would replace; \
+             give the path it points to",
+        ),
+        Ok(meta) if !meta.is_file() => Some(
+            "it is not a regular file (a device, a FIFO or a socket), which the output \
+             (renamed into place) would replace",
+        ),
+        _ => None,
+    });
+    match what {
+        Some(what) => bail!("cannot write {}: {what}", path.display()),
+        None => Ok(()),
+    }
+}
+
+/// Why `path` names a directory, if it does: its last component, as
+/// spelled, is empty (a trailing separator), `.` or `..`, or it is a
+/// directory (or a link to one).
+fn names_a_directory(path: &Path) -> Option<&'static str> {
+    let spelled = path.as_os_str().as_encoded_bytes();
+    let last = spelled
+        .rsplit(|&b| std::path::is_separator(b as char))
+        .next()
+        .unwrap_or_default();
+    if matches!(last, b"" | b"." | b"..") {
+        Some("it names a directory")
+    } else if path.is_dir() {
+        Some("it is a directory")
+    } else {
+        None
+    }
+}
+
 impl Staged {
+    /// The temporary file of the output `path` (see [`check_target`] for
+    /// the paths refused).
     pub fn create(path: &Path) -> Result<Self> {
+        check_target(path)?;
         crate::interrupt::remove_unfinished_outputs_on_signal();
         let dir = path
             .parent()
@@ -118,16 +162,24 @@ impl Drop for Staged {
     }
 }
 
-/// Checks, before a command does its work, that none of its outputs is a
-/// directory, that they are apart ([`check_apart`]) and that each can be
-/// created (a temporary file is made in its directory and removed): a wrong
-/// path fails at once, not after a long fit, and an input is never
-/// overwritten by an output.
+/// Checks, before a command does its work, that its outputs are apart
+/// ([`check_apart`]), that each can name a file (not a directory, a device
+/// or a link: [`check_target`]) and that each can be created (a temporary
+/// file is made in its directory and removed): a wrong path fails
+/// at once, not after a long fit, and an input is never overwritten by an
+/// output.
 pub fn check_outputs(paths: &[Option<&Path>], inputs: &[&Path]) -> Result<()> {
-    if let Some(dir) = paths.iter().flatten().find(|a| a.is_dir()) {
-        bail!("cannot write {}: it is a directory", dir.display());
+    // Directories first: a directory is never an output, an input or not;
+    // then the inputs, which a link may name.
+    for a in paths.iter().flatten() {
+        if let Some(what) = names_a_directory(a) {
+            bail!("cannot write {}: {what}", a.display());
+        }
     }
     check_apart(paths, inputs)?;
+    for a in paths.iter().flatten() {
+        check_target(a)?;
+    }
     for a in paths.iter().flatten() {
         drop(Staged::create(a)?);
     }

@@ -1239,3 +1239,66 @@ fn a_final_w_short_of_the_iterations_is_reported_and_can_be_solved_further() {
         assert!(!d.join("bad.model").exists());
     }
 }
+
+/// An output path that cannot name a file is refused before any work, and
+/// the other outputs are left as they were: a path ending in `/` (which the
+/// final rename refused only after the model had replaced its file), a
+/// FIFO and a symbolic link (which the rename replaced with a regular file).
+#[test]
+fn outputs_that_are_not_files_are_refused_before_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    vectorize_sample(d, "sample");
+    std::fs::write(d.join("old.model"), "OLD").unwrap();
+    let fit = |extra: &[&str]| {
+        let mut args = vec!["fit", "sample", "-k", "3", "-o", "old.model"];
+        args.extend(extra);
+        topicmill(d, &args)
+    };
+    for (extra, needle) in [
+        (
+            &["--doc-topics", "dt/"][..],
+            "cannot write dt/: it names a directory",
+        ),
+        (
+            &["--loss-history", ".."][..],
+            "cannot write ..: it names a directory",
+        ),
+        (
+            &["--w-npy", "sample"][..],
+            "cannot write sample: it is a directory",
+        ),
+    ] {
+        let out = fit(extra);
+        assert_fails(&out, needle);
+        assert_eq!(std::fs::read_to_string(d.join("old.model")).unwrap(), "OLD");
+    }
+    let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "new/"]);
+    assert_fails(&out, "cannot write new/: it names a directory");
+    assert!(!stdout(&out).contains("fitted"), "{}", stdout(&out));
+
+    let made = Command::new("mkfifo").arg(d.join("fifo")).status();
+    std::os::unix::fs::symlink("target.csv", d.join("link.csv")).unwrap();
+    let mut cases = vec![(
+        "link.csv",
+        "cannot write link.csv: it is a symbolic link, which the output (renamed into place) \
+         would replace",
+    )];
+    if made.is_ok_and(|s| s.success()) {
+        cases.push((
+            "fifo",
+            "cannot write fifo: it is not a regular file (a device, a FIFO or a socket)",
+        ));
+    }
+    let out = fit(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (target, needle) in cases {
+        let out = topicmill(d, &["transform", "old.model", "sample", "-o", target]);
+        assert_fails(&out, needle);
+        let kind = std::fs::symlink_metadata(d.join(target))
+            .unwrap()
+            .file_type();
+        assert!(!kind.is_file(), "{target} was replaced by a file");
+    }
+    assert!(!d.join("target.csv").exists());
+}
