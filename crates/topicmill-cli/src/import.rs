@@ -129,15 +129,32 @@ fn push_all(writer: &mut CorpusWriter, matrix: &CsrMatrix) -> Result<(), SparseE
 /// The documents' ids, "1" to "n", for the corpus read from `path`;
 /// an error, not an abort, when memory cannot hold them.
 fn doc_ids(n: usize, path: &Path) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    if ids.try_reserve_exact(n).is_err() {
-        bail!(
-            "{}: {n} documents: too many ids to hold in memory",
+    numbered(n, path, "documents", "ids")
+}
+
+/// "1" to "n", the names of `n` `items` (documents, columns) of the matrix
+/// read from `path`, or an error, not an abort, when memory cannot hold
+/// them: the list and the strings' own bytes (32 each, what the allocator
+/// takes for a short string) are probed first, together.
+fn numbered(n: usize, path: &Path, items: &str, names: &str) -> anyhow::Result<Vec<String>> {
+    let too_many = || {
+        anyhow::anyhow!(
+            "{}: {n} {items}: too many {names} to hold in memory",
             path.display()
-        );
-    }
-    ids.extend((1..=n).map(|i| i.to_string()));
-    Ok(ids)
+        )
+    };
+    let mut probe: Vec<u8> = Vec::new();
+    probe
+        .try_reserve_exact(
+            n.checked_mul(std::mem::size_of::<String>() + 32)
+                .ok_or_else(too_many)?,
+        )
+        .map_err(|_| too_many())?;
+    drop(probe);
+    let mut list = Vec::new();
+    list.try_reserve_exact(n).map_err(|_| too_many())?;
+    list.extend((1..=n).map(|i| i.to_string()));
+    Ok(list)
 }
 
 /// The vocabulary (from --vocab, the UCI sibling file, or column numbers) and the
@@ -166,7 +183,7 @@ fn describe(
             }
             words
         }
-        None => (1..=ncols).map(|j| j.to_string()).collect(),
+        None => numbered(ncols, input, "columns", "column names")?,
     };
     let extra = serde_json::json!({
         "source": {

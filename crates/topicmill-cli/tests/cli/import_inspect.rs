@@ -299,6 +299,33 @@ fn a_docword_declaring_billions_of_documents_is_refused_not_an_abort() {
     assert_eq!(entries(dir.path()), ["docword.huge.txt", "vocab.huge.txt"]);
 }
 
+/// A header declaring 4·10⁹ columns and no vocabulary file: their names
+/// ("1", "2", …) were allocated unchecked (96 GB) and the process aborted;
+/// now exit 1, naming the file, for MatrixMarket and docword alike.
+#[test]
+fn billions_of_columns_without_a_vocabulary_are_refused_not_an_abort() {
+    if !topicmill_testdata::beyond_memory(56 * 4_000_000_000) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mtx = "%%MatrixMarket matrix coordinate real general\n4 4000000000 2\n1 1 1.0\n1 2 2.0\n";
+    fs::write(d.join("wide.mtx"), mtx).unwrap();
+    fs::write(
+        d.join("docword.wide.txt"),
+        "3\n4000000000\n2\n1 1 1\n1 2 2\n",
+    )
+    .unwrap();
+    for (flag, file) in [("--mtx", "wide.mtx"), ("--docword", "docword.wide.txt")] {
+        let out = topicmill(d, &["import", flag, file, "-o", "c"]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        let needle = format!("{file}: 4000000000 columns: too many column names to hold in memory");
+        assert!(err.contains(&needle), "{err}");
+    }
+    assert_eq!(entries(d), ["docword.wide.txt", "wide.mtx"]);
+}
+
 /// `--force` replaces a corpus directory, nothing else: a folder holding
 /// the input, a plain file, a folder of other files, the working directory.
 /// Each is refused before reading, naming the path, and left as it was.
