@@ -444,7 +444,12 @@ pub fn read_npy(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
         "<f8" => 8,
         other => return Err(fail(format!("dtype {other:?} is not <f4 or <f8"))),
     };
-    let expected = rows * cols * width;
+    let Some(expected) = rows.checked_mul(cols).and_then(|v| v.checked_mul(width)) else {
+        return Err(fail(format!(
+            "shape ({rows}, {cols}) of {descr} in the header: more bytes than memory can \
+             address"
+        )));
+    };
     if body.len() != expected {
         return Err(fail(format!(
             "data section is {} bytes at byte {data_start}, shape ({rows}, {cols}) of {descr} needs {expected}",
@@ -492,6 +497,22 @@ mod tests {
         std::fs::write(&path, &f8).unwrap();
         let err = read_npy(&path).unwrap_err().to_string();
         assert!(err.contains("data section is 15 bytes"), "{err}");
+        // A shape whose bytes overflow (3 · 2^62 · 4 wrapped to 0, the size
+        // of this data section) is refused, not read as an empty array.
+        let mut big = b"\x93NUMPY\x01\x00".to_vec();
+        let header =
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4611686018427387904), }\n";
+        big.extend((header.len() as u16).to_le_bytes());
+        big.extend(header.as_bytes());
+        std::fs::write(&path, &big).unwrap();
+        let err = read_npy(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "shape (3, 4611686018427387904) of <f4 in the header: more bytes than memory can \
+                 address"
+            ),
+            "{err}"
+        );
         std::fs::write(&path, b"PK\x03\x04 not numpy").unwrap();
         let err = read_npy(&path).unwrap_err().to_string();
         assert!(
