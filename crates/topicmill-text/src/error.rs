@@ -15,6 +15,16 @@ pub enum TextError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A folder's entry whose name is not UTF-8: its name is a document's id
+    /// or a label, which are text.
+    #[error(
+        "{}: the name is not UTF-8; document ids and labels are made of names: rename it",
+        path.display()
+    )]
+    NonUtf8Name {
+        /// The entry.
+        path: PathBuf,
+    },
     /// A file that must be UTF-8 is not (and lossy decoding was not asked for).
     #[error("{}: invalid UTF-8 at byte offset {offset}", path.display())]
     InvalidUtf8 {

@@ -456,11 +456,15 @@ fn read_folders(
     Ok(())
 }
 
+/// The names of `dir`'s entries, sorted; a name that is not UTF-8 is an
+/// error ([`TextError::NonUtf8Name`]).
 pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<String>, TextError> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| TextError::io(dir, e))? {
         let entry = entry.map_err(|e| TextError::io(dir, e))?;
-        names.push(entry.file_name().to_string_lossy().into_owned());
+        // A lossy name would name no file (and two could become one id).
+        let name = entry.file_name().into_string();
+        names.push(name.map_err(|_| TextError::NonUtf8Name { path: entry.path() })?);
     }
     names.sort();
     Ok(names)

@@ -491,4 +491,34 @@ mod tests {
             format!("{}: invalid UTF-8 at byte offset 0", bad.display())
         );
     }
+
+    /// A sub-folder or a file whose name is not UTF-8 is an error naming it:
+    /// it was read under its lossy name, which names no file, and skipped.
+    #[test]
+    fn a_name_that_is_not_utf8_is_an_error() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let cases: [(&[u8], &[u8]); 2] = [(b"cat\xFF", b"1.txt"), (b"good", b"x\xFFy.txt")];
+        for (folder, file) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), "good/1.txt", b"gamma delta");
+            let folder = dir.path().join(OsStr::from_bytes(folder));
+            let file = folder.join(OsStr::from_bytes(file));
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(&file, b"alpha beta").unwrap();
+            let err = read_folder(dir.path(), Utf8::Strict).unwrap_err();
+            let named = if folder.ends_with("good") {
+                &file
+            } else {
+                &folder
+            };
+            assert!(
+                matches!(&err, TextError::NonUtf8Name { path } if path == named),
+                "{err}"
+            );
+            assert!(err.to_string().ends_with(
+                "the name is not UTF-8; document ids and labels are made of names: rename it"
+            ));
+        }
+    }
 }
