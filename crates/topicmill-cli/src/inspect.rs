@@ -88,6 +88,9 @@ struct Report {
     row_nnz: Stats,
     col_nnz: Stats,
     verified: bool,
+    /// A corpus whose manifest records no checksums of its text files (one
+    /// written before they were): `verify` could not check those.
+    text_files_unchecked: bool,
 }
 
 /// What a model file holds.
@@ -201,6 +204,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             row_nnz: Stats::of(lengths(&x.proper_indptr())),
             col_nnz: Stats::of(lengths(&corpus.transpose().proper_indptr())),
             verified: args.verify,
+            text_files_unchecked: args.verify && corpus.manifest().text_crc32.is_empty(),
         }
     } else {
         let m = MappedMatrix::open(path).context("cannot open the matrix")?;
@@ -223,6 +227,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             row_nnz: Stats::of(lengths(&x.proper_indptr())),
             col_nnz: Stats::of(per_col),
             verified: args.verify,
+            text_files_unchecked: false,
         }
     };
     print_report(&report, args.json, print_text)
@@ -253,6 +258,13 @@ fn print_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     }
     if r.verified {
         writeln!(out, "verified  checksums, values and structure OK")?;
+    }
+    if r.text_files_unchecked {
+        writeln!(
+            out,
+            "unchecked the text files (vocabulary, ids, labels): the manifest, written by an \
+             older topicmill, records no checksums of them"
+        )?;
     }
     Ok(())
 }

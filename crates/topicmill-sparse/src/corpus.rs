@@ -1,6 +1,7 @@
 //! Corpus directories: a matrix, its transpose, vocabulary, document ids, optional
 //! labels and a JSON manifest, written atomically as a whole.
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
@@ -57,6 +58,12 @@ pub struct Manifest {
     /// Free-form provenance supplied by the writer (source files, TF-IDF settings…).
     #[serde(default)]
     pub extra: serde_json::Value,
+    /// The CRC-32 of each text file (vocabulary, document ids, labels) as
+    /// written, by file name; [`Corpus::verify`] checks them (the matrix
+    /// files hold their own). Empty in corpora written before it, whose text
+    /// files `verify` cannot check.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub text_crc32: BTreeMap<String, u32>,
 }
 
 impl Manifest {
@@ -237,9 +244,28 @@ impl Corpus {
         &self.manifest
     }
 
-    /// The full check: both files' checksums and values, then that the stored
-    /// transpose is exactly Xᵀ (one pass over X with O(columns) memory).
+    /// The full check: the checksums of the text files the manifest records
+    /// (see [`Manifest::text_crc32`]), both matrix files' checksums and
+    /// values, then that the stored transpose is exactly Xᵀ (one pass over X
+    /// with O(columns) memory).
     pub fn verify(&self) -> Result<(), SparseError> {
+        let m = &self.manifest;
+        let texts = [Some(&m.vocabulary), Some(&m.doc_ids), m.labels.as_ref()];
+        for name in texts.into_iter().flatten() {
+            let Some(&stored) = m.text_crc32.get(name) else {
+                continue;
+            };
+            let path = self.dir.join(name);
+            let bytes = fs::read(&path).map_err(|e| SparseError::io(&path, "cannot read", e))?;
+            let computed = crc32fast::hash(&bytes);
+            if computed != stored {
+                return Err(SparseError::TextChecksumMismatch {
+                    path,
+                    stored,
+                    computed,
+                });
+            }
+        }
         self.matrix.verify()?;
         self.transpose.verify()?;
         let (x, t) = (self.matrix(), self.transpose());
@@ -544,10 +570,16 @@ fn finish_in<S: AsRef<str>>(
     let mapped = MappedMatrix::open(dir.join(MATRIX_FILE))?;
     write_transpose(&dir.join(TRANSPOSE_FILE), mapped.view())?;
     drop(mapped);
-    write_lines(&dir.join(VOCAB_FILE), vocabulary)?;
-    write_lines(&dir.join(DOC_IDS_FILE), doc_ids)?;
-    if let Some(labels) = labels {
-        write_lines(&dir.join(LABELS_FILE), labels)?;
+    let mut text_crc32 = BTreeMap::new();
+    let texts = [
+        (VOCAB_FILE, Some(vocabulary)),
+        (DOC_IDS_FILE, Some(doc_ids)),
+        (LABELS_FILE, labels),
+    ];
+    for (name, lines) in texts {
+        if let Some(lines) = lines {
+            text_crc32.insert(name.to_string(), write_lines(&dir.join(name), lines)?);
+        }
     }
     let manifest = Manifest {
         format: CORPUS_FORMAT.to_string(),
@@ -562,6 +594,7 @@ fn finish_in<S: AsRef<str>>(
         labels: labels.map(|_| LABELS_FILE.to_string()),
         created_by: concat!("topicmill-sparse ", env!("CARGO_PKG_VERSION")).to_string(),
         extra,
+        text_crc32,
     };
     let manifest_path = dir.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
@@ -1103,11 +1136,15 @@ pub fn line_break<S: AsRef<str>>(entries: &[S]) -> Option<(usize, &str)> {
         .find(|(_, e)| e.contains(['\n', '\r']))
 }
 
-/// One entry per line (`finish` has refused entries with line breaks).
-fn write_lines<S: AsRef<str>>(path: &Path, lines: &[S]) -> Result<(), SparseError> {
+/// One entry per line (`finish` has refused entries with line breaks);
+/// returns the CRC-32 of the file's bytes.
+fn write_lines<S: AsRef<str>>(path: &Path, lines: &[S]) -> Result<u32, SparseError> {
     let f = fs::File::create(path).map_err(|e| SparseError::io(path, "cannot create", e))?;
     let mut w = BufWriter::with_capacity(1 << 16, f);
+    let mut crc = crc32fast::Hasher::new();
     for line in lines {
+        crc.update(line.as_ref().as_bytes());
+        crc.update(b"\n");
         w.write_all(line.as_ref().as_bytes())
             .and_then(|()| w.write_all(b"\n"))
             .map_err(|e| SparseError::io(path, "cannot write", e))?;
@@ -1116,7 +1153,8 @@ fn write_lines<S: AsRef<str>>(path: &Path, lines: &[S]) -> Result<(), SparseErro
         .into_inner()
         .map_err(|e| SparseError::io(path, "cannot write", e.into_error()))?;
     f.sync_all()
-        .map_err(|e| SparseError::io(path, "cannot sync", e))
+        .map_err(|e| SparseError::io(path, "cannot sync", e))?;
+    Ok(crc.finalize())
 }
 
 /// Read a file of exactly `expected` newline-terminated lines.

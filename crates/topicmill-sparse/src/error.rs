@@ -167,6 +167,18 @@ pub enum SparseError {
         computed: u32,
     },
 
+    /// A corpus's text file (vocabulary, document ids, labels) is not the
+    /// one written: its checksum differs from the manifest's.
+    #[error("{}: checksum mismatch (the manifest's {stored:#010x}, computed {computed:#010x}): the file changed after the corpus was written", path.display())]
+    TextChecksumMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The checksum in the manifest.
+        stored: u32,
+        /// The checksum of the contents.
+        computed: u32,
+    },
+
     /// A syntax error in a text format (MatrixMarket, UCI docword, vocabulary).
     #[error("{}: line {line}: {message}", path.display())]
     Syntax {
@@ -413,6 +425,7 @@ impl SparseError {
             | SparseError::DuplicateColumn { path, .. }
             | SparseError::InvalidValue { path, .. }
             | SparseError::ChecksumMismatch { path, .. }
+            | SparseError::TextChecksumMismatch { path, .. }
             | SparseError::Syntax { path, .. }
             | SparseError::HeaderMismatch { path, .. }
             | SparseError::EntryOutOfRange { path, .. }

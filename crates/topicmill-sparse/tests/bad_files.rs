@@ -974,3 +974,41 @@ fn corpus_writer_errors_name_the_target_not_its_temporary_directory() {
     drop(w);
     assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
 }
+
+/// A text file of the corpus changed after it was written, its line count
+/// kept (a term renamed, an id edited), fails `verify` naming the file: the
+/// manifest records each text file's CRC-32. A manifest without them (a
+/// corpus written before they were recorded) still verifies.
+#[test]
+fn a_text_file_changed_after_writing_fails_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("c");
+    write_sample_corpus(&target);
+    let manifest = fs::read_to_string(target.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"text_crc32\""), "{manifest}");
+    Corpus::open(&target).unwrap().verify().unwrap();
+    for (file, edited) in [
+        ("vocab.txt", "w0\nwX\nw2\nw3\n"),
+        ("doc_ids.txt", "a\nB\nc\n"),
+    ] {
+        let original = fs::read(target.join(file)).unwrap();
+        fs::write(target.join(file), edited).unwrap();
+        let err = Corpus::open(&target).unwrap().verify().unwrap_err();
+        assert!(
+            matches!(err, SparseError::TextChecksumMismatch { .. }),
+            "{err:?}"
+        );
+        assert_names(
+            &err,
+            &target.join(file),
+            "the file changed after the corpus was written",
+        );
+        fs::write(target.join(file), original).unwrap();
+    }
+    // Written before the checksums: nothing to check them against.
+    let mut old: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    old.as_object_mut().unwrap().remove("text_crc32");
+    fs::write(target.join("manifest.json"), old.to_string()).unwrap();
+    fs::write(target.join("vocab.txt"), "w0\nwX\nw2\nw3\n").unwrap();
+    Corpus::open(&target).unwrap().verify().unwrap();
+}

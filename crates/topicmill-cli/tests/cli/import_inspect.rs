@@ -205,6 +205,45 @@ fn corrupt_corpus_fails_verify_with_exit_1() {
     );
 }
 
+/// A text file edited after the corpus was written fails `--verify`, naming
+/// it (exit 1); a corpus whose manifest records no text checksums (written
+/// before they were) verifies, and `inspect` says what it could not check.
+#[test]
+fn edited_text_files_fail_verify_and_older_manifests_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mtx = "%%MatrixMarket matrix coordinate real general\n2 2 2\n1 2 0.5\n2 1 3\n";
+    fs::write(d.join("m.mtx"), mtx).unwrap();
+    let out = topicmill(d, &["import", "--mtx", "m.mtx", "-o", "c"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = topicmill(d, &["inspect", "c", "--verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("unchecked"), "{}", stdout(&out));
+    // Term "2" renamed "9": the same length, the same number of lines.
+    assert_eq!(fs::read_to_string(d.join("c/vocab.txt")).unwrap(), "1\n2\n");
+    fs::write(d.join("c/vocab.txt"), "1\n9\n").unwrap();
+    let out = topicmill(d, &["inspect", "c", "--verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("c/vocab.txt: checksum mismatch")
+            && err.contains("the file changed after the corpus was written"),
+        "{err}"
+    );
+    let manifest = d.join("c/manifest.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&manifest).unwrap()).unwrap();
+    json.as_object_mut().unwrap().remove("text_crc32");
+    fs::write(&manifest, json.to_string()).unwrap();
+    let out = topicmill(d, &["inspect", "c", "--verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("unchecked the text files (vocabulary, ids, labels)"),
+        "{}",
+        stdout(&out)
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
