@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
-use topicmill_eval::{evaluate, EvalOptions, Evaluation, Factors};
+use topicmill_eval::{evaluate, reconstruction_error, EvalOptions, Evaluation, Factors};
 use topicmill_nmf::NmfModel;
 use topicmill_sparse::Corpus;
 
@@ -154,6 +154,7 @@ pub fn model_factors(
             corpus.dir().display(),
             x.rows()
         );
+        check_fitted_on(model, path, corpus)?;
         model.w().to_vec()
     };
     Ok(LoadedFactors {
@@ -162,6 +163,33 @@ pub fn model_factors(
         ht: model.ht().to_vec(),
         k: model.k(),
     })
+}
+
+/// Checks that the documents of `corpus` are those `model` (read from
+/// `path`) was fitted on, as far as its W and recorded error tell: a
+/// Frobenius model's relative error recomputed on the corpus is the one the
+/// fit recorded, within 0.005 (f32 rounding leaves them about 3·10⁻⁴ apart
+/// at worst, on near-exact fits). Another corpus of as many documents and
+/// the same terms would be scored with W rows that are not its documents'.
+/// (A KL model records √(2·D_KL), not checked here.)
+fn check_fitted_on(model: &NmfModel, path: &Path, corpus: &Corpus) -> Result<()> {
+    if model.params().get_loss() != topicmill_nmf::Loss::Frobenius {
+        return Ok(());
+    }
+    let x = corpus.matrix();
+    let norm = crate::output::frobenius_norm(&x);
+    let factors = Factors::new(model.w(), model.ht(), model.k())?;
+    let here = reconstruction_error(x, &factors)?.relative;
+    let recorded = model.reconstruction_err() / norm;
+    ensure!(
+        norm > 0.0 && (here - recorded).abs() <= 0.005,
+        "model {}'s W gives corpus {} the relative error {here:.6}, and the fit recorded \
+         {recorded:.6}: these are not the documents it was fitted on; pass --transform to \
+         compute W for this corpus",
+        path.display(),
+        corpus.dir().display()
+    );
+    Ok(())
 }
 
 /// Checks that `model` (read from `path`) was fitted on `corpus`'s terms:

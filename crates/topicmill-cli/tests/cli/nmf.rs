@@ -1302,3 +1302,60 @@ fn outputs_that_are_not_files_are_refused_before_the_work() {
     }
     assert!(!d.join("target.csv").exists());
 }
+
+/// `evaluate` and `report` score a model's own W only on the documents it
+/// was fitted on: another corpus of as many documents on the same terms
+/// (the sample reversed, new ids, vectorized by the model's vectorizer) is
+/// refused, since its error under that W is not the one the fit recorded;
+/// with `--transform` it is scored.
+#[test]
+fn a_models_w_is_scored_only_on_its_own_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    vectorize_sample(d, "sample");
+    let out = topicmill(d, &["fit", "sample", "-k", "3", "-o", "m.model"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = fs::read_to_string(sample_jsonl()).unwrap();
+    let reversed: String = text
+        .lines()
+        .rev()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut doc: serde_json::Value = serde_json::from_str(line).unwrap();
+            doc["id"] = format!("r{i}").into();
+            format!("{doc}\n")
+        })
+        .collect();
+    fs::write(d.join("reversed.jsonl"), reversed).unwrap();
+    let out = topicmill(
+        d,
+        &[
+            "vectorize",
+            "--input",
+            "jsonl",
+            "reversed.jsonl",
+            "--label-field",
+            "label",
+            "--vectorizer-from",
+            "m.model",
+            "-o",
+            "reversed",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = topicmill(d, &["evaluate", "m.model", "sample"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for args in [
+        &["evaluate", "m.model", "reversed"][..],
+        &["report", "m.model", "reversed", "-o", "r.html"][..],
+    ] {
+        let out = topicmill(d, args);
+        assert_fails(
+            &out,
+            "these are not the documents it was fitted on; pass --transform",
+        );
+    }
+    assert!(!d.join("r.html").exists());
+    let out = topicmill(d, &["evaluate", "m.model", "reversed", "--transform"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
