@@ -49,11 +49,11 @@ pub struct Args {
     /// other than the fitted one, over the same vocabulary).
     #[arg(long, conflicts_with = "w_npy")]
     pub transform: bool,
-    /// Top words per topic for NPMI coherence.
-    #[arg(long, default_value_t = 10)]
+    /// Top words per topic for NPMI coherence (at least 2: it scores pairs).
+    #[arg(long, default_value_t = 10, value_parser = crate::topics::parse_pair_words)]
     pub coherence_words: usize,
     /// Top words per topic for diversity.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = crate::topics::parse_top)]
     pub diversity_words: usize,
     /// Print JSON instead of text.
     #[arg(long)]

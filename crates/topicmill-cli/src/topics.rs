@@ -45,6 +45,18 @@ pub(crate) fn parse_top(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Words per topic for NPMI coherence, which scores pairs of them: at least
+/// 2 (`--coherence-words` of `evaluate`).
+pub(crate) fn parse_pair_words(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0 | 1) => {
+            Err("give at least 2 words per topic: coherence scores pairs of them".to_owned())
+        }
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{text:?} is not a number of words: {e}")),
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
     let model = load_model_without_w(&args.model)?;
     let vocabulary = model

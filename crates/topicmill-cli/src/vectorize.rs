@@ -109,8 +109,8 @@ pub struct Args {
     /// vectorizer aligned on that vocabulary).
     #[arg(long)]
     pub streaming: bool,
-    /// Documents per chunk with `--streaming`.
-    #[arg(long, default_value_t = 50_000)]
+    /// Documents per chunk with `--streaming` (at least 1).
+    #[arg(long, default_value_t = 50_000, value_parser = parse_chunk_docs)]
     pub chunk_docs: usize,
     /// Also write the matrix, vocabulary, ids, labels and a manifest as text
     /// (MatrixMarket `matrix.mtx`, `vocab.txt`, `ids.txt`, `labels.txt`,
@@ -869,5 +869,14 @@ impl Export {
             }
         }
         Ok(())
+    }
+}
+
+/// `--chunk-docs`: a positive number of documents.
+fn parse_chunk_docs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("a chunk holds at least 1 document".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{text:?} is not a number of documents: {e}")),
     }
 }

@@ -22,7 +22,11 @@ pub fn topic_diversity(topics: &[Vec<u32>], n: usize) -> Result<f64, EvalError> 
         return Err(EvalError::NoTopics { what: "diversity" });
     }
     if n == 0 {
-        return Err(EvalError::NoWords { what: "diversity" });
+        return Err(EvalError::TooFewWords {
+            what: "diversity",
+            asked: 0,
+            least: 1,
+        });
     }
     let unique: HashSet<u32> = topics
         .iter()
@@ -67,7 +71,7 @@ mod tests {
         );
         assert_eq!(
             topic_diversity(&[vec![1]], 0).unwrap_err().to_string(),
-            "diversity: 0 top words per topic asked for"
+            "diversity: 0 top words per topic asked for, at least 1 needed"
         );
     }
 }

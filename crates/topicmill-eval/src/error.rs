@@ -75,11 +75,16 @@ pub enum EvalError {
         /// Entry index within the row where the order breaks.
         position: usize,
     },
-    /// A score over top words was asked for zero words per topic.
-    #[error("{what}: 0 top words per topic asked for")]
-    NoWords {
+    /// A score over top words was asked for fewer words per topic than it
+    /// needs: diversity 1, coherence 2 (it scores pairs).
+    #[error("{what}: {asked} top words per topic asked for, at least {least} needed")]
+    TooFewWords {
         /// `"diversity"`, `"coherence"`.
         what: &'static str,
+        /// Words per topic asked for.
+        asked: usize,
+        /// The fewest the score takes.
+        least: usize,
     },
     /// A score that needs at least one document got none.
     #[error("{what}: there are no documents")]

@@ -13,8 +13,9 @@ use crate::{
 /// How many top words the scores use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EvalOptions {
-    /// Top words per topic for NPMI coherence. Default 10 (Bouma 2009,
-    /// Lau et al. 2014).
+    /// Top words per topic for NPMI coherence, at least 2 (it scores pairs
+    /// of them: [`EvalError::TooFewWords`]). Default 10 (Bouma 2009, Lau et
+    /// al. 2014).
     pub coherence_words: usize,
     /// Top words per topic for diversity. Default 25 (Dieng et al. 2020).
     pub diversity_words: usize,
@@ -107,8 +108,12 @@ pub fn evaluate<L: Eq + Hash>(
             found: xt.nnz(),
         });
     }
-    if options.coherence_words == 0 {
-        return Err(EvalError::NoWords { what: "coherence" });
+    if options.coherence_words < 2 {
+        return Err(EvalError::TooFewWords {
+            what: "coherence",
+            asked: options.coherence_words,
+            least: 2,
+        });
     }
     let reconstruction = reconstruction_error(x, factors)?;
     check_transpose(&x, &xt)?;
@@ -201,6 +206,26 @@ mod tests {
         let e = run(x.view(), transpose(x.view()).view()).unwrap();
         assert_eq!(e.topics[0].coherence, 1.0);
         assert_eq!(e.topics[1].coherence, 1.0);
+    }
+
+    /// Coherence scores pairs of words: one word per topic (every topic
+    /// then scored −1, as a topic without a pair) is refused.
+    #[test]
+    fn coherence_needs_a_pair_of_words() {
+        let x = x();
+        let factors = Factors::new(&W, &HT, 2).unwrap();
+        let xt = transpose(x.view());
+        for asked in [0, 1] {
+            let options = EvalOptions {
+                coherence_words: asked,
+                ..OPTIONS
+            };
+            let err = evaluate(x.view(), xt.view(), &factors, None::<&[u8]>, &options);
+            assert_eq!(
+                err.unwrap_err().to_string(),
+                format!("coherence: {asked} top words per topic asked for, at least 2 needed")
+            );
+        }
     }
 
     #[test]

@@ -1135,6 +1135,40 @@ fn parameters_out_of_range_are_named_before_any_work() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
 
+    // Counts that must be positive (coherence: at least a pair) are usage
+    // errors, as `topics -n 0` is.
+    let sample = sample_jsonl();
+    let usage = [
+        (
+            vec!["evaluate", "m.model", "sample", "--coherence-words", "1"],
+            "give at least 2 words per topic: coherence scores pairs of them",
+        ),
+        (
+            vec!["evaluate", "m.model", "sample", "--diversity-words", "0"],
+            "give at least 1 word per topic or component",
+        ),
+        (
+            vec![
+                "vectorize",
+                "--input",
+                "jsonl",
+                sample.to_str().unwrap(),
+                "--streaming",
+                "--chunk-docs",
+                "0",
+                "-o",
+                "chunked",
+            ],
+            "a chunk holds at least 1 document",
+        ),
+    ];
+    for (args, needle) in usage {
+        let out = topicmill(d, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+    assert!(!d.join("chunked").exists());
+
     let out = topicmill(d, &["sweep", "sample", "--k", "2,19", "--seeds", "2"]);
     assert_fails(&out, "cannot fit k=19 on sample");
     assert!(stderr(&out).contains("larger than min(rows, columns) = 18"));
