@@ -374,6 +374,19 @@ impl CorpusWriter {
         }
         let parent = parent_dir(&target);
         let made = MadeDirs::create(parent).map_err(|e| {
+            // An ancestor that is a file: named ("File exists" names nothing).
+            let file = parent.ancestors().find(|a| a.exists() && !a.is_dir());
+            let e = match file {
+                Some(file) if file == parent => std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    "it is a file, not a directory",
+                ),
+                Some(file) => std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    format!("{} is a file, not a directory", file.display()),
+                ),
+                None => e,
+            };
             SparseError::io(parent, "cannot create the directory to hold the corpus", e)
         })?;
         let name = target

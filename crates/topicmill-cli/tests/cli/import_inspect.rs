@@ -551,7 +551,7 @@ fn generate_errors_name_the_output_once() {
         ),
         (
             &["-o", "file/c", "--shape", "10x10x20x2"],
-            "file: cannot create the directory to hold the corpus: File exists (os error 17)",
+            "file: cannot create the directory to hold the corpus: it is a file, not a directory",
         ),
         (
             &["-o", "g", "--shape", "10x10x0x2"],
