@@ -68,6 +68,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     path.display()
                 );
             }
+            // Stored zeros only: as empty to a fit, which refuses it.
+            if matrix.data().iter().all(|&v| v == 0.0) {
+                bail!(
+                    "{}: empty corpus: every one of the matrix's {} entries is 0",
+                    path.display(),
+                    matrix.nnz()
+                );
+            }
             let (vocabulary, extra) = describe(&args, "matrix-market", path, matrix.cols())?;
             let mut writer = create(&args, matrix.cols()).with_context(corpus_context)?;
             push_all(&mut writer, &matrix)?;

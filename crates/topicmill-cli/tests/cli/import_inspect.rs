@@ -306,6 +306,20 @@ fn empty_mtx_is_refused_without_output() {
         stderr(&out)
     );
     assert_eq!(entries(dir.path()), ["e.mtx"]);
+    // Stored zeros only: empty to a fit as well.
+    fs::write(
+        dir.path().join("z.mtx"),
+        "%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 0\n2 2 0.0\n",
+    )
+    .unwrap();
+    let out = topicmill(dir.path(), &["import", "--mtx", "z.mtx", "-o", "c"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("z.mtx: empty corpus: every one of the matrix's 2 entries is 0"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(entries(dir.path()), ["e.mtx", "z.mtx"]);
 }
 
 /// A docword header declaring 2^32 - 1 documents, with one entry: the
