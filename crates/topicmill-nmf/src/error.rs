@@ -56,10 +56,18 @@ pub enum NmfError {
     },
     /// A tolerance (`tol` or `transform_tol`) is negative or not finite.
     #[error("{name} must be a finite number ≥ 0, got {value}")]
-    InvalidTol { name: &'static str, value: f64 },
+    InvalidTol {
+        /// `"tol"` or `"transform_tol"`.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+    },
     /// An iteration cap (`max_iter` or `transform_max_iter`) is 0.
     #[error("{name} must be at least 1")]
-    ZeroMaxIter { name: &'static str },
+    ZeroMaxIter {
+        /// `"max_iter"` or `"transform_max_iter"`.
+        name: &'static str,
+    },
     /// `l1_ratio` is outside `[0, 1]` (or NaN).
     #[error("l1_ratio must lie in [0, 1], got {0}")]
     InvalidL1Ratio(f64),
