@@ -437,6 +437,13 @@ pub fn read_npy(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
                 "header truncated or not text (bytes {header_start}..{data_start})"
             ))
         })?;
+    // A Python dict literal, padded with spaces and ended by a newline.
+    let dict = header.trim_end();
+    if !(dict.starts_with('{') && dict.ends_with('}')) {
+        return Err(fail(format!(
+            "header at byte {header_start} is not a dict literal {{…}}"
+        )));
+    }
     let field = |key: &str| -> Option<&str> {
         let at = header.find(&format!("'{key}'"))? + key.len() + 2;
         let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
@@ -539,6 +546,17 @@ mod tests {
                 "shape (3, 4611686018427387904) of <f4 in the header: more bytes than memory can \
                  address"
             ),
+            "{err}"
+        );
+        // A header that is not a dict literal (no closing brace).
+        let mut open = b"\x93NUMPY\x01\x00".to_vec();
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 0), \n";
+        open.extend((header.len() as u16).to_le_bytes());
+        open.extend(header.as_bytes());
+        std::fs::write(&path, &open).unwrap();
+        let err = read_npy(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("header at byte 10 is not a dict literal {…}"),
             "{err}"
         );
         std::fs::write(&path, b"PK\x03\x04 not numpy").unwrap();
