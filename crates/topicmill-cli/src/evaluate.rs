@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
-use topicmill_eval::{evaluate, reconstruction_error, EvalOptions, Evaluation, Factors};
+use topicmill_eval::{evaluate, EvalOptions, Evaluation, Factors, Reconstruction};
 use topicmill_nmf::NmfModel;
 use topicmill_sparse::Corpus;
 
@@ -70,6 +70,9 @@ pub struct LoadedFactors {
     pub ht: Vec<f32>,
     /// Number of topics.
     pub k: usize,
+    /// The error ‖X − WH‖_F the fit recorded, when W is the model's own
+    /// and its loss Frobenius: [`score`] checks that the corpus gives it.
+    pub fitted_error: Option<f64>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -154,42 +157,17 @@ pub fn model_factors(
             corpus.dir().display(),
             x.rows()
         );
-        check_fitted_on(model, path, corpus)?;
         model.w().to_vec()
     };
+    // A KL model records √(2·D_KL), not checked.
+    let frobenius = model.params().get_loss() == topicmill_nmf::Loss::Frobenius;
     Ok(LoadedFactors {
         source: path.display().to_string(),
         w,
         ht: model.ht().to_vec(),
         k: model.k(),
+        fitted_error: (!transform && frobenius).then(|| model.reconstruction_err()),
     })
-}
-
-/// Checks that the documents of `corpus` are those `model` (read from
-/// `path`) was fitted on, as far as its W and recorded error tell: a
-/// Frobenius model's relative error recomputed on the corpus is the one the
-/// fit recorded, within 0.005 (f32 rounding leaves them about 3·10⁻⁴ apart
-/// at worst, on near-exact fits). Another corpus of as many documents and
-/// the same terms would be scored with W rows that are not its documents'.
-/// (A KL model records √(2·D_KL), not checked here.)
-fn check_fitted_on(model: &NmfModel, path: &Path, corpus: &Corpus) -> Result<()> {
-    if model.params().get_loss() != topicmill_nmf::Loss::Frobenius {
-        return Ok(());
-    }
-    let x = corpus.matrix();
-    let norm = crate::output::frobenius_norm(&x);
-    let factors = Factors::new(model.w(), model.ht(), model.k())?;
-    let here = reconstruction_error(x, &factors)?.relative;
-    let recorded = model.reconstruction_err() / norm;
-    ensure!(
-        norm > 0.0 && (here - recorded).abs() <= 0.005,
-        "model {}'s W gives corpus {} the relative error {here:.6}, and the fit recorded \
-         {recorded:.6}: these are not the documents it was fitted on; pass --transform to \
-         compute W for this corpus",
-        path.display(),
-        corpus.dir().display()
-    );
-    Ok(())
 }
 
 /// Checks that `model` (read from `path`) was fitted on `corpus`'s terms:
@@ -241,6 +219,7 @@ pub fn npy_factors(w_path: &Path, h_path: &Path) -> Result<LoadedFactors> {
         w,
         ht,
         k,
+        fitted_error: None,
     })
 }
 
@@ -252,7 +231,7 @@ pub fn score(
 ) -> Result<Evaluation> {
     let checked = Factors::new(&factors.w, &factors.ht, factors.k)
         .with_context(|| format!("bad factors in {}", factors.source))?;
-    evaluate(
+    let evaluation = evaluate(
         corpus.matrix(),
         corpus.transpose(),
         &checked,
@@ -265,7 +244,37 @@ pub fn score(
             factors.source,
             corpus.dir().display()
         )
-    })
+    })?;
+    if let Some(recorded) = factors.fitted_error {
+        check_fitted_on(&evaluation.reconstruction, recorded, factors, corpus)?;
+    }
+    Ok(evaluation)
+}
+
+/// Checks that the documents of `corpus` are those a model's own W was
+/// fitted on, as far as W and the error the fit recorded (`recorded`) tell:
+/// the relative error of the factors on the corpus (`here`, from the
+/// scores) is the recorded one, within 0.005 (f32 rounding leaves them
+/// about 3·10⁻⁴ apart at worst, on near-exact fits). Another corpus of as
+/// many documents and the same terms would be scored with W rows that are
+/// not its documents'.
+fn check_fitted_on(
+    here: &Reconstruction,
+    recorded: f64,
+    factors: &LoadedFactors,
+    corpus: &Corpus,
+) -> Result<()> {
+    let recorded = recorded / here.x_norm;
+    ensure!(
+        here.x_norm > 0.0 && (here.relative - recorded).abs() <= 0.005,
+        "model {}'s W gives corpus {} the relative error {:.6}, and the fit recorded \
+         {recorded:.6}: these are not the documents it was fitted on; pass --transform to \
+         compute W for this corpus",
+        factors.source,
+        corpus.dir().display(),
+        here.relative
+    );
+    Ok(())
 }
 
 fn print_text<W: Write>(
