@@ -38,22 +38,36 @@ pub struct Args {
 /// A positive number of words: `-n` of `topics` and `lsi`, `--words` of
 /// `report`.
 pub(crate) fn parse_top(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("give at least 1 word per topic or component".to_owned()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(format!("{text:?} is not a number of words: {e}")),
-    }
+    parse_at_least(
+        text,
+        1,
+        "words",
+        "give at least 1 word per topic or component",
+    )
 }
 
 /// Words per topic for NPMI coherence, which scores pairs of them: at least
 /// 2 (`--coherence-words` of `evaluate`).
 pub(crate) fn parse_pair_words(text: &str) -> Result<usize, String> {
+    parse_at_least(
+        text,
+        2,
+        "words",
+        "give at least 2 words per topic: coherence scores pairs of them",
+    )
+}
+
+/// A count of `unit` of at least `least`, for clap: `too_few` below it.
+pub(crate) fn parse_at_least(
+    text: &str,
+    least: usize,
+    unit: &str,
+    too_few: &str,
+) -> Result<usize, String> {
     match text.parse::<usize>() {
-        Ok(0 | 1) => {
-            Err("give at least 2 words per topic: coherence scores pairs of them".to_owned())
-        }
+        Ok(n) if n < least => Err(too_few.to_owned()),
         Ok(n) => Ok(n),
-        Err(e) => Err(format!("{text:?} is not a number of words: {e}")),
+        Err(e) => Err(format!("{text:?} is not a number of {unit}: {e}")),
     }
 }
 

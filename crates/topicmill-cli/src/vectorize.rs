@@ -874,9 +874,5 @@ impl Export {
 
 /// `--chunk-docs`: a positive number of documents.
 fn parse_chunk_docs(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("a chunk holds at least 1 document".to_owned()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(format!("{text:?} is not a number of documents: {e}")),
-    }
+    crate::topics::parse_at_least(text, 1, "documents", "a chunk holds at least 1 document")
 }
