@@ -381,13 +381,27 @@ pub fn times_pow2(values: &mut [f32], e: i32) {
 /// One pass over the stored values: the largest (0 for none), or the first
 /// NaN, infinity or negative value as an error.
 pub(crate) fn check_values(x: &CsrView<'_>) -> Result<f32> {
+    use rayon::prelude::*;
     let data = x.data();
-    let largest = data.iter().try_fold(0f32, |m, &v| {
-        (v.is_finite() && v >= 0.0).then(|| m.max(v)).ok_or(())
-    });
-    let Err(()) = largest else {
-        return Ok(largest.unwrap_or(0.0));
-    };
+    // On the bits, with no early exit, so that the loop is vectorized (a
+    // fold stopping at the first bad value took 2.5 ns a value, 0.34 ms of
+    // the seed's 22 ms fit, on a Zen 5 EPYC; 0.035 ms so): a value is good
+    // when it is +0.0 to the largest finite float (bits below +∞'s) or
+    // −0.0; the bits of the good ones order as their values do when read as
+    // i32, where −0.0 and every negative value fall below 0.
+    let (bad, top) = data
+        .par_chunks(1 << 16)
+        .map(|chunk| {
+            chunk.iter().fold((false, 0i32), |(bad, top), v| {
+                let b = v.to_bits();
+                let good = b < f32::INFINITY.to_bits() || b == (-0f32).to_bits();
+                (bad | !good, top.max(b as i32))
+            })
+        })
+        .reduce(|| (false, 0i32), |a, b| (a.0 | b.0, a.1.max(b.1)));
+    if !bad {
+        return Ok(f32::from_bits(top as u32));
+    }
     // Found again, on the error path only.
     let pos = data
         .iter()
@@ -400,5 +414,56 @@ pub(crate) fn check_values(x: &CsrView<'_>) -> Result<f32> {
         Err(NmfError::NegativeValue { row, col, value })
     } else {
         Err(NmfError::NonFiniteValue { row, col, value })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 1 × len CSR row holding `values`.
+    fn row(values: &[f32]) -> topicmill_sparse::CsrMatrix {
+        let n = values.len();
+        topicmill_sparse::CsrMatrix::new(
+            (1, n.max(1)),
+            vec![0u64, n as u64],
+            (0..n as u32).collect(),
+            values.to_vec(),
+        )
+    }
+
+    #[test]
+    fn check_values_finds_the_largest_and_the_first_bad_value() {
+        let largest = |v: &[f32]| check_values(&row(v).view()).map_err(|e| e.to_string());
+        let tiny = f32::from_bits(1); // the smallest subnormal
+        assert_eq!(largest(&[]), Ok(0.0));
+        assert_eq!(largest(&[0.0, -0.0]), Ok(0.0));
+        assert_eq!(largest(&[tiny, -0.0]), Ok(tiny));
+        assert_eq!(largest(&[0.5, f32::MAX, 2.0]), Ok(f32::MAX));
+        // More values than one chunk (2^16), the largest in the last one.
+        let mut many = vec![0.25f32; 200_000];
+        many[199_999] = 3.0;
+        assert_eq!(largest(&many), Ok(3.0));
+        for (bad, what) in [
+            (-tiny, "NegativeValue"),
+            (-1.0, "NegativeValue"),
+            (f32::INFINITY, "NonFiniteValue"),
+            (f32::NEG_INFINITY, "NonFiniteValue"),
+            (f32::NAN, "NonFiniteValue"),
+        ] {
+            let mut v = many.clone();
+            v[70_000] = bad;
+            v[150_000] = -2.0; // a later bad value is not the one named
+            let e = check_values(&row(&v).view()).unwrap_err();
+            assert!(format!("{e:?}").starts_with(what), "{bad}: {e:?}");
+            assert!(
+                matches!(
+                    e,
+                    NmfError::NegativeValue { col: 70_000, .. }
+                        | NmfError::NonFiniteValue { col: 70_000, .. }
+                ),
+                "{bad}: {e:?}"
+            );
+        }
     }
 }
