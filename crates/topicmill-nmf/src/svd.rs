@@ -555,26 +555,34 @@ where
 }
 
 /// `Y · V` for the row-major p × l `y` and l × k `v` (k ≤ l), written over
-/// `y`'s own buffer: row block by row block in order, each block's products
-/// (computed in parallel) overwrite only rows already read. Returns the p × k
-/// result in `y`'s allocation, shrunk: no second p-row buffer.
+/// `y`'s own buffer. Returns the p × k result in `y`'s allocation, shrunk: no
+/// second p-row buffer.
+///
+/// Row i's result lands at `i·k..(i+1)·k`, never past where row i was read.
+/// The first block of rows is computed into a buffer and copied back (its
+/// results overlap its own rows). After it, the rows go by waves, each
+/// computed in parallel straight into place: a wave of rows `r..e` writes
+/// `r·k..e·k`, which lies before `r·l`, the start of the rows it reads, as
+/// long as `e·k ≤ r·l`. So each wave can be `l/k` times as long as all the
+/// rows before it: on the seed's 26,576 terms at k = 4 (l = 14) four
+/// parallel loops instead of the 26 of fixed 1024-row blocks, which had cost
+/// 0.8–0.9 ms of its 6 ms initialization in waking the pool (on a Zen 5
+/// EPYC). Where k = l no wave can start early: the blocks are all
+/// buffered, as the first.
 fn rows_times_small_in_place<T: Real>(mut y: Vec<T>, l: usize, v: &[f64], k: usize) -> Vec<T> {
     debug_assert!(k <= l);
     let p = y.len() / l;
-    // Rows per block, in 16 tasks. The block's results wait in `out` (block
-    // × k values): with 4096 rows that buffer was most of the p × k result
-    // on short matrices, and the largest part of NNDSVD's footprint beside Y
-    // at k = 100 (1.64 of 5.36 MB on a 2000 × 6000 corpus); with 1024, 1.2
-    // MB at k = 300. Now 1024 rows up to k = 32, fewer above (32k values,
-    // 128 KiB in f32), at least 128.
+    // The buffered blocks' rows. Their results wait in `out` (block × k
+    // values): with 4096 rows that buffer was most of the p × k result on
+    // short matrices, and the largest part of NNDSVD's footprint beside Y at
+    // k = 100 (1.64 of 5.36 MB on a 2000 × 6000 corpus); with 1024, 1.2 MB
+    // at k = 300. Now 1024 rows up to k = 32, fewer above (32k values, 128
+    // KiB), at least 128.
     let block = ((1usize << 15) / k.max(1)).clamp(128, 1024) & !15;
-    let task = block / 16;
-    let mut out = vec![T::from_f64(0.0); block.min(p) * k];
-    for start in (0..p).step_by(block) {
-        let end = (start + block).min(p);
-        let out = &mut out[..(end - start) * k];
-        out.par_chunks_mut(k * task)
-            .zip(y[start * l..end * l].par_chunks(l * task))
+    let rows_into = |o: &mut [T], src: &[T]| {
+        // Tasks of at least 64 rows.
+        o.par_chunks_mut(k * 64)
+            .zip(src.par_chunks(l * 64))
             .for_each(|(ob, yb)| {
                 let (mut row, mut acc) = (vec![0f64; l], vec![0f64; k]);
                 for (o, yr) in ob.chunks_exact_mut(k).zip(yb.chunks_exact(l)) {
@@ -587,10 +595,30 @@ fn rows_times_small_in_place<T: Real>(mut y: Vec<T>, l: usize, v: &[f64], k: usi
                     }
                 }
             });
-        // Rows start..end of the result land at start·k..end·k ≤ end·l: rows of
-        // y that have all been read (this block's into `out`, above).
-        y[start * k..end * k].copy_from_slice(out);
+    };
+    let mut out = vec![T::from_f64(0.0); block.min(p) * k];
+    let mut start = 0;
+    while start < p {
+        // The longest wave computed in place, or a buffered block.
+        let wave_end = if k < l { (start * l / k).min(p) } else { start };
+        if wave_end > start {
+            let (done, rest) = y.split_at_mut(start * l);
+            rows_into(
+                &mut done[start * k..wave_end * k],
+                &rest[..(wave_end - start) * l],
+            );
+            start = wave_end;
+        } else {
+            let end = (start + block).min(p);
+            let out = &mut out[..(end - start) * k];
+            rows_into(out, &y[start * l..end * l]);
+            // Rows start..end of the result land at start·k..end·k ≤ end·l:
+            // rows of y that have all been read (into `out`, above).
+            y[start * k..end * k].copy_from_slice(out);
+            start = end;
+        }
     }
+    drop(out);
     y.truncate(p * k);
     // Shrinking gives the tail back in place (no copy with the system allocator).
     y.shrink_to_fit();
@@ -810,6 +838,17 @@ fn symmetric_eigen(mut a: Vec<f64>, l: usize) -> Option<(Vec<f64>, Vec<f64>)> {
 
 /// `o = row · V` for the l-vector `row` and the row-major l × k `v`.
 fn small_row_times(row: &[f64], v: &[f64], k: usize, o: &mut [f64]) {
+    // With k known the compiler unrolls the inner loop: the seed's left
+    // singular vectors (26,576 rows, l = 14, k = 4) took 0.88–0.94 ms by
+    // the run-time-k loop, 0.37–0.45 so (fastest of 200, three interleaved
+    // rounds, two threads, on a Xeon whose speed drifts by a third).
+    kernel::dispatch_k!(k, small_row_times_k(row, v, k, o))
+}
+
+#[inline(always)]
+fn small_row_times_k<const K: usize>(row: &[f64], v: &[f64], kk: usize, o: &mut [f64]) {
+    let k = if K == 0 { kk } else { K };
+    let o = &mut o[..k];
     o.fill(0.0);
     for (a, &ra) in row.iter().enumerate() {
         for (x, &vv) in o.iter_mut().zip(&v[a * k..a * k + k]) {
@@ -917,8 +956,16 @@ mod tests {
     #[test]
     fn in_place_product_matches_a_naive_one_across_blocks() {
         // More rows than one block (1024 rows at k = 4, 128 at k = 300), k < l
-        // so rows move forward; and k = l.
-        for (p, l, k) in [(9000, 7, 4), (1000, 310, 300), (500, 9, 9)] {
+        // so rows move forward, by waves from the first block on (three at
+        // l/k = 7/4, many at 310/300); k = l, by blocks only; and fewer rows
+        // than a block.
+        for (p, l, k) in [
+            (9000, 7, 4),
+            (1000, 310, 300),
+            (500, 9, 9),
+            (3000, 9, 9),
+            (100, 14, 4),
+        ] {
             let y = matrix(p, l, 1);
             let v = matrix(l, k, 2);
             let mut naive = vec![0f64; p * k];
