@@ -461,14 +461,55 @@ fn inverse_cholesky_in_place(g: &mut [f64], l: usize) -> bool {
 
 /// Two independent standard normals by the Box–Muller transform.
 pub(crate) fn normal_pair(rng: &mut Xoshiro256PlusPlus) -> (f64, f64) {
+    let (u1, u2) = uniform_pair(rng);
+    box_muller(u1, u2)
+}
+
+/// The two uniforms behind [`normal_pair`]'s next pair: drawn in twos until
+/// the first is positive (its logarithm is taken).
+fn uniform_pair(rng: &mut Xoshiro256PlusPlus) -> (f64, f64) {
     loop {
         let u1: f64 = rng.random();
         let u2: f64 = rng.random();
         if u1 > 0.0 {
-            let r = (-2.0 * u1.ln()).sqrt();
-            let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
-            return (r * c, r * s);
+            return (u1, u2);
         }
+    }
+}
+
+/// Box–Muller's transform of two uniforms, `u1 > 0`.
+fn box_muller(u1: f64, u2: f64) -> (f64, f64) {
+    let r = (-2.0 * u1.ln()).sqrt();
+    let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
+    (r * c, r * s)
+}
+
+/// Pairs of uniforms per batch of [`fill_normal_pairs`] (1 MiB of them).
+const UNIFORM_BATCH: usize = 1 << 16;
+
+/// Fills `out` with the normals [`normal_pair`] draws from `rng`, two per
+/// call (the last call's second dropped where `out.len()` is odd), leaving
+/// `rng` where those calls leave it: the same values. The uniforms are drawn
+/// in order, a batch at a time, and the transform, whose logarithm, root,
+/// sine and cosine are nearly all the cost, runs on the pool. On the seed
+/// matrix (Ω 2034 × 14) drawing it all in order had taken 0.56 ms.
+fn fill_normal_pairs(rng: &mut Xoshiro256PlusPlus, out: &mut [f32]) {
+    let mut uniforms = Vec::with_capacity(out.len().div_ceil(2).min(UNIFORM_BATCH));
+    for batch in out.chunks_mut(2 * UNIFORM_BATCH) {
+        uniforms.clear();
+        uniforms.extend((0..batch.len().div_ceil(2)).map(|_| uniform_pair(rng)));
+        batch
+            .par_chunks_mut(2 * 2048)
+            .zip(uniforms.par_chunks(2048))
+            .for_each(|(o, u)| {
+                for (pair, &(u1, u2)) in o.chunks_mut(2).zip(u) {
+                    let (a, b) = box_muller(u1, u2);
+                    pair[0] = a as f32;
+                    if let Some(v) = pair.get_mut(1) {
+                        *v = b as f32;
+                    }
+                }
+            });
     }
 }
 
@@ -648,13 +689,7 @@ fn svd_core<T: Real>(
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed);
     // Ω (q × l), Gaussian, row-major.
     let mut qm = vec![0f32; q * l];
-    for pair in qm.chunks_mut(2) {
-        let (a, b) = normal_pair(&mut rng);
-        pair[0] = a as f32;
-        if let Some(v) = pair.get_mut(1) {
-            *v = b as f32;
-        }
-    }
+    fill_normal_pairs(&mut rng, &mut qm);
     let (blocks_a, blocks_at) = (Blocks::new(a, l), Blocks::new(at, l));
     let mut power = Power::plan(a, q, l);
     let mut part_q = vec![0f64; kernel::gram_partials_len(q, l)];
@@ -951,6 +986,37 @@ mod tests {
         (0..p * l)
             .map(|_| rng.random::<f64>() * 2.0 - 1.0)
             .collect()
+    }
+
+    #[test]
+    fn normals_drawn_by_batches_are_normal_pairs_in_order() {
+        for len in [0, 1, 2, 7, 2 * 2048 + 1, 2 * UNIFORM_BATCH + 3] {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+            let mut serial = vec![0f32; len];
+            for pair in serial.chunks_mut(2) {
+                let (a, b) = normal_pair(&mut rng);
+                pair[0] = a as f32;
+                if let Some(v) = pair.get_mut(1) {
+                    *v = b as f32;
+                }
+            }
+            let after = rng.random::<u64>();
+            for threads in [1, 2] {
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+                let mut out = vec![0f32; len];
+                crate::testing::pool(threads).install(|| fill_normal_pairs(&mut rng, &mut out));
+                let same = out
+                    .iter()
+                    .zip(&serial)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "len {len}, {threads} threads");
+                assert_eq!(
+                    rng.random::<u64>(),
+                    after,
+                    "len {len}: the stream's position"
+                );
+            }
+        }
     }
 
     #[test]
