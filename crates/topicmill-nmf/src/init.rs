@@ -192,11 +192,12 @@ enum NndsvdCol {
 /// as `|y|` or `max(y, 0)`: `Abs(scale)` is `scale · |x| / 1`, `Part` its
 /// own formula, `Zero` `0 · y / 1` (U and V are finite): the same bits as
 /// each variant's formula, and a row's columns are one vector operation,
-/// compiled for AVX2 where the CPU has it. With a match per entry and its
+/// in a chunk function multiversioned like the kernels (the loop had been a
+/// closure of a baseline-compiled function). With a match per entry and its
 /// scalar division, and NNDSVDa's mean filled in a pass of its own, the
 /// seed's two factors (2034 and 26,576 rows, k = 4) took 0.86–0.90 ms;
 /// 0.06–0.07 ms so (fastest of 200, three interleaved rounds, two threads,
-/// on the Xeon).
+/// the Xeon of model 207).
 fn nndsvd_in_place(f: &mut [f32], cols: &[NndsvdCol], zero: f32) {
     let k = cols.len();
     let (mut sign, mut abs, mut a, mut d) =

@@ -666,10 +666,10 @@ fn rows_times_small_k<const K: usize>(y: &mut [f32], m: &[f32], k: usize) {
         .for_each(|rows| rows_times_small_chunk_best::<K>(rows, m, k));
 }
 
-/// A task's rows of [`rows_times_small`]. A function of its own, so that it
-/// is compiled for AVX2 where the CPU has it (a closure is compiled for the
-/// baseline): the seed's basis (26,576 × 14) took 0.29–0.44 ms per pass so
-/// against 0.21–0.28 (fastest of 200, three interleaved rounds).
+/// A task's rows of [`rows_times_small`], multiversioned like the kernels:
+/// as a closure of the baseline-compiled caller, Y·R⁻¹ on the seed's basis
+/// (26,576 × 14) took 0.29–0.44 ms per pass, 0.21–0.28 ms so (fastest of
+/// 200, three interleaved rounds, two threads, the Xeon of model 207).
 #[inline(always)]
 fn rows_times_small_chunk<const K: usize>(rows: &mut [f32], m: &[f32], k: usize) {
     let mut tmp = vec![0f32; k];
