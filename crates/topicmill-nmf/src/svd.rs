@@ -907,7 +907,8 @@ fn small_row_times(row: &[f64], v: &[f64], k: usize, o: &mut [f64]) {
     // With k known the compiler unrolls the inner loop: the seed's left
     // singular vectors (26,576 rows, l = 14, k = 4) took 0.88–0.94 ms by
     // the run-time-k loop, 0.37–0.45 so (fastest of 200, three interleaved
-    // rounds, two threads, the Xeon of model 207, whose speed drifts).
+    // rounds, two threads, the Xeon of model 207, whose speed drifts); in
+    // f32 they now go by `rows_times_v_f32`.
     kernel::dispatch_k!(k, small_row_times_k(row, v, k, o))
 }
 
