@@ -627,21 +627,7 @@ fn rows_times_small_in_place<T: Real>(mut y: Vec<T>, l: usize, v: &[f64], k: usi
         // Tasks of at least 64 rows.
         o.par_chunks_mut(k * 64)
             .zip(src.par_chunks(l * 64))
-            .for_each(|(ob, yb)| {
-                if let (Some(o), Some(y)) = (T::as_f32_mut(ob), T::as_f32(yb)) {
-                    return kernel::dispatch_k!(k, rows_times_v_f32_best(o, y, v, l, k));
-                }
-                let (mut row, mut acc) = (vec![0f64; l], vec![0f64; k]);
-                for (o, yr) in ob.chunks_exact_mut(k).zip(yb.chunks_exact(l)) {
-                    for (x, &y) in row.iter_mut().zip(yr) {
-                        *x = y.to_f64();
-                    }
-                    small_row_times(&row, v, k, &mut acc);
-                    for (o, &x) in o.iter_mut().zip(&acc) {
-                        *o = T::from_f64(x);
-                    }
-                }
-            });
+            .for_each(|(ob, yb)| kernel::dispatch_k!(k, rows_times_v_task_best(ob, yb, v, l, k)));
     };
     let mut out = vec![T::from_f64(0.0); block.min(p) * k];
     let mut start = 0;
@@ -877,38 +863,41 @@ fn symmetric_eigen(mut a: Vec<f64>, l: usize) -> Option<(Vec<f64>, Vec<f64>)> {
     None
 }
 
-/// A task of [`rows_times_small_in_place`] in f32 (the NMF's
-/// initialization): the generic loop's operations (f64 products of the rows
-/// widened, rounded back to f32), with k compiled and multiversioned like
-/// the kernels, which the generic loop, a closure of a baseline-compiled
-/// function, is not: the seed's left vectors (26,576 rows, l = 14, k = 4)
-/// 0.37–0.45 → 0.20–0.24 ms (fastest of 200, three interleaved rounds, two
-/// threads, the Xeon of model 207).
+/// A task of [`rows_times_small_in_place`]: `o`'s rows (k wide) are `y`'s
+/// (l wide) times V, each row widened to f64, its products summed in f64 and
+/// rounded back once. A function of its own, with k compiled and
+/// multiversioned like the kernels: as a closure of the baseline-compiled
+/// caller, with k read at run time, the seed's left singular vectors
+/// (26,576 rows, l = 14, k = 4) took 0.88–0.94 ms; with k compiled,
+/// 0.37–0.45; multiversioned too, 0.20–0.24 (fastest of 200, three
+/// interleaved rounds each, two threads, the Xeon of model 207).
 #[inline(always)]
-fn rows_times_v_f32<const K: usize>(o: &mut [f32], y: &[f32], v: &[f64], l: usize, kk: usize) {
+fn rows_times_v_task<const K: usize>(
+    o: &mut [impl Real],
+    y: &[impl Real],
+    v: &[f64],
+    l: usize,
+    kk: usize,
+) {
     let k = if K == 0 { kk } else { K };
     let (mut row, mut acc) = (vec![0f64; l], vec![0f64; k]);
     for (o, yr) in o.chunks_exact_mut(k).zip(y.chunks_exact(l)) {
         for (x, &y) in row.iter_mut().zip(yr) {
-            *x = y as f64;
+            *x = y.to_f64();
         }
         small_row_times_k::<K>(&row, v, k, &mut acc);
         for (o, &x) in o.iter_mut().zip(&acc) {
-            *o = x as f32;
+            *o = Real::from_f64(x);
         }
     }
 }
 
-kernel::multiversion!(rows_times_v_f32_best, rows_times_v_f32_avx2, rows_times_v_f32,
-    (o: &mut [f32], y: &[f32], v: &[f64], l: usize, kk: usize) -> ());
+kernel::multiversion!(rows_times_v_task_best, rows_times_v_task_avx2, rows_times_v_task,
+    (o: &mut [impl Real], y: &[impl Real], v: &[f64], l: usize, kk: usize) -> ());
 
-/// `o = row · V` for the l-vector `row` and the row-major l × k `v`.
+/// `o = row · V` for the l-vector `row` and the row-major l × k `v`, k
+/// compiled where [`kernel::dispatch_k!`] has it.
 fn small_row_times(row: &[f64], v: &[f64], k: usize, o: &mut [f64]) {
-    // With k known the compiler unrolls the inner loop: the seed's left
-    // singular vectors (26,576 rows, l = 14, k = 4) took 0.88–0.94 ms by
-    // the run-time-k loop, 0.37–0.45 so (fastest of 200, three interleaved
-    // rounds, two threads, the Xeon of model 207, whose speed drifts); in
-    // f32 they now go by `rows_times_v_f32`.
     kernel::dispatch_k!(k, small_row_times_k(row, v, k, o))
 }
 
