@@ -19,8 +19,9 @@ scikit-learn works in float64 (TfidfVectorizer's default dtype, as in the
 issue's reference figures); topicmill in float32.
 
 --quick (for CI) runs seed4 and kos with few iterations and one repeat.
---json OUT writes every result, with the CPU, the commit (`-dirty` when the
-working tree has changes) and the run's start and end, UTC.
+--json OUT writes every result, with the CPU (as `topicmill bench` names it),
+the commit (`-dirty` when the working tree has changes) and the run's start
+and end, UTC.
 --targets-md FILE rewrites the block between `<!-- targets:begin -->` and
 `<!-- targets:end -->` in FILE with the issue-4 target table: each absolute
 goal also judged as the ratio to scikit-learn it was set at (the machines
@@ -195,23 +196,6 @@ def bench(binary, workload, *flags):
 # ---------------------------------------------------------------- report
 
 
-def cpu_name():
-    """The CPU's model name with its family and model numbers (Linux), else
-    what `platform` knows."""
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    if "model name" in fields:
-        return (f"{fields['model name']} (family {fields.get('cpu family', '?')}, "
-                f"model {fields.get('model', '?')})")
-    return platform.processor() or platform.machine()
-
-
 def commit():
     """The repository's commit, `-dirty` when the working tree has changes."""
     try:
@@ -259,9 +243,8 @@ def main():
     print(f"scikit-learn {sklearn.__version__}, numpy {numpy.__version__}, python "
           f"{sys.version.split()[0]}, {platform.machine()}, {os.cpu_count()} cpus")
     results = dict(sklearn=sklearn.__version__, iters=args.iters, repeat=args.repeat,
-                   cpu=cpu_name(), cpus=os.cpu_count(), commit=commit(), started=utc_now(),
-                   workloads={})
-    print(f"{results['cpu']}, commit {results['commit']}, started {results['started']} UTC")
+                   cpus=os.cpu_count(), commit=commit(), started=utc_now(), workloads={})
+    print(f"commit {results['commit']}, started {results['started']} UTC")
     with tempfile.TemporaryDirectory(prefix="topicmill-compare-") as tmp:
         home = os.path.join(tmp, "sklearn_home")
         if any(w in ("seed4", "ng20") for w in workloads):
@@ -275,6 +258,7 @@ def main():
             tm, cmd = bench(args.topicmill, w, "--solvers", "mu,kl", "--iters", args.iters,
                             "--repeat", args.repeat, "--final-w-iters", 1, "--no-limit")
             r["topicmill_bench"] = dict(cmd=cmd, **tm)
+            results.setdefault("cpu", tm["cpu"])  # as `topicmill bench` names it
             by = {row["solver"]: row for row in tm["results"]}
             print(f"  {tm['docs']} x {tm['terms']}, {tm['nnz']} non-zeros")
             if w in ("seed4", "ng20"):

@@ -683,15 +683,26 @@ fn status_bytes(field: &str) -> Option<u64> {
         .map(|kb| kb * 1024)
 }
 
+/// The CPU's model name, with its family and model numbers where
+/// /proc/cpuinfo gives them (virtual machines of one vendor often share a
+/// model name: "Intel(R) Xeon(R) Processor" has been two different CPUs).
 fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+    let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
+        return "unknown".to_string();
+    };
+    let field = |name: &str| {
+        info.lines().find_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            (key.trim() == name).then(|| value.trim().to_string())
         })
-        .unwrap_or_else(|| "unknown".to_string())
+    };
+    match (field("model name"), field("cpu family"), field("model")) {
+        (Some(name), Some(family), Some(model)) => {
+            format!("{name} (family {family}, model {model})")
+        }
+        (Some(name), ..) => name,
+        _ => "unknown".to_string(),
+    }
 }
 
 fn mib(b: u64) -> f64 {
