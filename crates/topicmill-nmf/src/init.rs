@@ -199,44 +199,51 @@ enum NndsvdCol {
 /// 0.06–0.07 ms so (fastest of 200, three interleaved rounds, two threads,
 /// the Xeon of model 207).
 fn nndsvd_in_place(f: &mut [f32], cols: &[NndsvdCol], zero: f32) {
-    let k = cols.len();
-    let (mut sign, mut abs, mut a, mut d) =
-        (vec![1f64; k], vec![0f64; k], vec![0f64; k], vec![1f64; k]);
-    for (c, col) in cols.iter().enumerate() {
-        match *col {
-            NndsvdCol::Abs(scale) => (abs[c], a[c]) = (1.0, scale),
-            NndsvdCol::Part { sign: s, lbd, norm } => (sign[c], a[c], d[c]) = (s, lbd, norm),
-            NndsvdCol::Zero => {}
-        }
-    }
-    let steps = ColumnSteps {
-        sign: &sign,
-        abs: &abs,
-        a: &a,
-        d: &d,
-        zero,
-    };
-    crate::kernel::dispatch_k!(k, nndsvd_rows(f, &steps, k));
+    let steps = ColumnSteps::new(cols, zero);
+    crate::kernel::dispatch_k!(cols.len(), nndsvd_rows(f, &steps, cols.len()));
 }
 
-/// The per-column constants of [`nndsvd_in_place`]; `abs` 1.0 where the
-/// column takes `|y|`, else 0.0.
-struct ColumnSteps<'a> {
-    sign: &'a [f64],
-    abs: &'a [f64],
-    a: &'a [f64],
-    d: &'a [f64],
+/// The per-column constants of [`nndsvd_in_place`]'s formula; `abs` 1.0
+/// where the column takes `|y|`, else 0.0.
+struct ColumnSteps {
+    sign: Vec<f64>,
+    abs: Vec<f64>,
+    a: Vec<f64>,
+    d: Vec<f64>,
     zero: f32,
 }
 
-fn nndsvd_rows<const K: usize>(f: &mut [f32], s: &ColumnSteps<'_>, kk: usize) {
+impl ColumnSteps {
+    fn new(cols: &[NndsvdCol], zero: f32) -> Self {
+        let k = cols.len();
+        let mut s = ColumnSteps {
+            sign: vec![1.0; k],
+            abs: vec![0.0; k],
+            a: vec![0.0; k],
+            d: vec![1.0; k],
+            zero,
+        };
+        for (c, col) in cols.iter().enumerate() {
+            match *col {
+                NndsvdCol::Abs(scale) => (s.abs[c], s.a[c]) = (1.0, scale),
+                NndsvdCol::Part { sign, lbd, norm } => {
+                    (s.sign[c], s.a[c], s.d[c]) = (sign, lbd, norm)
+                }
+                NndsvdCol::Zero => {}
+            }
+        }
+        s
+    }
+}
+
+fn nndsvd_rows<const K: usize>(f: &mut [f32], s: &ColumnSteps, kk: usize) {
     let k = if K == 0 { kk } else { K };
     f.par_chunks_mut(k * 1024)
         .for_each(|rows| nndsvd_chunk_best::<K>(rows, s, k));
 }
 
 #[inline(always)]
-fn nndsvd_chunk<const K: usize>(rows: &mut [f32], s: &ColumnSteps<'_>, kk: usize) {
+fn nndsvd_chunk<const K: usize>(rows: &mut [f32], s: &ColumnSteps, kk: usize) {
     let k = if K == 0 { kk } else { K };
     let (sign, abs, a, d) = (&s.sign[..k], &s.abs[..k], &s.a[..k], &s.d[..k]);
     for row in rows.chunks_exact_mut(k) {
@@ -250,7 +257,7 @@ fn nndsvd_chunk<const K: usize>(rows: &mut [f32], s: &ColumnSteps<'_>, kk: usize
 }
 
 crate::kernel::multiversion!(nndsvd_chunk_best, nndsvd_chunk_avx2, nndsvd_chunk,
-    (rows: &mut [f32], s: &ColumnSteps<'_>, kk: usize) -> ());
+    (rows: &mut [f32], s: &ColumnSteps, kk: usize) -> ());
 
 #[cfg(test)]
 mod tests {
