@@ -494,8 +494,12 @@ const UNIFORM_TASK: usize = 512;
 /// call (the last call's second dropped where `out.len()` is odd), leaving
 /// `rng` where those calls leave it: the same values. The uniforms are drawn
 /// in order, a batch at a time, and the transform, whose logarithm, root,
-/// sine and cosine are nearly all the cost, runs on the pool. On the seed
-/// matrix (Ω 2034 × 14) drawing it all in order had taken 0.56 ms.
+/// sine and cosine are nearly all the cost, runs on the pool. Drawn all in
+/// order, Ω took 0.58–0.63 ms on the seed matrix (2034 × 14) and 12.2–16.5
+/// ms on ng20 (18,846 × 30); so, 0.43–0.51 and 10.1–13.6 ms (fastest and
+/// median of 60 and 6 fits, both ways side by side in one process, two
+/// threads, the Xeon of model 207). Far from half: the uniforms are drawn
+/// on one thread while the pool waits, and each batch wakes it again.
 fn fill_normal_pairs(rng: &mut Xoshiro256PlusPlus, out: &mut [f32]) {
     let mut uniforms = Vec::with_capacity(out.len().div_ceil(2).min(UNIFORM_BATCH));
     for batch in out.chunks_mut(2 * UNIFORM_BATCH) {
