@@ -731,10 +731,10 @@ fn print_table(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     match &r.limit {
         Some(l) => writeln!(
             out,
-            "machine ({}, {} threads): dense f32 product {:.1} GFLOP/s, read bandwidth {:.1} GB/s",
+            "machine: {}; {} threads: dense f32 product {:.1} GFLOP/s, read bandwidth {:.1} GB/s",
             r.cpu, l.threads, l.gemm_gflops, l.read_gbps
         )?,
-        None => writeln!(out, "machine: {} (limit not measured)", r.cpu)?,
+        None => writeln!(out, "machine: {}; limit not measured", r.cpu)?,
     }
     writeln!(
         out,
