@@ -9,7 +9,8 @@ use crate::checks;
 use crate::error::{NmfError, Result};
 use crate::init::initialize;
 use crate::kernel::{
-    self, gram, gram_partials_len, update_frob, update_kl, Blocks, Csr, Rule, Scatter, Side,
+    self, gram, gram_partials_len, update_frob, update_frob_from_shares, update_kl, Blocks, Csr,
+    Rule, Scatter, Side,
 };
 use crate::model::{solve_w, NmfModel, StopReason};
 use crate::panels::{HStep, Panels};
@@ -611,24 +612,30 @@ impl<'x> Iterate<'x> {
             })
         } else {
             to32(&self.s_h, &mut self.s32);
-            // W's N: gathered over X's rows, or the sum of the panels' shares.
-            let x = match &self.form {
-                Form::Panels(panels) => {
-                    panels.n_w(&mut self.side_w.n);
-                    None
-                }
-                Form::Gather | Form::Scatter(_) => Some(&self.a),
+            // W's N: gathered over X's rows, or the sum of the panels' shares
+            // (each block of W's rows summing its own).
+            match &self.form {
+                Form::Panels(panels) => update_frob_from_shares(
+                    panels.shares(),
+                    &mut self.w,
+                    &self.ht,
+                    &self.s32,
+                    k,
+                    &mut self.side_w,
+                    self.rule,
+                    self.reg_w,
+                ),
+                Form::Gather | Form::Scatter(_) => update_frob(
+                    Some(&self.a),
+                    &mut self.w,
+                    &self.ht,
+                    &self.s32,
+                    k,
+                    &mut self.side_w,
+                    self.rule,
+                    self.reg_w,
+                ),
             };
-            update_frob(
-                x,
-                &mut self.w,
-                &self.ht,
-                &self.s32,
-                k,
-                &mut self.side_w,
-                self.rule,
-                self.reg_w,
-            );
             gram(&self.w, k, &mut self.part_w, &mut self.s_w);
             to32(&self.s_w, &mut self.s32);
             let dot_h = match &mut self.form {

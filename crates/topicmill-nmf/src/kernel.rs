@@ -1106,6 +1106,7 @@ multiversion!(pub(crate) frob_block_best, frob_block_avx2, frob_block,
 #[allow(clippy::too_many_arguments)]
 fn update_frob_k<const K: usize>(
     a: Option<&Csr<'_>>,
+    shares: Option<&[f32]>,
     f: &mut [f32],
     g: &[f32],
     s32: &[f32],
@@ -1120,6 +1121,7 @@ fn update_frob_k<const K: usize>(
         };
         return by_tiles::<K>(tiles, a, g, k, &side.blocks, f, &rule, &mut side.block_sums);
     }
+    let len = f.len();
     let fp = RowsPtr::new(f);
     let np = RowsPtr::new(&mut side.n);
     side.block_sums
@@ -1135,6 +1137,20 @@ fn update_frob_k<const K: usize>(
                 // SAFETY: as above.
                 None => unsafe { np.rows_mut(r, k) },
             };
+            if let Some(shares) = shares {
+                // The block's rows of N: its rows of the shares, added in
+                // share order as `sum_shares` adds them (the same bits).
+                let rows = r.start * k..r.end * k;
+                let mut parts = shares.chunks_exact(len.max(1)).map(|s| &s[rows.clone()]);
+                if let Some(first) = parts.next() {
+                    nb.copy_from_slice(first);
+                    for part in parts {
+                        for (x, &v) in nb.iter_mut().zip(part) {
+                            *x += v;
+                        }
+                    }
+                }
+            }
             *sum = frob_block_best::<K>(a, r, fb, nb, g, s32, k, rule, reg);
         });
     side.block_sums.iter().sum()
@@ -1161,7 +1177,31 @@ pub(crate) fn update_frob(
         None => assert_eq!(f.len(), side.n.len()),
     }
     assert_eq!(side.blocks.ranges.last().map_or(0, |r| r.end) * k, f.len());
-    dispatch_k!(k, update_frob_k(a, f, g, s32, k, side, rule, reg))
+    dispatch_k!(k, update_frob_k(a, None, f, g, s32, k, side, rule, reg))
+}
+
+/// [`update_frob`] with N the sum of `shares` (consecutive N-sized
+/// shares, as [`sum_shares`] adds them: the same bits), each block of rows
+/// summing its own rows before its rule runs: no pass of its own over N.
+/// `side.n` holds N afterwards.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn update_frob_from_shares(
+    shares: &[f32],
+    f: &mut [f32],
+    g: &[f32],
+    s32: &[f32],
+    k: usize,
+    side: &mut Side,
+    rule: Rule,
+    reg: Reg,
+) -> f64 {
+    assert_eq!(f.len(), side.n.len());
+    assert!(shares.len() >= f.len() && shares.len() % f.len().max(1) == 0);
+    assert_eq!(side.blocks.ranges.last().map_or(0, |r| r.end) * k, f.len());
+    dispatch_k!(
+        k,
+        update_frob_k(None, Some(shares), f, g, s32, k, side, rule, reg)
+    )
 }
 
 /// One block of [`spmm`].
@@ -1648,6 +1688,52 @@ pub(crate) fn kl_loss(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// W's half-step from the panels' shares, each block summing its rows,
+    /// gives the bits of the shares summed first (`sum_shares`) and the
+    /// half-step on that N: the new rows, N and ⟨F_new, N⟩, over blocks of
+    /// X's rows, MU and HALS, one thread or three.
+    #[test]
+    fn the_half_step_from_shares_equals_the_shares_summed_first() {
+        let (rows, cols, k) = (3000, 700, 4);
+        let m = crate::testing::sparse(rows, cols, 0.02, 11);
+        let mv = m.view();
+        let a = Csr::from_view(&mv);
+        let mut next = crate::testing::xorshift(0xC0FFEE);
+        let mut values = |len: usize| (0..len).map(|_| next()).collect::<Vec<f32>>();
+        let (f, g, shares) = (values(rows * k), values(cols * k), values(3 * rows * k));
+        let s32 = [
+            0.9, 0.1, 0.0, 0.2, 0.1, 0.5, 0.3, 0.0, 0.0, 0.3, 0.7, 0.1, 0.2, 0.0, 0.1, 0.4,
+        ];
+        let reg = Reg { l1: 0.0, l2: 0.0 };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for rule in [Rule::Mu, Rule::Hals] {
+            let mut side = Side::with_n(&a, k);
+            assert!(side.blocks.len() > 1, "several blocks");
+            sum_shares(&mut side.n, &shares);
+            let mut want = f.clone();
+            let want_dot = update_frob(None, &mut want, &g, &s32, k, &mut side, rule, reg);
+            let want_n = side.n.clone();
+            for threads in [1, 3] {
+                let (got, got_dot, got_n) = crate::testing::pool(threads).install(|| {
+                    let mut side = Side::with_n(&a, k);
+                    let mut got = f.clone();
+                    let dot = update_frob_from_shares(
+                        &shares, &mut got, &g, &s32, k, &mut side, rule, reg,
+                    );
+                    (got, dot, side.n)
+                });
+                assert_eq!(bits(&got), bits(&want), "{rule:?}, {threads} threads: F");
+                assert_eq!(
+                    bits(&got_n),
+                    bits(&want_n),
+                    "{rule:?}, {threads} threads: N"
+                );
+                assert_eq!(got_dot.to_bits(), want_dot.to_bits(), "{rule:?}: the dot");
+            }
+            assert!(want != f, "{rule:?}: the rule ran");
+        }
+    }
 
     #[test]
     fn scatter_matches_the_gather_and_not_the_thread_count() {
