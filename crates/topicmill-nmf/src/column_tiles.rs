@@ -726,7 +726,7 @@ fn add_segment<const K: usize, const S: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::{update_frob, update_kl, Rule, Side};
+    use crate::kernel::{update_frob, update_kl, NFrom, Rule, Side};
     use crate::params::Reg;
 
     /// A gathering half-step's side over `blocks`, by `tiles` when given.
@@ -779,8 +779,16 @@ mod tests {
                 for reg in [Reg { l1: 0.0, l2: 0.0 }, Reg { l1: 0.05, l2: 0.3 }] {
                     let side = |tiles| side(&blocks, tiles);
                     let mut want = f0.clone();
-                    let want_dot =
-                        update_frob(Some(&a), &mut want, &g, &s32, k, &mut side(None), rule, reg);
+                    let want_dot = update_frob(
+                        NFrom::Product(&a),
+                        &mut want,
+                        &g,
+                        &s32,
+                        k,
+                        &mut side(None),
+                        rule,
+                        reg,
+                    );
                     // Groups of one block (the budget below the largest
                     // block) and of several.
                     for group_rows in [1, 120] {
@@ -795,7 +803,16 @@ mod tests {
                             let pool = crate::testing::pool(threads);
                             let mut got = f0.clone();
                             let dot = pool.install(|| {
-                                update_frob(Some(&a), &mut got, &g, &s32, k, &mut side, rule, reg)
+                                update_frob(
+                                    NFrom::Product(&a),
+                                    &mut got,
+                                    &g,
+                                    &s32,
+                                    k,
+                                    &mut side,
+                                    rule,
+                                    reg,
+                                )
                             });
                             let what = format!("k {k}, {rule:?}, {reg:?}, groups of {group_rows} rows, {threads} threads");
                             assert_eq!(dot.to_bits(), want_dot.to_bits(), "{what}");
@@ -978,7 +995,7 @@ mod tests {
         let reg = Reg::default();
         let mut want = f0.clone();
         let want_dot = update_frob(
-            Some(&a),
+            NFrom::Product(&a),
             &mut want,
             &[],
             &s32,
@@ -990,7 +1007,7 @@ mod tests {
         let mut got = f0.clone();
         let tiles = ColumnTiles::with_sizes(k, &blocks, 97, 1);
         let dot = update_frob(
-            Some(&a),
+            NFrom::Product(&a),
             &mut got,
             &[],
             &s32,

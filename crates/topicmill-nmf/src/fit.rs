@@ -9,8 +9,7 @@ use crate::checks;
 use crate::error::{NmfError, Result};
 use crate::init::initialize;
 use crate::kernel::{
-    self, gram, gram_partials_len, update_frob, update_frob_from_shares, update_kl, Blocks, Csr,
-    Rule, Scatter, Side,
+    self, gram, gram_partials_len, update_frob, update_kl, Blocks, Csr, NFrom, Rule, Scatter, Side,
 };
 use crate::model::{solve_w, NmfModel, StopReason};
 use crate::panels::{HStep, Panels};
@@ -614,28 +613,20 @@ impl<'x> Iterate<'x> {
             to32(&self.s_h, &mut self.s32);
             // W's N: gathered over X's rows, or the sum of the panels' shares
             // (each block of W's rows summing its own).
-            match &self.form {
-                Form::Panels(panels) => update_frob_from_shares(
-                    panels.shares(),
-                    &mut self.w,
-                    &self.ht,
-                    &self.s32,
-                    k,
-                    &mut self.side_w,
-                    self.rule,
-                    self.reg_w,
-                ),
-                Form::Gather | Form::Scatter(_) => update_frob(
-                    Some(&self.a),
-                    &mut self.w,
-                    &self.ht,
-                    &self.s32,
-                    k,
-                    &mut self.side_w,
-                    self.rule,
-                    self.reg_w,
-                ),
+            let from = match &self.form {
+                Form::Panels(panels) => NFrom::Shares(panels.shares()),
+                Form::Gather | Form::Scatter(_) => NFrom::Product(&self.a),
             };
+            update_frob(
+                from,
+                &mut self.w,
+                &self.ht,
+                &self.s32,
+                k,
+                &mut self.side_w,
+                self.rule,
+                self.reg_w,
+            );
             gram(&self.w, k, &mut self.part_w, &mut self.s_w);
             to32(&self.s_w, &mut self.s32);
             let dot_h = match &mut self.form {
@@ -653,15 +644,15 @@ impl<'x> Iterate<'x> {
                 ),
                 form => {
                     // Hᵀ's N: scattered from X's rows, or gathered over Xᵀ's.
-                    let xt = match form {
+                    let from = match form {
                         Form::Scatter(scatter) => {
                             scatter.run(&self.a, &self.w, k, &mut self.side_h.n);
-                            None
+                            NFrom::Given
                         }
-                        _ => Some(&self.at),
+                        _ => NFrom::Product(&self.at),
                     };
                     let dot = update_frob(
-                        xt,
+                        from,
                         &mut self.ht,
                         &self.w,
                         &self.s32,

@@ -1103,10 +1103,25 @@ pub(crate) fn frob_block<const K: usize>(
 multiversion!(pub(crate) frob_block_best, frob_block_avx2, frob_block,
     (a: Option<&Csr<'_>>, r: &Range<usize>, fb: &mut [f32], nb: &mut [f32], g: &[f32], s32: &[f32], kk: usize, rule: Rule, reg: Reg) -> f64);
 
+/// Where the Frobenius half-step ([`update_frob`]) takes its N from.
+#[derive(Clone, Copy)]
+pub(crate) enum NFrom<'a> {
+    /// `A·G`, formed by the half-step a few rows at a time (or by column
+    /// tiles) and not kept.
+    Product(&'a Csr<'a>),
+    /// `side.n`, computed elsewhere: scattered, or summed over the ranks of
+    /// a distributed fit.
+    Given,
+    /// The sum of these consecutive N-sized shares (the panels'), each
+    /// block of rows adding its own rows of them in share order, as
+    /// [`sum_shares`] adds them (the same bits), before its rule runs: no
+    /// pass of its own over N. `side.n` holds N afterwards.
+    Shares(&'a [f32]),
+}
+
 #[allow(clippy::too_many_arguments)]
 fn update_frob_k<const K: usize>(
-    a: Option<&Csr<'_>>,
-    shares: Option<&[f32]>,
+    from: NFrom<'_>,
     f: &mut [f32],
     g: &[f32],
     s32: &[f32],
@@ -1115,6 +1130,10 @@ fn update_frob_k<const K: usize>(
     rule: Rule,
     reg: Reg,
 ) -> f64 {
+    let a = match from {
+        NFrom::Product(a) => Some(a),
+        _ => None,
+    };
     if let (Some(a), Some(tiles)) = (a, side.tiles.as_mut()) {
         let rule = |r: &Range<usize>, fb: &mut [f32], nb: &mut [f32]| {
             frob_block_best::<K>(None, r, fb, nb, g, s32, k, rule, reg)
@@ -1137,7 +1156,7 @@ fn update_frob_k<const K: usize>(
                 // SAFETY: as above.
                 None => unsafe { np.rows_mut(r, k) },
             };
-            if let Some(shares) = shares {
+            if let NFrom::Shares(shares) = from {
                 // The block's rows of N: its rows of the shares, added in
                 // share order as `sum_shares` adds them (the same bits).
                 let rows = r.start * k..r.end * k;
@@ -1156,14 +1175,13 @@ fn update_frob_k<const K: usize>(
     side.block_sums.iter().sum()
 }
 
-/// The Frobenius half-step: `N = A·G` when `a` is given (else N is the one
-/// in `side.n`, computed elsewhere: scattered, or summed over the ranks of a
-/// distributed fit), then the rule on every row of F with the Gram `s32 =
+/// The Frobenius half-step: N ([`NFrom`]: `A·G`, given in `side.n`, or
+/// summed from shares), then the rule on every row of F with the Gram `s32 =
 /// GᵀG` (f32 copy). Returns ⟨F_new, N⟩ (f64, fixed order), the term the loss
 /// needs.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn update_frob(
-    a: Option<&Csr<'_>>,
+    from: NFrom<'_>,
     f: &mut [f32],
     g: &[f32],
     s32: &[f32],
@@ -1172,36 +1190,16 @@ pub(crate) fn update_frob(
     rule: Rule,
     reg: Reg,
 ) -> f64 {
-    match a {
-        Some(a) => assert!(f.len() == a.rows * k && g.len() >= a.cols * k),
-        None => assert_eq!(f.len(), side.n.len()),
+    match from {
+        NFrom::Product(a) => assert!(f.len() == a.rows * k && g.len() >= a.cols * k),
+        NFrom::Given => assert_eq!(f.len(), side.n.len()),
+        NFrom::Shares(shares) => {
+            assert_eq!(f.len(), side.n.len());
+            assert!(shares.len() >= f.len() && shares.len() % f.len().max(1) == 0);
+        }
     }
     assert_eq!(side.blocks.ranges.last().map_or(0, |r| r.end) * k, f.len());
-    dispatch_k!(k, update_frob_k(a, None, f, g, s32, k, side, rule, reg))
-}
-
-/// [`update_frob`] with N the sum of `shares` (consecutive N-sized
-/// shares, as [`sum_shares`] adds them: the same bits), each block of rows
-/// summing its own rows before its rule runs: no pass of its own over N.
-/// `side.n` holds N afterwards.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn update_frob_from_shares(
-    shares: &[f32],
-    f: &mut [f32],
-    g: &[f32],
-    s32: &[f32],
-    k: usize,
-    side: &mut Side,
-    rule: Rule,
-    reg: Reg,
-) -> f64 {
-    assert_eq!(f.len(), side.n.len());
-    assert!(shares.len() >= f.len() && shares.len() % f.len().max(1) == 0);
-    assert_eq!(side.blocks.ranges.last().map_or(0, |r| r.end) * k, f.len());
-    dispatch_k!(
-        k,
-        update_frob_k(None, Some(shares), f, g, s32, k, side, rule, reg)
-    )
+    dispatch_k!(k, update_frob_k(from, f, g, s32, k, side, rule, reg))
 }
 
 /// One block of [`spmm`].
@@ -1712,15 +1710,14 @@ mod tests {
             assert!(side.blocks.len() > 1, "several blocks");
             sum_shares(&mut side.n, &shares);
             let mut want = f.clone();
-            let want_dot = update_frob(None, &mut want, &g, &s32, k, &mut side, rule, reg);
+            let want_dot = update_frob(NFrom::Given, &mut want, &g, &s32, k, &mut side, rule, reg);
             let want_n = side.n.clone();
             for threads in [1, 3] {
                 let (got, got_dot, got_n) = crate::testing::pool(threads).install(|| {
                     let mut side = Side::with_n(&a, k);
                     let mut got = f.clone();
-                    let dot = update_frob_from_shares(
-                        &shares, &mut got, &g, &s32, k, &mut side, rule, reg,
-                    );
+                    let from = NFrom::Shares(&shares);
+                    let dot = update_frob(from, &mut got, &g, &s32, k, &mut side, rule, reg);
                     (got, dot, side.n)
                 });
                 assert_eq!(bits(&got), bits(&want), "{rule:?}, {threads} threads: F");

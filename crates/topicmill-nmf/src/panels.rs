@@ -274,9 +274,9 @@ impl Panels {
     }
 
     /// The panels' shares of W's N (`X·Hᵀ`), one after the other: W's N is
-    /// their sum, in panel order ([`update_frob_from_shares`]).
+    /// their sum, in panel order ([`NFrom::Shares`]).
     ///
-    /// [`update_frob_from_shares`]: crate::kernel::update_frob_from_shares
+    /// [`NFrom::Shares`]: crate::kernel::NFrom::Shares
     pub fn shares(&self) -> &[f32] {
         &self.shares
     }

@@ -212,7 +212,7 @@ impl HalfStep {
         assert_eq!(gram.len(), self.k * self.k, "the Gram is k × k");
         kernel::gram_to_f32(gram, &mut self.s32);
         kernel::update_frob(
-            Some(&a),
+            kernel::NFrom::Product(&a),
             f,
             g,
             &self.s32,
@@ -239,7 +239,7 @@ impl HalfStep {
         assert_eq!(gram.len(), self.k * self.k, "the Gram is k × k");
         kernel::gram_to_f32(gram, &mut self.s32);
         kernel::update_frob(
-            None,
+            kernel::NFrom::Given,
             f,
             &[],
             &self.s32,
