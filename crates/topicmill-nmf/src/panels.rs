@@ -232,45 +232,24 @@ impl Panels {
 
     /// Hᵀ's rows from term order to the chunks' order (`to_chunks`), or
     /// back: row `range.start + i` of a panel holds term `terms[i]`. In
-    /// place, cycle by cycle.
+    /// place, cycle by cycle; each panel's terms are its range, so its cycles
+    /// stay in its rows, and the panels are reordered in parallel. On the
+    /// seed (throwaway timers, five fits each): 0.27–0.31 ms into the chunks'
+    /// order and 0.34–0.55 ms back as one pass over all of Hᵀ, finding each
+    /// position's panel by binary search; 0.07 and 0.10–0.14 ms so.
     fn reorder(&self, ht: &mut [f32], k: usize, to_chunks: bool) {
-        let term_at = |pos: usize| {
-            let c = &self.chunks[self.chunks.partition_point(|c| c.range.end <= pos)];
-            c.terms[pos - c.range.start] as usize
-        };
-        let m = ht.len() / k.max(1);
-        let mut done = vec![false; m];
-        let mut held = vec![0f32; k];
-        for first in 0..m {
-            if done[first] {
-                continue;
-            }
-            held.copy_from_slice(&ht[first * k..(first + 1) * k]);
-            let mut pos = first;
-            loop {
-                done[pos] = true;
-                let from = term_at(pos);
-                if to_chunks {
-                    // Row pos takes term `from`'s row; the cycle goes on
-                    // there, and ends where the held row belongs.
-                    if from == first {
-                        ht[pos * k..(pos + 1) * k].copy_from_slice(&held);
-                        break;
-                    }
-                    ht.copy_within(from * k..(from + 1) * k, pos * k);
-                } else {
-                    // The held row (position pos's) goes to its term's row,
-                    // whose own row is held next.
-                    for (a, b) in held.iter_mut().zip(&mut ht[from * k..(from + 1) * k]) {
-                        std::mem::swap(a, b);
-                    }
-                    if from == first {
-                        break;
-                    }
-                }
-                pos = from;
-            }
+        // The panels' ranges cover Hᵀ's rows, in order.
+        assert_eq!(ht.len(), self.chunks.last().map_or(0, |c| c.range.end) * k);
+        let mut rest = ht;
+        let mut parts = Vec::with_capacity(self.chunks.len());
+        for c in &self.chunks {
+            let (part, tail) = rest.split_at_mut(c.range.len() * k);
+            parts.push((part, c));
+            rest = tail;
         }
+        parts
+            .into_par_iter()
+            .for_each(|(rows, c)| reorder_panel(rows, k, c, to_chunks));
     }
 
     /// The panels' shares of W's N (`X·Hᵀ`), one after the other: W's N is
@@ -315,6 +294,46 @@ impl Panels {
             .for_each(|(p, ((dot, gram), chunks))| {
                 *dot = dispatch_k!(k, panel_task_best(&panel, p, chunks, gram, k));
             });
+    }
+}
+
+/// [`Panels::reorder`] on one panel's rows (`rows`, its range of Hᵀ): local
+/// row i holds term `terms[i]` in the chunks' order, term
+/// `range.start + i` in term order.
+fn reorder_panel(rows: &mut [f32], k: usize, c: &Chunks, to_chunks: bool) {
+    let term_at = |pos: usize| c.terms[pos] as usize - c.range.start;
+    let len = c.range.len();
+    let mut done = vec![false; len];
+    let mut held = vec![0f32; k];
+    for first in 0..len {
+        if done[first] {
+            continue;
+        }
+        held.copy_from_slice(&rows[first * k..(first + 1) * k]);
+        let mut pos = first;
+        loop {
+            done[pos] = true;
+            let from = term_at(pos);
+            if to_chunks {
+                // Row pos takes term `from`'s row; the cycle goes on there,
+                // and ends where the held row belongs.
+                if from == first {
+                    rows[pos * k..(pos + 1) * k].copy_from_slice(&held);
+                    break;
+                }
+                rows.copy_within(from * k..(from + 1) * k, pos * k);
+            } else {
+                // The held row (position pos's) goes to its term's row, whose
+                // own row is held next.
+                for (a, b) in held.iter_mut().zip(&mut rows[from * k..(from + 1) * k]) {
+                    std::mem::swap(a, b);
+                }
+                if from == first {
+                    break;
+                }
+            }
+            pos = from;
+        }
     }
 }
 
