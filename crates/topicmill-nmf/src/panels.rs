@@ -172,8 +172,9 @@ impl Chunks {
 }
 
 /// The items `r` by falling `len`, ties in item order: a counting sort by
-/// length (a stable sort by key took most of the seed's panel plan,
-/// 0.2–0.4 ms, looking up two row pointers per comparison).
+/// length. (A stable sort by key, looking up two row pointers per
+/// comparison, had the seed's panel plan at 0.32–0.40 ms; 0.17–0.25 ms with
+/// this and the panels planned in parallel.)
 fn by_falling_length(r: Range<usize>, len: impl Fn(usize) -> usize) -> Vec<u32> {
     let longest = r.clone().map(&len).max().unwrap_or(0);
     // Bucket b holds the items of length `longest - b`; `next[b]` is where
