@@ -367,7 +367,7 @@ pub fn check_finite(
     err: f64,
 ) -> Result<()> {
     for (name, factor, what) in [("W", w, "document"), ("H", ht, "term")] {
-        if let Some(at) = factor.iter().position(|v| !v.is_finite()) {
+        if let Some(at) = checks::first_non_finite(factor) {
             return Err(NmfError::NonFiniteResult(format!(
                 "{name} holds {} at {what} {}, topic {}",
                 factor[at],
