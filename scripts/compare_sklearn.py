@@ -255,6 +255,8 @@ def main():
     ap.add_argument("--json", help="write all results here")
     ap.add_argument("--targets-md", help="rewrite the issue-4 target block in this Markdown file")
     args = ap.parse_args()
+    if args.repeat < 1 or args.iters < 2:
+        ap.error("--repeat must be at least 1 and --iters at least 2")
     if args.worker:
         return worker(json.loads(args.worker))
     if args.quick:
