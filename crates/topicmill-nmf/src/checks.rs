@@ -55,9 +55,11 @@ pub(crate) fn first_non_finite(values: &[f32]) -> Option<usize> {
             })
         })
         .reduce(|| false, |a, b| a | b);
+    if !bad {
+        return None;
+    }
     // Found again, on the error path only.
-    bad.then(|| values.iter().position(|v| !v.is_finite()))
-        .flatten()
+    values.iter().position(|v| !v.is_finite())
 }
 
 /// That `xt` (CSR, of the shape and number of values of X's transpose, both

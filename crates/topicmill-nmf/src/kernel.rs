@@ -1113,9 +1113,9 @@ pub(crate) enum NFrom<'a> {
     /// a distributed fit.
     Given,
     /// The sum of these consecutive N-sized shares (the panels'), each
-    /// block of rows adding its own rows of them in share order, as
-    /// [`sum_shares`] adds them (the same bits), before its rule runs: no
-    /// pass of its own over N. `side.n` holds N afterwards.
+    /// block of rows adding its own rows of them before its rule runs
+    /// ([`sum_shares_span`]: the bits of [`sum_shares`]), with no pass of
+    /// its own over N. `side.n` holds N afterwards.
     Shares(&'a [f32]),
 }
 
@@ -1157,18 +1157,8 @@ fn update_frob_k<const K: usize>(
                 None => unsafe { np.rows_mut(r, k) },
             };
             if let NFrom::Shares(shares) = from {
-                // The block's rows of N: its rows of the shares, added in
-                // share order as `sum_shares` adds them (the same bits).
-                let rows = r.start * k..r.end * k;
-                let mut parts = shares.chunks_exact(len.max(1)).map(|s| &s[rows.clone()]);
-                if let Some(first) = parts.next() {
-                    nb.copy_from_slice(first);
-                    for part in parts {
-                        for (x, &v) in nb.iter_mut().zip(part) {
-                            *x += v;
-                        }
-                    }
-                }
+                // The block's rows of N: its rows of the shares' sum.
+                sum_shares_span(nb, shares, len, r.start * k..r.end * k);
             }
             *sum = frob_block_best::<K>(a, r, fb, nb, g, s32, k, rule, reg);
         });
@@ -1394,27 +1384,55 @@ fn scatter_k<const K: usize>(
     add_in_order(first, &rest);
 }
 
+/// Elements per task of [`add_in_order`] and [`sum_shares`].
+const SUM_CHUNK: usize = 1 << 14;
+
+/// `out += p` for each part in turn, element by element (`((out + p₀) + p₁)
+/// + …`); every part as long as `out`.
+#[inline]
+fn add_parts<'a>(out: &mut [f32], parts: impl IntoIterator<Item = &'a [f32]>) {
+    for part in parts {
+        for (x, &v) in out.iter_mut().zip(part) {
+            *x += v;
+        }
+    }
+}
+
 /// `out += Σ parts`, element by element in part order (`((out + p₀) + p₁)
 /// + …`), in parallel over chunks: the sum does not depend on the thread
 /// count. Every part is as long as `out`.
 pub(crate) fn add_in_order(out: &mut [f32], parts: &[&[f32]]) {
-    const CHUNK: usize = 1 << 14;
-    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| {
-        let span = c * CHUNK..c * CHUNK + o.len();
-        for part in parts {
-            for (x, &v) in o.iter_mut().zip(&part[span.clone()]) {
-                *x += v;
-            }
-        }
-    });
+    out.par_chunks_mut(SUM_CHUNK)
+        .enumerate()
+        .for_each(|(c, o)| {
+            let span = c * SUM_CHUNK..c * SUM_CHUNK + o.len();
+            add_parts(o, parts.iter().map(|p| &p[span.clone()]));
+        });
+}
+
+/// Elements `span` of the sum of the consecutive `len`-long `shares`, into
+/// `out` (as long as `span`), added in share order (`((s₀ + s₁) + s₂) + …`):
+/// the bits [`sum_shares`] gives them, whatever the spans a caller splits
+/// the sum into.
+pub(crate) fn sum_shares_span(out: &mut [f32], shares: &[f32], len: usize, span: Range<usize>) {
+    let mut parts = shares.chunks_exact(len.max(1)).map(|s| &s[span.clone()]);
+    if let Some(first) = parts.next() {
+        out.copy_from_slice(first);
+        add_parts(out, parts);
+    }
 }
 
 /// `out = shares[0] + shares[1] + …` over consecutive shares as long as
-/// `out`, added in share order ([`add_in_order`]).
+/// `out`, added in share order, in parallel over chunks
+/// ([`sum_shares_span`]).
 pub(crate) fn sum_shares(out: &mut [f32], shares: &[f32]) {
-    let parts: Vec<&[f32]> = shares.chunks_exact(out.len().max(1)).collect();
-    out.copy_from_slice(parts[0]);
-    add_in_order(out, &parts[1..]);
+    let len = out.len();
+    out.par_chunks_mut(SUM_CHUNK)
+        .enumerate()
+        .for_each(|(c, o)| {
+            let span = c * SUM_CHUNK..c * SUM_CHUNK + o.len();
+            sum_shares_span(o, shares, len, span);
+        });
 }
 
 /// Column sums of a rows × k factor, f64, fixed order.
