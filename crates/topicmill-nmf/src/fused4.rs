@@ -62,9 +62,11 @@ pub(crate) fn mu_panel_4(
     step: &HStep<'_>,
     share: &mut [f32],
 ) -> Option<f64> {
-    // The chunks' documents lie below `chunks.docs_below` (`Chunks::new`):
-    // every row of W and of the share they name is in bounds.
-    assert!(step.w.len() == 4 * chunks.docs_below && share.len() == step.w.len());
+    // The chunks' documents lie below `chunks.docs_below` (`Chunks::new`),
+    // their offsets are for k = 4: every row of W and of the share they
+    // name is in bounds.
+    assert!(chunks.k == 4 && step.w.len() == 4 * chunks.docs_below);
+    assert!(share.len() == step.w.len());
     assert!(step.s32.len() == 16 && ht.len() == 4 * chunks.terms());
     #[cfg(target_arch = "x86_64")]
     if runs_here() {
@@ -246,8 +248,8 @@ mod avx2 {
                 unsafe {
                     let v8 = _mm256_loadu_ps(vs.as_ptr());
                     for (p, n) in num.iter_mut().enumerate() {
-                        let w0 = _mm_loadu_ps(wp.add(4 * ds[2 * p] as usize));
-                        let w1 = _mm_loadu_ps(wp.add(4 * ds[2 * p + 1] as usize));
+                        let w0 = _mm_loadu_ps(wp.add(ds[2 * p] as usize));
+                        let w1 = _mm_loadu_ps(wp.add(ds[2 * p + 1] as usize));
                         let v = _mm256_permutevar8x32_ps(v8, pairs[p]);
                         *n = _mm256_add_ps(*n, _mm256_mul_ps(v, _mm256_set_m128(w1, w0)));
                     }
@@ -309,7 +311,7 @@ mod avx2 {
                     // SAFETY: each document is below `docs_below`, a row of
                     // the share (checked by the caller).
                     unsafe {
-                        let o = sp.add(4 * ds[t] as usize);
+                        let o = sp.add(ds[t] as usize);
                         let v = _mm_broadcast_ss(&vs[t]);
                         _mm_storeu_ps(o, _mm_add_ps(_mm_loadu_ps(o), _mm_mul_ps(v, h[t])));
                     }
