@@ -733,6 +733,7 @@ mod tests {
     fn side(blocks: &Blocks, tiles: Option<ColumnTiles>) -> Side {
         Side {
             block_sums: vec![f64::NAN; blocks.len()],
+            grams: Vec::new(),
             n: Vec::new(),
             tiles,
             blocks: blocks.clone(),

@@ -897,6 +897,10 @@ pub(crate) struct Side {
     /// Empty unless made by [`Side::with_n`] or [`Side::for_rows`].
     pub n: Vec<f32>,
     pub block_sums: Vec<f64>,
+    /// Per block, the Gram of its new rows (k² values, f64) from each
+    /// half-step ([`update_frob`] without column tiles): empty unless
+    /// [`Side::with_grams`] made it.
+    pub grams: Vec<f64>,
 }
 
 impl Side {
@@ -932,9 +936,28 @@ impl Side {
         }
     }
 
+    /// This side with its blocks' Grams formed by each half-step, the new
+    /// rows' Gram then being [`Side::gram`]. The blocks' order of summation
+    /// depends on the blocks only, never on the thread count.
+    pub fn with_grams(self, k: usize) -> Self {
+        assert!(self.tiles.is_none(), "tiled half-steps form no Grams");
+        Side {
+            grams: vec![0.0; self.blocks.len() * k * k],
+            ..self
+        }
+    }
+
+    /// The Gram of the rows of the last half-step (a side made
+    /// [`Side::with_grams`]): the blocks' Grams added in block order.
+    pub fn gram(&self, out: &mut [f64]) {
+        assert!(!self.grams.is_empty() && self.grams.len() == self.blocks.len() * out.len());
+        sum_partials(&self.grams, out);
+    }
+
     fn with_blocks(blocks: Blocks) -> Self {
         Side {
             block_sums: vec![0.0; blocks.len()],
+            grams: Vec::new(),
             n: Vec::new(),
             tiles: None,
             blocks,
@@ -1143,10 +1166,16 @@ fn update_frob_k<const K: usize>(
     let len = f.len();
     let fp = RowsPtr::new(f);
     let np = RowsPtr::new(&mut side.n);
+    // Each block's Gram, when the side keeps them, or nothing.
+    let grams: Vec<&mut [f64]> = match side.grams.is_empty() {
+        true => side.blocks.ranges.iter().map(|_| &mut [][..]).collect(),
+        false => side.grams.chunks_mut(k * k).collect(),
+    };
     side.block_sums
         .par_iter_mut()
         .zip(side.blocks.ranges.par_iter())
-        .for_each(|(sum, r)| {
+        .zip(grams)
+        .for_each(|((sum, r), gram)| {
             // SAFETY: block ranges are disjoint and inside 0..rows, and F
             // has `rows` rows of k, and so does N when no `a` is given
             // (checked by `update_frob`); each task owns its block's rows.
@@ -1161,6 +1190,10 @@ fn update_frob_k<const K: usize>(
                 sum_shares_span(nb, shares, len, r.start * k..r.end * k);
             }
             *sum = frob_block_best::<K>(a, r, fb, nb, g, s32, k, rule, reg);
+            if !gram.is_empty() {
+                // The new rows' Gram, while they are in this core's cache.
+                gram_chunk_best::<K>(gram, fb, k);
+            }
         });
     side.block_sums.iter().sum()
 }
@@ -1708,7 +1741,9 @@ mod tests {
     /// W's half-step from the panels' shares, each block summing its rows,
     /// gives the bits of the shares summed first (`sum_shares`) and the
     /// half-step on that N: the new rows, N and ⟨F_new, N⟩, over blocks of
-    /// X's rows, MU and HALS, one thread or three.
+    /// X's rows, MU and HALS, one thread or three. Its blocks' Grams
+    /// ([`Side::with_grams`]) are those of the new rows, block by block,
+    /// added in block order, whatever the thread count.
     #[test]
     fn the_half_step_from_shares_equals_the_shares_summed_first() {
         let (rows, cols, k) = (3000, 700, 4);
@@ -1731,13 +1766,26 @@ mod tests {
             let want_dot = update_frob(NFrom::Given, &mut want, &g, &s32, k, &mut side, rule, reg);
             let want_n = side.n.clone();
             for threads in [1, 3] {
-                let (got, got_dot, got_n) = crate::testing::pool(threads).install(|| {
-                    let mut side = Side::with_n(&a, k);
+                let (got, got_dot, got_n, got_gram) = crate::testing::pool(threads).install(|| {
+                    let mut side = Side::with_n(&a, k).with_grams(k);
                     let mut got = f.clone();
                     let from = NFrom::Shares(&shares);
                     let dot = update_frob(from, &mut got, &g, &s32, k, &mut side, rule, reg);
-                    (got, dot, side.n)
+                    let mut gram = vec![f64::NAN; k * k];
+                    side.gram(&mut gram);
+                    (got, dot, side.n, gram)
                 });
+                let mut want_gram = vec![0f64; k * k];
+                for r in &side.blocks.ranges {
+                    let mut p = vec![f64::NAN; k * k];
+                    gram_chunk_loops::<0>(&mut p, &got[r.start * k..r.end * k], k);
+                    want_gram.iter_mut().zip(&p).for_each(|(s, v)| *s += v);
+                }
+                assert_eq!(
+                    got_gram.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    want_gram.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "{rule:?}, {threads} threads: the Gram"
+                );
                 assert_eq!(bits(&got), bits(&want), "{rule:?}, {threads} threads: F");
                 assert_eq!(
                     bits(&got_n),
