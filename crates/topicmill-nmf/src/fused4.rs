@@ -15,12 +15,12 @@
 //!
 //! The operations and their order are the generic path's
 //! (`panels::panel_chunks`): per term its non-zeros in order, `acc + v·w`;
-//! per row the rule of `kernel::mu_rows_k` and `kernel::mu_row`, its dot
-//! product as `kernel::dot_k` (`(p0 + p1) + (p2 + p3)`), added to the sum in
-//! row order, the sum of each block of chunks added to the total; per
+//! per row the rule of `kernel::mu_rows_k` and `kernel::mu_row`; per
 //! non-zero of the share `s + v·h`, in the same order. Both give the same
 //! bits (tested in `panels`), and results do not depend on which one a
 //! machine runs. The rule's products are f32 products, rounded: no FMA there.
+//! (The loss's ⟨Hᵀ_new, N_H⟩ is not formed here: the panel's task takes it
+//! from the share, `panels::share_dot`.)
 //!
 //! The Gram (`gram_4`) runs by quads of rows, `(r0 + r1) + (r2 + r3)` added
 //! to the partial, then the rows left over one at a time, as
@@ -58,16 +58,15 @@ pub(crate) fn gram_4(p: &mut [f64], rows: &[f32]) -> bool {
 /// two terms per register; the MU rule (`step.s32` the 4 × 4 f32 Gram WᵀW,
 /// `step.reg` Hᵀ's regularization) on their rows of Hᵀ (`ht`: the panel's
 /// rows, in the chunks' order); the new rows' products added to `share`
-/// (n × 4), the panel's share of `X·Hᵀ`. Returns
-/// ⟨Hᵀ_new, N_H⟩ over the panel. The operations and their order are those
-/// of `panels::panel_chunks` (see the module's documentation): the same
-/// bits. `None`, with nothing done, where AVX2 or FMA is missing.
+/// (n × 4), the panel's share of `X·Hᵀ`. The operations and their order are
+/// those of `panels::panel_chunks` (see the module's documentation): the
+/// same bits. `false`, with nothing done, where AVX2 or FMA is missing.
 pub(crate) fn mu_panel_4(
     chunks: &Chunks,
     ht: &mut [f32],
     step: &HStep<'_>,
     share: &mut [f32],
-) -> Option<f64> {
+) -> bool {
     // The chunks' documents lie below `chunks.docs_below` (`Chunks::new`),
     // their offsets are for k = 4: every row of W and of the share they
     // name is in bounds.
@@ -77,11 +76,12 @@ pub(crate) fn mu_panel_4(
     #[cfg(target_arch = "x86_64")]
     if runs_here() {
         // SAFETY: AVX2 and FMA are present, and the lengths are checked above.
-        return Some(unsafe { avx2::mu_panel(chunks, ht, step, share) });
+        unsafe { avx2::mu_panel(chunks, ht, step, share) };
+        return true;
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = ht; // the AVX2 path's only
-    None
+    false
 }
 
 /// Whether this CPU has AVX2 and FMA (checked once).
@@ -105,7 +105,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use crate::kernel::{DEN_FLOOR, FLUSH_BELOW};
-    use crate::panels::{Chunks, HStep, BLOCK_CHUNKS, LANES};
+    use crate::panels::{Chunks, HStep, LANES};
     use crate::params::Reg;
 
     /// The rule's constants, each repeated in both 128-bit halves.
@@ -143,10 +143,10 @@ mod avx2 {
     }
 
     /// The MU rule on two rows `x` (one per half) with numerators `num`:
-    /// the new rows, and each row's ⟨new, num⟩.
+    /// the new rows.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn rule_pair(x: __m256, num: __m256, c: &Consts) -> (__m256, [f32; 2]) {
+    fn rule_pair(x: __m256, num: __m256, c: &Consts) -> __m256 {
         // f·S, added to 0 over a = 0..4 in order; entry a of each row is
         // broadcast within its half.
         let term = |fa: __m256, a: usize| _mm256_mul_ps(fa, c.s[a]);
@@ -162,16 +162,7 @@ mod avx2 {
         // numerator is not > 0, then flushed below FLUSH_BELOW.
         let v = _mm256_min_ps(_mm256_mul_ps(_mm256_div_ps(x, den), num), c.max);
         let v = _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_GT_OQ>(num, c.zero));
-        let v = _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_NLT_UQ>(v, c.flush));
-        // Per half, (p0 + p1) + (p2 + p3) into its lane 0.
-        let p = _mm256_mul_ps(v, num);
-        let t = _mm256_add_ps(p, _mm256_movehdup_ps(p));
-        let u = _mm256_add_ps(t, _mm256_permute_ps::<0x02>(t));
-        let dots = [
-            _mm_cvtss_f32(_mm256_castps256_ps128(u)),
-            _mm_cvtss_f32(_mm256_extractf128_ps::<1>(u)),
-        ];
-        (v, dots)
+        _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_NLT_UQ>(v, c.flush))
     }
 
     /// A row's entries rotated by one and by two places: lane i holds entry
@@ -254,7 +245,7 @@ mod avx2 {
         ht: &mut [f32],
         step: &HStep<'_>,
         share: &mut [f32],
-    ) -> f64 {
+    ) {
         const _: () = assert!(LANES == 8);
         // SAFETY: s32 holds 16 values.
         let c = unsafe { Consts::new(step.s32, step.reg) };
@@ -266,16 +257,14 @@ mod avx2 {
             _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7),
         ];
         let (wp, sp) = (step.w.as_ptr(), share.as_mut_ptr());
-        // ⟨F_new, N⟩ summed per block of chunks, as `panel_chunks` sums it.
-        let (mut dot, mut block_dot) = (0f64, 0f64);
         for ci in 0..chunks.len() {
             let (terms, docs, vals) = chunks.chunk(ci);
             let count = terms.len();
             // N_H: per slot, lane t's value times W's row of its document.
             let mut num = [_mm256_setzero_ps(); 4];
             for (ds, vs) in docs.chunks_exact(LANES).zip(vals.chunks_exact(LANES)) {
-                // SAFETY: vs holds 8 values; each document is below
-                // `docs_below`, a row of W (checked by the caller).
+                // SAFETY: vs holds 8 values; each offset is that of a row of
+                // W (a document below `docs_below`, checked by the caller).
                 unsafe {
                     let v8 = _mm256_loadu_ps(vs.as_ptr());
                     for (p, n) in num.iter_mut().enumerate() {
@@ -287,19 +276,16 @@ mod avx2 {
                 }
             }
             // The rule on the chunk's rows (zeros for lanes without a term:
-            // they stay zero), stored back, the dot products added in row
-            // order as `frob_block` adds them.
+            // they stay zero), stored back.
             let rows = &mut ht[4 * LANES * ci..(4 * LANES * ci + 4 * count)];
             let mut new = [_mm256_setzero_ps(); 4];
             if count == LANES {
                 for (p, (n, v)) in num.iter().zip(new.iter_mut()).enumerate() {
                     // SAFETY: rows holds 8 rows of 4 values.
                     let x = unsafe { _mm256_loadu_ps(rows.as_ptr().add(8 * p)) };
-                    let (out, dots) = rule_pair(x, *n, &c);
+                    let out = rule_pair(x, *n, &c);
                     // SAFETY: as above.
                     unsafe { _mm256_storeu_ps(rows.as_mut_ptr().add(8 * p), out) };
-                    block_dot += dots[0] as f64;
-                    block_dot += dots[1] as f64;
                     *v = out;
                 }
             } else {
@@ -309,21 +295,12 @@ mod avx2 {
                 for (p, (n, v)) in num.iter().zip(new.iter_mut()).enumerate() {
                     // SAFETY: padded holds 8 rows of 4 values.
                     let x = unsafe { _mm256_loadu_ps(padded.as_ptr().add(8 * p)) };
-                    let (out, dots) = rule_pair(x, *n, &c);
+                    let out = rule_pair(x, *n, &c);
                     // SAFETY: as above.
                     unsafe { _mm256_storeu_ps(padded.as_mut_ptr().add(8 * p), out) };
-                    for (t, d) in dots.into_iter().enumerate() {
-                        if 2 * p + t < count {
-                            block_dot += d as f64;
-                        }
-                    }
                     *v = out;
                 }
                 rows.copy_from_slice(&padded[..rows.len()]);
-            }
-            if ci % BLOCK_CHUNKS == BLOCK_CHUNKS - 1 || ci + 1 == chunks.len() {
-                dot += block_dot;
-                block_dot = 0.0;
             }
             // The new rows' products into the share, slot by slot, lane by
             // lane (lanes past `count` hold zeros, their values too).
@@ -349,7 +326,6 @@ mod avx2 {
                 }
             }
         }
-        dot
     }
 
     /// See [`super::gram_4`].
