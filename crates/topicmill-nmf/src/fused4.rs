@@ -38,6 +38,7 @@
 //! floating-point operations, the ports this loop waits on.
 
 use crate::panels::{Chunks, HStep};
+use crate::params::Reg;
 
 /// The Gram of `rows` (rows × 4) into `p` (16 values, overwritten), as
 /// `kernel::gram_chunk` computes it. `false`, with nothing done, where AVX2
@@ -84,6 +85,24 @@ pub(crate) fn mu_panel_4(
     false
 }
 
+/// The MU rule on the rows `f` (rows × 4) with numerators `n`, the 4 × 4
+/// f32 Gram `s32` and regularization `reg`, two rows per register; returns
+/// ⟨F_new, N⟩ summed over the rows in order, each row's as `kernel::dot_k`
+/// forms it: `kernel::frob_block`'s operations on a block whose N is given,
+/// and its bits (tested there). `None`, with nothing done, where AVX2 or FMA
+/// is missing.
+pub(crate) fn mu_rows_4(f: &mut [f32], n: &[f32], s32: &[f32], reg: Reg) -> Option<f64> {
+    assert!(f.len() % 4 == 0 && n.len() == f.len() && s32.len() == 16);
+    #[cfg(target_arch = "x86_64")]
+    if runs_here() {
+        // SAFETY: AVX2 and FMA are present, and the lengths are checked above.
+        return Some(unsafe { avx2::mu_rows(f, n, s32, reg) });
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (f, n, reg);
+    None
+}
+
 /// Whether this CPU has AVX2 and FMA (checked once).
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn runs_here() -> bool {
@@ -104,9 +123,9 @@ pub(crate) fn runs_here() -> bool {
 mod avx2 {
     use std::arch::x86_64::*;
 
+    use super::Reg;
     use crate::kernel::{DEN_FLOOR, FLUSH_BELOW};
     use crate::panels::{Chunks, HStep, LANES};
-    use crate::params::Reg;
 
     /// The rule's constants, each repeated in both 128-bit halves.
     struct Consts {
@@ -326,6 +345,60 @@ mod avx2 {
                 }
             }
         }
+    }
+
+    /// Each half's ⟨new, num⟩ as `kernel::dot_k` forms it, `(p0 + p1) + (p2
+    /// + p3)`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn dots_pair(new: __m256, num: __m256) -> [f32; 2] {
+        let p = _mm256_mul_ps(new, num);
+        let t = _mm256_add_ps(p, _mm256_movehdup_ps(p));
+        let u = _mm256_add_ps(t, _mm256_permute_ps::<0x02>(t));
+        [
+            _mm_cvtss_f32(_mm256_castps256_ps128(u)),
+            _mm_cvtss_f32(_mm256_extractf128_ps::<1>(u)),
+        ]
+    }
+
+    /// See [`super::mu_rows_4`].
+    ///
+    /// # Safety
+    /// AVX2 and FMA are present; `f` and `n` of the same length, a multiple
+    /// of 4; `s32` 16 values.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn mu_rows(f: &mut [f32], n: &[f32], s32: &[f32], reg: Reg) -> f64 {
+        // SAFETY: s32 holds 16 values.
+        let c = unsafe { Consts::new(s32, reg) };
+        let mut dot = 0f64;
+        let mut fp = f.chunks_exact_mut(8);
+        let mut np = n.chunks_exact(8);
+        for (fq, nq) in (&mut fp).zip(&mut np) {
+            // SAFETY: fq and nq hold 8 values.
+            let (x, num) = unsafe { (_mm256_loadu_ps(fq.as_ptr()), _mm256_loadu_ps(nq.as_ptr())) };
+            let new = rule_pair(x, num, &c);
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_ps(fq.as_mut_ptr(), new) };
+            let [d0, d1] = dots_pair(new, num);
+            dot += d0 as f64;
+            dot += d1 as f64;
+        }
+        let (fr, nr) = (fp.into_remainder(), np.remainder());
+        if !fr.is_empty() {
+            // The last row, with a zero row beside it (its numerators not > 0:
+            // it stays zero).
+            let (mut x8, mut n8) = ([0f32; 8], [0f32; 8]);
+            x8[..4].copy_from_slice(fr);
+            n8[..4].copy_from_slice(nr);
+            // SAFETY: x8 and n8 hold 8 values.
+            let (x, num) = unsafe { (_mm256_loadu_ps(x8.as_ptr()), _mm256_loadu_ps(n8.as_ptr())) };
+            let new = rule_pair(x, num, &c);
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_ps(x8.as_mut_ptr(), new) };
+            fr.copy_from_slice(&x8[..4]);
+            dot += dots_pair(new, num)[0] as f64;
+        }
+        dot
     }
 
     /// See [`super::gram_4`].

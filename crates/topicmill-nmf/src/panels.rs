@@ -594,8 +594,10 @@ mod tests {
     use crate::kernel::FLUSH_BELOW;
 
     /// `mu_panel_4` (AVX2) and `panel_chunks` (the loops that run at other
-    /// k, for HALS, and where AVX2 or FMA is missing) on the same panel: the
-    /// same new rows of Hᵀ and share, bit for bit; and the share's
+    /// k, for HALS, and where AVX2 or FMA is missing; their rule at k = 4 is
+    /// `fused4::mu_rows_4` where AVX2 runs, tested against the plain loops in
+    /// `kernel`) on the same panel: the same new rows of Hᵀ and share, bit
+    /// for bit; and the share's
     /// ⟨W, X_p·Hᵀ_new⟩ ([`share_dot`]) is ⟨Hᵀ_new, N_H⟩ formed directly. Terms of up to a dozen non-zeros (empty ones, a last
     /// chunk of fewer than 8 terms, more than one block of chunks), rows of W
     /// and Hᵀ with zeros, values near the flush threshold and magnitudes
