@@ -264,6 +264,9 @@ def main():
     workloads = args.workloads.split(",")
     if not os.access(args.topicmill, os.X_OK):
         sys.exit(f"topicmill binary not found: {args.topicmill} (cargo build --release)")
+    if args.targets_md:
+        # Checked before the runs, not after minutes of them.
+        markers(args.targets_md, "targets")
     import numpy
     import sklearn
     from compare_vectorizer import sklearn_home
@@ -371,8 +374,7 @@ def main():
     table = targets_table(results)
     print("\n" + table)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+        write_whole(args.json, json.dumps(results, indent=1))
     if args.targets_md:
         replace_block(args.targets_md, "targets", table)
 
@@ -425,16 +427,34 @@ def targets_table(results):
     return head + "\n" + "\n".join(rows) + "\n\n" + when
 
 
-def replace_block(path, name, body):
+def markers(path, name):
+    """The text of `path` and its block's markers; exits with a message
+    if the file cannot be read or lacks them."""
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    with open(path) as f:
-        text = f.read()
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        sys.exit(f"{path}: cannot read it ({e.strerror})")
     if begin not in text or end not in text:
         sys.exit(f"{path}: markers {begin} / {end} not found")
+    return text, begin, end
+
+
+def replace_block(path, name, body):
+    text, begin, end = markers(path, name)
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
-    with open(path, "w") as f:
-        f.write(f"{head}{begin}\n{body}\n{end}{tail}")
+    write_whole(path, f"{head}{begin}\n{body}\n{end}{tail}")
+
+
+def write_whole(path, text):
+    """Writes `text` to `path` through a file beside it, renamed over it:
+    never half written."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
