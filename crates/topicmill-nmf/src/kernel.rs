@@ -1762,9 +1762,7 @@ mod tests {
         let mut next = crate::testing::xorshift(0xC0FFEE);
         let mut values = |len: usize| (0..len).map(|_| next()).collect::<Vec<f32>>();
         let (f, g, shares) = (values(rows * k), values(cols * k), values(3 * rows * k));
-        let s32 = [
-            0.9, 0.1, 0.0, 0.2, 0.1, 0.5, 0.3, 0.0, 0.0, 0.3, 0.7, 0.1, 0.2, 0.0, 0.1, 0.4,
-        ];
+        let s32 = crate::testing::GRAM_4;
         let reg = Reg { l1: 0.0, l2: 0.0 };
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         for rule in [Rule::Mu, Rule::Hals] {
@@ -1818,9 +1816,7 @@ mod tests {
         if !crate::fused4::runs_here() {
             return;
         }
-        let s32 = [
-            0.9, 0.1, 0.0, 0.2, 0.1, 0.5, 0.3, 0.0, 0.0, 0.3, 0.7, 0.1, 0.2, 0.0, 0.1, 0.4,
-        ];
+        let s32 = crate::testing::GRAM_4;
         let mut next = crate::testing::xorshift(0xF00D);
         let mut values = |len: usize, signed: bool| -> Vec<f32> {
             (0..len)

@@ -60,6 +60,11 @@ pub(crate) mod testing {
     use rand::rngs::Xoshiro256PlusPlus;
     use rand::{RngExt, SeedableRng};
 
+    /// A symmetric 4 × 4 Gram (f32, row-major) for the k = 4 rule's tests.
+    pub const GRAM_4: [f32; 16] = [
+        0.9, 0.1, 0.0, 0.2, 0.1, 0.5, 0.3, 0.0, 0.0, 0.3, 0.7, 0.1, 0.2, 0.0, 0.1, 0.4,
+    ];
+
     /// A sparse p × q matrix with about `density` of its entries non-zero.
     pub fn sparse(p: usize, q: usize, density: f64, seed: u64) -> sprs::CsMatI<f32, u32, u64> {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);

@@ -597,19 +597,17 @@ mod tests {
     /// k, for HALS, and where AVX2 or FMA is missing; their rule at k = 4 is
     /// `fused4::mu_rows_4` where AVX2 runs, tested against the plain loops in
     /// `kernel`) on the same panel: the same new rows of Hᵀ and share, bit
-    /// for bit; and the share's
-    /// ⟨W, X_p·Hᵀ_new⟩ ([`share_dot`]) is ⟨Hᵀ_new, N_H⟩ formed directly. Terms of up to a dozen non-zeros (empty ones, a last
-    /// chunk of fewer than 8 terms, more than one block of chunks), rows of W
-    /// and Hᵀ with zeros, values near the flush threshold and magnitudes
-    /// far apart, with and without regularization.
+    /// for bit; and the share's ⟨W, X_p·Hᵀ_new⟩ ([`share_dot`]) is
+    /// ⟨Hᵀ_new, N_H⟩ formed directly. Terms of up to a dozen non-zeros
+    /// (empty ones, a last chunk of fewer than 8 terms, more than one block
+    /// of chunks), rows of W and Hᵀ with zeros, values near the flush
+    /// threshold and magnitudes far apart, with and without regularization.
     #[test]
     fn the_fused_mu_panel_equals_the_chunk_loops_bitwise() {
         if !crate::fused4::runs_here() {
             return;
         }
-        let s32 = [
-            0.9, 0.1, 0.0, 0.2, 0.1, 0.5, 0.3, 0.0, 0.0, 0.3, 0.7, 0.1, 0.2, 0.0, 0.1, 0.4,
-        ];
+        let s32 = crate::testing::GRAM_4;
         let regs = [Reg { l1: 0.0, l2: 0.0 }, Reg { l1: 0.01, l2: 0.05 }];
         for (case, (n, m, density)) in [(3, 5, 0.5), (40, 131, 0.08), (300, 1500, 0.01)]
             .into_iter()
