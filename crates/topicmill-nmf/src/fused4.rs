@@ -277,11 +277,11 @@ mod avx2 {
         ];
         let (wp, sp) = (step.w.as_ptr(), share.as_mut_ptr());
         for ci in 0..chunks.len() {
-            let (terms, docs, vals) = chunks.chunk(ci);
+            let (terms, offsets, vals) = chunks.chunk(ci);
             let count = terms.len();
             // N_H: per slot, lane t's value times W's row of its document.
             let mut num = [_mm256_setzero_ps(); 4];
-            for (ds, vs) in docs.chunks_exact(LANES).zip(vals.chunks_exact(LANES)) {
+            for (ds, vs) in offsets.chunks_exact(LANES).zip(vals.chunks_exact(LANES)) {
                 // SAFETY: vs holds 8 values; each offset is that of a row of
                 // W (a document below `docs_below`, checked by the caller).
                 unsafe {
@@ -333,7 +333,7 @@ mod avx2 {
                 _mm256_castps256_ps128(new[3]),
                 _mm256_extractf128_ps::<1>(new[3]),
             ];
-            for (ds, vs) in docs.chunks_exact(LANES).zip(vals.chunks_exact(LANES)) {
+            for (ds, vs) in offsets.chunks_exact(LANES).zip(vals.chunks_exact(LANES)) {
                 for t in 0..LANES {
                     // SAFETY: each document is below `docs_below`, a row of
                     // the share (checked by the caller).

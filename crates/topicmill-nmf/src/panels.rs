@@ -548,12 +548,12 @@ multiversion!(panel_task_best, panel_task_avx2, panel_task,
 fn shares_by_term<const K: usize>(chunks: &Chunks, rows: &[f32], share: &mut [f32], k: usize) {
     let mut fb = vec![0f32; LANES * k];
     for c in 0..chunks.len() {
-        let (terms, docs, vals) = chunks.chunk(c);
+        let (terms, offsets, vals) = chunks.chunk(c);
         for (f, &j) in fb.chunks_exact_mut(k).zip(terms) {
             let j = j as usize - chunks.range.start;
             f.copy_from_slice(&rows[j * k..(j + 1) * k]);
         }
-        scatter::<K>(docs, vals, &fb[..terms.len() * k], k, share);
+        scatter::<K>(offsets, vals, &fb[..terms.len() * k], k, share);
     }
 }
 
@@ -574,16 +574,16 @@ fn panel_chunks<const K: usize>(
     for (b, fb) in rows.chunks_mut(BLOCK_CHUNKS * span).enumerate() {
         let block = b * BLOCK_CHUNKS..chunks.len().min((b + 1) * BLOCK_CHUNKS);
         for (c, nc) in block.clone().zip(nb.chunks_exact_mut(span)) {
-            let (_, docs, vals) = chunks.chunk(c);
-            gather::<K>(docs, vals, u.w, k, nc);
+            let (_, offsets, vals) = chunks.chunk(c);
+            gather::<K>(offsets, vals, u.w, k, nc);
         }
         let r = 0..fb.len() / k;
         let nc = &mut nb[..fb.len()];
         // Its ⟨F_new, N⟩ is not needed: `share_dot` gives the panel's.
         frob_block_best::<K>(None, &r, fb, nc, &[], u.s32, k, u.rule, u.reg);
         for (c, fc) in block.zip(fb.chunks(span)) {
-            let (_, docs, vals) = chunks.chunk(c);
-            scatter::<K>(docs, vals, fc, k, share);
+            let (_, offsets, vals) = chunks.chunk(c);
+            scatter::<K>(offsets, vals, fc, k, share);
         }
     }
 }
@@ -700,11 +700,11 @@ mod tests {
         assert!(chunks.terms.windows(2).all(|p| len(p[0]) >= len(p[1])));
         assert_eq!(chunks.len(), 140usize.div_ceil(LANES));
         for c in 0..chunks.len() {
-            let (terms, docs, vals) = chunks.chunk(c);
+            let (terms, offsets, vals) = chunks.chunk(c);
             for (t, &j) in terms.iter().enumerate() {
                 let (ds, vs) = at.row(j as usize);
-                let lane = |s: usize| (docs[s * LANES + t], vals[s * LANES + t]);
-                for s in 0..docs.len() / LANES {
+                let lane = |s: usize| (offsets[s * LANES + t], vals[s * LANES + t]);
+                for s in 0..offsets.len() / LANES {
                     let want = if s < ds.len() {
                         (ds[s] * k as u32, vs[s])
                     } else {
