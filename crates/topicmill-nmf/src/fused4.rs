@@ -1,5 +1,6 @@
 //! k = 4 (the seed's rank) by AVX2 intrinsics: a whole panel's MU
-//! half-step ([`crate::panels`]) in one pass, and the Gram of a run of rows.
+//! half-step ([`crate::panels`]) in one pass, the MU rule on rows whose N is
+//! given (W's half-step with the panels), and the Gram of a run of rows.
 //!
 //! At k = 4 a row is half a register. The panel's pass takes its terms eight
 //! at a time (a chunk), two per 256-bit register: N_H's rows are summed from
