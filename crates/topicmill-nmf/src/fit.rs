@@ -627,19 +627,17 @@ impl<'x> Iterate<'x> {
                 self.rule,
                 self.reg_w,
             );
-            match &self.form {
-                // W's blocks formed their Grams as they went, in parallel
-                // and on rows still in cache. (A serial Gram of W after the
-                // half-step, half of W's rows then in the other core's
-                // cache, took 3.3 µs of the seed's iteration on two threads,
-                // against 1.6 on one, and the panels' second task started
-                // 6–8 µs after the first, its thread idle meanwhile, where
-                // it now starts 1–2 µs after: throwaway timers, Intel Xeon
-                // family 6 model 167; MU 0.119–0.128 → 0.116–0.127 ms per
-                // iteration, `topicmill bench`, eight alternated rounds.)
-                Form::Panels(_) => self.side_w.gram(&mut self.s_w),
-                _ => gram(&self.w, k, &mut self.part_w, &mut self.s_w),
-            }
+            // With the panels, W's blocks formed their Grams as they went,
+            // in parallel and on rows still in cache (`with_grams` above).
+            // (A serial Gram of W after the half-step, half of W's rows then
+            // in the other core's cache, took 3.3 µs of the seed's iteration
+            // on two threads, against 1.6 on one, and the panels' second task
+            // started 6–8 µs after the first, its thread idle meanwhile, where
+            // it now starts 1–2 µs after: throwaway timers, Intel Xeon family
+            // 6 model 167; MU 0.119–0.128 → 0.116–0.127 ms per iteration,
+            // `topicmill bench`, eight alternated rounds.)
+            self.side_w
+                .gram(&self.w, k, &mut self.part_w, &mut self.s_w);
             to32(&self.s_w, &mut self.s32);
             let dot_h = match &mut self.form {
                 // The panels' tasks sum the Gram of Hᵀ as they go.
@@ -673,7 +671,8 @@ impl<'x> Iterate<'x> {
                         self.rule,
                         self.reg_h,
                     );
-                    gram(&self.ht, k, &mut self.part_h, &mut self.s_h);
+                    self.side_h
+                        .gram(&self.ht, k, &mut self.part_h, &mut self.s_h);
                     dot
                 }
             };

@@ -936,9 +936,10 @@ impl Side {
         }
     }
 
-    /// This side with its blocks' Grams formed by each half-step, the new
-    /// rows' Gram then being [`Side::gram`]. The blocks' order of summation
-    /// depends on the blocks only, never on the thread count.
+    /// This side with its blocks' Grams formed by each half-step, which
+    /// [`Side::gram`] then adds instead of reading the rows again. The blocks'
+    /// order of summation depends on the blocks only, never on the thread
+    /// count.
     pub fn with_grams(self, k: usize) -> Self {
         assert!(self.tiles.is_none(), "tiled half-steps form no Grams");
         Side {
@@ -947,10 +948,15 @@ impl Side {
         }
     }
 
-    /// The Gram of the rows of the last half-step (a side made
-    /// [`Side::with_grams`]): the blocks' Grams added in block order.
-    pub fn gram(&self, out: &mut [f64]) {
-        assert!(!self.grams.is_empty() && self.grams.len() == self.blocks.len() * out.len());
+    /// The Gram `FᵀF` of this side's factor `f` (rows × k) after its last
+    /// half-step: the blocks' Grams added in block order when the side keeps
+    /// them ([`Side::with_grams`]), else [`gram`] over `f` (`partials` its
+    /// workspace).
+    pub fn gram(&self, f: &[f32], k: usize, partials: &mut [f64], out: &mut [f64]) {
+        if self.grams.is_empty() {
+            return gram(f, k, partials, out);
+        }
+        assert_eq!(self.grams.len(), self.blocks.len() * out.len());
         sum_partials(&self.grams, out);
     }
 
@@ -1176,9 +1182,10 @@ fn update_frob_k<const K: usize>(
     let fp = RowsPtr::new(f);
     let np = RowsPtr::new(&mut side.n);
     // Each block's Gram, when the side keeps them, or nothing.
-    let grams: Vec<&mut [f64]> = match side.grams.is_empty() {
-        true => side.blocks.ranges.iter().map(|_| &mut [][..]).collect(),
-        false => side.grams.chunks_mut(k * k).collect(),
+    let grams: Vec<&mut [f64]> = if side.grams.is_empty() {
+        side.blocks.ranges.iter().map(|_| &mut [][..]).collect()
+    } else {
+        side.grams.chunks_mut(k * k).collect()
     };
     side.block_sums
         .par_iter_mut()
@@ -1779,7 +1786,7 @@ mod tests {
                     let from = NFrom::Shares(&shares);
                     let dot = update_frob(from, &mut got, &g, &s32, k, &mut side, rule, reg);
                     let mut gram = vec![f64::NAN; k * k];
-                    side.gram(&mut gram);
+                    side.gram(&got, k, &mut [], &mut gram);
                     (got, dot, side.n, gram)
                 });
                 let mut want_gram = vec![0f64; k * k];
