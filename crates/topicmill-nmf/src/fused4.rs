@@ -298,30 +298,18 @@ mod avx2 {
             // The rule on the chunk's rows (zeros for lanes without a term:
             // they stay zero), stored back.
             let rows = &mut ht[4 * LANES * ci..(4 * LANES * ci + 4 * count)];
-            let mut new = [_mm256_setzero_ps(); 4];
-            if count == LANES {
-                for (p, (n, v)) in num.iter().zip(new.iter_mut()).enumerate() {
-                    // SAFETY: rows holds 8 rows of 4 values.
-                    let x = unsafe { _mm256_loadu_ps(rows.as_ptr().add(8 * p)) };
-                    let out = rule_pair(x, *n, &c);
-                    // SAFETY: as above.
-                    unsafe { _mm256_storeu_ps(rows.as_mut_ptr().add(8 * p), out) };
-                    *v = out;
-                }
+            let new = if count == LANES {
+                // SAFETY: rows holds 8 rows of 4 values.
+                unsafe { rule_rows8(rows.as_mut_ptr(), &num, &c) }
             } else {
                 // The last chunk: through a copy padded with zeros.
                 let mut padded = [0f32; 4 * LANES];
                 padded[..rows.len()].copy_from_slice(rows);
-                for (p, (n, v)) in num.iter().zip(new.iter_mut()).enumerate() {
-                    // SAFETY: padded holds 8 rows of 4 values.
-                    let x = unsafe { _mm256_loadu_ps(padded.as_ptr().add(8 * p)) };
-                    let out = rule_pair(x, *n, &c);
-                    // SAFETY: as above.
-                    unsafe { _mm256_storeu_ps(padded.as_mut_ptr().add(8 * p), out) };
-                    *v = out;
-                }
+                // SAFETY: padded holds 8 rows of 4 values.
+                let new = unsafe { rule_rows8(padded.as_mut_ptr(), &num, &c) };
                 rows.copy_from_slice(&padded[..rows.len()]);
-            }
+                new
+            };
             // The new rows' products into the share, slot by slot, lane by
             // lane (lanes past `count` hold zeros, their values too).
             let h = [
@@ -345,6 +333,42 @@ mod avx2 {
                     }
                 }
             }
+        }
+    }
+
+    /// The rule on the 8 rows at `rows` (32 values) with numerators `num`
+    /// (two rows per register), stored back: the new rows.
+    ///
+    /// # Safety
+    /// `rows` points to 32 values, readable and writable.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn rule_rows8(rows: *mut f32, num: &[__m256; 4], c: &Consts) -> [__m256; 4] {
+        let mut new = [_mm256_setzero_ps(); 4];
+        for (p, (n, v)) in num.iter().zip(new.iter_mut()).enumerate() {
+            // SAFETY: p < 4, and rows holds 32 values (the caller's promise).
+            unsafe {
+                *v = rule_pair(_mm256_loadu_ps(rows.add(8 * p)), *n, c);
+                _mm256_storeu_ps(rows.add(8 * p), *v);
+            }
+        }
+        new
+    }
+
+    /// The rule on the two rows at `f` with numerators at `n`, stored back:
+    /// each row's ⟨new, num⟩ ([`dots_pair`]).
+    ///
+    /// # Safety
+    /// `f` points to 8 values, readable and writable, `n` to 8 readable.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn rule_two(f: *mut f32, n: *const f32, c: &Consts) -> [f32; 2] {
+        // SAFETY: as the caller promises.
+        unsafe {
+            let num = _mm256_loadu_ps(n);
+            let new = rule_pair(_mm256_loadu_ps(f), num, c);
+            _mm256_storeu_ps(f, new);
+            dots_pair(new, num)
         }
     }
 
@@ -376,11 +400,7 @@ mod avx2 {
         let mut np = n.chunks_exact(8);
         for (fq, nq) in (&mut fp).zip(&mut np) {
             // SAFETY: fq and nq hold 8 values.
-            let (x, num) = unsafe { (_mm256_loadu_ps(fq.as_ptr()), _mm256_loadu_ps(nq.as_ptr())) };
-            let new = rule_pair(x, num, &c);
-            // SAFETY: as above.
-            unsafe { _mm256_storeu_ps(fq.as_mut_ptr(), new) };
-            let [d0, d1] = dots_pair(new, num);
+            let [d0, d1] = unsafe { rule_two(fq.as_mut_ptr(), nq.as_ptr(), &c) };
             dot += d0 as f64;
             dot += d1 as f64;
         }
@@ -392,12 +412,9 @@ mod avx2 {
             x8[..4].copy_from_slice(fr);
             n8[..4].copy_from_slice(nr);
             // SAFETY: x8 and n8 hold 8 values.
-            let (x, num) = unsafe { (_mm256_loadu_ps(x8.as_ptr()), _mm256_loadu_ps(n8.as_ptr())) };
-            let new = rule_pair(x, num, &c);
-            // SAFETY: as above.
-            unsafe { _mm256_storeu_ps(x8.as_mut_ptr(), new) };
+            let [d0, _] = unsafe { rule_two(x8.as_mut_ptr(), n8.as_ptr(), &c) };
             fr.copy_from_slice(&x8[..4]);
-            dot += dots_pair(new, num)[0] as f64;
+            dot += d0 as f64;
         }
         dot
     }

@@ -521,7 +521,10 @@ fn panel_task<const K: usize>(
 /// ms per iteration (`topicmill bench`, k = 4, two threads, sixteen
 /// alternated rounds, Intel Xeon family 6 model 167). The products are exact
 /// in f64, summed in eight lanes by position, the lanes then added in order:
-/// a result that depends on the share's length only.
+/// a result that depends on the share's length only. (`steps::cross` forms
+/// the same kind of sum in one chain, row order, as the gathered half-steps'
+/// own cross terms must, bit for bit; here no other sum has to match, and
+/// one chain over the share would cost an f64 add's latency per value.)
 #[inline(always)]
 fn share_dot(w: &[f32], share: &[f32]) -> f64 {
     assert_eq!(w.len(), share.len());
