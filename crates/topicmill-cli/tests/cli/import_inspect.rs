@@ -738,6 +738,65 @@ fn import_and_vectorize_put_back_a_corpus_left_aside() {
     assert_eq!((snapshot("c"), snapshot("v")), (c, v));
 }
 
+/// `bench generated:…` caches its corpus in the work directory; a corpus
+/// left aside there by a regeneration killed as it replaced it is put back
+/// (and used: nothing is generated again), as the writing commands do.
+#[test]
+fn bench_puts_back_its_cached_corpus_left_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let shape = "generated:40x60x300x2";
+    let cache = "topicmill-gen-40x60x300x2-seed0";
+    let bench = || {
+        let out = topicmill(
+            d,
+            &[
+                "bench",
+                shape,
+                "--solvers",
+                "mu",
+                "--iters",
+                "2",
+                "--repeat",
+                "1",
+                "--seed",
+                "0",
+                "--no-limit",
+                "--json",
+                "--work-dir",
+                ".",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let steps: Vec<String> = json["prepared"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s[0].as_str().unwrap().to_string())
+            .collect();
+        (stderr(&out), steps)
+    };
+    let (_, steps) = bench();
+    assert_eq!(steps, ["generate", "open"]);
+    let manifest = || fs::read_to_string(d.join(cache).join("manifest.json")).unwrap();
+    let old = manifest();
+
+    let aside = format!(".topicmill-old-{cache}-Ab12Cd");
+    set_aside(d, cache, &aside);
+    let (said, steps) = bench();
+    assert_eq!(
+        said,
+        format!(
+            "warning: ./{cache}: was missing, after an interrupted replace; the corpus it held, \
+             moved aside to ./{aside}/old, is put back\n"
+        )
+    );
+    assert_eq!(steps, ["open"]);
+    assert_eq!(entries(d), [cache]);
+    assert_eq!(manifest(), old);
+}
+
 /// What a docword, MatrixMarket or vocabulary file gets wrong is named
 /// with its line: a count that is not an integer, a value beyond f32 as
 /// written, a term given twice or blank.
