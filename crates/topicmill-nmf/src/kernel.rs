@@ -9,6 +9,7 @@
 
 use std::ops::Range;
 
+use rayon::iter::Either;
 use rayon::prelude::*;
 use topicmill_sparse::CsrView;
 
@@ -1181,11 +1182,12 @@ fn update_frob_k<const K: usize>(
     let len = f.len();
     let fp = RowsPtr::new(f);
     let np = RowsPtr::new(&mut side.n);
-    // Each block's Gram, when the side keeps them, or nothing.
-    let grams: Vec<&mut [f64]> = if side.grams.is_empty() {
-        side.blocks.ranges.iter().map(|_| &mut [][..]).collect()
+    // Each block's Gram, when the side keeps them, or nothing (no list of
+    // slices allocated per call).
+    let grams = if side.grams.is_empty() {
+        Either::Left(side.blocks.ranges.par_iter().map(|_| &mut [][..]))
     } else {
-        side.grams.chunks_mut(k * k).collect()
+        Either::Right(side.grams.par_chunks_mut(k * k))
     };
     side.block_sums
         .par_iter_mut()
