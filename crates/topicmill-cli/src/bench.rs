@@ -37,9 +37,7 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::ValueEnum;
 use serde::Serialize;
 use topicmill_nmf::{Init, Loss, Nmf, Solver};
-use topicmill_sparse::{
-    read_docword, transpose, Corpus, CorpusWriter, CsrMatrix, CsrView, GenerateParams,
-};
+use topicmill_sparse::{read_docword, transpose, Corpus, CsrMatrix, CsrView, GenerateParams};
 use topicmill_text::{
     DocFreq, NewsgroupsOptions, Remove, StopWords, Subset, TfidfParams, SEED_CATEGORIES,
 };
@@ -428,9 +426,7 @@ fn load(args: &Args) -> Result<(Matrices, usize, Prepared)> {
             // A regeneration killed while it replaced the cached corpus may
             // have left the old one aside: put back, or named, as the
             // writing commands do.
-            for set_aside in CorpusWriter::recover_set_aside(&dir)? {
-                eprintln!("warning: {set_aside}");
-            }
+            crate::output::recover_set_aside(&dir)?;
             if Corpus::open(&dir).is_err() {
                 let start = Instant::now();
                 // The writer's errors start with the path: no context repeats it.

@@ -96,9 +96,7 @@ impl Args {
 
 pub fn run(args: Args) -> Result<()> {
     let params = args.params()?;
-    for set_aside in topicmill_sparse::CorpusWriter::recover_set_aside(&args.output)? {
-        eprintln!("warning: {set_aside}");
-    }
+    crate::output::recover_set_aside(&args.output)?;
     crate::interrupt::remove_unfinished_outputs_on_signal();
     let start = Instant::now();
     // Every error of the writer starts with the path it is about (the

@@ -53,9 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(PathBuf::as_path)
         .collect();
     CorpusWriter::check_apart(&args.output, &inputs)?;
-    for set_aside in CorpusWriter::recover_set_aside(&args.output)? {
-        eprintln!("warning: {set_aside}");
-    }
+    crate::output::recover_set_aside(&args.output)?;
     CorpusWriter::check_target(&args.output, args.force)?;
     crate::interrupt::remove_unfinished_outputs_on_signal();
     let corpus_context = || format!("cannot write the corpus {}", args.output.display());

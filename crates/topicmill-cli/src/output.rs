@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use anyhow::{bail, Context, Result};
 use tempfile::NamedTempFile;
 use topicmill_nmf::NmfModel;
-use topicmill_sparse::CsrView;
+use topicmill_sparse::{CorpusWriter, CsrView};
 
 /// An output file in the making: a temporary file in the target's directory,
 /// renamed over the target by [`Staged::commit`] and removed if dropped
@@ -160,6 +160,17 @@ impl Drop for Staged {
             unlist(&mut staged_list(), &staged);
         }
     }
+}
+
+/// Puts back, or names on stderr, the corpora that a replace of the corpus
+/// directory `dir` moved aside and was killed before finishing
+/// ([`CorpusWriter::recover_set_aside`]): what every command that writes a
+/// corpus (or caches one) does first.
+pub fn recover_set_aside(dir: &Path) -> Result<()> {
+    for set_aside in CorpusWriter::recover_set_aside(dir)? {
+        eprintln!("warning: {set_aside}");
+    }
+    Ok(())
 }
 
 /// Checks, before a command does its work, that its outputs are apart

@@ -377,9 +377,7 @@ fn check_out(args: &Args, out: &Path) -> anyhow::Result<()> {
         }
     }
     // A corpus an interrupted replace left aside is put back or named.
-    for set_aside in CorpusWriter::recover_set_aside(out)? {
-        eprintln!("warning: {set_aside}");
-    }
+    crate::output::recover_set_aside(out)?;
     CorpusWriter::check_target(out, args.overwrite)?;
     Ok(())
 }
