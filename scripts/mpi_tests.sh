@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The distributed fit (issue 6): install Open MPI when it is missing, then
-# lint and build the `mpi` feature, run its unit tests and the MPI
-# integration tests (mpirun on the real binary, 1–4 ranks), and a 2-rank
+# lint and build the `mpi` feature, run the tests of topicmill-mpi and of the
+# CLI with it (among them the MPI integration tests: mpirun on the real
+# binary, 1–4 ranks), and a 2-rank
 # smoke run of `mpirun -np 2 topicmill fit --distributed` on KOS compared
 # with the single-process fit. Called by .ci/run; runs from the repo root.
 # Tests run in release, sharing the compiled dependencies of the README's
@@ -25,15 +26,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Every cargo command here selects the same two packages and the same feature,
+# so they resolve dependency features alike and share one set of compiled
+# dependencies, the one the README's `cargo build --release --features mpi -p
+# topicmill-cli` made (`-p topicmill-mpi` alone drops topicmill-text's
+# `flate2/zlib-rs` and rebuilt topicmill-sparse and -nmf: 54 s on CI).
+pkgs=(-p topicmill-mpi -p topicmill-cli --features topicmill-cli/mpi)
+
 echo "== clippy, feature mpi"
-cargo clippy -p topicmill-mpi --all-targets --features mpi -- -D warnings
-cargo clippy -p topicmill-cli --all-targets --features mpi -- -D warnings
+cargo clippy "${pkgs[@]}" --all-targets -- -D warnings
 
-echo "== unit tests of topicmill-mpi"
-cargo test --release -p topicmill-mpi --features mpi
-
-echo "== MPI integration tests (mpirun on the built binary)"
-cargo test --release -p topicmill-cli --features mpi distributed
+echo "== tests of topicmill-mpi and topicmill-cli with the feature (mpirun on the built binary)"
+cargo test --release "${pkgs[@]}"
 
 echo "== mpirun -np 2 topicmill fit --distributed on KOS"
 cargo build --release --features mpi -p topicmill-cli
